@@ -1,0 +1,138 @@
+/* The OCI runtime spec builder: a plain C description of one container in,
+ * the config.json bytes containerd hands to runc out.
+ *
+ *     struct kk_oci_spec_config c = {
+ *         .image = &imgcfg,                 // from kk_oci_image_config_parse
+ *         .command = (const char *[]){"httpd", "-f", NULL},
+ *         .hostname = "web",
+ *         .netns_path = "/var/run/netns/kk-web",
+ *         .cgroups_path = "/kukeon/main/default/default/web/web_root",
+ *     };
+ *     _cleanup_buf_ struct kk_buf spec = KK_BUF_INIT;
+ *     if (kk_oci_spec_build(&c, &spec, err) < 0) ...
+ *
+ * This module knows nothing about the YAML model: the agent maps a
+ * Container to this struct. Every pointer may be NULL and every number 0,
+ * meaning "not set" (the image's value, or the runtime's default, applies).
+ *
+ * What the builder decides, so that callers do not have to:
+ *   - process.args: command + args when command is set; else the image's
+ *     Entrypoint + (args, or the image's Cmd when args is unset) — Docker's
+ *     rules. An empty result is an InvalidArgument error.
+ *   - process.env: the image's Env, then the container's env; a later
+ *     "K=V" replaces an earlier K. PATH gets a default when nobody set it,
+ *     HOME is taken from the user's passwd entry (else /root or /).
+ *   - process.cwd: cwd, else the image's WorkingDir, else "/".
+ *   - process.user: user, else the image's User, else 0:0. Forms: "uid",
+ *     "uid:gid", "name", "name:group" (names resolved through the passwd and
+ *     group texts when given; a name that cannot be resolved is an error,
+ *     never a silent root). A user without a gid takes its passwd gid
+ *     (else 0) and the groups it is a member of as additionalGids.
+ *   - Mounts: proc, /dev tmpfs, devpts, /dev/shm, mqueue, sysfs (ro unless
+ *     privileged), cgroup (ro unless privileged); then the cell's hosts,
+ *     hostname and resolv.conf files bound read-only at /etc/...; then the
+ *     volumes (rbind, ro when asked). Volume targets must be absolute and
+ *     free of "..".
+ *   - Namespaces: pid, ipc, uts, mount, cgroup, and network — joined by path
+ *     when netns_path is set, else a fresh one.
+ *   - privileged: every capability, no masked or read-only paths, all
+ *     devices allowed; otherwise Docker's default capability set, containerd's
+ *     masked/read-only paths and a deny-all device rule (runc adds its
+ *     default allow-list).
+ */
+#ifndef KUKEON_OCI_SPEC_H
+#define KUKEON_OCI_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsapi/buf.h"
+#include "fsapi/error.h"
+
+/* The part of an OCI image config that shapes a process. Owned strings. */
+struct kk_oci_image_config {
+    char **entrypoint; /* NULL-terminated, or NULL */
+    char **cmd;
+    char **env;
+    char *working_dir;
+    char *user;
+    char *os, *architecture;
+    char **diff_ids; /* rootfs.diff_ids, NULL-terminated (may be NULL) */
+};
+
+/* Parses an image config blob (application/vnd.oci.image.config.v1+json or
+ * Docker's container config). Bounded by KK_JSON limits. */
+int kk_oci_image_config_parse(const char *json, size_t len, struct kk_oci_image_config *out,
+                              kk_error **err);
+void kk_oci_image_config_clear(struct kk_oci_image_config *c);
+
+struct kk_oci_bind {
+    const char *source; /* host path */
+    const char *target; /* absolute path in the container */
+    bool readonly;
+};
+
+struct kk_oci_throttle {
+    int64_t major, minor;
+    uint64_t rate;
+};
+
+struct kk_oci_rlimit {
+    const char *type; /* "RLIMIT_NOFILE" */
+    uint64_t soft, hard;
+};
+
+struct kk_oci_resources {
+    uint64_t cpu_shares;
+    int64_t cpu_quota;   /* microseconds per period; 0 unset */
+    uint64_t cpu_period; /* microseconds; 0 unset */
+    const char *cpuset_cpus, *cpuset_mems;
+    int64_t memory_limit, memory_reservation, memory_swap; /* bytes; 0 unset */
+    int64_t pids_limit;                                    /* 0 unset */
+    uint16_t blkio_weight;                                 /* 10..1000; 0 unset */
+    const struct kk_oci_throttle *read_bps, *write_bps, *read_iops, *write_iops;
+    size_t n_read_bps, n_write_bps, n_read_iops, n_write_iops;
+};
+
+struct kk_oci_spec_config {
+    const struct kk_oci_image_config *image; /* may be NULL */
+    const char *const *command;              /* NULL-terminated */
+    const char *const *args;
+    const char *const *env; /* "K=V" */
+    const char *cwd;
+    const char *user;
+    const char *passwd_text, *group_text; /* the image's /etc/passwd, /etc/group */
+    const char *hostname;
+    const char *netns_path;
+    const char *cgroups_path;
+    const char *hosts_file, *hostname_file, *resolv_conf_file; /* host paths */
+    const struct kk_oci_bind *binds;
+    size_t n_binds;
+    const struct kk_oci_rlimit *rlimits; /* default: RLIMIT_NOFILE 1024 */
+    size_t n_rlimits;
+    struct kk_oci_resources resources;
+    bool privileged;
+    bool readonly_rootfs;
+    bool allow_new_privileges; /* default false: noNewPrivileges is set */
+};
+
+/* Appends the spec JSON to out. Fails (InvalidArgument) on an empty
+ * process, an unresolvable user, a bad volume target, or strings carrying
+ * NUL-free but otherwise invalid values (e.g. env without '='). */
+int kk_oci_spec_build(const struct kk_oci_spec_config *c, struct kk_buf *out, kk_error **err);
+
+/* Resolves a user spec ("uid", "uid:gid", "name", "name:group") against
+ * passwd/group texts (either may be NULL). On success fills uid, gid, home
+ * (malloc'd, or NULL if unknown) and additional gids (malloc'd array). */
+struct kk_oci_user {
+    uint32_t uid, gid;
+    char *home;
+    uint32_t *gids;
+    size_t n_gids;
+};
+int kk_oci_resolve_user(const char *spec, const char *passwd_text, const char *group_text,
+                        struct kk_oci_user *out, kk_error **err);
+void kk_oci_user_clear(struct kk_oci_user *u);
+
+#endif

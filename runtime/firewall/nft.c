@@ -1,0 +1,274 @@
+/* The real firewall backend: libnftables.
+ *
+ * Each operation reads the table (`list table` with handles), plans the
+ * change as text (ruleset.c) and runs it with one nft_run_cmd_from_buffer(),
+ * which libnftables sends to the kernel as one batch: one transaction.
+ * Output and errors are buffered in the context, never printed, so that an
+ * error lands in the kk_error (and from there in status.yaml).
+ */
+#include "runtime/firewall/firewall.h"
+
+#include <fcntl.h>
+#include <nftables/libnftables.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "fsapi/log.h"
+#include "runtime/firewall/ruleset.h"
+
+#define NFT_ERROR_MAX 1024 /* of nft's message kept in the kk_error */
+
+struct nft_fw {
+    struct kk_fw base;
+    char *table;
+    struct nft_ctx *ctx;
+    pthread_mutex_t lock; /* the nft_ctx is not thread-safe */
+};
+
+/* nft's error text is several lines (message, the command, carets under the
+ * culprit); keep it on one line, without the carets. */
+static void squash_error(const char *msg, struct kk_buf *out)
+{
+    for (const char *line = msg; *line && out->len < NFT_ERROR_MAX;) {
+        const char *nl = strchrnul(line, '\n');
+        size_t len = (size_t)(nl - line);
+        bool carets = len > 0 && strspn(line, " ^~") == len;
+        if (len > 0 && !carets) {
+            if (out->len)
+                kk_buf_adds(out, "; ");
+            kk_buf_add(out, line, len);
+        }
+        line = *nl ? nl + 1 : nl;
+    }
+}
+
+/* Runs cmds; on success appends the output to out (if not NULL). */
+static int run(struct nft_fw *fw, const char *cmds, unsigned flags, struct kk_buf *out,
+               kk_error **err)
+{
+    nft_ctx_output_set_flags(fw->ctx, flags);
+    int r = nft_run_cmd_from_buffer(fw->ctx, cmds);
+    /* Fetching rewinds the buffers for the next command. */
+    const char *output = nft_ctx_get_output_buffer(fw->ctx);
+    const char *error = nft_ctx_get_error_buffer(fw->ctx);
+    if (r != 0) {
+        _cleanup_buf_ struct kk_buf msg = KK_BUF_INIT;
+        squash_error(error, &msg);
+        kk_code code = strstr(kk_buf_str(&msg), "Operation not permitted") ? KK_E_PERMISSION
+                                                                           : KK_E_INTERNAL;
+        return kk_error_set(err, code, "nft: %s", msg.len ? msg.data : "failed");
+    }
+    if (out)
+        kk_buf_adds(out, output);
+    return 0;
+}
+
+static int table_exists(struct nft_fw *fw, bool *exists, kk_error **err)
+{
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    _cleanup_free_ char *want = kk_xasprintf("table inet %s", fw->table);
+    if (run(fw, "list tables inet", 0, &out, err) < 0)
+        return -1;
+    *exists = false;
+    for (const char *line = kk_buf_str(&out); *line;) {
+        const char *nl = strchrnul(line, '\n');
+        if ((size_t)(nl - line) == strlen(want) && memcmp(line, want, strlen(want)) == 0)
+            *exists = true;
+        line = *nl ? nl + 1 : nl;
+    }
+    return 0;
+}
+
+static int read_state(struct nft_fw *fw, struct kk_fw_state *st, kk_error **err)
+{
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    _cleanup_free_ char *cmd = kk_xasprintf("list table inet %s", fw->table);
+    bool exists;
+
+    *st = (struct kk_fw_state){0};
+    if (table_exists(fw, &exists, err) < 0)
+        return kk_error_wrap(err, "list tables");
+    if (!exists)
+        return 0;
+    if (run(fw, cmd, NFT_CTX_OUTPUT_HANDLE, &out, err) < 0)
+        return kk_error_wrap(err, "list table %s", fw->table);
+    return kk_fw_state_parse(kk_buf_str(&out), st, err);
+}
+
+static int commit(struct nft_fw *fw, const struct kk_buf *cmds, kk_error **err)
+{
+    if (cmds->len == 0)
+        return 0;
+    kk_log_debug("firewall: transaction:\n%s", cmds->data);
+    return run(fw, cmds->data, 0, NULL, err);
+}
+
+/* Sets net.ipv4.conf.<bridge>.route_localnet=1: without it the kernel will
+ * not route a packet with a 127.0.0.0/8 source out of the bridge, which is
+ * what the output-hook DNAT of 127.0.0.1:hostPort produces before the
+ * postrouting masquerade gets to rewrite the source. */
+static int set_route_localnet(const char *bridge, kk_error **err)
+{
+    _cleanup_free_ char *path = kk_xasprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", bridge);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return kk_error_set(err, KK_E_NOT_FOUND, "bridge %s does not exist", bridge);
+        return kk_error_errno(err, "open %s", path);
+    }
+    if (write(fd, "1\n", 2) != 2)
+        return kk_error_errno(err, "write %s", path);
+    return 0;
+}
+
+static int apply_want(struct nft_fw *fw, const struct kk_fw_want *want, kk_error **err)
+{
+    _cleanup_buf_ struct kk_buf cmds = KK_BUF_INIT;
+    struct kk_fw_state st;
+
+    if (read_state(fw, &st, err) < 0)
+        return -1;
+    kk_fw_plan_apply(fw->table, &st, want, &cmds);
+    kk_fw_state_release(&st);
+    return commit(fw, &cmds, err);
+}
+
+static int remove_key(struct nft_fw *fw, enum kk_fw_kind kind, const char *key, kk_error **err)
+{
+    _cleanup_buf_ struct kk_buf cmds = KK_BUF_INIT;
+    struct kk_fw_state st;
+
+    if (!key || !kk_fw_key_valid(key))
+        return kk_error_set(err, KK_E_INVALID, "key \"%s\" is not valid", key ? key : "");
+    if (read_state(fw, &st, err) < 0)
+        return -1;
+    kk_fw_plan_remove(fw->table, &st, kind, key, &cmds);
+    kk_fw_state_release(&st);
+    return commit(fw, &cmds, err);
+}
+
+static int nft_space_apply(struct kk_fw *base, const struct kk_fw_space *space, kk_error **err)
+{
+    struct nft_fw *fw = (struct nft_fw *)base;
+    struct kk_fw_want want;
+    int r;
+
+    if (kk_fw_render_space(space, &want, err) < 0)
+        return -1;
+    pthread_mutex_lock(&fw->lock);
+    r = apply_want(fw, &want, err);
+    pthread_mutex_unlock(&fw->lock);
+    kk_fw_want_release(&want);
+    /* Only once the loopback guard is in place. */
+    if (r == 0)
+        r = set_route_localnet(space->bridge, err);
+    return r < 0 ? kk_error_wrap(err, "firewall: space %s", space->key) : 0;
+}
+
+static int nft_cell_apply(struct kk_fw *base, const struct kk_fw_cell *cell, kk_error **err)
+{
+    struct nft_fw *fw = (struct nft_fw *)base;
+    struct kk_fw_want want;
+    int r;
+
+    if (kk_fw_render_cell(cell, &want, err) < 0)
+        return -1;
+    pthread_mutex_lock(&fw->lock);
+    r = apply_want(fw, &want, err);
+    pthread_mutex_unlock(&fw->lock);
+    kk_fw_want_release(&want);
+    return r < 0 ? kk_error_wrap(err, "firewall: cell %s", cell->key) : 0;
+}
+
+static int nft_remove(struct kk_fw *base, enum kk_fw_kind kind, const char *key, kk_error **err)
+{
+    struct nft_fw *fw = (struct nft_fw *)base;
+    pthread_mutex_lock(&fw->lock);
+    int r = remove_key(fw, kind, key, err);
+    pthread_mutex_unlock(&fw->lock);
+    return r < 0 ? kk_error_wrap(err, "firewall: remove %s %s",
+                                 kind == KK_FW_SPACE ? "space" : "cell", key ? key : "")
+                 : 0;
+}
+
+static int nft_space_remove(struct kk_fw *base, const char *key, kk_error **err)
+{
+    return nft_remove(base, KK_FW_SPACE, key, err);
+}
+
+static int nft_cell_remove(struct kk_fw *base, const char *key, kk_error **err)
+{
+    return nft_remove(base, KK_FW_CELL, key, err);
+}
+
+static int nft_teardown(struct kk_fw *base, kk_error **err)
+{
+    struct nft_fw *fw = (struct nft_fw *)base;
+    _cleanup_free_ char *cmd = kk_xasprintf("delete table inet %s", fw->table);
+    bool exists;
+    int r;
+
+    pthread_mutex_lock(&fw->lock);
+    r = table_exists(fw, &exists, err);
+    if (r == 0 && exists)
+        r = run(fw, cmd, 0, NULL, err);
+    pthread_mutex_unlock(&fw->lock);
+    return r < 0 ? kk_error_wrap(err, "firewall: delete table %s", fw->table) : 0;
+}
+
+static int nft_dump(struct kk_fw *base, struct kk_buf *out, kk_error **err)
+{
+    struct nft_fw *fw = (struct nft_fw *)base;
+    _cleanup_free_ char *cmd = kk_xasprintf("list table inet %s", fw->table);
+    bool exists;
+    int r;
+
+    pthread_mutex_lock(&fw->lock);
+    r = table_exists(fw, &exists, err);
+    if (r == 0 && exists)
+        r = run(fw, cmd, 0, out, err);
+    pthread_mutex_unlock(&fw->lock);
+    return r < 0 ? kk_error_wrap(err, "firewall: list table %s", fw->table) : 0;
+}
+
+static void nft_free(struct kk_fw *base)
+{
+    struct nft_fw *fw = (struct nft_fw *)base;
+    nft_ctx_free(fw->ctx);
+    pthread_mutex_destroy(&fw->lock);
+    free(fw->table);
+    free(fw);
+}
+
+static const struct kk_fw_ops nft_ops = {
+        .space_apply = nft_space_apply,
+        .space_remove = nft_space_remove,
+        .cell_apply = nft_cell_apply,
+        .cell_remove = nft_cell_remove,
+        .teardown = nft_teardown,
+        .dump = nft_dump,
+        .free = nft_free,
+};
+
+int kk_fw_new(const struct kk_fw_config *cfg, struct kk_fw **out, kk_error **err)
+{
+    if (!cfg->table || !kk_fw_table_valid(cfg->table))
+        return kk_error_set(err, KK_E_INVALID, "firewall: table name \"%s\" is not valid",
+                            cfg->table ? cfg->table : "");
+
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!ctx)
+        return kk_error_set(err, KK_E_INTERNAL, "firewall: nft_ctx_new failed");
+    if (nft_ctx_buffer_output(ctx) != 0 || nft_ctx_buffer_error(ctx) != 0) {
+        nft_ctx_free(ctx);
+        return kk_error_set(err, KK_E_INTERNAL, "firewall: cannot buffer nft output");
+    }
+
+    struct nft_fw *fw = kk_xcalloc(1, sizeof(*fw));
+    fw->base.ops = &nft_ops;
+    fw->table = kk_xstrdup(cfg->table);
+    fw->ctx = ctx;
+    pthread_mutex_init(&fw->lock, NULL);
+    *out = &fw->base;
+    return 0;
+}

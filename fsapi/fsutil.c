@@ -131,6 +131,10 @@ static int open_beneath(int rootfd, const char *rel, int flags, mode_t mode)
         int fd = try_openat2(rootfd, rel, flags, mode);
         if (fd != -ENOSYS) {
             atomic_store(&openat2_state, 1);
+            /* O_NOFOLLOW | O_DIRECTORY on a symlink says ENOTDIR: let the
+             * walk find out which component it was and say ELOOP. */
+            if (fd == -ENOTDIR)
+                return walk_open(rootfd, rel, flags, mode);
             return fd == -EXDEV ? -ELOOP : fd;
         }
         atomic_store(&openat2_state, 2);
@@ -213,6 +217,7 @@ int kk_fs_mkdir_p(int rootfd, const char *rel, mode_t mode, int *dirfd, kk_error
 int kk_fs_read_file(int rootfd, const char *rel, size_t max, struct kk_buf *out, kk_error **err)
 {
     /* O_NONBLOCK: opening a FIFO planted in the tree must not hang us. */
+    kk_buf_reset(out);
     _cleanup_close_ int fd = kk_fs_open(rootfd, rel, O_RDONLY | O_NONBLOCK, 0, err);
     if (fd < 0)
         return -1;
@@ -223,7 +228,6 @@ int kk_fs_read_file(int rootfd, const char *rel, size_t max, struct kk_buf *out,
         return kk_error_set(err, KK_E_INVALID, "read %s: not a regular file", rel);
     if ((uintmax_t)st.st_size > max)
         return kk_error_errnum(err, EFBIG, "read %s: larger than %zu bytes", rel, max);
-    kk_buf_reset(out);
     int r = kk_buf_read_fd(out, fd, max);
     if (r < 0) {
         kk_buf_reset(out);

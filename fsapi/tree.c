@@ -5,17 +5,12 @@
 
 #include "fsapi/inbox.h"
 
-/* Spec file name of each kind's directory, indexed by enum kk_kind. */
+/* Spec file name of each level's directory, indexed by enum kk_key_level. */
 static const char *const spec_names[] = {
-        [KK_KIND_REALM] = "realm.yaml",
-        [KK_KIND_SPACE] = "space.yaml",
-        [KK_KIND_STACK] = "stack.yaml",
-        [KK_KIND_CELL] = "cell.yaml",
-};
-
-static const char *const kind_names[] = {
-        [KK_KIND_NONE] = "",       [KK_KIND_REALM] = "Realm", [KK_KIND_SPACE] = "Space",
-        [KK_KIND_STACK] = "Stack", [KK_KIND_CELL] = "Cell",   [KK_KIND_CONTAINER] = "Container",
+        [KK_LEVEL_REALM] = "realm.yaml",
+        [KK_LEVEL_SPACE] = "space.yaml",
+        [KK_LEVEL_STACK] = "stack.yaml",
+        [KK_LEVEL_CELL] = "cell.yaml",
 };
 
 static bool is_alnum(char c)
@@ -35,37 +30,17 @@ bool kk_name_valid_n(const char *s, size_t len)
     return true;
 }
 
-bool kk_name_valid(const char *name)
-{
-    return name && kk_name_valid_n(name, strnlen(name, KK_NAME_MAX + 1));
-}
-
-const char *kk_kind_name(enum kk_kind kind)
-{
-    if ((unsigned)kind < KK_ARRAY_SIZE(kind_names))
-        return kind_names[kind];
-    return "";
-}
-
-enum kk_kind kk_kind_from_name(const char *name)
-{
-    for (unsigned k = KK_KIND_REALM; k <= KK_KIND_CONTAINER; k++)
-        if (name && strcmp(name, kind_names[k]) == 0)
-            return (enum kk_kind)k;
-    return KK_KIND_NONE;
-}
-
-int kk_key_init(struct kk_key *key, enum kk_kind kind, const char *realm, const char *space,
+int kk_key_init(struct kk_key *key, enum kk_key_level level, const char *realm, const char *space,
                 const char *stack, const char *cell, const char *container, kk_error **err)
 {
     static const char *const what[] = {"realm", "space", "stack", "cell", "container"};
     const char *names[5] = {realm, space, stack, cell, container};
-    struct kk_key k = {.kind = kind};
+    struct kk_key k = {.level = level};
 
-    if (kind <= KK_KIND_NONE || kind > KK_KIND_CONTAINER)
-        return kk_error_set(err, KK_E_INVALID, "invalid resource kind %d", (int)kind);
-    for (unsigned i = 0; i < (unsigned)kind; i++) {
-        if (!kk_name_valid(names[i]))
+    if (level <= KK_LEVEL_NONE || level > KK_LEVEL_CONTAINER)
+        return kk_error_set(err, KK_E_INVALID, "invalid resource key level %d", (int)level);
+    for (unsigned i = 0; i < (unsigned)level; i++) {
+        if (!names[i] || !kk_name_valid_n(names[i], strnlen(names[i], KK_NAME_MAX + 1)))
             return kk_error_set(err, KK_E_INVALID,
                                 "invalid %s name \"%.*s\": want 1-%d of [a-z0-9-], "
                                 "alphanumeric at both ends",
@@ -78,7 +53,7 @@ int kk_key_init(struct kk_key *key, enum kk_kind kind, const char *realm, const 
 
 int kk_key_parse(struct kk_key *key, const char *s, kk_error **err)
 {
-    struct kk_key k = {.kind = KK_KIND_NONE};
+    struct kk_key k = {.level = KK_LEVEL_NONE};
     const char *p = s;
 
     if (!s || !*s)
@@ -86,15 +61,15 @@ int kk_key_parse(struct kk_key *key, const char *s, kk_error **err)
     for (;;) {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (k.kind == KK_KIND_CONTAINER)
+        if (k.level == KK_LEVEL_CONTAINER)
             return kk_error_set(err, KK_E_INVALID, "resource key \"%.*s\": more than 5 components",
                                 400, s);
         if (!kk_name_valid_n(p, len))
             return kk_error_set(err, KK_E_INVALID, "resource key \"%.*s\": invalid name \"%.*s\"",
                                 400, s, (int)(len > 80 ? 80 : len), p);
-        memcpy(k.names[k.kind], p, len);
-        k.names[k.kind][len] = '\0';
-        k.kind++;
+        memcpy(k.names[k.level], p, len);
+        k.names[k.level][len] = '\0';
+        k.level++;
         if (!slash)
             break;
         p = slash + 1;
@@ -107,7 +82,7 @@ char *kk_key_format(const struct kk_key *key, char buf[KK_KEY_STRLEN])
 {
     size_t off = 0;
     buf[0] = '\0';
-    for (unsigned i = 0; i < (unsigned)key->kind && i < 5; i++) {
+    for (unsigned i = 0; i < (unsigned)key->level && i < 5; i++) {
         size_t n = strlen(key->names[i]);
         if (i)
             buf[off++] = '/';
@@ -120,20 +95,20 @@ char *kk_key_format(const struct kk_key *key, char buf[KK_KEY_STRLEN])
 
 bool kk_key_parent(const struct kk_key *key, struct kk_key *parent)
 {
-    if (key->kind <= KK_KIND_REALM || key->kind > KK_KIND_CONTAINER)
+    if (key->level <= KK_LEVEL_REALM || key->level > KK_LEVEL_CONTAINER)
         return false;
     struct kk_key p = *key;
-    p.names[p.kind - 1][0] = '\0';
-    p.kind--;
+    p.names[p.level - 1][0] = '\0';
+    p.level--;
     *parent = p;
     return true;
 }
 
 bool kk_key_equal(const struct kk_key *a, const struct kk_key *b)
 {
-    if (a->kind != b->kind)
+    if (a->level != b->level)
         return false;
-    for (unsigned i = 0; i < (unsigned)a->kind && i < 5; i++)
+    for (unsigned i = 0; i < (unsigned)a->level && i < 5; i++)
         if (strcmp(a->names[i], b->names[i]) != 0)
             return false;
     return true;
@@ -141,9 +116,9 @@ bool kk_key_equal(const struct kk_key *a, const struct kk_key *b)
 
 bool kk_key_is_ancestor(const struct kk_key *ancestor, const struct kk_key *key)
 {
-    if (ancestor->kind == KK_KIND_NONE || ancestor->kind >= key->kind)
+    if (ancestor->level == KK_LEVEL_NONE || ancestor->level >= key->level)
         return false;
-    for (unsigned i = 0; i < (unsigned)ancestor->kind; i++)
+    for (unsigned i = 0; i < (unsigned)ancestor->level; i++)
         if (strcmp(ancestor->names[i], key->names[i]) != 0)
             return false;
     return true;
@@ -256,14 +231,14 @@ void kk_tree_classify(const char *relpath, struct kk_tree_class *out)
     }
 
     /* Leading components name resources, up to a cell (4). */
-    struct kk_key key = {.kind = KK_KIND_NONE};
+    struct kk_key key = {.level = KK_LEVEL_NONE};
     int i = 0;
     for (; i < n && i < 4; i++) {
         if (!kk_name_valid_n(c[i].s, c[i].len))
             break;
         memcpy(key.names[i], c[i].s, c[i].len);
         key.names[i][c[i].len] = '\0';
-        key.kind = (enum kk_kind)(i + 1);
+        key.level = (enum kk_key_level)(i + 1);
     }
     if (i == 0)
         return;
@@ -274,24 +249,24 @@ void kk_tree_classify(const char *relpath, struct kk_tree_class *out)
         return;
     }
     /* c[i] is the first component that is not a resource name: it must be a
-     * file of the resource `key` (i == key.kind), or a cell's containers/. */
+     * file of the resource `key` (i == key.level), or a cell's containers/. */
     const struct comp *f = &c[i];
     int rest = n - i;
     if (rest == 1) {
-        if (comp_is(f, spec_names[key.kind]))
+        if (comp_is(f, spec_names[key.level]))
             out->file = KK_TREE_SPEC;
         else if (comp_is(f, KK_TREE_STATUS_NAME))
             out->file = KK_TREE_STATUS;
-        else if (key.kind == KK_KIND_CELL && comp_is(f, KK_TREE_CTL_NAME))
+        else if (key.level == KK_LEVEL_CELL && comp_is(f, KK_TREE_CTL_NAME))
             out->file = KK_TREE_CTL;
-        else if (key.kind == KK_KIND_CELL && comp_is(f, KK_TREE_CONTAINERS))
+        else if (key.level == KK_LEVEL_CELL && comp_is(f, KK_TREE_CONTAINERS))
             out->file = KK_TREE_CONTAINERS_DIR;
         else
             return;
         out->key = key;
         return;
     }
-    if (key.kind != KK_KIND_CELL || !comp_is(f, KK_TREE_CONTAINERS) || rest > 2)
+    if (key.level != KK_LEVEL_CELL || !comp_is(f, KK_TREE_CONTAINERS) || rest > 2)
         return;
     /* A cell's containers/<id>.yaml or <id>.log. */
     const struct comp *g = &c[i + 1];
@@ -301,7 +276,7 @@ void kk_tree_classify(const char *relpath, struct kk_tree_class *out)
         out->file = KK_TREE_LOG;
     else
         return;
-    key.kind = KK_KIND_CONTAINER;
+    key.level = KK_LEVEL_CONTAINER;
     out->key = key;
 }
 
@@ -309,16 +284,16 @@ char *kk_tree_dir(const struct kk_key *key)
 {
     const char *const *n =
             (const char *const[]){key->names[0], key->names[1], key->names[2], key->names[3]};
-    switch (key->kind) {
-    case KK_KIND_REALM:
+    switch (key->level) {
+    case KK_LEVEL_REALM:
         return kk_xasprintf("%s", n[0]);
-    case KK_KIND_SPACE:
+    case KK_LEVEL_SPACE:
         return kk_xasprintf("%s/%s", n[0], n[1]);
-    case KK_KIND_STACK:
+    case KK_LEVEL_STACK:
         return kk_xasprintf("%s/%s/%s", n[0], n[1], n[2]);
-    case KK_KIND_CELL:
+    case KK_LEVEL_CELL:
         return kk_xasprintf("%s/%s/%s/%s", n[0], n[1], n[2], n[3]);
-    case KK_KIND_CONTAINER:
+    case KK_LEVEL_CONTAINER:
         return kk_xasprintf("%s/%s/%s/%s/" KK_TREE_CONTAINERS, n[0], n[1], n[2], n[3]);
     default:
         return NULL;
@@ -333,18 +308,18 @@ static char *dir_file(const struct kk_key *key, const char *name)
 
 char *kk_tree_spec_path(const struct kk_key *key)
 {
-    if (key->kind == KK_KIND_CONTAINER) {
+    if (key->level == KK_LEVEL_CONTAINER) {
         _cleanup_free_ char *dir = kk_tree_dir(key);
         return kk_xasprintf("%s/%s.yaml", dir, key->names[4]);
     }
-    if (key->kind < KK_KIND_REALM || key->kind > KK_KIND_CELL)
+    if (key->level < KK_LEVEL_REALM || key->level > KK_LEVEL_CELL)
         return NULL;
-    return dir_file(key, spec_names[key->kind]);
+    return dir_file(key, spec_names[key->level]);
 }
 
 char *kk_tree_status_path(const struct kk_key *key)
 {
-    if (key->kind == KK_KIND_CONTAINER) {
+    if (key->level == KK_LEVEL_CONTAINER) {
         struct kk_key cell;
         kk_key_parent(key, &cell);
         return dir_file(&cell, KK_TREE_STATUS_NAME);
@@ -354,12 +329,12 @@ char *kk_tree_status_path(const struct kk_key *key)
 
 char *kk_tree_ctl_path(const struct kk_key *key)
 {
-    return key->kind == KK_KIND_CELL ? dir_file(key, KK_TREE_CTL_NAME) : NULL;
+    return key->level == KK_LEVEL_CELL ? dir_file(key, KK_TREE_CTL_NAME) : NULL;
 }
 
 char *kk_tree_log_path(const struct kk_key *key)
 {
-    if (key->kind != KK_KIND_CONTAINER)
+    if (key->level != KK_LEVEL_CONTAINER)
         return NULL;
     _cleanup_free_ char *dir = kk_tree_dir(key);
     return kk_xasprintf("%s/%s.log", dir, key->names[4]);

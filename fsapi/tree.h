@@ -19,7 +19,7 @@
  *
  * Invariants:
  *   - Every name in a struct kk_key built by kk_key_init / kk_key_parse /
- *     kk_tree_classify passes kk_name_valid, so a key can never produce "..",
+ *     kk_tree_classify passes kk_name_valid_n, so a key can never produce "..",
  *     "/" or an empty path component. Path builders only accept such keys.
  *   - kk_tree_classify is the exact inverse of the path builders: for every
  *     valid key K and file F, classify(path(K, F)) == (F, K).
@@ -33,46 +33,46 @@
 
 #include "fsapi/error.h"
 
-/* DESIGN.md §1: 1-63 of [a-z0-9-], alphanumeric at both ends. */
+/* DESIGN.md §1: a name is 1-63 of [a-z0-9-], alphanumeric at both ends.
+ * This checks the first len bytes of s (need not be NUL-terminated), so path
+ * components can be checked in place. kk_name_valid() (fsapi/validate.h) is
+ * the NUL-terminated form of the same rule, with an explanation; the tree
+ * unit test keeps the two in agreement. */
 #define KK_NAME_MAX 63
-bool kk_name_valid(const char *name);
-/* Same rule on the first len bytes of s (need not be NUL-terminated). */
 bool kk_name_valid_n(const char *s, size_t len);
 
-enum kk_kind {
-    KK_KIND_NONE = 0,
-    KK_KIND_REALM,
-    KK_KIND_SPACE,
-    KK_KIND_STACK,
-    KK_KIND_CELL,
-    KK_KIND_CONTAINER,
+/* The level of a key is its number of names. It follows the model's kinds
+ * (fsapi/model.h: enum kk_kind is level - 1) but stays a type of its own so
+ * that this header needs nothing from the model. */
+enum kk_key_level {
+    KK_LEVEL_NONE = 0,
+    KK_LEVEL_REALM,
+    KK_LEVEL_SPACE,
+    KK_LEVEL_STACK,
+    KK_LEVEL_CELL,
+    KK_LEVEL_CONTAINER,
 };
 
-/* "Realm", "Space", ...; "" for KK_KIND_NONE. Never NULL. */
-const char *kk_kind_name(enum kk_kind kind);
-/* The manifest `kind:` -> enum (exact, case-sensitive); KK_KIND_NONE if unknown. */
-enum kk_kind kk_kind_from_name(const char *name);
-
 struct kk_key {
-    enum kk_kind kind;
+    enum kk_key_level level;
     /* names[0] realm, [1] space, [2] stack, [3] cell, [4] container; the
-     * first `kind` entries are set, the rest are empty strings. */
+     * first `level` entries are set, the rest are empty strings. */
     char names[5][KK_NAME_MAX + 1];
 };
 
 /* Longest formatted key plus its NUL: five names and four slashes. */
 #define KK_KEY_STRLEN (5 * KK_NAME_MAX + 4 + 1)
 
-/* Builds a key of `kind` from the first `kind` of the given names (the rest
- * may be NULL). Fails with KK_E_INVALID naming the offending name. */
-int kk_key_init(struct kk_key *key, enum kk_kind kind, const char *realm, const char *space,
+/* Builds a key of `level` from the first `level` of the given names (the
+ * rest may be NULL). Fails with KK_E_INVALID naming the offending name. */
+int kk_key_init(struct kk_key *key, enum kk_key_level level, const char *realm, const char *space,
                 const char *stack, const char *cell, const char *container, kk_error **err);
 /* Parses "realm[/space[/stack[/cell[/container]]]]". */
 int kk_key_parse(struct kk_key *key, const char *s, kk_error **err);
 /* Writes the "realm/space/..." form into buf (KK_KEY_STRLEN bytes); returns buf. */
 char *kk_key_format(const struct kk_key *key, char buf[KK_KEY_STRLEN]);
 /* The key one level up (a container's cell, a cell's stack, ...). Returns
- * false for a realm or KK_KIND_NONE, leaving *parent unchanged. */
+ * false for a realm or KK_LEVEL_NONE, leaving *parent unchanged. */
 bool kk_key_parent(const struct kk_key *key, struct kk_key *parent);
 bool kk_key_equal(const struct kk_key *a, const struct kk_key *b);
 /* True if `ancestor` is a strict ancestor of `key`. */
@@ -98,7 +98,7 @@ const char *kk_tree_file_name(enum kk_tree_file file);
 
 struct kk_tree_class {
     enum kk_tree_file file;
-    struct kk_key key; /* kind NONE unless the file belongs to a resource */
+    struct kk_key key; /* level NONE unless the file belongs to a resource */
     /* For KK_TREE_INBOX_STATUS: the manifest file name (points into the
      * classified path, not NUL-terminated), else NULL / 0. */
     const char *inbox_file;
@@ -112,7 +112,7 @@ struct kk_tree_class {
 void kk_tree_classify(const char *relpath, struct kk_tree_class *out);
 
 /* Path builders. Each returns a newly allocated path relative to the root
- * (the caller frees it), or NULL if the key's kind has no such file (e.g. a
+ * (the caller frees it), or NULL if the key's level has no such file (e.g. a
  * realm has no ctl); they abort on out-of-memory only. */
 
 /* The resource's directory: "r", "r/s", "r/s/st", "r/s/st/c"; for a
@@ -133,7 +133,7 @@ char *kk_tree_inbox_status_path(const char *file);
 char *kk_tree_agent_status_path(void);
 
 /* Reserved top-level entries of the state root (never resource names: they
- * start with '_', which kk_name_valid refuses). */
+ * start with '_', which kk_name_valid_n refuses). */
 #define KK_TREE_INBOX_DIRNAME "_inbox"
 #define KK_TREE_AGENT_DIRNAME "_agent"
 #define KK_TREE_STATUS_NAME   "status.yaml"

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "fsapi/tree.h"
+#include "fsapi/validate.h"
 #include "tests/lib/kktest.h"
 
 KT_CASE(name_rule)
@@ -19,11 +20,17 @@ KT_CASE(name_rule)
             "é",   "_inbox", "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz0"};
     KT_ASSERT_EQ(strlen(good[7]), 63);
     KT_ASSERT_EQ(strlen(bad[14]), 64);
-    for (size_t i = 0; i < KK_ARRAY_SIZE(good); i++)
-        KT_ASSERT_MSG(kk_name_valid(good[i]), "\"%s\" should be valid", good[i]);
-    for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++)
-        KT_ASSERT_MSG(!kk_name_valid(bad[i]), "\"%s\" should be invalid", bad[i]);
-    KT_ASSERT(!kk_name_valid(NULL));
+    /* The in-place rule used for path components and the model's
+     * kk_name_valid (fsapi/validate.h) must agree. */
+    for (size_t i = 0; i < KK_ARRAY_SIZE(good); i++) {
+        KT_ASSERT_MSG(kk_name_valid_n(good[i], strlen(good[i])), "\"%s\" should be valid", good[i]);
+        KT_ASSERT_MSG(kk_name_valid(good[i], NULL), "model: \"%s\" should be valid", good[i]);
+    }
+    for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++) {
+        KT_ASSERT_MSG(!kk_name_valid_n(bad[i], strlen(bad[i])), "\"%s\" should be invalid", bad[i]);
+        KT_ASSERT_MSG(!kk_name_valid(bad[i], NULL), "model: \"%s\" should be invalid", bad[i]);
+    }
+    KT_ASSERT(!kk_name_valid_n(NULL, 0));
     KT_ASSERT(kk_name_valid_n("web/x", 3));
     KT_ASSERT(!kk_name_valid_n("web/x", 4));
 }
@@ -36,7 +43,7 @@ KT_CASE(key_parse_format_roundtrip)
         struct kk_key k;
         char buf[KK_KEY_STRLEN];
         KT_ASSERT_OK(kk_key_parse(&k, keys[i], &err), &err);
-        KT_ASSERT_EQ(k.kind, (int)i + 1);
+        KT_ASSERT_EQ(k.level, (int)i + 1);
         KT_ASSERT_STREQ(kk_key_format(&k, buf), keys[i]);
     }
     struct kk_key k;
@@ -56,7 +63,7 @@ KT_CASE(key_longest_fits)
     memset(n, 'a', 63);
     n[63] = '\0';
     struct kk_key k;
-    KT_ASSERT_OK(kk_key_init(&k, KK_KIND_CONTAINER, n, n, n, n, n, &err), &err);
+    KT_ASSERT_OK(kk_key_init(&k, KK_LEVEL_CONTAINER, n, n, n, n, n, &err), &err);
     char buf[KK_KEY_STRLEN];
     KT_ASSERT_EQ(strlen(kk_key_format(&k, buf)), KK_KEY_STRLEN - 1);
     struct kk_key back;
@@ -68,12 +75,13 @@ KT_CASE(key_init_validates_and_names_culprit)
 {
     _cleanup_error_ kk_error *err = NULL;
     struct kk_key k;
-    KT_ASSERT(kk_key_init(&k, KK_KIND_CELL, "default", "default", "../etc", "web", NULL, &err) < 0);
+    KT_ASSERT(kk_key_init(&k, KK_LEVEL_CELL, "default", "default", "../etc", "web", NULL, &err) <
+              0);
     KT_ASSERT(strstr(err->message, "stack") && strstr(err->message, "../etc"));
     kk_error_freep(&err);
-    /* Names beyond the kind are ignored, names within it are required. */
-    KT_ASSERT_OK(kk_key_init(&k, KK_KIND_SPACE, "r", "s", NULL, "BAD", NULL, &err), &err);
-    KT_ASSERT(kk_key_init(&k, KK_KIND_STACK, "r", "s", NULL, NULL, NULL, &err) < 0);
+    /* Names beyond the level are ignored, names within it are required. */
+    KT_ASSERT_OK(kk_key_init(&k, KK_LEVEL_SPACE, "r", "s", NULL, "BAD", NULL, &err), &err);
+    KT_ASSERT(kk_key_init(&k, KK_LEVEL_STACK, "r", "s", NULL, NULL, NULL, &err) < 0);
 }
 
 KT_CASE(key_parent_and_ancestor)
@@ -84,7 +92,7 @@ KT_CASE(key_parent_and_ancestor)
     KT_ASSERT_OK(kk_key_parse(&c, "r/s/st/c/x", &err), &err);
     KT_ASSERT(kk_key_parent(&c, &p));
     KT_ASSERT_STREQ(kk_key_format(&p, buf), "r/s/st/c");
-    KT_ASSERT_EQ(p.kind, KK_KIND_CELL);
+    KT_ASSERT_EQ(p.level, KK_LEVEL_CELL);
     KT_ASSERT_STREQ(p.names[4], "");
     KT_ASSERT_OK(kk_key_parse(&r, "r", &err), &err);
     KT_ASSERT(!kk_key_parent(&r, &p));
@@ -163,11 +171,11 @@ KT_CASE(classify_inverts_builders)
             enum kk_tree_file file;
         } t[] = {
                 {kk_tree_spec_path(&k),
-                 k.kind == KK_KIND_CONTAINER ? KK_TREE_CONTAINER_SPEC : KK_TREE_SPEC},
-                {k.kind == KK_KIND_CONTAINER ? NULL : kk_tree_status_path(&k), KK_TREE_STATUS},
+                 k.level == KK_LEVEL_CONTAINER ? KK_TREE_CONTAINER_SPEC : KK_TREE_SPEC},
+                {k.level == KK_LEVEL_CONTAINER ? NULL : kk_tree_status_path(&k), KK_TREE_STATUS},
                 {kk_tree_ctl_path(&k), KK_TREE_CTL},
                 {kk_tree_log_path(&k), KK_TREE_LOG},
-                {k.kind == KK_KIND_CONTAINER ? NULL : kk_tree_dir(&k), KK_TREE_DIR},
+                {k.level == KK_LEVEL_CONTAINER ? NULL : kk_tree_dir(&k), KK_TREE_DIR},
         };
         bool ok = true;
         for (size_t j = 0; j < KK_ARRAY_SIZE(t); j++) {
@@ -240,12 +248,4 @@ KT_CASE(classify_table)
     kk_tree_classify("_inbox/web.yaml.status.yaml", &c);
     KT_ASSERT_EQ(c.inbox_file_len, 8);
     KT_ASSERT(strncmp(c.inbox_file, "web.yaml", 8) == 0);
-}
-
-KT_CASE(kind_names)
-{
-    KT_ASSERT_STREQ(kk_kind_name(KK_KIND_CELL), "Cell");
-    KT_ASSERT_EQ(kk_kind_from_name("Container"), KK_KIND_CONTAINER);
-    KT_ASSERT_EQ(kk_kind_from_name("cell"), KK_KIND_NONE);
-    KT_ASSERT_EQ(kk_kind_from_name(NULL), KK_KIND_NONE);
 }

@@ -32,6 +32,24 @@ int ctd_unary(struct kk_ctd *c, const char *ns, const char *method, const Protob
     return kk_grpc_unary(c->grpc, method, md, req, resp_desc, resp, c->timeout_ms, err);
 }
 
+int ctd_stream(struct kk_ctd *c, const char *ns, const char *method, const ProtobufCMessage *req,
+               kk_grpc_message_fn fn, void *userdata, kk_error **err)
+{
+    const char *md[5];
+    ctd_metadata(c, ns, md);
+    struct kk_grpc_call_desc d = {
+            .method = method,
+            .metadata = md,
+            .request = req,
+            .on_message = fn,
+            .userdata = userdata,
+            .timeout_ms = c->timeout_ms,
+    };
+    if (kk_grpc_call(c->grpc, &d, err) < 0)
+        return kk_error_wrap(err, "%s", method);
+    return 0;
+}
+
 int ctd_check_name(const char *what, const char *s, kk_error **err)
 {
     if (!s || !*s)

@@ -101,9 +101,11 @@ void kk_ctd_content_info_clear(struct kk_ctd_content_info *info);
 int kk_ctd_content_info(struct kk_ctd *c, const char *ns, const char *digest,
                         struct kk_ctd_content_info *info, kk_error **err);
 
-/* Reads the blob into `data` of length `size`, on the caller's thread, via
- * pread-like calls: returns the number of bytes written to buf (0 only
- * at end), or < 0 with err set. */
+/* Supplies bytes of the blob being written: fills buf with up to len bytes
+ * from `offset` and returns how many (> 0), or < 0 with err set. Called on
+ * the client's I/O thread while the writer is blocked in
+ * kk_ctd_content_write; it may be asked for the same offset again when a
+ * request has to be re-sent. */
 typedef long (*kk_ctd_reader)(void *userdata, void *buf, size_t len, int64_t offset,
                               kk_error **err);
 

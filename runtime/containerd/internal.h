@@ -25,6 +25,11 @@ void ctd_metadata(const struct kk_ctd *c, const char *ns, const char *md[5]);
 int ctd_unary(struct kk_ctd *c, const char *ns, const char *method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, kk_error **err);
 
+/* A server-streaming call in namespace ns with the unary deadline; each
+ * response message goes to fn (on the I/O thread). */
+int ctd_stream(struct kk_ctd *c, const char *ns, const char *method, const ProtobufCMessage *req,
+               kk_grpc_message_fn fn, void *userdata, kk_error **err);
+
 /* InvalidArgument unless s is a non-empty string of at most KK_CTD_NAME_MAX. */
 int ctd_check_name(const char *what, const char *s, kk_error **err);
 

@@ -1,0 +1,91 @@
+/* IPAM: subnets for spaces, addresses for cells, persisted in small files.
+ *
+ * State lives in one directory (kk_net_config.state_dir):
+ *
+ *     .lock                     flock()ed around every read-modify-write
+ *     <realm>_<space>.ipam      one file per space, replaced atomically:
+ *         subnet 10.88.3.0/24
+ *         next 10.88.3.7
+ *         alloc 10.88.3.2 main/web/app/api
+ *
+ * ('_' cannot occur in names, so the file name is unambiguous.)
+ *
+ * Invariants:
+ *   - An allocation is on disk (fsync'ed) before kk_ipam_alloc returns, so
+ *     nothing is configured with an address the state does not record.
+ *   - An allocation is owned by an opaque key (the cell key); allocating
+ *     again for the same owner returns the same address. A crash between
+ *     allocate and configure is thus harmless: the retry reuses the address,
+ *     and if the owner is gone, kk_ipam_owners lets a reconcile release it.
+ *   - An address is never handed to two owners; the network, the gateway
+ *     (network + 1) and the broadcast address are never handed out.
+ *   - Addresses are handed out round-robin from `next`, so a released
+ *     address is not reused at once (stale ARP entries of peers age out).
+ *   - Space subnets never overlap. Pool subnets are the lowest free /24.
+ *   - Every function takes the lock itself; they are safe to call from
+ *     several threads and processes sharing the directory.
+ *   - Files are parsed strictly with limits; a malformed file is a DataLoss
+ *     error naming file:line, never silently rewritten.
+ */
+#ifndef KUKEON_NET_IPAM_H
+#define KUKEON_NET_IPAM_H
+
+#include <stdint.h>
+
+#include "fsapi/error.h"
+
+/* An IPv4 network, address in host byte order with host bits zero. */
+struct kk_ipv4_net {
+    uint32_t addr;
+    uint8_t len;
+};
+
+/* Parses "a.b.c.d/len" (host bits must be zero), len in min_len..max_len. */
+int kk_ipam_parse_cidr(const char *s, uint8_t min_len, uint8_t max_len, struct kk_ipv4_net *out,
+                       kk_error **err);
+/* Formats into out: 16 bytes for an address, 19 for a CIDR. */
+void kk_ipam_format_addr(uint32_t addr, char out[16]);
+void kk_ipam_format_cidr(const struct kk_ipv4_net *net, char out[19]);
+
+static inline uint32_t kk_ipam_gateway(const struct kk_ipv4_net *net)
+{
+    return net->addr + 1;
+}
+
+struct kk_ipam {
+    int dirfd;
+    struct kk_ipv4_net pool;
+};
+
+/* Opens (creating it if needed) the state directory. pool: IPv4 CIDR with
+ * prefix length 8..24. */
+int kk_ipam_open(struct kk_ipam *ipam, const char *state_dir, const char *pool, kk_error **err);
+void kk_ipam_close(struct kk_ipam *ipam);
+
+/* Returns the space's subnet, allocating and persisting it first if the
+ * space has none: `subnet` (CIDR, /16../30, must not overlap another space)
+ * or, if NULL, the lowest free /24 of the pool. A space that has a subnet
+ * keeps it; a different explicit one is FailedPrecondition. */
+int kk_ipam_space_ensure(struct kk_ipam *ipam, const char *realm, const char *space,
+                         const char *subnet, struct kk_ipv4_net *out, kk_error **err);
+/* The space's subnet; NotFound if the space has none. */
+int kk_ipam_space_get(struct kk_ipam *ipam, const char *realm, const char *space,
+                      struct kk_ipv4_net *out, kk_error **err);
+/* Forgets the space and all its allocations; absent is fine. */
+int kk_ipam_space_remove(struct kk_ipam *ipam, const char *realm, const char *space,
+                         kk_error **err);
+
+/* The owner's address in the space (allocating one if it has none);
+ * FailedPrecondition if the space has no subnet, ResourceExhausted if full.
+ * owner: 1..255 printable non-space characters. */
+int kk_ipam_alloc(struct kk_ipam *ipam, const char *realm, const char *space, const char *owner,
+                  uint32_t *out, kk_error **err);
+/* Frees the owner's address; absent owner or space is fine. */
+int kk_ipam_release(struct kk_ipam *ipam, const char *realm, const char *space, const char *owner,
+                    kk_error **err);
+/* The owners holding an address in the space, as a NULL-terminated array
+ * the caller frees with kk_strv_free (empty if the space is unknown). */
+int kk_ipam_owners(struct kk_ipam *ipam, const char *realm, const char *space, char ***out,
+                   kk_error **err);
+
+#endif

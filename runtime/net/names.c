@@ -1,0 +1,108 @@
+/* Derived host names of runtime/net: link names, namespace paths, keys. */
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/net/net.h"
+
+bool kk_net_name_valid(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > KK_NET_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (c != '-' || i == 0 || i == len - 1))
+            return false;
+    }
+    return true;
+}
+
+static bool prefix_valid(const char *p)
+{
+    size_t len = p ? strlen(p) : 0;
+    if (len == 0 || len > KK_NET_PREFIX_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+            return false;
+    return true;
+}
+
+static int check_names(const char *const *names, size_t n, kk_error **err)
+{
+    static const char *const what[] = {"realm", "space", "stack", "cell"};
+    for (size_t i = 0; i < n; i++)
+        if (!kk_net_name_valid(names[i]))
+            return kk_error_set(err, KK_E_INVALID, "invalid %s name \"%.64s\"", what[i],
+                                names[i] ? names[i] : "(null)");
+    return 0;
+}
+
+/* prefix + as many hex digits of sha256(key) as fit in 15 characters. */
+static int hashed_name(const char *prefix, const char *key, char out[KK_NET_IFNAMSIZ],
+                       kk_error **err)
+{
+    if (!prefix_valid(prefix))
+        return kk_error_set(err, KK_E_INVALID, "invalid link name prefix \"%.16s\"",
+                            prefix ? prefix : "(null)");
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, strlen(key), md);
+    size_t plen = strlen(prefix);
+    memcpy(out, prefix, plen);
+    for (size_t i = plen; i < KK_NET_IFNAMSIZ - 1; i++) {
+        unsigned nib = (md[(i - plen) / 2] >> (((i - plen) % 2) ? 0 : 4)) & 0xf;
+        out[i] = "0123456789abcdef"[nib];
+    }
+    out[KK_NET_IFNAMSIZ - 1] = '\0';
+    return 0;
+}
+
+int kk_net_bridge_name(const struct kk_net_config *cfg, const char *realm, const char *space,
+                       char out[KK_NET_IFNAMSIZ], kk_error **err)
+{
+    const char *names[] = {realm, space};
+    if (check_names(names, 2, err) < 0)
+        return -1;
+    char key[2 * KK_NET_NAME_MAX + 2];
+    snprintf(key, sizeof(key), "%s/%s", realm, space);
+    return hashed_name(cfg->bridge_prefix, key, out, err);
+}
+
+int kk_net_cell_key(const struct kk_net_cell_spec *spec, char out[KK_NET_KEY_MAX + 1],
+                    kk_error **err)
+{
+    const char *names[] = {spec->realm, spec->space, spec->stack, spec->cell};
+    if (check_names(names, 4, err) < 0)
+        return -1;
+    snprintf(out, KK_NET_KEY_MAX + 1, "%s/%s/%s/%s", spec->realm, spec->space, spec->stack,
+             spec->cell);
+    return 0;
+}
+
+int kk_net_veth_name(const struct kk_net_config *cfg, const struct kk_net_cell_spec *spec,
+                     char out[KK_NET_IFNAMSIZ], kk_error **err)
+{
+    char key[KK_NET_KEY_MAX + 1];
+    if (kk_net_cell_key(spec, key, err) < 0)
+        return -1;
+    return hashed_name(cfg->veth_prefix, key, out, err);
+}
+
+int kk_net_netns_path(const struct kk_net_config *cfg, const struct kk_net_cell_spec *spec,
+                      char *out, size_t size, kk_error **err)
+{
+    char key[KK_NET_KEY_MAX + 1];
+    if (kk_net_cell_key(spec, key, err) < 0)
+        return -1;
+    /* '/' -> '_': names cannot contain '_', so the file name is unambiguous,
+     * and 4 * 63 + 3 = 255 = NAME_MAX. */
+    for (char *p = key; *p; p++)
+        if (*p == '/')
+            *p = '_';
+    int n = snprintf(out, size, "%s/%s", cfg->netns_dir, key);
+    if (n < 0 || (size_t)n >= size)
+        return kk_error_set(err, KK_E_INVALID, "namespace path too long under %s", cfg->netns_dir);
+    return 0;
+}

@@ -1,0 +1,168 @@
+#include "runtime/net/rtnl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/veth.h>
+#include <string.h>
+
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+    const struct nlattr **tb = data;
+    int type = mnl_attr_get_type(attr);
+    if (mnl_attr_type_valid(attr, IFLA_MAX) < 0)
+        return MNL_CB_OK;
+    tb[type] = attr;
+    return MNL_CB_OK;
+}
+
+static int info_attr_cb(const struct nlattr *attr, void *data)
+{
+    const struct nlattr **tb = data;
+    if (mnl_attr_type_valid(attr, IFLA_INFO_MAX) < 0)
+        return MNL_CB_OK;
+    tb[mnl_attr_get_type(attr)] = attr;
+    return MNL_CB_OK;
+}
+
+static void copy_str(char *dst, size_t size, const struct nlattr *attr)
+{
+    dst[0] = '\0';
+    if (!attr || mnl_attr_validate(attr, MNL_TYPE_STRING) < 0)
+        return;
+    size_t len = strnlen(mnl_attr_get_str(attr), mnl_attr_get_payload_len(attr));
+    if (len >= size)
+        len = size - 1;
+    memcpy(dst, mnl_attr_get_str(attr), len);
+    dst[len] = '\0';
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+    struct kk_link *l = data;
+    if (nlh->nlmsg_type != RTM_NEWLINK)
+        return MNL_CB_OK;
+    const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *tb[IFLA_MAX + 1] = {0};
+    mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb);
+    l->index = ifm->ifi_index;
+    l->flags = ifm->ifi_flags;
+    l->master = tb[IFLA_MASTER] && mnl_attr_validate(tb[IFLA_MASTER], MNL_TYPE_U32) == 0
+                        ? (int)mnl_attr_get_u32(tb[IFLA_MASTER])
+                        : 0;
+    copy_str(l->alias, sizeof(l->alias), tb[IFLA_IFALIAS]);
+    l->kind[0] = '\0';
+    if (tb[IFLA_LINKINFO] && mnl_attr_validate(tb[IFLA_LINKINFO], MNL_TYPE_NESTED) == 0) {
+        const struct nlattr *info[IFLA_INFO_MAX + 1] = {0};
+        mnl_attr_parse_nested(tb[IFLA_LINKINFO], info_attr_cb, info);
+        copy_str(l->kind, sizeof(l->kind), info[IFLA_INFO_KIND]);
+    }
+    return MNL_CB_OK;
+}
+
+int kk_rtnl_link_get(struct kk_nl *nl, const char *name, struct kk_link *out, kk_error **err)
+{
+    char buf[KK_NL_BUFSIZE];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETLINK;
+    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+    ifm->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    /* Without stats the reply stays small. */
+    mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+    memset(out, 0, sizeof(*out));
+    if (kk_nl_query(nl, nlh, link_cb, out, err) < 0) {
+        if ((*err)->sys_errno == ENODEV) {
+            kk_error_freep(err);
+            return 0;
+        }
+        return kk_error_wrap(err, "look up link %s", name);
+    }
+    return out->index > 0 ? 1 : 0;
+}
+
+static struct ifinfomsg *put_ifinfo(struct nlmsghdr *nlh, int index)
+{
+    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_index = index;
+    return ifm;
+}
+
+static void set_up(struct ifinfomsg *ifm)
+{
+    ifm->ifi_flags |= IFF_UP;
+    ifm->ifi_change |= IFF_UP;
+}
+
+void kk_rtnl_put_bridge(struct nlmsghdr *nlh, const char *name, const char *alias)
+{
+    set_up(put_ifinfo(nlh, 0));
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+    struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+    mnl_attr_nest_end(nlh, info);
+}
+
+void kk_rtnl_put_veth(struct nlmsghdr *nlh, const char *name, const char *alias, int master,
+                      const char *peer, int peer_nsfd)
+{
+    set_up(put_ifinfo(nlh, 0));
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+    mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+    struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+    struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+    struct nlattr *p = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+    /* The peer's attributes follow its own ifinfomsg inside the nest. */
+    put_ifinfo(nlh, 0);
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+    mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
+    mnl_attr_nest_end(nlh, p);
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, info);
+}
+
+void kk_rtnl_put_link_up(struct nlmsghdr *nlh, int index, const char *name, int master)
+{
+    set_up(put_ifinfo(nlh, index));
+    if (index == 0)
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    if (master > 0)
+        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+}
+
+void kk_rtnl_put_link_del(struct nlmsghdr *nlh, int index, const char *name)
+{
+    put_ifinfo(nlh, index);
+    if (index == 0)
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+}
+
+void kk_rtnl_put_addr(struct nlmsghdr *nlh, int index, uint32_t addr, uint8_t len)
+{
+    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = len;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = (uint32_t)index;
+    uint32_t mask = len ? ~0u << (32 - len) : 0;
+    mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(addr));
+    mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(addr));
+    mnl_attr_put_u32(nlh, IFA_BROADCAST, htonl(addr | ~mask));
+}
+
+void kk_rtnl_put_default_route(struct nlmsghdr *nlh, uint32_t gw)
+{
+    struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+    rtm->rtm_family = AF_INET;
+    rtm->rtm_dst_len = 0;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = RTPROT_STATIC;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = RTN_UNICAST;
+    mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
+}

@@ -1,0 +1,395 @@
+/* Defaults and the checks that span fields: kk_model_normalize.
+ *
+ * Each check walks the model and, beside it, the YAML nodes it came from
+ * (when there are any) only to give a diagnostic its line and column. When a
+ * field is missing, the diagnostic points at the mapping that lacks it. */
+#include "fsapi/model.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* More would be a mistake, not a pod. */
+#define MAX_CELL_CONTAINERS 64
+
+_Static_assert(offsetof(struct kk_realm, id) == 0, "kk_resource_id relies on id first");
+_Static_assert(offsetof(struct kk_space, id) == 0, "kk_resource_id relies on id first");
+_Static_assert(offsetof(struct kk_stack, id) == 0, "kk_resource_id relies on id first");
+_Static_assert(offsetof(struct kk_cell, id) == 0, "kk_resource_id relies on id first");
+_Static_assert(offsetof(struct kk_container, id) == 0, "kk_resource_id relies on id first");
+
+/* The node of `key` in `map`, or `map` itself when the key is absent (the
+ * position of a missing field is that of its mapping). */
+static const struct kk_ynode *at(const struct kk_ynode *map, const char *key)
+{
+    const struct kk_ynode *n = kk_ynode_get(map, key);
+    return n ? n : map;
+}
+
+static const struct kk_ynode *item_at(const struct kk_ynode *seq, size_t i)
+{
+    return seq && seq->type == KK_YSEQ && i < seq->n ? seq->items[i] : NULL;
+}
+
+/* Reports under path + "." + key. */
+static void field_error(struct kk_dec *d, const struct kk_ynode *map, const char *key,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void field_error(struct kk_dec *d, const struct kk_ynode *map, const char *key,
+                        const char *fmt, ...)
+{
+    _cleanup_free_ char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    size_t mark = kk_dec_push_key(d, key);
+    kk_dec_error(d, at(map, key), "%s", msg);
+    kk_dec_pop(d, mark);
+}
+
+static void check_name(struct kk_dec *d, const struct kk_ynode *map, const char *key,
+                       const char *name)
+{
+    const char *why;
+    if (!kk_name_valid(name, &why))
+        field_error(d, map, key, "invalid name \"%.80s\": %s", name, why);
+}
+
+/* A parent reference: defaults to "default", else must be a valid name. */
+static void check_parent(struct kk_dec *d, const struct kk_ynode *map, const char *key,
+                         char **value)
+{
+    if (!*value)
+        *value = kk_xstrdup(KK_DEFAULT_NAME);
+    else
+        check_name(d, map, key, *value);
+}
+
+/* Inside a cell, a container's parent may be omitted or equal the cell's. */
+static void inherit_parent(struct kk_dec *d, const struct kk_ynode *map, const char *key,
+                           char **value, const char *cell_value)
+{
+    if (*value && strcmp(*value, cell_value) != 0)
+        field_error(d, map, key, "\"%.80s\" differs from the cell's \"%s\" (omit it)", *value,
+                    cell_value);
+    free(*value);
+    *value = kk_xstrdup(cell_value);
+}
+
+static bool is_abs_path(const char *p)
+{
+    return p && p[0] == '/';
+}
+
+static bool cpuset_valid(const char *s)
+{
+    /* "0-3,6,8-9" */
+    if (!*s || strspn(s, "0123456789-,") != strlen(s))
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((*p == '-' || *p == ',') && (p == s || !p[1] || p[1] == '-' || p[1] == ','))
+            return false;
+    return true;
+}
+
+static void check_resources(struct kk_dec *d, const struct kk_ynode *map, struct kk_resources *res)
+{
+    const struct kk_ynode *rn = kk_ynode_get(map, "resources");
+    size_t mark = kk_dec_push_key(d, "resources");
+    if (res->cpu.cpuset && !cpuset_valid(res->cpu.cpuset)) {
+        size_t m2 = kk_dec_push_key(d, "cpu");
+        field_error(d, kk_ynode_get(rn, "cpu"), "cpuset",
+                    "invalid CPU list \"%.80s\" (expected e.g. \"0-3,6\")", res->cpu.cpuset);
+        kk_dec_pop(d, m2);
+    }
+    const struct kk_ynode *tn = kk_ynode_get(kk_ynode_get(rn, "io"), "throttles");
+    for (size_t i = 0; i < res->io.n_throttles; i++) {
+        const struct kk_io_throttle *t = &res->io.throttles[i];
+        if (t->device.major || t->device.minor)
+            continue;
+        size_t m2 = kk_dec_push_key(d, "io.throttles");
+        kk_dec_push_index(d, i);
+        field_error(d, item_at(tn, i), "device", "required");
+        kk_dec_pop(d, m2);
+    }
+    kk_dec_pop(d, mark);
+}
+
+static void check_strv_names(struct kk_dec *d, const struct kk_ynode *map, const char *key,
+                             const struct kk_strv *sv)
+{
+    const struct kk_ynode *seq = kk_ynode_get(map, key);
+    for (size_t i = 0; i < sv->n; i++) {
+        const char *why;
+        if (kk_name_valid(sv->v[i], &why))
+            continue;
+        size_t mark = kk_dec_push_key(d, key);
+        kk_dec_push_index(d, i);
+        kk_dec_error(d, item_at(seq, i) ? item_at(seq, i) : at(map, key),
+                     "invalid name \"%.80s\": %s", sv->v[i], why);
+        kk_dec_pop(d, mark);
+    }
+}
+
+/* Checks one container's own fields (not its id or parents). */
+static void check_container_fields(struct kk_dec *d, const struct kk_ynode *map,
+                                   struct kk_container *k)
+{
+    if (!k->image) {
+        field_error(d, map, "image", "required");
+    } else {
+        const char *why;
+        char *norm = kk_image_normalize(k->image, &why);
+        if (!norm) {
+            field_error(d, map, "image", "invalid image reference \"%.80s\": %s", k->image, why);
+        } else {
+            free(k->image);
+            k->image = norm;
+        }
+    }
+    const struct kk_ynode *env = kk_ynode_get(map, "env");
+    for (size_t i = 0; i < k->env.n; i++) {
+        const char *eq = strchr(k->env.v[i], '=');
+        if (eq && eq != k->env.v[i])
+            continue;
+        size_t mark = kk_dec_push_key(d, "env");
+        kk_dec_push_index(d, i);
+        kk_dec_error(d, item_at(env, i) ? item_at(env, i) : at(map, "env"),
+                     "expected \"NAME=value\", got \"%.80s\"", k->env.v[i]);
+        kk_dec_pop(d, mark);
+    }
+    if (k->working_dir && !is_abs_path(k->working_dir))
+        field_error(d, map, "workingDir", "must be an absolute path, got \"%.80s\"", k->working_dir);
+
+    const struct kk_ynode *vols = kk_ynode_get(map, "volumes");
+    for (size_t i = 0; i < k->n_volumes; i++) {
+        const struct kk_volume *v = &k->volumes[i];
+        size_t mark = kk_dec_push_key(d, "volumes");
+        kk_dec_push_index(d, i);
+        const struct kk_ynode *vn = item_at(vols, i) ? item_at(vols, i) : vols;
+        if (!v->source)
+            field_error(d, vn, "source", "required");
+        else if (!is_abs_path(v->source))
+            field_error(d, vn, "source", "must be an absolute path, got \"%.80s\"", v->source);
+        if (!v->target)
+            field_error(d, vn, "target", "required");
+        else if (!is_abs_path(v->target))
+            field_error(d, vn, "target", "must be an absolute path, got \"%.80s\"", v->target);
+        kk_dec_pop(d, mark);
+    }
+
+    const struct kk_ynode *pn = kk_ynode_get(map, "ports");
+    for (size_t i = 0; i < k->ports.n; i++) {
+        const struct kk_port *p = &k->ports.v[i];
+        for (size_t j = 0; j < i; j++) {
+            const struct kk_port *q = &k->ports.v[j];
+            if (p->host_port != q->host_port || p->proto != q->proto)
+                continue;
+            if (p->host_ip && q->host_ip && strcmp(p->host_ip, q->host_ip) != 0)
+                continue;
+            size_t mark = kk_dec_push_key(d, "ports");
+            kk_dec_push_index(d, i);
+            kk_dec_error(d, item_at(pn, i), "host port %u/%s is already published by ports[%zu]",
+                         p->host_port, p->proto == KK_PROTO_UDP ? "udp" : "tcp", j);
+            kk_dec_pop(d, mark);
+            break;
+        }
+    }
+    check_strv_names(d, map, "networks", &k->networks);
+    check_strv_names(d, map, "networksAliases", &k->networks_aliases);
+    check_resources(d, map, &k->resources);
+    if (!k->restart_backoff_seconds)
+        k->restart_backoff_seconds = KK_RESTART_BACKOFF_DEFAULT;
+}
+
+static void check_cell_root(struct kk_dec *d, const struct kk_ynode *spec, struct kk_cell *cell)
+{
+    const struct kk_ynode *cn = kk_ynode_get(spec, "containers");
+    size_t root = SIZE_MAX;
+    if (cell->root_container_id) {
+        for (size_t i = 0; i < cell->n_containers; i++)
+            if (cell->containers[i].id &&
+                strcmp(cell->containers[i].id, cell->root_container_id) == 0)
+                root = i;
+        if (root == SIZE_MAX) {
+            field_error(d, spec, "rootContainerId", "\"%.80s\" names no container of the cell", cell->root_container_id);
+            return;
+        }
+        for (size_t i = 0; i < cell->n_containers; i++) {
+            if (i == root || !cell->containers[i].root)
+                continue;
+            size_t mark = kk_dec_push_key(d, "containers");
+            kk_dec_push_index(d, i);
+            field_error(d, item_at(cn, i), "root",
+                        "conflicts with rootContainerId \"%s\"", cell->root_container_id);
+            kk_dec_pop(d, mark);
+        }
+    } else {
+        for (size_t i = 0; i < cell->n_containers; i++) {
+            if (!cell->containers[i].root)
+                continue;
+            if (root == SIZE_MAX) {
+                root = i;
+                continue;
+            }
+            size_t mark = kk_dec_push_key(d, "containers");
+            kk_dec_push_index(d, i);
+            field_error(d, item_at(cn, i), "root",
+                        "more than one root container (containers[%zu] is root too)", root);
+            kk_dec_pop(d, mark);
+        }
+        if (root == SIZE_MAX)
+            root = 0;
+    }
+    if (cell->n_containers == 0)
+        return;
+    for (size_t i = 0; i < cell->n_containers; i++)
+        cell->containers[i].root = i == root;
+    if (!cell->root_container_id && cell->containers[root].id)
+        cell->root_container_id = kk_xstrdup(cell->containers[root].id);
+}
+
+static void check_cell(struct kk_dec *d, const struct kk_ynode *spec, struct kk_cell *cell)
+{
+    check_parent(d, spec, "realmId", &cell->realm_id);
+    check_parent(d, spec, "spaceId", &cell->space_id);
+    check_parent(d, spec, "stackId", &cell->stack_id);
+    const struct kk_ynode *cn = kk_ynode_get(spec, "containers");
+    if (cell->n_containers > MAX_CELL_CONTAINERS) {
+        field_error(d, spec, "containers", "more than %d containers", MAX_CELL_CONTAINERS);
+        return;
+    }
+    for (size_t i = 0; i < cell->n_containers; i++) {
+        struct kk_container *k = &cell->containers[i];
+        const struct kk_ynode *kn = item_at(cn, i) ? item_at(cn, i) : cn;
+        size_t mark = kk_dec_push_key(d, "containers");
+        kk_dec_push_index(d, i);
+        if (!k->id)
+            field_error(d, kn, "id", "required");
+        else
+            check_name(d, kn, "id", k->id);
+        for (size_t j = 0; k->id && j < i; j++) {
+            if (cell->containers[j].id && strcmp(cell->containers[j].id, k->id) == 0) {
+                field_error(d, kn, "id", "duplicate container id \"%s\" (see containers[%zu])",
+                            k->id, j);
+                break;
+            }
+        }
+        inherit_parent(d, kn, "realmId", &k->realm_id, cell->realm_id);
+        inherit_parent(d, kn, "spaceId", &k->space_id, cell->space_id);
+        inherit_parent(d, kn, "stackId", &k->stack_id, cell->stack_id);
+        inherit_parent(d, kn, "cellId", &k->cell_id, cell->id);
+        check_container_fields(d, kn, k);
+        kk_dec_pop(d, mark);
+    }
+    check_cell_root(d, spec, cell);
+}
+
+static void check_realm(struct kk_dec *d, const struct kk_ynode *spec, struct kk_realm *realm)
+{
+    if (!realm->namespace_)
+        realm->namespace_ = kk_xasprintf("kukeon-%s", realm->id);
+    else if (!kk_namespace_valid(realm->namespace_))
+        field_error(d, spec, "namespace",
+                    "invalid containerd namespace \"%.80s\" (letters, digits, and '.', '_', "
+                    "'-' between them, at most 76 characters)",
+                    realm->namespace_);
+    const struct kk_ynode *cn = kk_ynode_get(spec, "registryCredentials");
+    for (size_t i = 0; i < realm->n_registry_credentials; i++) {
+        const struct kk_registry_credential *c = &realm->registry_credentials[i];
+        const struct kk_ynode *n = item_at(cn, i) ? item_at(cn, i) : cn;
+        size_t mark = kk_dec_push_key(d, "registryCredentials");
+        kk_dec_push_index(d, i);
+        if (!c->server_address)
+            field_error(d, n, "serverAddress", "required");
+        if (!c->username)
+            field_error(d, n, "username", "required");
+        if (c->password && c->password_file)
+            field_error(d, n, "passwordFile", "exclusive with password: give one");
+        else if (!c->password && !c->password_file)
+            field_error(d, n, "password", "required (or passwordFile)");
+        if (c->password_file && !is_abs_path(c->password_file))
+            field_error(d, n, "passwordFile", "must be an absolute path");
+        kk_dec_pop(d, mark);
+    }
+}
+
+/* name <-> spec.id: either may be omitted, both given must agree. */
+static void check_identity(struct kk_dec *d, const struct kk_ynode *doc, struct kk_resource *r)
+{
+    const struct kk_ynode *meta = kk_ynode_get(doc, "metadata");
+    const struct kk_ynode *spec = kk_ynode_get(doc, "spec");
+    char **id = kk_resource_spec(r);
+    char **name = &r->meta.name;
+    if (!*name && !*id) {
+        size_t mark = kk_dec_push_key(d, "metadata");
+        field_error(d, meta ? meta : doc, "name", "required (or spec.id)");
+        kk_dec_pop(d, mark);
+        return;
+    }
+    if (*name && *id && strcmp(*name, *id) != 0) {
+        size_t mark = kk_dec_push_key(d, "spec");
+        field_error(d, spec, "id", "\"%.80s\" does not match metadata.name \"%.80s\"", *id,
+                    *name);
+        kk_dec_pop(d, mark);
+        return;
+    }
+    if (*name) {
+        size_t mark = kk_dec_push_key(d, "metadata");
+        check_name(d, meta, "name", *name);
+        kk_dec_pop(d, mark);
+    } else {
+        size_t mark = kk_dec_push_key(d, "spec");
+        check_name(d, spec, "id", *id);
+        kk_dec_pop(d, mark);
+    }
+    if (!*name)
+        *name = kk_xstrdup(*id);
+    if (!*id)
+        *id = kk_xstrdup(*name);
+}
+
+unsigned kk_model_normalize(struct kk_resource *r, const struct kk_ynode *doc,
+                            struct kk_diags *diags)
+{
+    struct kk_dec d = {.file = r->file, .diags = diags};
+    const struct kk_ynode *spec = kk_ynode_get(doc, "spec");
+    if (!spec)
+        spec = doc;
+
+    check_identity(&d, doc, r);
+    size_t mark = kk_dec_push_key(&d, "spec");
+    switch (r->kind) {
+    case KK_KIND_REALM:
+        check_realm(&d, spec, &r->realm);
+        break;
+    case KK_KIND_SPACE: {
+        check_parent(&d, spec, "realmId", &r->space.realm_id);
+        const char *why;
+        if (r->space.network.subnet && !kk_subnet_valid(r->space.network.subnet, &why)) {
+            size_t m2 = kk_dec_push_key(&d, "network");
+            field_error(&d, kk_ynode_get(spec, "network"), "subnet", "\"%.80s\": %s",
+                        r->space.network.subnet, why);
+            kk_dec_pop(&d, m2);
+        }
+        break;
+    }
+    case KK_KIND_STACK:
+        check_parent(&d, spec, "realmId", &r->stack.realm_id);
+        check_parent(&d, spec, "spaceId", &r->stack.space_id);
+        break;
+    case KK_KIND_CELL:
+        check_cell(&d, spec, &r->cell);
+        break;
+    case KK_KIND_CONTAINER:
+        check_parent(&d, spec, "realmId", &r->container.realm_id);
+        check_parent(&d, spec, "spaceId", &r->container.space_id);
+        check_parent(&d, spec, "stackId", &r->container.stack_id);
+        check_parent(&d, spec, "cellId", &r->container.cell_id);
+        check_container_fields(&d, spec, &r->container);
+        break;
+    }
+    kk_dec_pop(&d, mark);
+    kk_buf_release(&d.path);
+    return d.errors;
+}

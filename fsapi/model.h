@@ -1,0 +1,269 @@
+/* The resource model (v1beta1): Realm, Space, Stack, Cell, Container.
+ *
+ * One struct kk_resource per manifest document. Field names in comments
+ * are the YAML names; docs/manifest-notes.md lists them with their rules.
+ *
+ * Lifecycle:
+ *   1. kk_resource_new(kind) or the manifest loader (fsapi/manifest.h);
+ *   2. kk_model_normalize() fills defaults and checks everything that spans
+ *      fields (name vs spec.id, parents, root container, image references,
+ *      ports, volumes, ...). The loader does this for you;
+ *   3. after a successful normalise the resource is canonical: two manifests
+ *      that mean the same thing produce equal structs, equal YAML from
+ *      kk_model_emit_spec and equal kk_model_spec_hash (fsapi/hash.h).
+ *
+ * Invariants of a normalised resource:
+ *   - meta.name and the kind's id are equal, valid names (kk_name_valid);
+ *     realmId/spaceId/stackId/cellId are set (default "default");
+ *   - Realm.namespace is set (default "kukeon-<realm>");
+ *   - Cell: every container's parents equal the cell's; container ids are
+ *     unique; if there are containers, rootContainerId names one of them and
+ *     exactly that one has root == true;
+ *   - Container.image is a full reference: registry/path:tag or @digest;
+ *   - strings are NULL or non-empty; enum index 0 is the default value.
+ *
+ * Ownership: a resource owns every string and array in it;
+ * kk_resource_free releases all of it. Not thread-safe; treat a normalised
+ * resource as immutable and it can be shared read-only.
+ */
+#ifndef KUKEON_MODEL_H
+#define KUKEON_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fsapi/error.h"
+#include "fsapi/validate.h"
+#include "fsapi/yaml-codec.h"
+
+#define KK_API_VERSION "v1beta1"
+#define KK_DEFAULT_NAME "default"
+
+enum kk_kind {
+    KK_KIND_REALM,
+    KK_KIND_SPACE,
+    KK_KIND_STACK,
+    KK_KIND_CELL,
+    KK_KIND_CONTAINER,
+};
+#define KK_KIND_COUNT 5
+
+/* "Realm", ...; kk_kind_parse returns -1 for an unknown name. */
+const char *kk_kind_name(enum kk_kind kind);
+int kk_kind_parse(const char *name);
+
+struct kk_metadata {
+    char *name;
+    struct kk_kvs labels;
+    struct kk_kvs annotations;
+};
+
+/* --- Container --------------------------------------------------------- */
+
+enum kk_proto { KK_PROTO_TCP, KK_PROTO_UDP };
+
+/* "[hostIP:]hostPort:containerPort[/tcp|udp]" */
+struct kk_port {
+    char *host_ip; /* NULL = every address; else a canonical dotted quad */
+    uint16_t host_port;
+    uint16_t container_port;
+    enum kk_proto proto;
+};
+
+struct kk_ports {
+    struct kk_port *v;
+    size_t n;
+};
+
+struct kk_volume {
+    char *source; /* source: absolute host path */
+    char *target; /* target: absolute path in the container */
+    bool read_only; /* readOnly */
+};
+
+struct kk_cpu {
+    uint32_t weight; /* weight: 1..10000 (cgroup v2 cpu.weight), 0 = unset */
+    uint32_t millicpus; /* cpus: "1.5" or "1500m" -> 1500; 0 = unlimited */
+    char *cpuset; /* cpuset: "0-3,6" */
+};
+
+struct kk_memory {
+    int64_t max;  /* max: bytes, KK_UNSET = unlimited */
+    int64_t high; /* high: bytes, KK_UNSET = unset */
+    int64_t swap; /* swap: bytes, KK_UNSET = unset, 0 = no swap */
+};
+
+struct kk_devnum {
+    uint32_t major, minor; /* 0:0 = unset */
+};
+
+struct kk_io_throttle {
+    struct kk_devnum device; /* device: "MAJ:MIN" of a block device */
+    int64_t read_bps, write_bps;   /* readBps, writeBps; KK_UNSET = unlimited */
+    int64_t read_iops, write_iops; /* readIops, writeIops */
+};
+
+struct kk_io {
+    uint32_t weight; /* weight: 1..10000, 0 = unset */
+    struct kk_io_throttle *throttles; /* throttles */
+    size_t n_throttles;
+};
+
+struct kk_pids {
+    int64_t max; /* max: KK_UNSET = unlimited */
+};
+
+struct kk_resources {
+    struct kk_cpu cpu;
+    struct kk_memory memory;
+    struct kk_io io;
+    struct kk_pids pids;
+};
+
+enum kk_restart_policy {
+    KK_RESTART_NO,             /* "no" ("" accepted) */
+    KK_RESTART_ALWAYS,         /* "always" */
+    KK_RESTART_ON_FAILURE,     /* "on-failure" */
+    KK_RESTART_UNLESS_STOPPED, /* "unless-stopped" */
+};
+
+enum kk_pull_policy {
+    KK_PULL_IF_NOT_PRESENT, /* "IfNotPresent" */
+    KK_PULL_ALWAYS,         /* "Always" */
+    KK_PULL_NEVER,          /* "Never" */
+};
+
+/* Default of restartBackoffSeconds: the first restart delay, doubled per
+ * consecutive failure by the agent. */
+#define KK_RESTART_BACKOFF_DEFAULT 1
+
+struct kk_container {
+    char *id;
+    char *realm_id, *space_id, *stack_id, *cell_id;
+    bool root;
+    char *image;
+    int image_pull_policy; /* enum kk_pull_policy */
+    char *command;
+    struct kk_strv args;
+    struct kk_strv env; /* "KEY=VALUE" */
+    char *working_dir;
+    struct kk_ports ports;
+    struct kk_volume *volumes;
+    size_t n_volumes;
+    struct kk_strv networks;
+    struct kk_strv networks_aliases;
+    bool privileged;
+    char *user; /* "uid[:gid]" or a name */
+    struct kk_resources resources;
+    int restart_policy; /* enum kk_restart_policy */
+    uint32_t restart_backoff_seconds;
+    uint32_t restart_max_retries; /* 0 = no limit */
+};
+
+/* --- Cell, Stack, Space, Realm ----------------------------------------- */
+
+struct kk_cell {
+    char *id;
+    char *realm_id, *space_id, *stack_id;
+    char *root_container_id;
+    struct kk_container *containers;
+    size_t n_containers;
+    bool nested_cgroup_runtime;
+};
+
+struct kk_stack {
+    char *id;
+    char *realm_id, *space_id;
+};
+
+struct kk_space_network {
+    char *subnet; /* "10.88.3.0/24"; NULL = the agent picks one */
+};
+
+struct kk_space {
+    char *id;
+    char *realm_id;
+    struct kk_space_network network;
+};
+
+struct kk_registry_credential {
+    char *username;
+    char *password;
+    char *password_file; /* passwordFile: absolute path, exclusive with password */
+    char *server_address; /* serverAddress: "registry.example.com:5000" */
+};
+
+struct kk_realm {
+    char *id;
+    char *namespace_; /* namespace */
+    struct kk_registry_credential *registry_credentials;
+    size_t n_registry_credentials;
+};
+
+/* --- the resource --------------------------------------------------------- */
+
+struct kk_resource {
+    enum kk_kind kind;
+    struct kk_metadata meta;
+    union {
+        struct kk_realm realm;
+        struct kk_space space;
+        struct kk_stack stack;
+        struct kk_cell cell;
+        struct kk_container container;
+    };
+    /* Where the document came from; file may be NULL, line/col 0. */
+    char *file;
+    unsigned line, col;
+};
+
+/* A new, empty resource of `kind` (every field unset). */
+struct kk_resource *kk_resource_new(enum kk_kind kind);
+void kk_resource_free(struct kk_resource *r);
+KK_DEFINE_CLEANUP(struct kk_resource, kk_resource_free)
+
+/* The id of any kind (the spec.id field), may be NULL before normalising. */
+const char *kk_resource_id(const struct kk_resource *r);
+
+/* Schemas of the spec of each kind and of the shared parts, for the
+ * manifest loader and the emitters. */
+const struct kk_schema *kk_model_spec_schema(enum kk_kind kind);
+extern const struct kk_schema kk_metadata_schema;
+extern const struct kk_schema kk_container_schema;
+/* The spec struct of r (&r->cell for a Cell, ...). */
+void *kk_resource_spec(struct kk_resource *r);
+const void *kk_resource_spec_const(const struct kk_resource *r);
+
+/* Fills defaults and checks r as described above. `doc` is the YAML
+ * document r was decoded from, used only for positions; NULL for a resource
+ * built in memory. Returns the number of diagnostics added (0 = valid). */
+unsigned kk_model_normalize(struct kk_resource *r, const struct kk_ynode *doc,
+                            struct kk_diags *diags);
+
+/* Writes r as one YAML document (apiVersion, kind, metadata, spec) with
+ * fields in schema order and unset fields left out; kk_manifest_load of the
+ * output gives back an equal resource. Never fails. */
+void kk_model_emit_spec(const struct kk_resource *r, struct kk_buf *out);
+/* The same document as a tree in t (for callers that add to it). */
+struct kk_ynode *kk_model_spec_tree(struct kk_ytree *t, const struct kk_resource *r);
+/* Whether a and b emit the same document (metadata included). */
+bool kk_model_equal(const struct kk_resource *a, const struct kk_resource *b);
+
+/* Image references. "alpine" -> "docker.io/library/alpine:latest",
+ * "user/img:tag" -> "docker.io/user/img:tag", "host:5000/x/y" ->
+ * "host:5000/x/y:latest", digests kept. Returns a new string, or NULL with
+ * *why set to a static explanation. */
+char *kk_image_normalize(const char *ref, const char **why);
+
+/* "127.0.0.1:8080:80/tcp" <-> struct kk_port. parse returns -1 with *why. */
+int kk_port_parse(const char *s, struct kk_port *out, const char **why);
+void kk_port_format(const struct kk_port *p, struct kk_buf *out);
+
+/* "1.5", "2", "500m" -> millicpus. Returns -1 on syntax or range error. */
+int kk_cpus_parse(const char *s, uint32_t *millicpus);
+void kk_cpus_format(uint32_t millicpus, char buf[32]);
+
+/* "10.88.3.0/24" (host bits must be zero, prefix 8..30). */
+bool kk_subnet_valid(const char *s, const char **why);
+
+#endif

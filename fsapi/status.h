@@ -1,0 +1,113 @@
+/* Status: what the agent observed, written to status.yaml beside a spec.
+ *
+ * One document per file, of the kind it describes:
+ *
+ *     apiVersion: v1beta1
+ *     kind: Cell
+ *     metadata:
+ *       name: web
+ *     status:
+ *       state: Ready
+ *       reason: Started
+ *       createdAt: 2026-11-23T05:55:02.123Z
+ *       ...
+ *       containers:
+ *         - id: web
+ *           state: Ready
+ *           pid: 4242
+ *
+ * One schema serves every kind; fields that do not apply to a kind are
+ * simply left unset (and so not written): `ip` and `containers` are a
+ * Cell's, `subnet`/`bridge` a Space's, `namespace` a Realm's. A standalone
+ * Container's status is an entry of its cell's `containers`.
+ *
+ * Writer: the agent only. Readers (kuke get, tests, people) must treat an
+ * unparseable status file as "unknown", never as a reason to act.
+ *
+ * Timestamps are nanoseconds since the epoch (0 = unset) and are written as
+ * RFC 3339 UTC. createdAt and readyAt are set once (by the writer); the
+ * loader does not enforce it.
+ */
+#ifndef KUKEON_STATUS_H
+#define KUKEON_STATUS_H
+
+#include "fsapi/model.h"
+
+enum kk_state {
+    KK_STATE_NONE, /* not written */
+    KK_STATE_PENDING,
+    KK_STATE_READY,
+    KK_STATE_STOPPED,
+    KK_STATE_PAUSED,
+    KK_STATE_PAUSING,
+    KK_STATE_FAILED,
+    KK_STATE_UNKNOWN,
+};
+
+/* "Pending", ...; "" for KK_STATE_NONE. kk_state_parse: -1 if unknown. */
+const char *kk_state_name(enum kk_state state);
+int kk_state_parse(const char *name);
+
+/* The last request consumed from a cell's ctl file. */
+struct kk_last_control {
+    char *verb;   /* "stop", "kill SIGTERM", ... */
+    int64_t at;   /* when it was consumed */
+    char *result; /* "ok" or an error message */
+};
+
+struct kk_container_status {
+    char *id;
+    int state; /* enum kk_state */
+    char *reason;
+    char *message;
+    char *containerd_id; /* containerdId: <space>_<stack>_<cell>_<container> */
+    uint32_t pid;        /* 0 = no task */
+    char *image;         /* the normalised reference that runs */
+    int64_t exit_code;   /* exitCode: KK_UNSET until the task has exited */
+    uint32_t restart_count;
+    int64_t started_at, finished_at;
+    char *log_path;
+    char *observed_generation; /* kk_model_container_hash of what runs */
+};
+
+struct kk_status {
+    enum kk_kind kind;
+    char *name; /* metadata.name */
+    int state;  /* enum kk_state */
+    char *reason;  /* CamelCase code, e.g. WaitingForParent */
+    char *message; /* human text */
+    int64_t created_at, updated_at, ready_at;
+    char *observed_generation; /* kk_model_spec_hash the agent acted on */
+    char *cgroup_path;
+    bool cgroup_ready;
+    struct kk_strv subtree_controllers;
+    char *namespace_; /* Realm: the containerd namespace in use */
+    char *subnet;     /* Space: the subnet in use */
+    char *bridge;     /* Space: the bridge interface */
+    char *ip;         /* Cell: its address */
+    struct kk_last_control last_control;
+    struct kk_container_status *containers;
+    size_t n_containers;
+};
+
+struct kk_status *kk_status_new(enum kk_kind kind, const char *name);
+void kk_status_free(struct kk_status *st);
+KK_DEFINE_CLEANUP(struct kk_status, kk_status_free)
+
+/* The entry of container `id`, appended (state unset) if absent. */
+struct kk_container_status *kk_status_container(struct kk_status *st, const char *id);
+/* The entry of container `id`, or NULL. */
+const struct kk_container_status *kk_status_find_container(const struct kk_status *st,
+                                                           const char *id);
+
+/* Writes st as one YAML document (see the top of this file). */
+void kk_status_emit(const struct kk_status *st, struct kk_buf *out);
+/* Loads a status document; unknown fields are errors, as for manifests.
+ * Returns 0, or -1 with *err (KK_E_INVALID plus diagnostics when the content
+ * is wrong). */
+int kk_status_load_buffer(const char *file, const char *data, size_t len,
+                          struct kk_status **out, struct kk_diags *diags, kk_error **err);
+int kk_status_load_fd(int fd, const char *file, struct kk_status **out, struct kk_diags *diags,
+                      kk_error **err);
+
+#endif

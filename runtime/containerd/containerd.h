@@ -37,10 +37,10 @@
 #include "fsapi/buf.h"
 #include "fsapi/error.h"
 
-#define KK_CTD_NAME_MAX           255
+#define KK_CTD_NAME_MAX            255
 #define KK_CTD_DEFAULT_SNAPSHOTTER "overlayfs"
-#define KK_CTD_DEFAULT_RUNTIME    "io.containerd.runc.v2"
-#define KK_CTD_SPEC_TYPE_URL      "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+#define KK_CTD_DEFAULT_RUNTIME     "io.containerd.runc.v2"
+#define KK_CTD_SPEC_TYPE_URL       "types.containerd.io/opencontainers/runtime-spec/1/Spec"
 
 struct kk_ctd;
 
@@ -58,8 +58,7 @@ int kk_ctd_open(const char *address, const struct kk_ctd_opts *opts, struct kk_c
  * `containerd-lease: lease_id` header (content writes, snapshot prepares
  * and commits are then protected by the lease). Close it with kk_ctd_close;
  * the parent must outlive it. */
-int kk_ctd_with_lease(struct kk_ctd *c, const char *lease_id, struct kk_ctd **out,
-                      kk_error **err);
+int kk_ctd_with_lease(struct kk_ctd *c, const char *lease_id, struct kk_ctd **out, kk_error **err);
 /* Ends every stream (subscriptions must be closed first), joins the I/O
  * thread of a root client. NULL is accepted. */
 void kk_ctd_close(struct kk_ctd *c);
@@ -201,16 +200,15 @@ void kk_ctd_snapshot_list_free(struct kk_ctd_snapshot_info *v, size_t n);
 int kk_ctd_snapshot_prepare(struct kk_ctd *c, const char *ns, const char *snapshotter,
                             const char *key, const char *parent, const char *const *labels,
                             struct kk_ctd_mounts *mounts, kk_error **err);
-int kk_ctd_snapshot_view(struct kk_ctd *c, const char *ns, const char *snapshotter,
-                         const char *key, const char *parent, struct kk_ctd_mounts *mounts,
-                         kk_error **err);
+int kk_ctd_snapshot_view(struct kk_ctd *c, const char *ns, const char *snapshotter, const char *key,
+                         const char *parent, struct kk_ctd_mounts *mounts, kk_error **err);
 int kk_ctd_snapshot_mounts(struct kk_ctd *c, const char *ns, const char *snapshotter,
                            const char *key, struct kk_ctd_mounts *mounts, kk_error **err);
 int kk_ctd_snapshot_commit(struct kk_ctd *c, const char *ns, const char *snapshotter,
                            const char *name, const char *key, const char *const *labels,
                            kk_error **err);
-int kk_ctd_snapshot_stat(struct kk_ctd *c, const char *ns, const char *snapshotter,
-                         const char *key, struct kk_ctd_snapshot_info *info, kk_error **err);
+int kk_ctd_snapshot_stat(struct kk_ctd *c, const char *ns, const char *snapshotter, const char *key,
+                         struct kk_ctd_snapshot_info *info, kk_error **err);
 int kk_ctd_snapshot_remove(struct kk_ctd *c, const char *ns, const char *snapshotter,
                            const char *key, kk_error **err);
 int kk_ctd_snapshot_list(struct kk_ctd *c, const char *ns, const char *snapshotter,
@@ -227,8 +225,8 @@ struct kk_ctd_container_spec {
     const char *id;
     const char *image;
     const char *const *labels;
-    const char *runtime;     /* NULL: io.containerd.runc.v2 */
-    const char *spec_json;   /* OCI runtime spec, sent as an Any */
+    const char *runtime;   /* NULL: io.containerd.runc.v2 */
+    const char *spec_json; /* OCI runtime spec, sent as an Any */
     size_t spec_len;
     const char *snapshotter; /* NULL: overlayfs */
     const char *snapshot_key;
@@ -368,8 +366,8 @@ void kk_ctd_unsubscribe(struct kk_ctd_sub *sub);
 /* What the agent uses, as function pointers, so it can run against a fake.
  * `self` is the backend's own object (a struct kk_ctd * for the real one). */
 struct kk_ctd_ops {
-    int (*namespace_create)(void *self, const char *name, const char *const *labels,
-                            bool exist_ok, kk_error **err);
+    int (*namespace_create)(void *self, const char *name, const char *const *labels, bool exist_ok,
+                            kk_error **err);
     int (*namespace_drain)(void *self, const char *name, kk_error **err);
     int (*namespace_delete)(void *self, const char *name, kk_error **err);
     int (*container_create)(void *self, const char *ns, const struct kk_ctd_container_spec *spec,
@@ -378,8 +376,8 @@ struct kk_ctd_ops {
                          kk_error **err);
     int (*container_list)(void *self, const char *ns, const char *filter,
                           struct kk_ctd_container **out, size_t *n, kk_error **err);
-    int (*container_remove_safely)(void *self, const char *ns, const char *id,
-                                   int stop_timeout_ms, kk_error **err);
+    int (*container_remove_safely)(void *self, const char *ns, const char *id, int stop_timeout_ms,
+                                   kk_error **err);
     int (*snapshot_prepare)(void *self, const char *ns, const char *snapshotter, const char *key,
                             const char *parent, kk_error **err);
     int (*task_create)(void *self, const char *ns, const char *id, const char *log_path,

@@ -4,6 +4,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "github.com/containerd/containerd/api/types/mount.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 
 #include "runtime/containerd/containerd.h"
@@ -48,6 +49,11 @@ char **ctd_kv_strv(void *entries, size_t n);
 
 /* Copies a strv (NULL stays NULL). */
 char **ctd_strv_dup(char *const *v, size_t n);
+
+/* Borrowing Containerd__Types__Mount copies of m (for requests); free the
+ * array with ctd_mounts_free. */
+Containerd__Types__Mount **ctd_mounts_build(const struct kk_ctd_mounts *m);
+void ctd_mounts_free(Containerd__Types__Mount **v, size_t n);
 
 /* Unix time in ns; 0 for NULL. */
 int64_t ctd_timestamp_ns(const Google__Protobuf__Timestamp *ts);

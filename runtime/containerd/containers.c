@@ -1,0 +1,208 @@
+/* Container records and their safe removal. */
+#include <signal.h>
+#include <string.h>
+
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "runtime/containerd/internal.h"
+
+typedef Containerd__Services__Containers__V1__Container Container;
+
+#define CONTAINERS(m)   CTD_SVC("containers.v1.Containers/" m)
+#define KILL_TIMEOUT_MS 10000
+
+void kk_ctd_container_clear(struct kk_ctd_container *ctr)
+{
+    free(ctr->id);
+    free(ctr->image);
+    free(ctr->runtime);
+    free(ctr->snapshotter);
+    free(ctr->snapshot_key);
+    kk_strv_free(ctr->labels);
+    free(ctr->spec_json);
+    *ctr = (struct kk_ctd_container){0};
+}
+
+void kk_ctd_container_list_free(struct kk_ctd_container *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        kk_ctd_container_clear(&v[i]);
+    free(v);
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return kk_xstrdup(s ? s : "");
+}
+
+static void copy_container(struct kk_ctd_container *out, const Container *in)
+{
+    out->id = dup_or_empty(in->id);
+    out->image = dup_or_empty(in->image);
+    out->runtime = dup_or_empty(in->runtime ? in->runtime->name : NULL);
+    out->snapshotter = dup_or_empty(in->snapshotter);
+    out->snapshot_key = dup_or_empty(in->snapshot_key);
+    out->labels = ctd_kv_strv(in->labels, in->n_labels);
+    if (in->spec) {
+        out->spec_json = kk_xstrndup((const char *)in->spec->value.data, in->spec->value.len);
+        out->spec_len = in->spec->value.len;
+    } else {
+        out->spec_json = kk_xstrdup("");
+    }
+}
+
+int kk_ctd_container_create(struct kk_ctd *c, const char *ns,
+                            const struct kk_ctd_container_spec *spec, kk_error **err)
+{
+    if (ctd_check_name("container id", spec->id, err) < 0)
+        return -1;
+    if (!spec->spec_json || !spec->spec_len)
+        return kk_error_set(err, KK_E_INVALID, "container %s: no runtime spec", spec->id);
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    any.type_url = KK_CTD_SPEC_TYPE_URL;
+    any.value.data = (uint8_t *)spec->spec_json;
+    any.value.len = spec->spec_len;
+    Containerd__Services__Containers__V1__Container__Runtime rt =
+            CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
+    rt.name = (char *)(spec->runtime ? spec->runtime : KK_CTD_DEFAULT_RUNTIME);
+    Container ctr = CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
+    ctr.id = (char *)spec->id;
+    ctr.image = (char *)(spec->image ? spec->image : "");
+    ctr.runtime = &rt;
+    ctr.spec = &any;
+    ctr.snapshotter = (char *)(spec->snapshotter ? spec->snapshotter : KK_CTD_DEFAULT_SNAPSHOTTER);
+    ctr.snapshot_key = (char *)(spec->snapshot_key ? spec->snapshot_key : "");
+    ctr.labels =
+            ctd_kv_build(&containerd__services__containers__v1__container__labels_entry__descriptor,
+                         spec->labels, &ctr.n_labels);
+    Containerd__Services__Containers__V1__CreateContainerRequest req =
+            CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT;
+    req.container = &ctr;
+    int r = ctd_unary(c, ns, CONTAINERS("Create"), &req.base,
+                      &containerd__services__containers__v1__create_container_response__descriptor,
+                      NULL, err);
+    ctd_kv_free(ctr.labels, ctr.n_labels);
+    return r < 0 ? kk_error_wrap(err, "create container %s", spec->id) : 0;
+}
+
+int kk_ctd_container_get(struct kk_ctd *c, const char *ns, const char *id,
+                         struct kk_ctd_container *out, kk_error **err)
+{
+    if (ctd_check_name("container id", id, err) < 0)
+        return -1;
+    Containerd__Services__Containers__V1__GetContainerRequest req =
+            CONTAINERD__SERVICES__CONTAINERS__V1__GET_CONTAINER_REQUEST__INIT;
+    req.id = (char *)id;
+    Containerd__Services__Containers__V1__GetContainerResponse *resp = NULL;
+    if (ctd_unary(c, ns, CONTAINERS("Get"), &req.base,
+                  &containerd__services__containers__v1__get_container_response__descriptor,
+                  (ProtobufCMessage **)&resp, err) < 0)
+        return kk_error_wrap(err, "container %s", id);
+    int r = 0;
+    if (!resp->container)
+        r = kk_error_set(err, KK_E_NOT_FOUND, "container %s: not found", id);
+    else if (out)
+        copy_container(out, resp->container);
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return r;
+}
+
+int kk_ctd_container_list(struct kk_ctd *c, const char *ns, const char *filter,
+                          struct kk_ctd_container **out, size_t *n, kk_error **err)
+{
+    Containerd__Services__Containers__V1__ListContainersRequest req =
+            CONTAINERD__SERVICES__CONTAINERS__V1__LIST_CONTAINERS_REQUEST__INIT;
+    char *filters[1] = {(char *)filter};
+    if (filter) {
+        req.n_filters = 1;
+        req.filters = filters;
+    }
+    Containerd__Services__Containers__V1__ListContainersResponse *resp = NULL;
+    if (ctd_unary(c, ns, CONTAINERS("List"), &req.base,
+                  &containerd__services__containers__v1__list_containers_response__descriptor,
+                  (ProtobufCMessage **)&resp, err) < 0)
+        return kk_error_wrap(err, "list containers");
+    *out = kk_xcalloc(resp->n_containers + 1, sizeof(**out));
+    *n = resp->n_containers;
+    for (size_t i = 0; i < resp->n_containers; i++)
+        copy_container(&(*out)[i], resp->containers[i]);
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return 0;
+}
+
+int kk_ctd_container_delete(struct kk_ctd *c, const char *ns, const char *id, kk_error **err)
+{
+    if (ctd_check_name("container id", id, err) < 0)
+        return -1;
+    Containerd__Services__Containers__V1__DeleteContainerRequest req =
+            CONTAINERD__SERVICES__CONTAINERS__V1__DELETE_CONTAINER_REQUEST__INIT;
+    req.id = (char *)id;
+    if (ctd_unary(c, ns, CONTAINERS("Delete"), &req.base, &google__protobuf__empty__descriptor,
+                  NULL, err) < 0)
+        return kk_error_wrap(err, "delete container %s", id);
+    return 0;
+}
+
+/* Runs a step whose NotFound means "already done". */
+static int tolerate_not_found(int r, kk_error **err)
+{
+    if (r < 0 && kk_error_code(*err) == KK_E_NOT_FOUND) {
+        kk_error_freep(err);
+        return 0;
+    }
+    return r;
+}
+
+/* Brings the task down: TERM, wait, KILL, wait. NotFound: there is none. */
+static int stop_task(struct kk_ctd *c, const char *ns, const char *id, int stop_timeout_ms,
+                     kk_error **err)
+{
+    struct kk_ctd_task_state st;
+    if (kk_ctd_task_get(c, ns, id, &st, err) < 0)
+        return -1;
+    if (st.status == KK_CTD_TASK_STOPPED)
+        return 0;
+    if (st.status == KK_CTD_TASK_PAUSED || st.status == KK_CTD_TASK_PAUSING) {
+        /* A frozen process cannot act on a signal. */
+        kk_error *ignored = NULL;
+        kk_ctd_task_resume(c, ns, id, &ignored);
+        kk_error_free(ignored);
+    }
+    if (st.status != KK_CTD_TASK_CREATED && stop_timeout_ms > 0) {
+        if (tolerate_not_found(kk_ctd_task_kill(c, ns, id, SIGTERM, true, err), err) < 0)
+            return -1;
+        if (kk_ctd_task_wait(c, ns, id, stop_timeout_ms, NULL, err) == 0)
+            return 0;
+        if (kk_error_code(*err) != KK_E_DEADLINE)
+            return -1;
+        kk_error_freep(err);
+    }
+    /* busybox httpd as PID 1 ignores SIGTERM: it has no handler. */
+    if (tolerate_not_found(kk_ctd_task_kill(c, ns, id, SIGKILL, true, err), err) < 0)
+        return -1;
+    return kk_ctd_task_wait(c, ns, id, KILL_TIMEOUT_MS, NULL, err);
+}
+
+int kk_ctd_container_remove_safely(struct kk_ctd *c, const char *ns, const char *id,
+                                   int stop_timeout_ms, kk_error **err)
+{
+    struct kk_ctd_container ctr = {0};
+    if (kk_ctd_container_get(c, ns, id, &ctr, err) < 0) {
+        if (kk_error_code(*err) != KK_E_NOT_FOUND)
+            return kk_error_wrap(err, "remove");
+        kk_error_freep(err);
+    }
+    int r = tolerate_not_found(stop_task(c, ns, id, stop_timeout_ms, err), err);
+    if (r == 0)
+        r = tolerate_not_found(kk_ctd_task_delete(c, ns, id, NULL, err), err);
+    /* Never delete the record while a task may still run: that orphans the
+     * shim and its rootfs mount. */
+    if (r == 0 && ctr.id)
+        r = tolerate_not_found(kk_ctd_container_delete(c, ns, id, err), err);
+    if (r == 0 && ctr.id && ctr.snapshot_key && *ctr.snapshot_key)
+        r = tolerate_not_found(
+                kk_ctd_snapshot_remove(c, ns, ctr.snapshotter, ctr.snapshot_key, err), err);
+    kk_ctd_container_clear(&ctr);
+    return r < 0 ? kk_error_wrap(err, "remove container %s", id) : 0;
+}

@@ -103,22 +103,20 @@ static int commit(struct nft_fw *fw, const struct kk_buf *cmds, kk_error **err)
     return run(fw, cmds->data, 0, NULL, err);
 }
 
-/* Sets net.ipv4.conf.<bridge>.route_localnet=1: without it the kernel will
- * not route a packet with a 127.0.0.0/8 source out of the bridge, which is
- * what the output-hook DNAT of 127.0.0.1:hostPort produces before the
- * postrouting masquerade gets to rewrite the source. */
-static int set_route_localnet(const char *bridge, kk_error **err)
+/* Opens net.ipv4.conf.<bridge>.route_localnet; NotFound if there is no
+ * such bridge. Writing 1 there is needed because the kernel will not route a
+ * packet with a 127.0.0.0/8 source out of the bridge, and that is what the
+ * output-hook DNAT of 127.0.0.1:hostPort produces before the postrouting
+ * masquerade gets to rewrite the source. */
+static int open_route_localnet(const char *bridge, kk_error **err)
 {
     _cleanup_free_ char *path = kk_xasprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", bridge);
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return kk_error_set(err, KK_E_NOT_FOUND, "bridge %s does not exist", bridge);
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT)
+        return kk_error_set(err, KK_E_NOT_FOUND, "bridge %s does not exist", bridge);
+    if (fd < 0)
         return kk_error_errno(err, "open %s", path);
-    }
-    if (write(fd, "1\n", 2) != 2)
-        return kk_error_errno(err, "write %s", path);
-    return 0;
+    return fd;
 }
 
 static int apply_want(struct nft_fw *fw, const struct kk_fw_want *want, kk_error **err)
@@ -150,33 +148,36 @@ static int remove_key(struct nft_fw *fw, enum kk_fw_kind kind, const char *key, 
 static int nft_space_apply(struct kk_fw *base, const struct kk_fw_space *space, kk_error **err)
 {
     struct nft_fw *fw = (struct nft_fw *)base;
-    struct kk_fw_want want;
+    _cleanup_want_ struct kk_fw_want want = {0};
+    _cleanup_close_ int localnet = -1;
     int r;
 
     if (kk_fw_render_space(space, &want, err) < 0)
         return -1;
+    /* First, so that a missing bridge changes nothing. */
+    localnet = open_route_localnet(space->bridge, err);
+    if (localnet < 0)
+        return kk_error_wrap(err, "firewall: space %s", space->key);
+
     pthread_mutex_lock(&fw->lock);
     r = apply_want(fw, &want, err);
     pthread_mutex_unlock(&fw->lock);
-    kk_fw_want_release(&want);
     /* Only once the loopback guard is in place. */
-    if (r == 0)
-        r = set_route_localnet(space->bridge, err);
+    if (r == 0 && write(localnet, "1\n", 2) != 2)
+        r = kk_error_errno(err, "set route_localnet on %s", space->bridge);
     return r < 0 ? kk_error_wrap(err, "firewall: space %s", space->key) : 0;
 }
 
 static int nft_cell_apply(struct kk_fw *base, const struct kk_fw_cell *cell, kk_error **err)
 {
     struct nft_fw *fw = (struct nft_fw *)base;
-    struct kk_fw_want want;
-    int r;
+    _cleanup_want_ struct kk_fw_want want = {0};
 
     if (kk_fw_render_cell(cell, &want, err) < 0)
         return -1;
     pthread_mutex_lock(&fw->lock);
-    r = apply_want(fw, &want, err);
+    int r = apply_want(fw, &want, err);
     pthread_mutex_unlock(&fw->lock);
-    kk_fw_want_release(&want);
     return r < 0 ? kk_error_wrap(err, "firewall: cell %s", cell->key) : 0;
 }
 

@@ -22,9 +22,7 @@ static const struct base_chain base_chains[] = {
         {"output",
          "type nat hook output priority -100; policy accept;",
          {"fib daddr type local jump publish"}},
-        {"postrouting",
-         "type nat hook postrouting priority srcnat; policy accept;",
-         {"jump masquerade"}},
+        {"postrouting", "type nat hook postrouting priority srcnat; policy accept;", {"jump masq"}},
         {"forward",
          "type filter hook forward priority filter; policy accept;",
          {"ct state established,related accept", "ct status dnat jump published", "jump isolate"}},
@@ -34,7 +32,7 @@ static const struct base_chain base_chains[] = {
          {"ip daddr 127.0.0.0/8 jump martians"}},
 };
 
-static const char *const dispatch_chains[] = {"publish", "published", "isolate", "masquerade",
+static const char *const dispatch_chains[] = {"publish", "published", "isolate", "masq",
                                               "martians"};
 
 struct owned {
@@ -45,7 +43,7 @@ struct owned {
 /* Index order is the order of want->rules[]. */
 static const struct owned space_owned[] = {
         {"fwd", "isolate"},
-        {"post", "masquerade"},
+        {"post", "masq"},
         {"guard", "martians"},
 };
 static const struct owned cell_owned[] = {

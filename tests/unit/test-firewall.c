@@ -112,7 +112,7 @@ KT_CASE(owned_chain_names_fit_and_do_not_collide)
     KT_ASSERT_STREQ(a, "cell/main/web/app/api/dnat");
     kk_fw_owned_chain(KK_FW_SPACE, "main/web", 1, a);
     KT_ASSERT_STREQ(a, "space/main/web/post");
-    KT_ASSERT_STREQ(kk_fw_owned_dispatch(KK_FW_SPACE, 1), "masquerade");
+    KT_ASSERT_STREQ(kk_fw_owned_dispatch(KK_FW_SPACE, 1), "masq");
 
     /* Four names of 63 characters: too long for a chain name, hashed. */
     char key[4 * 64];

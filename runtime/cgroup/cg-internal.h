@@ -77,6 +77,8 @@ void cg_sleep_ms(int ms);
 int cg_open_dir(int fd, const char *rel, kk_error **err);
 /* mkdirat + open; EEXIST is success. *created tells which. */
 int cg_mkdir_child(int parent, const char *name, bool *created, kk_error **err);
+/* A listing of name (".": dirfd itself) beneath dirfd. */
+DIR *cg_opendir(int dirfd, const char *name, kk_error **err);
 bool cg_has_file(int dirfd, const char *file);
 /* The whole file, trailing newline removed; caller frees *out. */
 int cg_read_file(int dirfd, const char *file, char **out, kk_error **err);

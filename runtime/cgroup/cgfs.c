@@ -57,6 +57,23 @@ int cg_mkdir_child(int parent, const char *name, bool *created, kk_error **err)
     return fd;
 }
 
+DIR *cg_opendir(int dirfd, const char *name, kk_error **err)
+{
+    /* A new open file description, not a dup: a dup would share the
+     * directory offset, and a second listing of the same fd find nothing. */
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        kk_error_errno(err, "open %s", name);
+        return NULL;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        kk_error_errno(err, "opendir %s", name);
+        close(fd);
+    }
+    return d;
+}
+
 bool cg_has_file(int dirfd, const char *file)
 {
     return faccessat(dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
@@ -176,14 +193,9 @@ static int collect(int dirfd, pid_t *out, size_t max, size_t *n, int depth, kk_e
         out[(*n)++] = pids[i];
     if (depth >= CG_DEPTH_MAX)
         return 0;
-    int dfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-    if (dfd < 0)
-        return kk_error_errno(err, "dup");
-    _cleanup_closedir_ DIR *d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        return kk_error_errno(err, "opendir");
-    }
+    _cleanup_closedir_ DIR *d = cg_opendir(dirfd, ".", err);
+    if (!d)
+        return -1;
     for (struct dirent *de; (de = readdir(d));) {
         if (de->d_type != DT_DIR || de->d_name[0] == '.')
             continue;
@@ -258,14 +270,9 @@ int cg_rmtree(int parent, const char *name, int64_t deadline_ms, kk_error **err)
             return 0;
         return kk_error_errno(err, "open %s", name);
     }
-    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (dfd < 0)
-        return kk_error_errno(err, "dup");
-    _cleanup_closedir_ DIR *d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        return kk_error_errno(err, "opendir %s", name);
-    }
+    _cleanup_closedir_ DIR *d = cg_opendir(fd, ".", err);
+    if (!d)
+        return kk_error_wrap(err, "%s", name);
     for (struct dirent *de; (de = readdir(d));) {
         if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;

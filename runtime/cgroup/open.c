@@ -56,14 +56,9 @@ static void add_hier(struct cg_real *r, size_t *cap, const char *name, int fd, b
 static int scan_v1(struct cg_real *r, int mount_fd, bool trust, kk_error **err)
 {
     size_t cap = 0;
-    int dfd = fcntl(mount_fd, F_DUPFD_CLOEXEC, 3);
-    if (dfd < 0)
-        return kk_error_errno(err, "dup");
-    _cleanup_closedir_ DIR *d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        return kk_error_errno(err, "opendir %s", r->mount);
-    }
+    _cleanup_closedir_ DIR *d = cg_opendir(mount_fd, ".", err);
+    if (!d)
+        return kk_error_wrap(err, "%s", r->mount);
     for (struct dirent *de; (de = readdir(d));) {
         if (de->d_name[0] == '.')
             continue;

@@ -246,8 +246,12 @@ static int v1_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_
         if (!empty)
             return cg_busy_error(fd, what, timeout_ms, err);
         int64_t now = cg_now_ms();
-        if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0)
+        if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0) {
+            /* A process that arrived after we looked. */
+            if ((*err)->sys_errno == EBUSY)
+                return cg_busy_error(fd, what, timeout_ms, err);
             return kk_error_wrap(err, "cgroup %s", what);
+        }
     }
     return 0;
 }

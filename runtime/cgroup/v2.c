@@ -233,8 +233,14 @@ static int v2_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_
     }
     /* Empty now; rmdir can still meet a task that is finishing its exit. */
     int64_t now = cg_now_ms();
-    if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0)
+    if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0) {
+        /* A process that arrived after we looked. */
+        if ((*err)->sys_errno == EBUSY) {
+            _cleanup_free_ char *what = kk_xasprintf("/%s", rel);
+            return cg_busy_error(fd, what, timeout_ms, err);
+        }
         return kk_error_wrap(err, "cgroup /%s", parent);
+    }
     return 0;
 }
 

@@ -1,0 +1,681 @@
+/* runtime/cgroup against the real kernel (root). On these hosts that is v1
+ * hybrid; the v2 code paths run too, on the cgroup2 companion mount
+ * (/sys/fs/cgroup/unified), which has no controllers but has the core:
+ * cgroup.procs, cgroup.events, cgroup.freeze, cgroup.subtree_control.
+ *
+ * Every run uses its own root names (kktest-cg-<pid>, kktest-cg2-<pid>),
+ * kills only the children it forked, and removes its directories from every
+ * cgroup mount at exit, also after a failure; the last case checks that
+ * nothing is left in any of them.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsapi/cleanup.h"
+#include "fsapi/error.h"
+#include "runtime/cgroup/cgroup.h"
+#include "tests/lib/kktest.h"
+
+#define MOUNT      "/sys/fs/cgroup"
+#define MAX_MOUNTS 32
+
+static char root1[64], root2[64];
+static pid_t children[16];
+static size_t n_children;
+
+/* Every cgroup (v1 or v2) mount point under MOUNT, from mountinfo: the
+ * test's own view, independent of the module's detection. */
+static size_t cgroup_mounts(char out[][256], size_t max)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[1024];
+    size_t n = 0;
+    while (f && n < max && fgets(line, sizeof(line), f)) {
+        char mnt[256], fstype[32];
+        const char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1 ||
+            sscanf(sep + 3, "%31s", fstype) != 1)
+            continue;
+        if (strncmp(mnt, MOUNT "/", strlen(MOUNT) + 1) == 0 &&
+            (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0))
+            snprintf(out[n++], 256, "%s", mnt);
+    }
+    return n;
+}
+
+static int rm_dir(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    return 0;
+}
+
+static void kill_children(void)
+{
+    for (size_t i = 0; i < n_children; i++) {
+        kill(children[i], SIGKILL);
+        waitpid(children[i], NULL, 0);
+    }
+    n_children = 0;
+}
+
+/* Whatever the module did or did not do: our children die, our roots go. */
+static void cleanup(void)
+{
+    char mounts[MAX_MOUNTS][256];
+    size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
+    kill_children();
+    for (size_t i = 0; i < n; i++) {
+        const char *roots[] = {root1, root2};
+        for (size_t j = 0; j < 2; j++) {
+            if (!roots[j][0])
+                continue;
+            _cleanup_free_ char *p = kk_xasprintf("%s/%s", mounts[i], roots[j]);
+            /* A frozen child would block its rmdir: thaw first. */
+            _cleanup_free_ char *fz = kk_xasprintf("%s/freezer.state", p);
+            int fd = open(fz, O_WRONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                (void)!write(fd, "THAWED", 6);
+                close(fd);
+            }
+            nftw(p, rm_dir, 16, FTW_DEPTH | FTW_PHYS);
+        }
+    }
+}
+
+static void setup(void)
+{
+    if (!root1[0]) {
+        snprintf(root1, sizeof(root1), "kktest-cg-%d", (int)getpid());
+        snprintf(root2, sizeof(root2), "kktest-cg2-%d", (int)getpid());
+        kt_atexit(cleanup);
+    }
+}
+
+/* A child that counts in shared memory until killed (or, with lifetime_ms,
+ * until it exits by itself), so a test can see whether it runs. */
+static pid_t spawn_counter(volatile unsigned long **counter, int lifetime_ms)
+{
+    volatile unsigned long *c =
+            mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c == MAP_FAILED)
+        return -1;
+    *c = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+            (*c)++;
+            usleep(1000);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            if (lifetime_ms > 0 && ms >= lifetime_ms)
+                _exit(0);
+        }
+    }
+    if (pid > 0 && n_children < KK_ARRAY_SIZE(children))
+        children[n_children++] = pid;
+    *counter = c;
+    return pid;
+}
+
+static void reap(pid_t pid)
+{
+    for (size_t i = 0; i < n_children; i++)
+        if (children[i] == pid) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            children[i] = children[--n_children];
+            return;
+        }
+}
+
+static char *read_text(const char *path)
+{
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    return f ? kk_xstrdup(buf) : NULL;
+}
+
+static bool file_has_line(const char *path, const char *line)
+{
+    _cleanup_free_ char *text = read_text(path);
+    size_t len = strlen(line);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "")
+        if (strncmp(p, line, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
+            return true;
+    return false;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static const struct kk_cg_ref cell = {"r1", "s1", "st1", "c1", NULL, NULL};
+static const struct kk_cg_ref leaf = {"r1", "s1", "st1", "c1", "web", "root"};
+static const struct kk_cg_ref top = {0};
+
+static int open_v1(struct kk_cg **cg, kk_error **err)
+{
+    struct kk_cg_config cfg = {.root = root1, .require = KK_CG_CPU | KK_CG_MEMORY | KK_CG_PIDS};
+    return kk_cg_open_real(&cfg, cg, err);
+}
+
+static int open_v2(struct kk_cg **cg, kk_error **err)
+{
+    struct kk_cg_config cfg = {.mount = MOUNT "/unified", .root = root2, .mode = KK_CG_MODE_V2};
+    return kk_cg_open_real(&cfg, cg, err);
+}
+
+KT_CASE(detects_host_mode)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    KT_ASSERT_OK(open_v1(&cg, &err), &err);
+
+    /* What the test sees for itself: cgroup2 at the mount means v2. */
+    char mounts[MAX_MOUNTS][256];
+    size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
+    bool unified_companion = false;
+    for (size_t i = 0; i < n; i++)
+        unified_companion |= strcmp(mounts[i], MOUNT "/unified") == 0;
+    if (n == 0) {
+        KT_ASSERT_EQ(cg->mode, KK_CG_MODE_V2);
+        KT_ASSERT(!cg->hybrid);
+    } else {
+        KT_ASSERT_EQ(cg->mode, KK_CG_MODE_V1);
+        KT_ASSERT_EQ(cg->hybrid, unified_companion);
+        KT_ASSERT(is_dir(MOUNT "/freezer") == !!(cg->available & KK_CG_FREEZER));
+        KT_ASSERT(is_dir(MOUNT "/blkio") == !!(cg->available & KK_CG_IO));
+    }
+    _cleanup_free_ char *names = kk_cg_controllers_format(cg->available, cg->mode);
+    fprintf(stderr, "  mode %s%s, controllers: %s\n", cg->mode == KK_CG_MODE_V2 ? "v2" : "v1",
+            cg->hybrid ? " (hybrid)" : "", names);
+}
+
+KT_CASE(missing_controllers_are_named)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    /* The hybrid host's cgroup2 mount has no controllers at all. */
+    struct kk_cg_config cfg = {.mount = MOUNT "/unified",
+                               .root = root2,
+                               .mode = KK_CG_MODE_V2,
+                               .require = KK_CG_MEMORY | KK_CG_PIDS};
+    KT_ASSERT(kk_cg_open_real(&cfg, &cg, &err) < 0);
+    KT_ASSERT_EQ(err->code, KK_E_PRECONDITION);
+    KT_ASSERT_STREQ(err->reason, "CgroupControllersMissing");
+    KT_ASSERT_MSG(strstr(err->message, "memory pids"), "message: %s", err->message);
+
+    kk_error_freep(&err);
+    cfg.mount = "/proc";
+    cfg.mode = KK_CG_MODE_AUTO;
+    KT_ASSERT(kk_cg_open_real(&cfg, &cg, &err) < 0);
+    KT_ASSERT_EQ(err->code, KK_E_NOT_FOUND);
+}
+
+KT_CASE(hierarchy_created_everywhere_then_removed)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    KT_ASSERT_OK(open_v1(&cg, &err), &err);
+
+    struct kk_cg_status st = {0};
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT(!st.ready);
+    kk_cg_status_release(&st);
+
+    KT_ASSERT_OK(kk_cg_ensure(cg, &cell, 0, &st, &err), &err);
+    _cleanup_free_ char *want = kk_xasprintf("/%s/r1/s1/st1/c1", root1);
+    KT_ASSERT_STREQ(st.path, want);
+    KT_ASSERT(st.ready);
+    KT_ASSERT(!st.populated);
+    KT_ASSERT((st.controllers & (KK_CG_CPU | KK_CG_MEMORY | KK_CG_PIDS)) ==
+              (KK_CG_CPU | KK_CG_MEMORY | KK_CG_PIDS));
+    kk_cg_status_release(&st);
+    /* Idempotent, and the leaf below it. */
+    KT_ASSERT_OK(kk_cg_ensure(cg, &cell, 0, NULL, &err), &err);
+    KT_ASSERT_OK(kk_cg_ensure(cg, &leaf, 0, &st, &err), &err);
+    KT_ASSERT(st.ready);
+    kk_cg_status_release(&st);
+
+    _cleanup_free_ char *runc = NULL;
+    KT_ASSERT_OK(kk_cg_runc_path(cg, &leaf, &runc, &err), &err);
+    _cleanup_free_ char *runc_want = kk_xasprintf("/%s/r1/s1/st1/c1/web_root", root1);
+    KT_ASSERT_STREQ(runc, runc_want);
+
+    char mounts[MAX_MOUNTS][256];
+    size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
+    KT_ASSERT(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *p = kk_xasprintf("%s%s", mounts[i], runc);
+        KT_ASSERT_MSG(is_dir(p), "%s missing", p);
+    }
+    /* v1 cpuset: the leaf inherited cpus and mems, so tasks can join it. */
+    if (is_dir(MOUNT "/cpuset")) {
+        _cleanup_free_ char *p = kk_xasprintf(MOUNT "/cpuset%s/cpuset.cpus", runc);
+        _cleanup_free_ char *cpus = read_text(p);
+        _cleanup_free_ char *top_cpus = read_text(MOUNT "/cpuset/cpuset.cpus");
+        KT_ASSERT(cpus && top_cpus && *cpus);
+        KT_ASSERT_STREQ(cpus, top_cpus);
+    }
+
+    /* Removing the cell removes its leaf too, and nothing above it. */
+    KT_ASSERT_OK(kk_cg_remove(cg, &cell, 1000, &err), &err);
+    KT_ASSERT_OK(kk_cg_remove(cg, &cell, 1000, &err), &err);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *gone = kk_xasprintf("%s%s", mounts[i], want);
+        _cleanup_free_ char *kept = kk_xasprintf("%s/%s/r1/s1/st1", mounts[i], root1);
+        KT_ASSERT_MSG(!is_dir(gone), "%s left behind", gone);
+        KT_ASSERT_MSG(is_dir(kept), "%s removed", kept);
+    }
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT(!st.ready);
+    kk_cg_status_release(&st);
+
+    KT_ASSERT_OK(kk_cg_remove(cg, &top, 1000, &err), &err);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *gone = kk_xasprintf("%s/%s", mounts[i], root1);
+        KT_ASSERT_MSG(!is_dir(gone), "%s left behind", gone);
+    }
+}
+
+static bool first_block_device(unsigned *major, unsigned *minor)
+{
+    /* A real disk, not a loop or zram device, if there is one. */
+    const char *names[] = {"vda", "sda", "nvme0n1", "xvda", "loop0"};
+    for (size_t i = 0; i < KK_ARRAY_SIZE(names); i++) {
+        _cleanup_free_ char *p = kk_xasprintf("/sys/block/%s/dev", names[i]);
+        _cleanup_free_ char *dev = read_text(p);
+        if (dev && sscanf(dev, "%u:%u", major, minor) == 2)
+            return true;
+    }
+    return false;
+}
+
+static bool file_is(const char *dir, const char *file, const char *want)
+{
+    _cleanup_free_ char *p = kk_xasprintf("%s/%s", dir, file);
+    _cleanup_free_ char *text = read_text(p);
+    if (!text || strcmp(text, want) != 0) {
+        fprintf(stderr, "  %s: \"%s\", expected \"%s\"\n", p, text ? text : "(missing)", want);
+        return false;
+    }
+    return true;
+}
+
+KT_CASE(limits_written_and_read_back)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    KT_ASSERT_OK(open_v1(&cg, &err), &err);
+    KT_ASSERT_EQ(cg->mode, KK_CG_MODE_V1); /* this host; the v2 writes are unit-tested */
+    KT_ASSERT_OK(kk_cg_ensure(cg, &leaf, 0, NULL, &err), &err);
+
+    const uint64_t mib = 1024 * 1024;
+    struct kk_cg_resources res = {
+            .cpu_weight = 200,
+            .cpu_quota_us = 50000,
+            .cpu_period_us = 100000,
+            .memory_max = 64 * mib,
+            .memory_high = 32 * mib,
+            .pids_max = 42,
+    };
+    snprintf(res.cpuset_cpus, sizeof(res.cpuset_cpus), "0");
+    snprintf(res.cpuset_mems, sizeof(res.cpuset_mems), "0");
+    _cleanup_free_ char *leafdir = kk_xasprintf("/%s/r1/s1/st1/c1/web_root", root1);
+    _cleanup_free_ char *memdir = kk_xasprintf(MOUNT "/memory%s", leafdir);
+    _cleanup_free_ char *memsw_file = kk_xasprintf("%s/memory.memsw.limit_in_bytes", memdir);
+    bool memsw = access(memsw_file, F_OK) == 0;
+    if (memsw)
+        res.swap_max = 16 * mib;
+    bool io = cg->available & KK_CG_IO;
+    unsigned major = 0, minor = 0;
+    if (io && first_block_device(&major, &minor)) {
+        res.io_throttle[res.n_io_throttle++] = (struct kk_cg_io_throttle){
+                .type = KK_CG_IO_RBPS, .major = major, .minor = minor, .rate = mib};
+        res.io_throttle[res.n_io_throttle++] = (struct kk_cg_io_throttle){
+                .type = KK_CG_IO_WIOPS, .major = major, .minor = minor, .rate = 100};
+    }
+    _cleanup_free_ char *blkdir = kk_xasprintf(MOUNT "/blkio%s", leafdir);
+    _cleanup_free_ char *wfile = NULL;
+    if (io) {
+        wfile = kk_xasprintf("%s/blkio.weight", blkdir);
+        if (access(wfile, F_OK) != 0) {
+            free(wfile);
+            wfile = kk_xasprintf("%s/blkio.bfq.weight", blkdir);
+        }
+        if (access(wfile, F_OK) == 0)
+            res.io_weight = 500;
+    }
+    KT_ASSERT_OK(kk_cg_apply(cg, &leaf, &res, &err), &err);
+    fprintf(stderr, "  memsw %s, io weight %s, throttles on %u:%u: %zu\n", memsw ? "yes" : "no",
+            res.io_weight ? wfile : "no", major, minor, res.n_io_throttle);
+
+    /* The kernel's own files. */
+    _cleanup_free_ char *cpudir = kk_xasprintf(MOUNT "/cpu%s", leafdir);
+    _cleanup_free_ char *setdir = kk_xasprintf(MOUNT "/cpuset%s", leafdir);
+    _cleanup_free_ char *pidsdir = kk_xasprintf(MOUNT "/pids%s", leafdir);
+    char v[64];
+    snprintf(v, sizeof(v), "%ju", (uintmax_t)kk_cg_weight_to_shares(200));
+    KT_ASSERT(file_is(cpudir, "cpu.shares", v));
+    KT_ASSERT(file_is(cpudir, "cpu.cfs_quota_us", "50000"));
+    KT_ASSERT(file_is(cpudir, "cpu.cfs_period_us", "100000"));
+    KT_ASSERT(file_is(setdir, "cpuset.cpus", "0"));
+    KT_ASSERT(file_is(setdir, "cpuset.mems", "0"));
+    KT_ASSERT(file_is(memdir, "memory.limit_in_bytes", "67108864"));
+    KT_ASSERT(file_is(memdir, "memory.soft_limit_in_bytes", "33554432"));
+    if (memsw)
+        KT_ASSERT(file_is(memdir, "memory.memsw.limit_in_bytes", "83886080"));
+    KT_ASSERT(file_is(pidsdir, "pids.max", "42"));
+    if (res.io_weight) {
+        snprintf(v, sizeof(v), "%ju", (uintmax_t)kk_cg_io_weight_to_blkio(500));
+        _cleanup_free_ char *w = read_text(wfile);
+        /* BFQ prints "default N" */
+        KT_ASSERT_MSG(w && (strcmp(w, v) == 0 ||
+                            (strncmp(w, "default ", 8) == 0 && strcmp(w + 8, v) == 0)),
+                      "%s: %s, expected %s", wfile, w ? w : "(missing)", v);
+    }
+    if (res.n_io_throttle) {
+        snprintf(v, sizeof(v), "%u:%u 1048576", major, minor);
+        KT_ASSERT(file_is(blkdir, "blkio.throttle.read_bps_device", v));
+        snprintf(v, sizeof(v), "%u:%u 100", major, minor);
+        KT_ASSERT(file_is(blkdir, "blkio.throttle.write_iops_device", v));
+    }
+
+    /* And through the module's read-back, in kk_cg_resources units. */
+    struct kk_cg_resources got;
+    KT_ASSERT_OK(kk_cg_read(cg, &leaf, &got, &err), &err);
+    KT_ASSERT_EQ(got.cpu_weight, 200);
+    KT_ASSERT_EQ(got.cpu_quota_us, 50000);
+    KT_ASSERT_EQ(got.cpu_period_us, 100000);
+    KT_ASSERT_STREQ(got.cpuset_cpus, "0");
+    KT_ASSERT_EQ(got.memory_max, 64 * mib);
+    KT_ASSERT_EQ(got.memory_high, 32 * mib);
+    if (memsw)
+        KT_ASSERT_EQ(got.swap_max, 16 * mib);
+    KT_ASSERT_EQ(got.pids_max, 42);
+    KT_ASSERT_EQ(got.n_io_throttle, res.n_io_throttle);
+    if (res.io_weight)
+        KT_ASSERT_EQ(kk_cg_io_weight_to_blkio(got.io_weight), kk_cg_io_weight_to_blkio(500));
+
+    /* Shrinking memory below the old memsw, and lifting limits: the write
+     * order (limit before memsw when shrinking) is what makes this pass. */
+    struct kk_cg_resources less = {.memory_max = 16 * mib, .pids_max = KK_CG_MAX};
+    if (memsw)
+        less.swap_max = KK_CG_ZERO;
+    less.cpu_quota_us = KK_CG_MAX;
+    for (size_t i = 0; i < res.n_io_throttle; i++) {
+        less.io_throttle[i] = res.io_throttle[i];
+        less.io_throttle[i].rate = KK_CG_MAX;
+    }
+    less.n_io_throttle = res.n_io_throttle;
+    KT_ASSERT_OK(kk_cg_apply(cg, &leaf, &less, &err), &err);
+    KT_ASSERT(file_is(memdir, "memory.limit_in_bytes", "16777216"));
+    if (memsw)
+        KT_ASSERT(file_is(memdir, "memory.memsw.limit_in_bytes", "16777216"));
+    KT_ASSERT(file_is(pidsdir, "pids.max", "max"));
+    KT_ASSERT(file_is(cpudir, "cpu.cfs_quota_us", "-1"));
+    if (res.n_io_throttle)
+        KT_ASSERT(file_is(blkdir, "blkio.throttle.read_bps_device", ""));
+    KT_ASSERT_OK(kk_cg_read(cg, &leaf, &got, &err), &err);
+    KT_ASSERT_EQ(got.pids_max, KK_CG_MAX);
+    KT_ASSERT_EQ(got.cpu_quota_us, KK_CG_MAX);
+    if (memsw)
+        KT_ASSERT_EQ(got.swap_max, KK_CG_ZERO);
+    KT_ASSERT_EQ(got.n_io_throttle, 0);
+
+    /* Bad input never reaches the kernel. */
+    struct kk_cg_resources bad = {.cpu_weight = 10001};
+    KT_ASSERT(kk_cg_apply(cg, &leaf, &bad, &err) < 0);
+    KT_ASSERT_EQ(err->code, KK_E_INVALID);
+    KT_ASSERT_OK(kk_cg_remove(cg, &top, 1000, &err), &err);
+}
+
+/* Every hierarchy line of /proc/PID/cgroup ends in `path`. */
+static bool proc_in_cgroup(pid_t pid, const char *path, size_t *lines)
+{
+    _cleanup_free_ char *p = kk_xasprintf("/proc/%d/cgroup", (int)pid);
+    _cleanup_free_ char *text = read_text(p);
+    *lines = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *cg = strchr(strchr(line, ':') + 1, ':') + 1;
+        (*lines)++;
+        if (strcmp(cg, path) != 0) {
+            fprintf(stderr, "  pid %d: %s\n", (int)pid, line);
+            return false;
+        }
+    }
+    return *lines > 0;
+}
+
+KT_CASE(process_placed_frozen_thawed)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    KT_ASSERT_OK(open_v1(&cg, &err), &err);
+    KT_ASSERT_OK(kk_cg_ensure(cg, &leaf, 0, NULL, &err), &err);
+
+    volatile unsigned long *count;
+    pid_t pid = spawn_counter(&count, 0);
+    KT_ASSERT(pid > 0);
+    KT_ASSERT_OK(kk_cg_place(cg, &leaf, pid, &err), &err);
+
+    _cleanup_free_ char *path = NULL;
+    KT_ASSERT_OK(kk_cg_runc_path(cg, &leaf, &path, &err), &err);
+    size_t lines;
+    KT_ASSERT(proc_in_cgroup(pid, path, &lines));
+    char mounts[MAX_MOUNTS][256];
+    size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
+    KT_ASSERT_EQ(lines, n); /* in every hierarchy, the unified one too */
+    char pidline[16];
+    snprintf(pidline, sizeof(pidline), "%d", (int)pid);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *procs = kk_xasprintf("%s%s/cgroup.procs", mounts[i], path);
+        KT_ASSERT_MSG(file_has_line(procs, pidline), "pid %d not in %s", (int)pid, procs);
+    }
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t np = 0;
+    KT_ASSERT_OK(kk_cg_procs(cg, &leaf, &pids, &np, &err), &err);
+    KT_ASSERT_EQ(np, 1);
+    KT_ASSERT_EQ(pids[0], pid);
+    struct kk_cg_status st = {0};
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT(st.populated && !st.frozen);
+    kk_cg_status_release(&st);
+
+    /* Pause the whole cell: the child stops counting. */
+    KT_ASSERT_OK(kk_cg_freeze(cg, &cell, true, 2000, &err), &err);
+    _cleanup_free_ char *fz = kk_xasprintf(MOUNT "/freezer%s/freezer.state", path);
+    _cleanup_free_ char *state = read_text(fz);
+    KT_ASSERT_STREQ(state, "FROZEN");
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT(st.frozen);
+    kk_cg_status_release(&st);
+    unsigned long c1 = *count;
+    usleep(150 * 1000);
+    KT_ASSERT_MSG(*count == c1, "counter moved while frozen: %lu -> %lu", c1, *count);
+    _cleanup_free_ char *statp = kk_xasprintf("/proc/%d/stat", (int)pid);
+    _cleanup_free_ char *stat = read_text(statp);
+    fprintf(stderr, "  frozen child: state %c\n",
+            stat && strrchr(stat, ')') ? strrchr(stat, ')')[2] : '?');
+    KT_ASSERT_OK(kk_cg_freeze(cg, &cell, true, 2000, &err), &err); /* idempotent */
+
+    KT_ASSERT_OK(kk_cg_freeze(cg, &cell, false, 2000, &err), &err);
+    usleep(150 * 1000);
+    KT_ASSERT_MSG(*count > c1 + 10, "counter still at %lu after thaw", *count);
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT(!st.frozen);
+    kk_cg_status_release(&st);
+
+    reap(pid);
+    KT_ASSERT_OK(kk_cg_remove(cg, &top, 2000, &err), &err);
+}
+
+KT_CASE(remove_waits_for_an_emptied_cgroup)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    KT_ASSERT_OK(open_v1(&cg, &err), &err);
+    KT_ASSERT_OK(kk_cg_ensure(cg, &leaf, 0, NULL, &err), &err);
+
+    /* Busy: a clear error naming the process, and nothing removed. */
+    volatile unsigned long *count;
+    pid_t pid = spawn_counter(&count, 0);
+    KT_ASSERT(pid > 0);
+    KT_ASSERT_OK(kk_cg_place(cg, &leaf, pid, &err), &err);
+    KT_ASSERT(kk_cg_remove(cg, &cell, 200, &err) < 0);
+    fprintf(stderr, "  %s\n", err->message);
+    KT_ASSERT_EQ(err->code, KK_E_PRECONDITION);
+    KT_ASSERT_STREQ(err->reason, "CgroupBusy");
+    char pidstr[16];
+    snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+    KT_ASSERT_MSG(strstr(err->message, pidstr), "message: %s", err->message);
+    kk_error_freep(&err);
+    struct kk_cg_status st = {0};
+    KT_ASSERT_OK(kk_cg_status(cg, &leaf, &st, &err), &err);
+    KT_ASSERT(st.ready);
+    kk_cg_status_release(&st);
+    reap(pid);
+
+    /* A process that ends by itself 300 ms from now: remove waits for it. */
+    pid = spawn_counter(&count, 300);
+    KT_ASSERT(pid > 0);
+    KT_ASSERT_OK(kk_cg_place(cg, &leaf, pid, &err), &err);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    KT_ASSERT_OK(kk_cg_remove(cg, &cell, 5000, &err), &err);
+    long ms = elapsed_ms(&t0);
+    fprintf(stderr, "  remove waited %ld ms\n", ms);
+    KT_ASSERT_MSG(ms >= 150 && ms < 5000, "remove took %ld ms", ms);
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT(!st.ready);
+    kk_cg_status_release(&st);
+    reap(pid);
+    KT_ASSERT_OK(kk_cg_remove(cg, &top, 1000, &err), &err);
+}
+
+/* The v2 code on a real cgroup2 mount: hierarchy, placement, cgroup.freeze
+ * and cgroup.events, removal woken by inotify. */
+KT_CASE(v2_core_on_real_cgroup2)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    if (access(MOUNT "/unified/cgroup.procs", F_OK) == 0) {
+        KT_ASSERT_OK(open_v2(&cg, &err), &err);
+    } else {
+        struct kk_cg_config cfg = {.root = root2}; /* a pure v2 host */
+        KT_ASSERT_OK(kk_cg_open_real(&cfg, &cg, &err), &err);
+    }
+    KT_ASSERT_EQ(cg->mode, KK_CG_MODE_V2);
+
+    struct kk_cg_status st = {0};
+    KT_ASSERT_OK(kk_cg_ensure(cg, &leaf, KK_CG_ENSURE_NESTED, &st, &err), &err);
+    KT_ASSERT(st.ready && !st.populated && !st.frozen);
+    KT_ASSERT_EQ(st.controllers, cg->available & ~0u); /* everything offered */
+    kk_cg_status_release(&st);
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT_EQ(st.controllers, cg->available);
+    kk_cg_status_release(&st);
+
+    volatile unsigned long *count;
+    pid_t pid = spawn_counter(&count, 0);
+    KT_ASSERT(pid > 0);
+    KT_ASSERT_OK(kk_cg_place(cg, &leaf, pid, &err), &err);
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t np = 0;
+    KT_ASSERT_OK(kk_cg_procs(cg, &leaf, &pids, &np, &err), &err);
+    KT_ASSERT(np == 1 && pids[0] == pid);
+    KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
+    KT_ASSERT(st.populated);
+    kk_cg_status_release(&st);
+
+    KT_ASSERT_OK(kk_cg_freeze(cg, &cell, true, 2000, &err), &err);
+    KT_ASSERT_OK(kk_cg_status(cg, &leaf, &st, &err), &err);
+    KT_ASSERT(st.frozen);
+    kk_cg_status_release(&st);
+    unsigned long c1 = *count;
+    usleep(150 * 1000);
+    KT_ASSERT_MSG(*count == c1, "counter moved while frozen: %lu -> %lu", c1, *count);
+    KT_ASSERT_OK(kk_cg_freeze(cg, &cell, false, 2000, &err), &err);
+    usleep(150 * 1000);
+    KT_ASSERT_MSG(*count > c1 + 10, "counter still at %lu after thaw", *count);
+
+    KT_ASSERT(kk_cg_remove(cg, &cell, 200, &err) < 0);
+    KT_ASSERT_STREQ(err->reason, "CgroupBusy");
+    kk_error_freep(&err);
+    reap(pid);
+
+    pid = spawn_counter(&count, 300);
+    KT_ASSERT(pid > 0);
+    KT_ASSERT_OK(kk_cg_place(cg, &leaf, pid, &err), &err);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    KT_ASSERT_OK(kk_cg_remove(cg, &top, 5000, &err), &err);
+    long ms = elapsed_ms(&t0);
+    fprintf(stderr, "  v2 remove waited %ld ms\n", ms);
+    KT_ASSERT_MSG(ms >= 150 && ms < 2000, "remove took %ld ms", ms);
+    KT_ASSERT_OK(kk_cg_status(cg, &top, &st, &err), &err);
+    KT_ASSERT(!st.ready);
+    kk_cg_status_release(&st);
+    reap(pid);
+}
+
+/* Last: after the cleanup that also runs on failure, nothing of ours is
+ * left in any hierarchy. */
+KT_CASE(nothing_left_behind)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    cleanup();
+    char mounts[MAX_MOUNTS][256];
+    size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *a = kk_xasprintf("%s/%s", mounts[i], root1);
+        _cleanup_free_ char *b = kk_xasprintf("%s/%s", mounts[i], root2);
+        KT_ASSERT_MSG(!is_dir(a), "%s left behind", a);
+        KT_ASSERT_MSG(!is_dir(b), "%s left behind", b);
+    }
+    if (n == 0) {
+        _cleanup_free_ char *a = kk_xasprintf(MOUNT "/%s", root1);
+        KT_ASSERT(!is_dir(a));
+    }
+}

@@ -45,11 +45,14 @@ static int host_nl_open(struct kk_nl *nl, kk_error **err)
 
 /* ---- spaces ---------------------------------------------------------------- */
 
-/* Fails unless the link is a bridge owned by `key` (its ifalias). */
+/* Fails unless the link is of `kind` and owned by `key` (its ifalias). An
+ * empty alias is ours too: the kernel sets no alias at creation, so a crash
+ * between creating a link and recording its owner leaves one like that
+ * (and the derived name, under our prefix, is ours by construction). */
 static int check_owner(const struct kk_link *l, const char *name, const char *kind, const char *key,
                        kk_error **err)
 {
-    if (strcmp(l->kind, kind) == 0 && strcmp(l->alias, key) == 0)
+    if (strcmp(l->kind, kind) == 0 && (strcmp(l->alias, key) == 0 || !l->alias[0]))
         return 0;
     return kk_error_set(err, KK_E_EXISTS,
                         "link %s exists but is not the %s of %s (kind \"%s\", alias \"%s\")", name,
@@ -82,7 +85,7 @@ static int space_ensure(struct kk_net *net, const struct kk_net_space_spec *spec
         /* EEXIST: someone made it meanwhile; the check below decides. */
         kk_rtnl_put_bridge(kk_nl_batch_add(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, EEXIST,
                                            "create bridge"),
-                           bridge, key);
+                           bridge);
         if (kk_nl_batch_commit(&b, err) < 0 || kk_rtnl_link_get(&nl, bridge, &br, err) < 0)
             return kk_error_wrap(err, "space %s: bridge %s", key, bridge);
     }
@@ -91,7 +94,8 @@ static int space_ensure(struct kk_net *net, const struct kk_net_space_spec *spec
 
     struct kk_nl_batch b;
     kk_nl_batch_init(&b, &nl);
-    kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set bridge up"), br.index, NULL, 0);
+    kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set bridge up"), br.index, NULL, 0,
+                        key);
     kk_rtnl_put_addr(kk_nl_batch_add(&b, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, 0,
                                      "add gateway address"),
                      br.index, kk_ipam_gateway(&subnet), subnet.len);
@@ -190,7 +194,7 @@ static int ensure_veth(struct kk_nl *host, struct kk_netns *ns, const struct cel
         struct kk_nl_batch b;
         kk_nl_batch_init(&b, host);
         kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set host veth up"), hv.index,
-                            NULL, bridge_index);
+                            NULL, bridge_index, c->key);
         if (kk_nl_batch_commit(&b, err) < 0)
             return -1;
         *eth0_index = e.index;
@@ -211,10 +215,13 @@ static int ensure_veth(struct kk_nl *host, struct kk_netns *ns, const struct cel
         kk_rtnl_put_link_del(kk_nl_batch_add(&b, RTM_DELLINK, 0, ENODEV, "delete stale host veth"),
                              hv.index, NULL);
     /* One message creates both ends, names the peer eth0 right inside the
-     * namespace, enslaves the host end and brings it up. */
+     * namespace, enslaves the host end and brings it up; the next records
+     * the owner. */
     kk_rtnl_put_veth(
             kk_nl_batch_add(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, "create veth pair"),
-            c->veth, c->key, bridge_index, KK_NET_CELL_IFNAME, ns->fd);
+            c->veth, bridge_index, KK_NET_CELL_IFNAME, ns->fd);
+    kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "record veth owner"), 0, c->veth, 0,
+                        c->key);
     if (kk_nl_batch_commit(&b, err) < 0)
         return -1;
     int r = kk_rtnl_link_get(&ns->nl, KK_NET_CELL_IFNAME, &e, err);
@@ -230,8 +237,8 @@ static int configure_inside(struct kk_netns *ns, int eth0, uint32_t ip,
 {
     struct kk_nl_batch b;
     kk_nl_batch_init(&b, &ns->nl);
-    kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set lo up"), 0, "lo", 0);
-    kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set eth0 up"), eth0, NULL, 0);
+    kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set lo up"), 0, "lo", 0, NULL);
+    kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set eth0 up"), eth0, NULL, 0, NULL);
     kk_rtnl_put_addr(
             kk_nl_batch_add(&b, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, 0, "add address"), eth0,
             ip, subnet->len);

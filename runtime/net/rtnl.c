@@ -96,22 +96,20 @@ static void set_up(struct ifinfomsg *ifm)
     ifm->ifi_change |= IFF_UP;
 }
 
-void kk_rtnl_put_bridge(struct nlmsghdr *nlh, const char *name, const char *alias)
+void kk_rtnl_put_bridge(struct nlmsghdr *nlh, const char *name)
 {
     set_up(put_ifinfo(nlh, 0));
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
     struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
     mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
     mnl_attr_nest_end(nlh, info);
 }
 
-void kk_rtnl_put_veth(struct nlmsghdr *nlh, const char *name, const char *alias, int master,
-                      const char *peer, int peer_nsfd)
+void kk_rtnl_put_veth(struct nlmsghdr *nlh, const char *name, int master, const char *peer,
+                      int peer_nsfd)
 {
     set_up(put_ifinfo(nlh, 0));
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
     mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
     struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
     mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
@@ -126,13 +124,16 @@ void kk_rtnl_put_veth(struct nlmsghdr *nlh, const char *name, const char *alias,
     mnl_attr_nest_end(nlh, info);
 }
 
-void kk_rtnl_put_link_up(struct nlmsghdr *nlh, int index, const char *name, int master)
+void kk_rtnl_put_link_up(struct nlmsghdr *nlh, int index, const char *name, int master,
+                         const char *alias)
 {
     set_up(put_ifinfo(nlh, index));
     if (index == 0)
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
     if (master > 0)
         mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+    if (alias)
+        mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 }
 
 void kk_rtnl_put_link_del(struct nlmsghdr *nlh, int index, const char *name)

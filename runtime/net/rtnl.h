@@ -23,16 +23,19 @@ struct kk_link {
  * not, -1 on error. */
 int kk_rtnl_link_get(struct kk_nl *nl, const char *name, struct kk_link *out, kk_error **err);
 
-/* RTM_NEWLINK of a bridge: name, ifalias, up. */
-void kk_rtnl_put_bridge(struct nlmsghdr *nlh, const char *name, const char *alias);
-/* RTM_NEWLINK of a veth pair: host end `name` (ifalias, enslaved to
- * master, up) and its peer `peer` created directly in the namespace
- * peer_nsfd, so it never exists under its name on the host. */
-void kk_rtnl_put_veth(struct nlmsghdr *nlh, const char *name, const char *alias, int master,
-                      const char *peer, int peer_nsfd);
-/* RTM_NEWLINK/RTM_SETLINK of an existing link: up, and enslaved to master
- * if master > 0. Identified by index, or by name if index is 0. */
-void kk_rtnl_put_link_up(struct nlmsghdr *nlh, int index, const char *name, int master);
+/* RTM_NEWLINK of a bridge, up. (The kernel ignores IFLA_IFALIAS when it
+ * creates a link: the alias needs a kk_rtnl_put_link_up after.) */
+void kk_rtnl_put_bridge(struct nlmsghdr *nlh, const char *name);
+/* RTM_NEWLINK of a veth pair: host end `name` (enslaved to master, up) and
+ * its peer `peer` created directly in the namespace peer_nsfd, so it never
+ * exists under its name on the host. */
+void kk_rtnl_put_veth(struct nlmsghdr *nlh, const char *name, int master, const char *peer,
+                      int peer_nsfd);
+/* RTM_NEWLINK of an existing link: up, enslaved to master if master > 0,
+ * with ifalias `alias` if not NULL. Identified by index, or by name if
+ * index is 0. */
+void kk_rtnl_put_link_up(struct nlmsghdr *nlh, int index, const char *name, int master,
+                         const char *alias);
 /* RTM_DELLINK by index, or by name if index is 0. */
 void kk_rtnl_put_link_del(struct nlmsghdr *nlh, int index, const char *name);
 /* RTM_NEWADDR: addr/len (host byte order) on index, with broadcast. */

@@ -1,0 +1,126 @@
+/* struct kk_ctd_ops for the real client: thin adapters from `void *self`. */
+#include "runtime/containerd/internal.h"
+
+static int namespace_create(void *self, const char *name, const char *const *labels, bool exist_ok,
+                            kk_error **err)
+{
+    return kk_ctd_namespace_create(self, name, labels, exist_ok, err);
+}
+
+static int namespace_drain(void *self, const char *name, kk_error **err)
+{
+    return kk_ctd_namespace_drain(self, name, NULL, err);
+}
+
+static int namespace_delete(void *self, const char *name, kk_error **err)
+{
+    return kk_ctd_namespace_delete(self, name, err);
+}
+
+static int container_create(void *self, const char *ns, const struct kk_ctd_container_spec *spec,
+                            kk_error **err)
+{
+    return kk_ctd_container_create(self, ns, spec, err);
+}
+
+static int container_get(void *self, const char *ns, const char *id, struct kk_ctd_container *out,
+                         kk_error **err)
+{
+    return kk_ctd_container_get(self, ns, id, out, err);
+}
+
+static int container_list(void *self, const char *ns, const char *filter,
+                          struct kk_ctd_container **out, size_t *n, kk_error **err)
+{
+    return kk_ctd_container_list(self, ns, filter, out, n, err);
+}
+
+static int container_remove_safely(void *self, const char *ns, const char *id, int stop_timeout_ms,
+                                   kk_error **err)
+{
+    return kk_ctd_container_remove_safely(self, ns, id, stop_timeout_ms, err);
+}
+
+static int snapshot_prepare(void *self, const char *ns, const char *snapshotter, const char *key,
+                            const char *parent, kk_error **err)
+{
+    return kk_ctd_snapshot_prepare(self, ns, snapshotter, key, parent, NULL, NULL, err);
+}
+
+static int task_create(void *self, const char *ns, const char *id, const char *log_path,
+                       uint32_t *pid, kk_error **err)
+{
+    return kk_ctd_task_create(self, ns, id, NULL, log_path, pid, err);
+}
+
+static int task_start(void *self, const char *ns, const char *id, uint32_t *pid, kk_error **err)
+{
+    return kk_ctd_task_start(self, ns, id, pid, err);
+}
+
+static int task_get(void *self, const char *ns, const char *id, struct kk_ctd_task_state *state,
+                    kk_error **err)
+{
+    return kk_ctd_task_get(self, ns, id, state, err);
+}
+
+static int task_kill(void *self, const char *ns, const char *id, int signal, bool all,
+                     kk_error **err)
+{
+    return kk_ctd_task_kill(self, ns, id, signal, all, err);
+}
+
+static int task_delete(void *self, const char *ns, const char *id, uint32_t *exit_status,
+                       kk_error **err)
+{
+    return kk_ctd_task_delete(self, ns, id, exit_status, err);
+}
+
+static int task_pause(void *self, const char *ns, const char *id, kk_error **err)
+{
+    return kk_ctd_task_pause(self, ns, id, err);
+}
+
+static int task_resume(void *self, const char *ns, const char *id, kk_error **err)
+{
+    return kk_ctd_task_resume(self, ns, id, err);
+}
+
+static int task_metrics(void *self, const char *ns, const char *id, struct kk_ctd_metrics *out,
+                        kk_error **err)
+{
+    return kk_ctd_task_metrics(self, ns, id, out, err);
+}
+
+static int subscribe(void *self, const char *const *filters, kk_ctd_event_fn fn, void *userdata,
+                     struct kk_ctd_sub **out, kk_error **err)
+{
+    return kk_ctd_subscribe(self, filters, fn, userdata, out, err);
+}
+
+static void unsubscribe(void *self, struct kk_ctd_sub *sub)
+{
+    (void)self;
+    kk_ctd_unsubscribe(sub);
+}
+
+const struct kk_ctd_ops kk_ctd_real_ops = {
+        .namespace_create = namespace_create,
+        .namespace_drain = namespace_drain,
+        .namespace_delete = namespace_delete,
+        .container_create = container_create,
+        .container_get = container_get,
+        .container_list = container_list,
+        .container_remove_safely = container_remove_safely,
+        .snapshot_prepare = snapshot_prepare,
+        .task_create = task_create,
+        .task_start = task_start,
+        .task_get = task_get,
+        .task_kill = task_kill,
+        .task_delete = task_delete,
+        .task_pause = task_pause,
+        .task_resume = task_resume,
+        .task_metrics = task_metrics,
+        .subscribe = subscribe,
+        .unsubscribe = unsubscribe,
+};

@@ -60,7 +60,7 @@ static void check_top_fields(struct kk_dec *d, const struct kk_ynode *root)
         if (known)
             continue;
         size_t mark = kk_dec_push_key(d, key->value);
-        kk_dec_error(d, key, "unknown field (accepted: apiVersion, kind, metadata, spec, status)");
+        kk_dec_unknown_field(d, key, top_fields, KK_ARRAY_SIZE(top_fields));
         kk_dec_pop(d, mark);
     }
     const struct kk_ynode *status = kk_ynode_get(root, "status");

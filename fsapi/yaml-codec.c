@@ -294,15 +294,16 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-static void unknown_field(struct kk_dec *d, const struct kk_schema *s, const struct kk_ynode *key)
+void kk_dec_unknown_field(struct kk_dec *d, const struct kk_ynode *key,
+                          const char *const *names, size_t n)
 {
     const char *best = NULL;
     size_t best_d = 3;
-    for (size_t i = 0; i < s->nfields; i++) {
-        size_t dist = edit_distance(key->value, s->fields[i].name);
+    for (size_t i = 0; i < n; i++) {
+        size_t dist = edit_distance(key->value, names[i]);
         if (dist < best_d) {
             best_d = dist;
-            best = s->fields[i].name;
+            best = names[i];
         }
     }
     if (best) {
@@ -310,9 +311,18 @@ static void unknown_field(struct kk_dec *d, const struct kk_schema *s, const str
         return;
     }
     _cleanup_buf_ struct kk_buf list = KK_BUF_INIT;
-    for (size_t i = 0; i < s->nfields; i++)
-        kk_buf_printf(&list, "%s%s", i ? ", " : "", s->fields[i].name);
+    for (size_t i = 0; i < n; i++)
+        kk_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
     kk_dec_error(d, key, "unknown field (accepted: %s)", kk_buf_str(&list));
+}
+
+static void unknown_field(struct kk_dec *d, const struct kk_schema *s, const struct kk_ynode *key)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (size_t i = 0; i < s->nfields && n < KK_ARRAY_SIZE(names); i++)
+        names[n++] = s->fields[i].name;
+    kk_dec_unknown_field(d, key, names, n);
 }
 
 static bool scalar_or_error(struct kk_dec *d, const struct kk_ynode *n, const char *what)

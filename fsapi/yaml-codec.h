@@ -103,6 +103,10 @@ struct kk_schema {
 /* Reports at node n (may be NULL: no position) under the current path. */
 void kk_dec_error(struct kk_dec *d, const struct kk_ynode *n, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* "unknown field", with the closest of names as a suggestion when there is
+ * one, else the list of accepted names. Reports at key. */
+void kk_dec_unknown_field(struct kk_dec *d, const struct kk_ynode *key,
+                          const char *const *names, size_t n);
 /* Path stack: push returns the length to restore with pop. */
 size_t kk_dec_push_key(struct kk_dec *d, const char *key);
 size_t kk_dec_push_index(struct kk_dec *d, size_t i);

@@ -142,7 +142,7 @@ static int count_expanded(struct parser *p, size_t weight, const yaml_mark_t *m)
     p->expanded += weight;
     if (p->expanded > KK_YAML_MAX_NODES) {
         report(p, m->line + 1, m->column + 1,
-               "%s: input too large after alias expansion (more than 100000 nodes)", "limit");
+               "%s: more than 100000 nodes (aliases count as what they expand to)", "limit");
         return -1;
     }
     return 0;
@@ -331,9 +331,19 @@ static int on_end(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *ev)
     return finish_anchor(p, anchor, n, &ev->start_mark);
 }
 
-static void report_libyaml(struct parser *p, const yaml_parser_t *yp)
+static void report_libyaml(struct parser *p, const yaml_parser_t *yp, const char *data, size_t len)
 {
     const char *problem = yp->problem ? yp->problem : "invalid YAML";
+    if (yp->error == YAML_READER_ERROR) {
+        /* the reader knows only a byte offset */
+        unsigned line = 1, col = 1;
+        for (size_t i = 0; i < yp->problem_offset && i < len; i++, col++)
+            if (data[i] == '\n')
+                line++, col = 0;
+        kk_diags_add(p->diags, p->file, line, col, "", "yaml: %s (byte 0x%02x)", problem,
+                     (unsigned)yp->problem_value & 0xffu);
+        return;
+    }
     if (yp->context)
         kk_diags_add(p->diags, p->file, yp->problem_mark.line + 1, yp->problem_mark.column + 1,
                      "", "yaml: %s %s (started at %zu:%zu)", problem, yp->context,
@@ -343,14 +353,14 @@ static void report_libyaml(struct parser *p, const yaml_parser_t *yp)
                      "", "yaml: %s", problem);
 }
 
-static int parse_events(struct parser *p, yaml_parser_t *yp)
+static int parse_events(struct parser *p, yaml_parser_t *yp, const char *data, size_t len)
 {
     struct kk_ydoc *doc = NULL;
     size_t capdocs = 0;
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(yp, &ev)) {
-            report_libyaml(p, yp);
+            report_libyaml(p, yp, data, len);
             return -1;
         }
         int r = 0;
@@ -418,7 +428,7 @@ int kk_yaml_parse(const char *file, const char *data, size_t len, struct kk_ytre
     if (!yaml_parser_initialize(&yp))
         abort();
     yaml_parser_set_input_string(&yp, (const unsigned char *)data, len);
-    int r = parse_events(&p, &yp);
+    int r = parse_events(&p, &yp, data, len);
     yaml_parser_delete(&yp);
     while (p.depth > 0)
         free(p.stack_anchor[--p.depth]);

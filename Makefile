@@ -36,6 +36,8 @@ ALL_CFLAGS = $(KK_CFLAGS) $(OPTFLAGS) $(CFLAGS)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 KK_CFLAGS += -DKUKEON_VERSION=\"$(VERSION)\"
 
+.DEFAULT_GOAL := all
+
 MODULE_DIRS := fsapi runtime $(patsubst %/,%,$(sort $(dir $(wildcard runtime/*/*.c)))) agent
 KK_GEN_LIBS :=
 KK_GEN_STAMPS :=

@@ -34,8 +34,8 @@ struct cell {
     const char *name; /* "a1" */
     int space;        /* 0: A, 1: B */
     char ns[32];
-    char veth[16];
-    char ip[16];
+    char veth[32];
+    char ip[32];
     char key[64];
     pid_t httpd;
 };
@@ -43,11 +43,11 @@ struct cell {
 static struct {
     pid_t pid;
     char table[32], other[32];
-    char bridge[3][16]; /* A, B and C (C: rules only, no cells) */
-    char subnet[3][20];
-    char gw[3][16];
+    char bridge[3][32]; /* A, B and C (C: rules only, no cells) */
+    char subnet[3][32];
+    char gw[3][32];
     char space_key[3][32];
-    char client_ns[32], client_veth[16], client_gw[16], client_ip[16];
+    char client_ns[32], client_veth[32], client_gw[32], client_ip[32];
     char www[64];
     char token[64];
     char old_forward[8];  /* to restore at exit; "" once restored */

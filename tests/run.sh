@@ -34,9 +34,9 @@ per_test_timeout=${KK_TEST_TIMEOUT:-1200}
 
 run_one() {
     local prog=$1 wrapper=$2 name log rc
-    name=$(basename "$prog")
+    name=$(basename "$(dirname "$prog")")/$(basename "$prog")
     if [ -n "${KK_TEST_FILTER:-}" ] && ! [[ $name =~ $KK_TEST_FILTER ]]; then return; fi
-    log=$logdir/$name.log
+    log=$logdir/${name//\//-}.log
     local start=$SECONDS
     case $prog in
     *.sh) timeout -k 10 "$per_test_timeout" bash "$prog" >"$log.out" 2>"$log" ;;

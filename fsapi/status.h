@@ -94,7 +94,8 @@ struct kk_status *kk_status_new(enum kk_kind kind, const char *name);
 void kk_status_free(struct kk_status *st);
 KK_DEFINE_CLEANUP(struct kk_status, kk_status_free)
 
-/* The entry of container `id`, appended (state unset) if absent. */
+/* The entry of container `id`, appended (state unset) if absent. An append
+ * may move the array: earlier entry pointers are invalid afterwards. */
 struct kk_container_status *kk_status_container(struct kk_status *st, const char *id);
 /* The entry of container `id`, or NULL. */
 const struct kk_container_status *kk_status_find_container(const struct kk_status *st,

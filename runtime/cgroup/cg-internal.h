@@ -58,6 +58,8 @@ unsigned cg_resources_needs(const struct kk_cg_resources *res);
 
 /* The path below the mount for ref, without the leading '/' ("kukeon/r/s"). */
 int cg_rel_path(struct kk_cg *cg, const struct kk_cg_ref *ref, char **rel, kk_error **err);
+/* "a/b/c" -> parent "a/b" (allocated), name "c" (inside rel). */
+void cg_split(const char *rel, char **parent, const char **name);
 /* "cpu:/kukeon/r", for messages. Caller frees. */
 char *cg_describe(const struct cg_hier *h, const char *rel);
 /* A ref is a container leaf (holds processes, delegates nothing). */

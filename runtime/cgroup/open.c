@@ -168,6 +168,13 @@ int cg_rel_path(struct kk_cg *cg, const struct kk_cg_ref *ref, char **rel, kk_er
     return 0;
 }
 
+void cg_split(const char *rel, char **parent, const char **name)
+{
+    const char *slash = strrchr(rel, '/');
+    *name = slash ? slash + 1 : rel;
+    *parent = kk_xstrndup(rel, slash ? (size_t)(slash - rel) : 0);
+}
+
 char *cg_describe(const struct cg_hier *h, const char *rel)
 {
     return *h->name ? kk_xasprintf("%s:/%s", h->name, rel) : kk_xasprintf("/%s", rel);

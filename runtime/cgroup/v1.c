@@ -217,40 +217,55 @@ static int wait_empty(int fd, int64_t deadline, bool *empty, kk_error **err)
     }
 }
 
+/* Opens rel's parent and rel in one hierarchy; *fd stays -1 if rel is gone. */
+static int open_pair(const struct cg_hier *h, const char *parent, const char *name, int *pfd,
+                     int *fd, kk_error **err)
+{
+    _cleanup_error_ kk_error *nf = NULL;
+    *pfd = cg_open_dir(h->fd, parent, &nf);
+    *fd = *pfd < 0 ? -1 : cg_open_dir(*pfd, name, &nf);
+    if (*fd >= 0 || kk_error_code(nf) == KK_E_NOT_FOUND)
+        return 0;
+    *err = TAKE_PTR(nf);
+    return -1;
+}
+
 static int v1_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_ms, kk_error **err)
 {
     struct cg_real *r = cg_real(cg);
     int64_t deadline = cg_now_ms() + timeout_ms;
-    _cleanup_free_ char *rel = NULL;
+    _cleanup_free_ char *rel = NULL, *parent = NULL;
+    const char *name;
     if (cg_rel_path(cg, ref, &rel, err) < 0)
         return -1;
-    char *slash = strrchr(rel, '/');
-    const char *name = slash ? slash + 1 : rel;
-    _cleanup_free_ char *parent = kk_xstrndup(rel, slash ? (size_t)(slash - rel) : 0);
+    cg_split(rel, &parent, &name);
 
-    for (size_t i = 0; i < r->n_hiers; i++) {
-        struct cg_hier *h = &r->hiers[i];
-        _cleanup_free_ char *what = cg_describe(h, rel);
-        _cleanup_error_ kk_error *nf = NULL;
-        _cleanup_close_ int pfd = cg_open_dir(h->fd, parent, &nf);
-        _cleanup_close_ int fd = pfd < 0 ? -1 : cg_open_dir(pfd, name, &nf);
-        if (fd < 0) {
-            if (kk_error_code(nf) == KK_E_NOT_FOUND)
+    /* Wait in every hierarchy before removing in any, so that a busy
+     * cgroup is left whole rather than half removed. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < r->n_hiers; i++) {
+            struct cg_hier *h = &r->hiers[i];
+            _cleanup_free_ char *what = cg_describe(h, rel);
+            _cleanup_close_ int pfd = -1, fd = -1;
+            if (open_pair(h, parent, name, &pfd, &fd, err) < 0)
+                return kk_error_wrap(err, "cgroup %s", what);
+            if (fd < 0)
+                continue; /* already gone here */
+            if (pass == 0) {
+                bool empty;
+                if (wait_empty(fd, deadline, &empty, err) < 0)
+                    return kk_error_wrap(err, "cgroup %s", what);
+                if (!empty)
+                    return cg_busy_error(fd, what, timeout_ms, err);
                 continue;
-            *err = TAKE_PTR(nf);
-            return kk_error_wrap(err, "cgroup %s", what);
-        }
-        bool empty;
-        if (wait_empty(fd, deadline, &empty, err) < 0)
-            return kk_error_wrap(err, "cgroup %s", what);
-        if (!empty)
-            return cg_busy_error(fd, what, timeout_ms, err);
-        int64_t now = cg_now_ms();
-        if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0) {
-            /* A process that arrived after we looked. */
-            if ((*err)->sys_errno == EBUSY)
-                return cg_busy_error(fd, what, timeout_ms, err);
-            return kk_error_wrap(err, "cgroup %s", what);
+            }
+            int64_t now = cg_now_ms();
+            if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0) {
+                /* A process that arrived after we looked. */
+                if ((*err)->sys_errno == EBUSY)
+                    return cg_busy_error(fd, what, timeout_ms, err);
+                return kk_error_wrap(err, "cgroup %s", what);
+            }
         }
     }
     return 0;

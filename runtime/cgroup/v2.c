@@ -209,9 +209,9 @@ static int v2_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_
     _cleanup_free_ char *rel = NULL;
     if (cg_rel_path(cg, ref, &rel, err) < 0)
         return -1;
-    char *slash = strrchr(rel, '/');
-    const char *name = slash ? slash + 1 : rel;
-    _cleanup_free_ char *parent = kk_xstrndup(rel, slash ? (size_t)(slash - rel) : 0);
+    _cleanup_free_ char *parent = NULL;
+    const char *name;
+    cg_split(rel, &parent, &name);
 
     _cleanup_error_ kk_error *nf = NULL;
     _cleanup_close_ int pfd = cg_open_dir(hier(cg)->fd, parent, &nf);

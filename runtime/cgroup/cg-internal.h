@@ -77,8 +77,8 @@ void cg_sleep_ms(int ms);
 /* Opens `rel` ("" for fd itself) beneath fd one component at a time with
  * O_NOFOLLOW, so no symlink in a (fake) tree leads outside it. */
 int cg_open_dir(int fd, const char *rel, kk_error **err);
-/* mkdirat + open; EEXIST is success. *created tells which. */
-int cg_mkdir_child(int parent, const char *name, bool *created, kk_error **err);
+/* mkdirat + open; EEXIST is success. */
+int cg_mkdir_child(int parent, const char *name, kk_error **err);
 /* A listing of name (".": dirfd itself) beneath dirfd. */
 DIR *cg_opendir(int dirfd, const char *name, kk_error **err);
 bool cg_has_file(int dirfd, const char *file);

@@ -46,10 +46,9 @@ int cg_open_dir(int fd, const char *rel, kk_error **err)
     return TAKE_FD(cur);
 }
 
-int cg_mkdir_child(int parent, const char *name, bool *created, kk_error **err)
+int cg_mkdir_child(int parent, const char *name, kk_error **err)
 {
-    *created = mkdirat(parent, name, 0755) == 0;
-    if (!*created && errno != EEXIST)
+    if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
         return kk_error_errno(err, "mkdir %s", name);
     int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)

@@ -157,6 +157,8 @@ struct kk_cg_status {
                              cgroup.controllers); v1 the controllers whose
                              hierarchies hold this cgroup */
 };
+/* Frees what a successful ensure/status filled in; a failed call leaves
+ * nothing to release. Accepts NULL and a zeroed status. */
 void kk_cg_status_release(struct kk_cg_status *st);
 
 /* Flags for ensure. */

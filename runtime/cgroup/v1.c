@@ -34,8 +34,7 @@ static int ensure_in(struct cg_hier *h, const char *rel, kk_error **err)
     for (const char *p = rel; *p;) {
         size_t n = strcspn(p, "/");
         _cleanup_free_ char *name = kk_xstrndup(p, n);
-        bool created;
-        int child = cg_mkdir_child(fd, name, &created, err);
+        int child = cg_mkdir_child(fd, name, err);
         if (child < 0)
             return -1;
         if ((h->controllers & KK_CG_CPUSET) && cpuset_inherit(fd, child, err) < 0) {
@@ -80,8 +79,8 @@ static int read_freezer(int fd, char *state, kk_error **err)
     return 0;
 }
 
-static int v1_status(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg_status *st,
-                     kk_error **err)
+static int v1_status_fill(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg_status *st,
+                          kk_error **err)
 {
     struct cg_real *r = cg_real(cg);
     _cleanup_free_ char *rel = NULL;
@@ -116,6 +115,16 @@ static int v1_status(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg
         }
     }
     st->ready = all;
+    return 0;
+}
+
+static int v1_status(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg_status *st,
+                     kk_error **err)
+{
+    if (v1_status_fill(cg, ref, st, err) < 0) {
+        kk_cg_status_release(st);
+        return -1;
+    }
     return 0;
 }
 

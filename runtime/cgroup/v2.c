@@ -17,8 +17,7 @@ static struct cg_hier *hier(struct kk_cg *cg)
  * may fork while we move them, hence rounds until the cgroup is empty. */
 static int move_internal(int fd, kk_error **err)
 {
-    bool created;
-    _cleanup_close_ int leaf = cg_mkdir_child(fd, INTERNAL_LEAF, &created, err);
+    _cleanup_close_ int leaf = cg_mkdir_child(fd, INTERNAL_LEAF, err);
     if (leaf < 0)
         return -1;
     for (int round = 0; round < MOVE_ROUNDS; round++) {
@@ -93,8 +92,7 @@ int cg_v2_walk(struct kk_cg *cg, const char *rel, unsigned want, bool leaf, unsi
         _cleanup_free_ char *name = kk_xstrndup(p, n);
         if (want && delegate(fd, kk_buf_str(&prefix), p == rel, want, flags, err) < 0)
             return -1;
-        bool created;
-        int child = cg_mkdir_child(fd, name, &created, err);
+        int child = cg_mkdir_child(fd, name, err);
         if (child < 0)
             return kk_error_wrap(err, "cgroup %s", kk_buf_str(&prefix));
         close(fd);
@@ -109,8 +107,8 @@ int cg_v2_walk(struct kk_cg *cg, const char *rel, unsigned want, bool leaf, unsi
     return TAKE_FD(fd);
 }
 
-static int v2_status(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg_status *st,
-                     kk_error **err)
+static int v2_status_fill(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg_status *st,
+                          kk_error **err)
 {
     _cleanup_free_ char *rel = NULL;
     if (cg_status_init(cg, ref, st, err) < 0 || cg_rel_path(cg, ref, &rel, err) < 0)
@@ -133,6 +131,16 @@ static int v2_status(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg
     st->populated = cg_keyed_get(events, "populated", &v) == 0 && v == 1;
     st->frozen = cg_keyed_get(events, "frozen", &v) == 0 && v == 1;
     kk_cg_controllers_parse(ctl, KK_CG_MODE_V2, &st->controllers);
+    return 0;
+}
+
+static int v2_status(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg_status *st,
+                     kk_error **err)
+{
+    if (v2_status_fill(cg, ref, st, err) < 0) {
+        kk_cg_status_release(st);
+        return -1;
+    }
     return 0;
 }
 

@@ -24,8 +24,8 @@ void kk_model_spec_canonical(const struct kk_resource *r, struct kk_buf *out)
     _cleanup_(kk_ytree_freep) struct kk_ytree *t = kk_ytree_new();
     struct kk_ynode *doc = kk_ytree_map(t);
     kk_ynode_set(t, doc, "kind", kk_ytree_scalar(t, kk_kind_name(r->kind), true));
-    struct kk_ynode *spec = kk_codec_encode(t, kk_model_spec_schema(r->kind),
-                                            kk_resource_spec_const(r));
+    struct kk_ynode *spec =
+            kk_codec_encode(t, kk_model_spec_schema(r->kind), kk_resource_spec_const(r));
     kk_ynode_set(t, doc, "spec", spec ? spec : kk_ytree_map(t));
     kk_yaml_emit(doc, out);
 }

@@ -44,8 +44,7 @@ static int decode_header(struct kk_dec *d, const struct kk_ynode *root)
         kk_dec_error(d, root, "required (accepted: %s)", kk_buf_str(&kinds));
     else if (kind->type != KK_YSCALAR || (k = kk_kind_parse(kind->value)) < 0)
         kk_dec_error(d, kind, "%.64s: unknown kind (accepted: %s)",
-                     kind->type == KK_YSCALAR ? kind->value : "(not a string)",
-                     kk_buf_str(&kinds));
+                     kind->type == KK_YSCALAR ? kind->value : "(not a string)", kk_buf_str(&kinds));
     kk_dec_pop(d, mark);
     return k;
 }
@@ -174,14 +173,14 @@ int kk_manifest_load_buffer(const char *file, const char *data, size_t len,
         check_unique(&d, m);
     kk_buf_release(&d.path);
     if (d.errors)
-        return kk_error_set(err, KK_E_INVALID, "%s: invalid manifest (%u error%s)", name,
-                            d.errors, d.errors == 1 ? "" : "s");
+        return kk_error_set(err, KK_E_INVALID, "%s: invalid manifest (%u error%s)", name, d.errors,
+                            d.errors == 1 ? "" : "s");
     *out = TAKE_PTR(m);
     return 0;
 }
 
-int kk_manifest_load_fd(int fd, const char *file, struct kk_manifest **out,
-                        struct kk_diags *diags, kk_error **err)
+int kk_manifest_load_fd(int fd, const char *file, struct kk_manifest **out, struct kk_diags *diags,
+                        kk_error **err)
 {
     *out = NULL;
     struct stat st;
@@ -224,8 +223,7 @@ static int take_single(struct kk_manifest *m, enum kk_kind kind, struct kk_resou
     }
     if (m->docs[0]->kind != kind) {
         kk_diags_add(diags, m->file, m->docs[0]->line, m->docs[0]->col, "kind",
-                     "expected %s, found %s", kk_kind_name(kind),
-                     kk_kind_name(m->docs[0]->kind));
+                     "expected %s, found %s", kk_kind_name(kind), kk_kind_name(m->docs[0]->kind));
         return kk_error_set(err, KK_E_INVALID, "%s: not a %s", name, kk_kind_name(kind));
     }
     *out = TAKE_PTR(m->docs[0]);

@@ -27,7 +27,7 @@
 #include "fsapi/model.h"
 
 struct kk_manifest {
-    char *file; /* as given to the loader; may be NULL */
+    char *file;                /* as given to the loader; may be NULL */
     struct kk_resource **docs; /* each with file/line/col of its document */
     size_t n;
 };
@@ -35,8 +35,8 @@ struct kk_manifest {
 int kk_manifest_load_buffer(const char *file, const char *data, size_t len,
                             struct kk_manifest **out, struct kk_diags *diags, kk_error **err);
 /* Reads fd to its end (at most 1 MiB) without closing it; `file` names it. */
-int kk_manifest_load_fd(int fd, const char *file, struct kk_manifest **out,
-                        struct kk_diags *diags, kk_error **err);
+int kk_manifest_load_fd(int fd, const char *file, struct kk_manifest **out, struct kk_diags *diags,
+                        kk_error **err);
 int kk_manifest_load_file(const char *path, struct kk_manifest **out, struct kk_diags *diags,
                           kk_error **err);
 void kk_manifest_free(struct kk_manifest *m);

@@ -159,7 +159,8 @@ static void check_container_fields(struct kk_dec *d, const struct kk_ynode *map,
         kk_dec_pop(d, mark);
     }
     if (k->working_dir && !is_abs_path(k->working_dir))
-        field_error(d, map, "workingDir", "must be an absolute path, got \"%.80s\"", k->working_dir);
+        field_error(d, map, "workingDir", "must be an absolute path, got \"%.80s\"",
+                    k->working_dir);
 
     const struct kk_ynode *vols = kk_ynode_get(map, "volumes");
     for (size_t i = 0; i < k->n_volumes; i++) {
@@ -212,7 +213,8 @@ static void check_cell_root(struct kk_dec *d, const struct kk_ynode *spec, struc
                 strcmp(cell->containers[i].id, cell->root_container_id) == 0)
                 root = i;
         if (root == SIZE_MAX) {
-            field_error(d, spec, "rootContainerId", "\"%.80s\" names no container of the cell", cell->root_container_id);
+            field_error(d, spec, "rootContainerId", "\"%.80s\" names no container of the cell",
+                        cell->root_container_id);
             return;
         }
         for (size_t i = 0; i < cell->n_containers; i++) {
@@ -220,8 +222,8 @@ static void check_cell_root(struct kk_dec *d, const struct kk_ynode *spec, struc
                 continue;
             size_t mark = kk_dec_push_key(d, "containers");
             kk_dec_push_index(d, i);
-            field_error(d, item_at(cn, i), "root",
-                        "conflicts with rootContainerId \"%s\"", cell->root_container_id);
+            field_error(d, item_at(cn, i), "root", "conflicts with rootContainerId \"%s\"",
+                        cell->root_container_id);
             kk_dec_pop(d, mark);
         }
     } else {
@@ -329,8 +331,7 @@ static void check_identity(struct kk_dec *d, const struct kk_ynode *doc, struct 
     }
     if (*name && *id && strcmp(*name, *id) != 0) {
         size_t mark = kk_dec_push_key(d, "spec");
-        field_error(d, spec, "id", "\"%.80s\" does not match metadata.name \"%.80s\"", *id,
-                    *name);
+        field_error(d, spec, "id", "\"%.80s\" does not match metadata.name \"%.80s\"", *id, *name);
         kk_dec_pop(d, mark);
         return;
     }

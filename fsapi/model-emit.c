@@ -9,8 +9,8 @@ struct kk_ynode *kk_model_spec_tree(struct kk_ytree *t, const struct kk_resource
     kk_ynode_set(t, doc, "kind", kk_ytree_scalar(t, kk_kind_name(r->kind), true));
     struct kk_ynode *meta = kk_codec_encode(t, &kk_metadata_schema, &r->meta);
     kk_ynode_set(t, doc, "metadata", meta ? meta : kk_ytree_map(t));
-    struct kk_ynode *spec = kk_codec_encode(t, kk_model_spec_schema(r->kind),
-                                            kk_resource_spec_const(r));
+    struct kk_ynode *spec =
+            kk_codec_encode(t, kk_model_spec_schema(r->kind), kk_resource_spec_const(r));
     kk_ynode_set(t, doc, "spec", spec ? spec : kk_ytree_map(t));
     return doc;
 }

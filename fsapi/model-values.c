@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#define IMAGE_REF_MAX 512
+#define IMAGE_REF_MAX    512
 #define DEFAULT_REGISTRY "docker.io"
 
 static bool all_chars(const char *s, size_t len, const char *extra, bool upper)
@@ -102,11 +102,10 @@ char *kk_image_normalize(const char *ref, const char **why)
     size_t domain_len = strlen(DEFAULT_REGISTRY);
     const char *path = name;
     char *slash = strchr(name, '/');
-    if (slash && (memchr(name, '.', (size_t)(slash - name)) ||
-                  memchr(name, ':', (size_t)(slash - name)) ||
-                  ((size_t)(slash - name) == strlen("localhost") &&
-                   strncmp(name, "localhost", 9) == 0) ||
-                  !all_chars(name, (size_t)(slash - name), "_-", false))) {
+    if (slash &&
+        (memchr(name, '.', (size_t)(slash - name)) || memchr(name, ':', (size_t)(slash - name)) ||
+         ((size_t)(slash - name) == strlen("localhost") && strncmp(name, "localhost", 9) == 0) ||
+         !all_chars(name, (size_t)(slash - name), "_-", false))) {
         domain = name;
         domain_len = (size_t)(slash - name);
         path = slash + 1;
@@ -299,8 +298,8 @@ bool kk_subnet_valid(const char *s, const char **why)
     memcpy(ip, s, (size_t)(slash - s));
     ip[slash - s] = '\0';
     uint16_t prefix;
-    if (inet_pton(AF_INET, ip, &addr) != 1 || parse_port_number(slash + 1, strlen(slash + 1),
-                                                                &prefix) < 0) {
+    if (inet_pton(AF_INET, ip, &addr) != 1 ||
+        parse_port_number(slash + 1, strlen(slash + 1), &prefix) < 0) {
         *why = "expected an IPv4 subnet such as 10.88.3.0/24";
         return false;
     }

@@ -5,32 +5,45 @@
 #include <stddef.h>
 #include <string.h>
 
-#define FIELD(n, t, T, m) {.name = (n), .type = (t), .off = offsetof(T, m)}
-#define STR(n, T, m)      FIELD(n, KK_F_STR, T, m)
-#define BOOL(n, T, m)     FIELD(n, KK_F_BOOL, T, m)
-#define STRV(n, T, m)     FIELD(n, KK_F_STRV, T, m)
-#define BYTES(n, T, m)    FIELD(n, KK_F_BYTES, T, m)
-#define KV(n, T, m)       FIELD(n, KK_F_KV, T, m)
+#define FIELD(n, t, T, m)                                                                          \
+    {                                                                                              \
+        .name = (n), .type = (t), .off = offsetof(T, m)                                            \
+    }
+#define STR(n, T, m)   FIELD(n, KK_F_STR, T, m)
+#define BOOL(n, T, m)  FIELD(n, KK_F_BOOL, T, m)
+#define STRV(n, T, m)  FIELD(n, KK_F_STRV, T, m)
+#define BYTES(n, T, m) FIELD(n, KK_F_BYTES, T, m)
+#define KV(n, T, m)    FIELD(n, KK_F_KV, T, m)
 #define U32(n, T, m, lo, hi)                                                                       \
-    {.name = (n), .type = KK_F_U32, .off = offsetof(T, m), .min = (lo), .max = (hi)}
+    {                                                                                              \
+        .name = (n), .type = KK_F_U32, .off = offsetof(T, m), .min = (lo), .max = (hi)             \
+    }
 #define I64(n, T, m, lo, hi)                                                                       \
-    {.name = (n), .type = KK_F_I64, .off = offsetof(T, m), .min = (lo), .max = (hi)}
-#define ENUM(n, T, m, e)  {.name = (n), .type = KK_F_ENUM, .off = offsetof(T, m), .enums = (e)}
-#define OBJ(n, T, m, s)   {.name = (n), .type = KK_F_OBJ, .off = offsetof(T, m), .sub = &(s)}
+    {                                                                                              \
+        .name = (n), .type = KK_F_I64, .off = offsetof(T, m), .min = (lo), .max = (hi)             \
+    }
+#define ENUM(n, T, m, e)                                                                           \
+    {                                                                                              \
+        .name = (n), .type = KK_F_ENUM, .off = offsetof(T, m), .enums = (e)                        \
+    }
+#define OBJ(n, T, m, s)                                                                            \
+    {                                                                                              \
+        .name = (n), .type = KK_F_OBJ, .off = offsetof(T, m), .sub = &(s)                          \
+    }
 #define LIST(n, T, m, cnt, s)                                                                      \
-    {.name = (n),                                                                                  \
-     .type = KK_F_LIST,                                                                            \
-     .off = offsetof(T, m),                                                                        \
-     .count_off = offsetof(T, cnt),                                                                \
-     .sub = &(s)}
+    {                                                                                              \
+        .name = (n), .type = KK_F_LIST, .off = offsetof(T, m), .count_off = offsetof(T, cnt),      \
+        .sub = &(s)                                                                                \
+    }
 #define CUSTOM(n, T, m, dec, enc, rel)                                                             \
-    {.name = (n),                                                                                  \
-     .type = KK_F_CUSTOM,                                                                          \
-     .off = offsetof(T, m),                                                                        \
-     .decode = (dec),                                                                              \
-     .encode = (enc),                                                                              \
-     .release = (rel)}
-#define SCHEMA(n, T, f) {(n), sizeof(T), (f), KK_ARRAY_SIZE(f)}
+    {                                                                                              \
+        .name = (n), .type = KK_F_CUSTOM, .off = offsetof(T, m), .decode = (dec), .encode = (enc), \
+        .release = (rel)                                                                           \
+    }
+#define SCHEMA(n, T, f)                                                                            \
+    {                                                                                              \
+        (n), sizeof(T), (f), KK_ARRAY_SIZE(f)                                                      \
+    }
 
 /* --- custom field codecs -------------------------------------------------- */
 
@@ -141,8 +154,7 @@ static const struct kk_field metadata_fields[] = {
         KV("labels", struct kk_metadata, labels),
         KV("annotations", struct kk_metadata, annotations),
 };
-const struct kk_schema kk_metadata_schema = SCHEMA("metadata", struct kk_metadata,
-                                                   metadata_fields);
+const struct kk_schema kk_metadata_schema = SCHEMA("metadata", struct kk_metadata, metadata_fields);
 
 static const struct kk_field cpu_fields[] = {
         U32("weight", struct kk_cpu, weight, 1, 10000),
@@ -165,8 +177,8 @@ static const struct kk_field throttle_fields[] = {
         I64("readIops", struct kk_io_throttle, read_iops, 1, 0),
         I64("writeIops", struct kk_io_throttle, write_iops, 1, 0),
 };
-static const struct kk_schema throttle_schema = SCHEMA("throttle", struct kk_io_throttle,
-                                                       throttle_fields);
+static const struct kk_schema throttle_schema =
+        SCHEMA("throttle", struct kk_io_throttle, throttle_fields);
 
 static const struct kk_field io_fields[] = {
         U32("weight", struct kk_io, weight, 1, 10000),
@@ -185,8 +197,8 @@ static const struct kk_field resources_fields[] = {
         OBJ("io", struct kk_resources, io, io_schema),
         OBJ("pids", struct kk_resources, pids, pids_schema),
 };
-static const struct kk_schema resources_schema = SCHEMA("resources", struct kk_resources,
-                                                        resources_fields);
+static const struct kk_schema resources_schema =
+        SCHEMA("resources", struct kk_resources, resources_fields);
 
 static const struct kk_field volume_fields[] = {
         STR("source", struct kk_volume, source),
@@ -225,8 +237,8 @@ static const struct kk_field container_fields[] = {
         U32("restartMaxRetries", C, restart_max_retries, 0, 1000000),
 };
 #undef C
-const struct kk_schema kk_container_schema = SCHEMA("Container", struct kk_container,
-                                                    container_fields);
+const struct kk_schema kk_container_schema =
+        SCHEMA("Container", struct kk_container, container_fields);
 
 static const struct kk_field cell_fields[] = {
         STR("id", struct kk_cell, id),
@@ -249,8 +261,8 @@ static const struct kk_schema stack_schema = SCHEMA("Stack", struct kk_stack, st
 static const struct kk_field network_fields[] = {
         STR("subnet", struct kk_space_network, subnet),
 };
-static const struct kk_schema network_schema = SCHEMA("network", struct kk_space_network,
-                                                      network_fields);
+static const struct kk_schema network_schema =
+        SCHEMA("network", struct kk_space_network, network_fields);
 
 static const struct kk_field space_fields[] = {
         STR("id", struct kk_space, id),
@@ -265,14 +277,14 @@ static const struct kk_field credential_fields[] = {
         STR("passwordFile", struct kk_registry_credential, password_file),
         STR("serverAddress", struct kk_registry_credential, server_address),
 };
-static const struct kk_schema credential_schema = SCHEMA(
-        "registryCredential", struct kk_registry_credential, credential_fields);
+static const struct kk_schema credential_schema =
+        SCHEMA("registryCredential", struct kk_registry_credential, credential_fields);
 
 static const struct kk_field realm_fields[] = {
         STR("id", struct kk_realm, id),
         STR("namespace", struct kk_realm, namespace_),
-        LIST("registryCredentials", struct kk_realm, registry_credentials,
-             n_registry_credentials, credential_schema),
+        LIST("registryCredentials", struct kk_realm, registry_credentials, n_registry_credentials,
+             credential_schema),
 };
 static const struct kk_schema realm_schema = SCHEMA("Realm", struct kk_realm, realm_fields);
 

@@ -36,7 +36,7 @@
 #include "fsapi/validate.h"
 #include "fsapi/yaml-codec.h"
 
-#define KK_API_VERSION "v1beta1"
+#define KK_API_VERSION  "v1beta1"
 #define KK_DEFAULT_NAME "default"
 
 enum kk_kind {
@@ -76,15 +76,15 @@ struct kk_ports {
 };
 
 struct kk_volume {
-    char *source; /* source: absolute host path */
-    char *target; /* target: absolute path in the container */
+    char *source;   /* source: absolute host path */
+    char *target;   /* target: absolute path in the container */
     bool read_only; /* readOnly */
 };
 
 struct kk_cpu {
-    uint32_t weight; /* weight: 1..10000 (cgroup v2 cpu.weight), 0 = unset */
+    uint32_t weight;    /* weight: 1..10000 (cgroup v2 cpu.weight), 0 = unset */
     uint32_t millicpus; /* cpus: "1.5" or "1500m" -> 1500; 0 = unlimited */
-    char *cpuset; /* cpuset: "0-3,6" */
+    char *cpuset;       /* cpuset: "0-3,6" */
 };
 
 struct kk_memory {
@@ -98,13 +98,13 @@ struct kk_devnum {
 };
 
 struct kk_io_throttle {
-    struct kk_devnum device; /* device: "MAJ:MIN" of a block device */
+    struct kk_devnum device;       /* device: "MAJ:MIN" of a block device */
     int64_t read_bps, write_bps;   /* readBps, writeBps; KK_UNSET = unlimited */
     int64_t read_iops, write_iops; /* readIops, writeIops */
 };
 
 struct kk_io {
-    uint32_t weight; /* weight: 1..10000, 0 = unset */
+    uint32_t weight;                  /* weight: 1..10000, 0 = unset */
     struct kk_io_throttle *throttles; /* throttles */
     size_t n_throttles;
 };
@@ -189,7 +189,7 @@ struct kk_space {
 struct kk_registry_credential {
     char *username;
     char *password;
-    char *password_file; /* passwordFile: absolute path, exclusive with password */
+    char *password_file;  /* passwordFile: absolute path, exclusive with password */
     char *server_address; /* serverAddress: "registry.example.com:5000" */
 };
 

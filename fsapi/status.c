@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
-static const char *const state_names[] = {"",       "Pending", "Ready",   "Stopped", "Paused",
+static const char *const state_names[] = {"",        "Pending", "Ready",   "Stopped", "Paused",
                                           "Pausing", "Failed",  "Unknown", NULL};
 
 const char *kk_state_name(enum kk_state state)
@@ -19,10 +19,18 @@ int kk_state_parse(const char *name)
     return -1;
 }
 
-#define FIELD(n, t, T, m) {.name = (n), .type = (t), .off = offsetof(T, m)}
+#define FIELD(n, t, T, m)                                                                          \
+    {                                                                                              \
+        .name = (n), .type = (t), .off = offsetof(T, m)                                            \
+    }
 #define STATE(n, T, m)                                                                             \
-    {.name = (n), .type = KK_F_ENUM, .off = offsetof(T, m), .enums = state_names}
-#define SCHEMA(n, T, f) {(n), sizeof(T), (f), KK_ARRAY_SIZE(f)}
+    {                                                                                              \
+        .name = (n), .type = KK_F_ENUM, .off = offsetof(T, m), .enums = state_names                \
+    }
+#define SCHEMA(n, T, f)                                                                            \
+    {                                                                                              \
+        (n), sizeof(T), (f), KK_ARRAY_SIZE(f)                                                      \
+    }
 
 #define CS struct kk_container_status
 static const struct kk_field container_status_fields[] = {
@@ -41,16 +49,16 @@ static const struct kk_field container_status_fields[] = {
         FIELD("observedGeneration", KK_F_STR, CS, observed_generation),
 };
 #undef CS
-static const struct kk_schema container_status_schema = SCHEMA(
-        "containerStatus", struct kk_container_status, container_status_fields);
+static const struct kk_schema container_status_schema =
+        SCHEMA("containerStatus", struct kk_container_status, container_status_fields);
 
 static const struct kk_field last_control_fields[] = {
         FIELD("verb", KK_F_STR, struct kk_last_control, verb),
         FIELD("at", KK_F_TIME, struct kk_last_control, at),
         FIELD("result", KK_F_STR, struct kk_last_control, result),
 };
-static const struct kk_schema last_control_schema = SCHEMA(
-        "lastControl", struct kk_last_control, last_control_fields);
+static const struct kk_schema last_control_schema =
+        SCHEMA("lastControl", struct kk_last_control, last_control_fields);
 
 #define S struct kk_status
 static const struct kk_field status_fields[] = {
@@ -179,8 +187,8 @@ static int decode_status(struct kk_dec *d, const struct kk_ynode *root, struct k
     return 0;
 }
 
-int kk_status_load_buffer(const char *file, const char *data, size_t len,
-                          struct kk_status **out, struct kk_diags *diags, kk_error **err)
+int kk_status_load_buffer(const char *file, const char *data, size_t len, struct kk_status **out,
+                          struct kk_diags *diags, kk_error **err)
 {
     *out = NULL;
     const char *name = file ? file : "<input>";
@@ -188,8 +196,7 @@ int kk_status_load_buffer(const char *file, const char *data, size_t len,
     if (kk_yaml_parse(file, data, len, &t, diags) < 0)
         return kk_error_set(err, KK_E_INVALID, "%s: invalid YAML", name);
     if (t->ndocs != 1) {
-        kk_diags_add(diags, file, 1, 1, "", "expected one status document, found %zu",
-                     t->ndocs);
+        kk_diags_add(diags, file, 1, 1, "", "expected one status document, found %zu", t->ndocs);
         return kk_error_set(err, KK_E_INVALID, "%s: not a status file", name);
     }
     struct kk_dec d = {.file = file, .diags = diags};

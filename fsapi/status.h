@@ -72,8 +72,8 @@ struct kk_container_status {
 
 struct kk_status {
     enum kk_kind kind;
-    char *name; /* metadata.name */
-    int state;  /* enum kk_state */
+    char *name;    /* metadata.name */
+    int state;     /* enum kk_state */
     char *reason;  /* CamelCase code, e.g. WaitingForParent */
     char *message; /* human text */
     int64_t created_at, updated_at, ready_at;
@@ -106,8 +106,8 @@ void kk_status_emit(const struct kk_status *st, struct kk_buf *out);
 /* Loads a status document; unknown fields are errors, as for manifests.
  * Returns 0, or -1 with *err (KK_E_INVALID plus diagnostics when the content
  * is wrong). */
-int kk_status_load_buffer(const char *file, const char *data, size_t len,
-                          struct kk_status **out, struct kk_diags *diags, kk_error **err);
+int kk_status_load_buffer(const char *file, const char *data, size_t len, struct kk_status **out,
+                          struct kk_diags *diags, kk_error **err);
 int kk_status_load_fd(int fd, const char *file, struct kk_status **out, struct kk_diags *diags,
                       kk_error **err);
 

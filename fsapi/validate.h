@@ -42,7 +42,10 @@ struct kk_diags {
     size_t dropped;
 };
 
-#define KK_DIAGS_INIT {NULL, 0, 0, 0}
+#define KK_DIAGS_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 void kk_diags_add(struct kk_diags *d, const char *file, unsigned line, unsigned col,
                   const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

@@ -94,8 +94,7 @@ void kk_kvs_release(struct kk_kvs *kv)
 int kk_codec_string(struct kk_dec *d, const struct kk_ynode *n, size_t max, char **out)
 {
     if (n->type != KK_YSCALAR) {
-        kk_dec_error(d, n, "expected a string, got a %s",
-                     n->type == KK_YMAP ? "mapping" : "list");
+        kk_dec_error(d, n, "expected a string, got a %s", n->type == KK_YMAP ? "mapping" : "list");
         return -1;
     }
     if (strlen(n->value) != n->len) {
@@ -132,9 +131,8 @@ int kk_parse_bytes(const char *s, int64_t *out)
         const char *suffix;
         uint64_t mult;
     } units[] = {
-            {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20}, {"Gi", 1ULL << 30}, {"Ti", 1ULL << 40},
-            {"K", 1000ULL},     {"M", 1000000ULL},  {"G", 1000000000ULL},
-            {"T", 1000000000000ULL},
+            {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20}, {"Gi", 1ULL << 30},   {"Ti", 1ULL << 40},
+            {"K", 1000ULL},     {"M", 1000000ULL},  {"G", 1000000000ULL}, {"T", 1000000000000ULL},
     };
     size_t len = strlen(s), digits = strspn(s, "0123456789");
     if (digits == 0 || digits > 20)
@@ -195,8 +193,8 @@ int kk_time_parse(const char *s, int64_t *ns)
     int y1, y2, mo, d, h, mi, sec;
     if (strlen(s) < 20 || two_digits(s, &y1) || two_digits(s + 2, &y2) || s[4] != '-' ||
         two_digits(s + 5, &mo) || s[7] != '-' || two_digits(s + 8, &d) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || two_digits(s + 11, &h) ||
-        s[13] != ':' || two_digits(s + 14, &mi) || s[16] != ':' || two_digits(s + 17, &sec))
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || two_digits(s + 11, &h) || s[13] != ':' ||
+        two_digits(s + 14, &mi) || s[16] != ':' || two_digits(s + 17, &sec))
         return -1;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -1;
@@ -217,8 +215,7 @@ int kk_time_parse(const char *s, int64_t *ns)
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
-        if (two_digits(p + 1, &oh) || p[3] != ':' || two_digits(p + 4, &om) || oh > 23 ||
-            om > 59)
+        if (two_digits(p + 1, &oh) || p[3] != ':' || two_digits(p + 4, &om) || oh > 23 || om > 59)
             return -1;
         offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
         p += 6;
@@ -294,8 +291,8 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-void kk_dec_unknown_field(struct kk_dec *d, const struct kk_ynode *key,
-                          const char *const *names, size_t n)
+void kk_dec_unknown_field(struct kk_dec *d, const struct kk_ynode *key, const char *const *names,
+                          size_t n)
 {
     const char *best = NULL;
     size_t best_d = 3;
@@ -382,8 +379,8 @@ static void decode_int(struct kk_dec *d, const struct kk_field *f, const struct 
     }
     int64_t max = f->max > 0 ? f->max : (f->type == KK_F_U32 ? (int64_t)UINT32_MAX : INT64_MAX);
     if (v < f->min || v > max) {
-        kk_dec_error(d, n, "must be between %" PRId64 " and %" PRId64 ", got %" PRId64, f->min,
-                     max, v);
+        kk_dec_error(d, n, "must be between %" PRId64 " and %" PRId64 ", got %" PRId64, f->min, max,
+                     v);
         return;
     }
     if (f->type == KK_F_U32)

@@ -83,10 +83,10 @@ struct kk_field {
     const char *name;
     enum kk_ftype type;
     size_t off;
-    size_t count_off;              /* KK_F_LIST */
-    const struct kk_schema *sub;   /* KK_F_OBJ, KK_F_LIST */
-    const char *const *enums;      /* KK_F_ENUM, NULL-terminated */
-    int64_t min, max;              /* KK_F_U32, KK_F_I64 when max > 0 */
+    size_t count_off;            /* KK_F_LIST */
+    const struct kk_schema *sub; /* KK_F_OBJ, KK_F_LIST */
+    const char *const *enums;    /* KK_F_ENUM, NULL-terminated */
+    int64_t min, max;            /* KK_F_U32, KK_F_I64 when max > 0 */
     /* KK_F_CUSTOM: decode returns < 0 after reporting with kk_dec_error. */
     int (*decode)(struct kk_dec *d, const struct kk_ynode *n, void *field);
     struct kk_ynode *(*encode)(struct kk_ytree *t, const void *field); /* NULL = unset */
@@ -105,8 +105,8 @@ void kk_dec_error(struct kk_dec *d, const struct kk_ynode *n, const char *fmt, .
         __attribute__((format(printf, 3, 4)));
 /* "unknown field", with the closest of names as a suggestion when there is
  * one, else the list of accepted names. Reports at key. */
-void kk_dec_unknown_field(struct kk_dec *d, const struct kk_ynode *key,
-                          const char *const *names, size_t n);
+void kk_dec_unknown_field(struct kk_dec *d, const struct kk_ynode *key, const char *const *names,
+                          size_t n);
 /* Path stack: push returns the length to restore with pop. */
 size_t kk_dec_push_key(struct kk_dec *d, const char *key);
 size_t kk_dec_push_index(struct kk_dec *d, size_t i);

@@ -11,8 +11,8 @@
 
 /* Words YAML 1.1 or 1.2 resolvers turn into booleans or null. */
 static const char *const special_words[] = {
-        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", ".nan", ".inf", "-.inf",
-        "+.inf",
+        "y",     "n",    "yes", "no",   "on",   "off",   "true",
+        "false", "null", "~",   ".nan", ".inf", "-.inf", "+.inf",
 };
 
 static bool looks_numeric(const char *s)

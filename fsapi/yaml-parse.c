@@ -5,6 +5,7 @@
  * memory or time is spent on what comes after the offending event. */
 #include "fsapi/yaml.h"
 
+#include <stdarg.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -87,8 +88,7 @@ void kk_ynode_append(struct kk_ynode *coll, struct kk_ynode *item)
     coll->items[coll->n++] = item;
 }
 
-void kk_ynode_set(struct kk_ytree *t, struct kk_ynode *map, const char *key,
-                  struct kk_ynode *value)
+void kk_ynode_set(struct kk_ytree *t, struct kk_ynode *map, const char *key, struct kk_ynode *value)
 {
     kk_ynode_append(map, kk_ytree_scalar(t, key, true));
     kk_ynode_append(map, value);
@@ -130,19 +130,26 @@ static void stack_path(const struct parser *p, struct kk_buf *out)
     }
 }
 
-static void report(struct parser *p, unsigned line, unsigned col, const char *fmt, const char *arg)
+static void report(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void report(struct parser *p, const yaml_mark_t *m, const char *fmt, ...)
 {
     _cleanup_buf_ struct kk_buf path = KK_BUF_INIT;
+    _cleanup_free_ char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
     stack_path(p, &path);
-    kk_diags_add(p->diags, p->file, line, col, kk_buf_str(&path), fmt, arg);
+    kk_diags_add(p->diags, p->file, m->line + 1, m->column + 1, kk_buf_str(&path), "%s", msg);
 }
 
 static int count_expanded(struct parser *p, size_t weight, const yaml_mark_t *m)
 {
     p->expanded += weight;
     if (p->expanded > KK_YAML_MAX_NODES) {
-        report(p, m->line + 1, m->column + 1,
-               "%s: more than 100000 nodes (aliases count as what they expand to)", "limit");
+        report(p, m, "limit: more than 100000 nodes (aliases count as what they expand to)");
         return -1;
     }
     return 0;
@@ -159,12 +166,11 @@ static int attach(struct parser *p, struct kk_ydoc *doc, struct kk_ynode *n, boo
     struct kk_ynode *parent = p->stack[p->depth - 1];
     if (parent->type == KK_YMAP && parent->n % 2 == 0) {
         if (n->type != KK_YSCALAR) {
-            report(p, m->line + 1, m->column + 1, "%s: mapping keys must be scalars", "yaml");
+            report(p, m, "yaml: mapping keys must be scalars");
             return -1;
         }
         if (is_alias) {
-            report(p, m->line + 1, m->column + 1, "%s: an alias cannot be a mapping key",
-                   "yaml");
+            report(p, m, "yaml: an alias cannot be a mapping key");
             return -1;
         }
     }
@@ -244,8 +250,7 @@ static int finish_anchor(struct parser *p, const char *anchor, struct kk_ynode *
     if (!anchor)
         return 0;
     if (p->nanchors >= MAX_ANCHORS) {
-        report(p, m->line + 1, m->column + 1, "%s: more than 1000 anchors in a document",
-               "limit");
+        report(p, m, "limit: more than 1000 anchors in a document");
         return -1;
     }
     anchor_add(p, kk_xstrdup(anchor), n);
@@ -256,7 +261,7 @@ static int on_scalar(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *
 {
     const yaml_mark_t *m = &ev->start_mark;
     if (ev->data.scalar.length > KK_YAML_MAX_SCALAR) {
-        report(p, m->line + 1, m->column + 1, "%s: string longer than 64 KiB", "limit");
+        report(p, m, "limit: string longer than 64 KiB");
         return -1;
     }
     if (count_expanded(p, 1, m) < 0)
@@ -281,8 +286,7 @@ static int on_alias(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *e
     const yaml_mark_t *m = &ev->start_mark;
     struct kk_ynode *target = anchor_find(p, (const char *)ev->data.alias.anchor);
     if (!target) {
-        report(p, m->line + 1, m->column + 1, "yaml: unknown alias *%s",
-               (const char *)ev->data.alias.anchor);
+        report(p, m, "yaml: unknown alias *%s", (const char *)ev->data.alias.anchor);
         return -1;
     }
     if (count_expanded(p, target->weight, m) < 0)
@@ -290,12 +294,12 @@ static int on_alias(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *e
     return attach(p, doc, target, true, m);
 }
 
-static int on_start(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *ev,
-                    enum kk_ytype type, const yaml_char_t *anchor)
+static int on_start(struct parser *p, const yaml_event_t *ev, enum kk_ytype type,
+                    const yaml_char_t *anchor)
 {
     const yaml_mark_t *m = &ev->start_mark;
     if (p->depth >= KK_YAML_MAX_DEPTH) {
-        report(p, m->line + 1, m->column + 1, "%s: nesting deeper than 32 levels", "limit");
+        report(p, m, "limit: nesting deeper than 32 levels");
         return -1;
     }
     if (count_expanded(p, 1, m) < 0)
@@ -306,11 +310,10 @@ static int on_start(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *e
     if (p->depth > 0) {
         struct kk_ynode *parent = p->stack[p->depth - 1];
         if (parent->type == KK_YMAP && parent->n % 2 == 0) {
-            report(p, m->line + 1, m->column + 1, "%s: mapping keys must be scalars", "yaml");
+            report(p, m, "yaml: mapping keys must be scalars");
             return -1;
         }
     }
-    (void)doc;
     p->stack_anchor[p->depth] = anchor ? kk_xstrdup((const char *)anchor) : NULL;
     p->stack[p->depth++] = n;
     return 0;
@@ -345,12 +348,12 @@ static void report_libyaml(struct parser *p, const yaml_parser_t *yp, const char
         return;
     }
     if (yp->context)
-        kk_diags_add(p->diags, p->file, yp->problem_mark.line + 1, yp->problem_mark.column + 1,
-                     "", "yaml: %s %s (started at %zu:%zu)", problem, yp->context,
+        kk_diags_add(p->diags, p->file, yp->problem_mark.line + 1, yp->problem_mark.column + 1, "",
+                     "yaml: %s %s (started at %zu:%zu)", problem, yp->context,
                      yp->context_mark.line + 1, yp->context_mark.column + 1);
     else
-        kk_diags_add(p->diags, p->file, yp->problem_mark.line + 1, yp->problem_mark.column + 1,
-                     "", "yaml: %s", problem);
+        kk_diags_add(p->diags, p->file, yp->problem_mark.line + 1, yp->problem_mark.column + 1, "",
+                     "yaml: %s", problem);
 }
 
 static int parse_events(struct parser *p, yaml_parser_t *yp, const char *data, size_t len)
@@ -368,8 +371,7 @@ static int parse_events(struct parser *p, yaml_parser_t *yp, const char *data, s
         switch (ev.type) {
         case YAML_DOCUMENT_START_EVENT: {
             if (p->t->ndocs >= KK_YAML_MAX_DOCS) {
-                report(p, ev.start_mark.line + 1, ev.start_mark.column + 1,
-                       "%s: more than 64 documents", "limit");
+                report(p, &ev.start_mark, "limit: more than 64 documents");
                 r = -1;
                 break;
             }
@@ -391,10 +393,10 @@ static int parse_events(struct parser *p, yaml_parser_t *yp, const char *data, s
             r = on_alias(p, doc, &ev);
             break;
         case YAML_SEQUENCE_START_EVENT:
-            r = on_start(p, doc, &ev, KK_YSEQ, ev.data.sequence_start.anchor);
+            r = on_start(p, &ev, KK_YSEQ, ev.data.sequence_start.anchor);
             break;
         case YAML_MAPPING_START_EVENT:
-            r = on_start(p, doc, &ev, KK_YMAP, ev.data.mapping_start.anchor);
+            r = on_start(p, &ev, KK_YMAP, ev.data.mapping_start.anchor);
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:

@@ -46,8 +46,8 @@ static bool has_diag(const struct kk_diags *diags, unsigned line, unsigned col, 
         const struct kk_diag *d = &diags->items[i];
         if (d->line != line || d->col != col)
             continue;
-        _cleanup_free_ char *text = kk_xasprintf("%s%s%s", d->path, *d->path ? ": " : "",
-                                                 d->message);
+        _cleanup_free_ char *text =
+                kk_xasprintf("%s%s%s", d->path, *d->path ? ": " : "", d->message);
         if (strstr(text, want))
             return true;
     }
@@ -198,8 +198,8 @@ KT_CASE(deep_nesting_is_refused)
     _cleanup_free_ char *open_ = repeat("[", 100000, &len);
     _cleanup_free_ char *doc = kk_xasprintf("spec: %s", open_);
     /* depth 1 is the document mapping; the 32nd "[" is the 33rd level */
-    KT_ASSERT(expect_invalid("deep", doc, strlen(doc), 1, 7 + 31, "nesting deeper than 32",
-                             FAST_MS));
+    KT_ASSERT(
+            expect_invalid("deep", doc, strlen(doc), 1, 7 + 31, "nesting deeper than 32", FAST_MS));
     _cleanup_free_ char *maps = repeat("{a: ", 50000, &len);
     KT_ASSERT(expect_invalid("deep-maps", maps, len, 1, 1 + 4 * 32, "nesting deeper than 32",
                              FAST_MS));
@@ -219,8 +219,9 @@ KT_CASE(long_scalar_is_refused)
     _cleanup_free_ char *doc = kk_xasprintf("apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: "
                                             "%s\n",
                                             x);
-    KT_ASSERT(expect_invalid("long", doc, strlen(doc), 4, 9, "metadata.name: limit: string longer "
-                                                             "than 64 KiB",
+    KT_ASSERT(expect_invalid("long", doc, strlen(doc), 4, 9,
+                             "metadata.name: limit: string longer "
+                             "than 64 KiB",
                              FAST_MS));
 }
 

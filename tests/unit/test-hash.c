@@ -10,8 +10,7 @@ static struct kk_resource *load(const char *yaml)
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
     _cleanup_error_ kk_error *err = NULL;
     struct kk_resource *r = NULL;
-    if (kk_resource_load_buffer("h.yaml", yaml, strlen(yaml), KK_KIND_CELL, &r, &diags, &err) <
-        0)
+    if (kk_resource_load_buffer("h.yaml", yaml, strlen(yaml), KK_KIND_CELL, &r, &diags, &err) < 0)
         kk_diags_print(&diags, stderr);
     return r;
 }
@@ -55,59 +54,57 @@ KT_CASE(hash_format)
 
 KT_CASE(key_order_comments_and_style_do_not_change_the_hash)
 {
-    static const char reordered[] =
-            "# a comment\n"
-            "kind: Cell   # trailing\n"
-            "spec:\n"
-            "  containers:\n"
-            "    - image: \"busybox\"\n"
-            "      env:\n"
-            "        - 'A=1'\n"
-            "      args:\n"
-            "        - -c\n"
-            "        - exec httpd -f -p 8080\n"
-            "      command: /bin/sh\n"
-            "      id: web\n"
-            "    - {image: alpine:3.19, id: side}\n"
-            "metadata: {name: web}\n"
-            "apiVersion: v1beta1\n";
+    static const char reordered[] = "# a comment\n"
+                                    "kind: Cell   # trailing\n"
+                                    "spec:\n"
+                                    "  containers:\n"
+                                    "    - image: \"busybox\"\n"
+                                    "      env:\n"
+                                    "        - 'A=1'\n"
+                                    "      args:\n"
+                                    "        - -c\n"
+                                    "        - exec httpd -f -p 8080\n"
+                                    "      command: /bin/sh\n"
+                                    "      id: web\n"
+                                    "    - {image: alpine:3.19, id: side}\n"
+                                    "metadata: {name: web}\n"
+                                    "apiVersion: v1beta1\n";
     KT_ASSERT(same_hash(base, reordered));
 }
 
 KT_CASE(defaulted_fields_do_not_change_the_hash)
 {
-    static const char spelled_out[] =
-            "apiVersion: v1beta1\n"
-            "kind: Cell\n"
-            "metadata:\n"
-            "  name: web\n"
-            "spec:\n"
-            "  id: web\n"
-            "  realmId: default\n"
-            "  spaceId: default\n"
-            "  stackId: default\n"
-            "  rootContainerId: web\n"
-            "  nestedCgroupRuntime: false\n"
-            "  containers:\n"
-            "    - id: web\n"
-            "      root: true\n"
-            "      realmId: default\n"
-            "      cellId: web\n"
-            "      image: docker.io/library/busybox:latest\n"
-            "      imagePullPolicy: IfNotPresent\n"
-            "      command: /bin/sh\n"
-            "      args: [-c, \"exec httpd -f -p 8080\"]\n"
-            "      env: [A=1]\n"
-            "      ports: []\n"
-            "      volumes: []\n"
-            "      networks: []\n"
-            "      privileged: false\n"
-            "      restartPolicy: \"\"\n"
-            "      restartBackoffSeconds: 1\n"
-            "      resources: {memory: {max: max}}\n"
-            "    - id: side\n"
-            "      image: docker.io/library/alpine:3.19\n"
-            "      restartPolicy: \"no\"\n";
+    static const char spelled_out[] = "apiVersion: v1beta1\n"
+                                      "kind: Cell\n"
+                                      "metadata:\n"
+                                      "  name: web\n"
+                                      "spec:\n"
+                                      "  id: web\n"
+                                      "  realmId: default\n"
+                                      "  spaceId: default\n"
+                                      "  stackId: default\n"
+                                      "  rootContainerId: web\n"
+                                      "  nestedCgroupRuntime: false\n"
+                                      "  containers:\n"
+                                      "    - id: web\n"
+                                      "      root: true\n"
+                                      "      realmId: default\n"
+                                      "      cellId: web\n"
+                                      "      image: docker.io/library/busybox:latest\n"
+                                      "      imagePullPolicy: IfNotPresent\n"
+                                      "      command: /bin/sh\n"
+                                      "      args: [-c, \"exec httpd -f -p 8080\"]\n"
+                                      "      env: [A=1]\n"
+                                      "      ports: []\n"
+                                      "      volumes: []\n"
+                                      "      networks: []\n"
+                                      "      privileged: false\n"
+                                      "      restartPolicy: \"\"\n"
+                                      "      restartBackoffSeconds: 1\n"
+                                      "      resources: {memory: {max: max}}\n"
+                                      "    - id: side\n"
+                                      "      image: docker.io/library/alpine:3.19\n"
+                                      "      restartPolicy: \"no\"\n";
     KT_ASSERT(same_hash(base, spelled_out));
 }
 
@@ -146,9 +143,8 @@ KT_CASE(any_real_change_changes_the_hash)
     for (size_t i = 0; i < KK_ARRAY_SIZE(edits); i++) {
         const char *at = strstr(base, edits[i].from);
         KT_ASSERT_MSG(at, "edit %zu does not apply", i);
-        _cleanup_free_ char *changed =
-                kk_xasprintf("%.*s%s%s", (int)(at - base), base, edits[i].to,
-                             at + strlen(edits[i].from));
+        _cleanup_free_ char *changed = kk_xasprintf("%.*s%s%s", (int)(at - base), base, edits[i].to,
+                                                    at + strlen(edits[i].from));
         _cleanup_(kk_resource_freep) struct kk_resource *r = load(changed);
         KT_ASSERT_MSG(r, "edit %zu makes the manifest invalid", i);
         KT_ASSERT_MSG(!same_hash(base, changed), "edit %zu (%s -> %s) keeps the hash", i,
@@ -161,8 +157,7 @@ KT_CASE(container_hash_tracks_only_that_container)
     _cleanup_(kk_resource_freep) struct kk_resource *a = load(base);
     const char *at = strstr(base, "image: alpine:3.19");
     KT_ASSERT(a && at);
-    _cleanup_free_ char *changed = kk_xasprintf("%.*simage: alpine:3.20\n", (int)(at - base),
-                                                base);
+    _cleanup_free_ char *changed = kk_xasprintf("%.*simage: alpine:3.20\n", (int)(at - base), base);
     _cleanup_(kk_resource_freep) struct kk_resource *b = load(changed);
     KT_ASSERT(b);
     char h0a[KK_HASH_SIZE], h0b[KK_HASH_SIZE], h1a[KK_HASH_SIZE], h1b[KK_HASH_SIZE];

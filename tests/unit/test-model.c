@@ -33,8 +33,8 @@ static bool invalid_with(const char *yaml, const char *want)
     if (r)
         return false;
     for (size_t i = 0; i < diags.n; i++) {
-        _cleanup_free_ char *t = kk_xasprintf("%s: %s", diags.items[i].path,
-                                              diags.items[i].message);
+        _cleanup_free_ char *t =
+                kk_xasprintf("%s: %s", diags.items[i].path, diags.items[i].message);
         if (strstr(t, want))
             return true;
     }
@@ -162,8 +162,8 @@ KT_CASE(image_normalisation)
         _cleanup_free_ char *again = kk_image_normalize(got, &why);
         KT_ASSERT_STREQ(again, got);
     }
-    static const char *const bad[] = {"", "Busybox", "a//b", "x:", "busybox@sha256:12",
-                                      "-x", "x/-y", "reg:port/x", "a b"};
+    static const char *const bad[] = {"",   "Busybox", "a//b",       "x:", "busybox@sha256:12",
+                                      "-x", "x/-y",    "reg:port/x", "a b"};
     for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++) {
         const char *why = NULL;
         _cleanup_free_ char *got = kk_image_normalize(bad[i], &why);
@@ -174,8 +174,8 @@ KT_CASE(image_normalisation)
 KT_CASE(name_rules)
 {
     static const char *const good[] = {"a", "web", "a-b", "0", "9lives", "a1-b2-c3"};
-    static const char *const bad[] = {"", "-a", "a-", "A", "Web", "a_b", "a.b", "../etc",
-                                      "a/b", "a b", "é"};
+    static const char *const bad[] = {"",    "-a",     "a-",  "A",   "Web", "a_b",
+                                      "a.b", "../etc", "a/b", "a b", "é"};
     for (size_t i = 0; i < KK_ARRAY_SIZE(good); i++)
         KT_ASSERT_MSG(kk_name_valid(good[i], NULL), "%s", good[i]);
     for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++)
@@ -205,8 +205,8 @@ KT_CASE(ports_parse_and_format)
     KT_ASSERT(p.host_ip == NULL && p.proto == KK_PROTO_UDP && p.host_port == 53);
     KT_ASSERT(kk_port_parse("0.0.0.0:1:2", &p, &why) == 0);
     KT_ASSERT(p.host_ip == NULL); /* every address, same as omitted */
-    static const char *const bad[] = {"80", "0:80", "80:0", "65536:1", "a:b", "1:2/sctp",
-                                      "1.2.3:1:2", "1:2:3:4", ":80", "80:", "1:2/"};
+    static const char *const bad[] = {"80",        "0:80",    "80:0", "65536:1", "a:b", "1:2/sctp",
+                                      "1.2.3:1:2", "1:2:3:4", ":80",  "80:",     "1:2/"};
     for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++) {
         KT_ASSERT_MSG(kk_port_parse(bad[i], &p, &why) < 0, "\"%s\" accepted", bad[i]);
         free(p.host_ip);

@@ -26,8 +26,7 @@ static bool roundtrip_manifest(const struct kk_manifest *m)
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_(kk_manifest_freep) struct kk_manifest *again = NULL;
-    if (kk_manifest_load_buffer("emitted", kk_buf_str(&text), text.len, &again, &diags, &err) <
-        0) {
+    if (kk_manifest_load_buffer("emitted", kk_buf_str(&text), text.len, &again, &diags, &err) < 0) {
         kt_fail(__FILE__, __LINE__, "%s: emitted text does not load:\n%s", m->file,
                 kk_buf_str(&text));
         kk_diags_print(&diags, stderr);
@@ -42,8 +41,7 @@ static bool roundtrip_manifest(const struct kk_manifest *m)
         kk_model_spec_hash(m->docs[i], h1);
         kk_model_spec_hash(again->docs[i], h2);
         if (!kk_model_equal(m->docs[i], again->docs[i]) || strcmp(h1, h2) != 0) {
-            kt_fail(__FILE__, __LINE__, "%s: document %zu differs after a round trip", m->file,
-                    i);
+            kt_fail(__FILE__, __LINE__, "%s: document %zu differs after a round trip", m->file, i);
             return false;
         }
     }
@@ -89,11 +87,13 @@ KT_CASE(every_example_round_trips)
 KT_CASE(awkward_strings_round_trip)
 {
     static const char *const strings[] = {
-            "true", "false", "yes", "No", "null", "~", "", " lead", "trail ", "123", "-1",
-            "0x1f", "1e3", ".5", "1_000", "12:30", "a: b", "a #b", "#x", "-c", "- x", "-",
-            "[x]", "{x}", "a,b", "*ref", "&anchor", "!tag", "|", ">", "'q'", "\"dq\"", "%x",
-            "@x", "`x`", "?x", "x:", "line\nbreak", "tab\there", "back\\slash", "ünïcödé",
-            "ctl\x01x", "=", "<<", "a=b c=d",
+            "true",  "false",  "yes",         "No",        "null",        "~",       "",
+            " lead", "trail ", "123",         "-1",        "0x1f",        "1e3",     ".5",
+            "1_000", "12:30",  "a: b",        "a #b",      "#x",          "-c",      "- x",
+            "-",     "[x]",    "{x}",         "a,b",       "*ref",        "&anchor", "!tag",
+            "|",     ">",      "'q'",         "\"dq\"",    "%x",          "@x",      "`x`",
+            "?x",    "x:",     "line\nbreak", "tab\there", "back\\slash", "ünïcödé", "ctl\x01x",
+            "=",     "<<",     "a=b c=d",
     };
     _cleanup_(kk_resource_freep) struct kk_resource *r = kk_resource_new(KK_KIND_CONTAINER);
     r->container.id = kk_xstrdup("k");

@@ -175,9 +175,10 @@ struct kk_cg;
 
 struct kk_cg_ops {
     /* Creates every missing level down to ref (idempotent), delegates
-     * controllers along the way (v2) or copies cpuset.cpus/mems (v1), and
-     * fills *st if not NULL. A container leaf gets no subtree_control of its
-     * own: it holds the container's processes. */
+     * controllers along the way (v2) or copies cpuset.cpus/mems (v1; flags
+     * mean nothing there), and fills *st if not NULL (overwritten, so
+     * release an old one first). A container leaf gets no subtree_control
+     * of its own: it holds the container's processes. */
     int (*ensure)(struct kk_cg *cg, const struct kk_cg_ref *ref, unsigned flags,
                   struct kk_cg_status *st, kk_error **err);
     /* Observes without changing anything; a missing cgroup is ready=false,
@@ -195,7 +196,8 @@ struct kk_cg_ops {
                 kk_error **err);
     /* Moves a process (all its threads) into ref in every hierarchy. */
     int (*place)(struct kk_cg *cg, const struct kk_cg_ref *ref, pid_t pid, kk_error **err);
-    /* The pids in ref itself (not below); caller frees *pids. */
+    /* The pids in ref itself, not below (v1: as the first v1 hierarchy
+     * sees them); caller frees *pids. */
     int (*procs)(struct kk_cg *cg, const struct kk_cg_ref *ref, pid_t **pids, size_t *n,
                  kk_error **err);
     /* Freezes (or thaws) ref and everything below, and waits up to

@@ -1,5 +1,5 @@
 /* Unit conversions between cgroup v1 and v2, and checks of user limits. */
-#include "runtime/cgroup/cgroup.h"
+#include "runtime/cgroup/cg-internal.h"
 
 #include <string.h>
 
@@ -92,4 +92,20 @@ int kk_cg_resources_check(const struct kk_cg_resources *res, kk_error **err)
                                 t->major, t->minor);
     }
     return 0;
+}
+
+unsigned cg_resources_needs(const struct kk_cg_resources *res)
+{
+    unsigned need = 0;
+    if (res->cpu_weight || res->cpu_quota_us || res->cpu_period_us)
+        need |= KK_CG_CPU;
+    if (res->cpuset_cpus[0] || res->cpuset_mems[0])
+        need |= KK_CG_CPUSET;
+    if (res->memory_max || res->memory_high || res->swap_max)
+        need |= KK_CG_MEMORY;
+    if (res->io_weight || res->n_io_throttle)
+        need |= KK_CG_IO;
+    if (res->pids_max)
+        need |= KK_CG_PIDS;
+    return need;
 }

@@ -13,22 +13,6 @@ static const char *const io_keys[] = {
         [KK_CG_IO_WIOPS] = "wiops",
 };
 
-unsigned cg_resources_needs(const struct kk_cg_resources *res)
-{
-    unsigned need = 0;
-    if (res->cpu_weight || res->cpu_quota_us || res->cpu_period_us)
-        need |= KK_CG_CPU;
-    if (res->cpuset_cpus[0] || res->cpuset_mems[0])
-        need |= KK_CG_CPUSET;
-    if (res->memory_max || res->memory_high || res->swap_max)
-        need |= KK_CG_MEMORY;
-    if (res->io_weight || res->n_io_throttle)
-        need |= KK_CG_IO;
-    if (res->pids_max)
-        need |= KK_CG_PIDS;
-    return need;
-}
-
 static void fmt_u64(char *s, size_t size, uint64_t v)
 {
     if (v == KK_CG_MAX)

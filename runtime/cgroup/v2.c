@@ -178,8 +178,12 @@ static int v2_place(struct kk_cg *cg, const struct kk_cg_ref *ref, pid_t pid, kk
         return -1;
     char s[16];
     snprintf(s, sizeof(s), "%d", (int)pid);
-    if (cg_write_file(fd, "cgroup.procs", s, err) < 0)
+    if (cg_write_file(fd, "cgroup.procs", s, err) < 0) {
+        if ((*err)->sys_errno == EBUSY)
+            kk_error_wrap(err, "it delegates controllers, so processes belong in a leaf below "
+                               "it (no-internal-process rule)");
         return kk_error_wrap(err, "cgroup /%s: place pid %d", rel, (int)pid);
+    }
     return 0;
 }
 

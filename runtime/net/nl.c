@@ -39,6 +39,9 @@ void kk_nl_batch_init(struct kk_nl_batch *b, struct kk_nl *nl)
     b->nl = nl;
     b->n = 0;
     b->first_seq = nl->seq + 1;
+    /* libmnl does not clear attribute padding; keep the kernel (and
+     * valgrind) from seeing stale stack bytes. */
+    memset(b->buf, 0, sizeof(b->buf));
     b->b = mnl_nlmsg_batch_start(b->buf, KK_NL_BUFSIZE);
 }
 
@@ -85,11 +88,9 @@ static int ack_error(kk_error **err, int errnum, const char *what, const struct 
     return kk_error_errnum(err, errnum, "%s", what);
 }
 
-int kk_nl_batch_commit(struct kk_nl_batch *b, kk_error **err)
+static int batch_send_and_ack(struct kk_nl_batch *b, kk_error **err)
 {
     struct kk_nl *nl = b->nl;
-    if (b->n == 0)
-        return 0;
     mnl_nlmsg_batch_next(b->b);
     if (mnl_socket_sendto(nl->sock, mnl_nlmsg_batch_head(b->b), mnl_nlmsg_batch_size(b->b)) < 0)
         return kk_error_errno(err, "netlink send (%s...)", b->msg[0].what);
@@ -120,6 +121,14 @@ int kk_nl_batch_commit(struct kk_nl_batch *b, kk_error **err)
         }
     }
     return failed ? -1 : 0;
+}
+
+int kk_nl_batch_commit(struct kk_nl_batch *b, kk_error **err)
+{
+    int r = b->n ? batch_send_and_ack(b, err) : 0;
+    mnl_nlmsg_batch_stop(b->b);
+    b->b = NULL;
+    return r;
 }
 
 int kk_nl_query(struct kk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, kk_error **err)

@@ -54,7 +54,9 @@ void kk_nl_batch_init(struct kk_nl_batch *b, struct kk_nl *nl);
 struct nlmsghdr *kk_nl_batch_add(struct kk_nl_batch *b, uint16_t type, uint16_t flags,
                                  int tolerated, const char *what);
 /* Sends the batch and waits for every ACK; fails with the first error not
- * tolerated. The batch is spent afterwards (kk_nl_batch_init to reuse). */
+ * tolerated. Every initialised batch must be committed (it releases
+ * libmnl's batch state); it is spent afterwards (kk_nl_batch_init to
+ * reuse). */
 int kk_nl_batch_commit(struct kk_nl_batch *b, kk_error **err);
 
 /* One request expecting one reply message (an RTM_GET* of one object),

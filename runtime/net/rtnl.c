@@ -63,7 +63,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
 int kk_rtnl_link_get(struct kk_nl *nl, const char *name, struct kk_link *out, kk_error **err)
 {
-    char buf[KK_NL_BUFSIZE];
+    char buf[256] = {0}; /* zeroed: libmnl leaves attribute padding as is */
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_GETLINK;
     struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));

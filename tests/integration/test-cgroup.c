@@ -129,6 +129,17 @@ static pid_t spawn_counter(volatile unsigned long **counter, int lifetime_ms)
     return pid;
 }
 
+/* Waits (bounded) until the child has counted past `target`: it runs. */
+static bool counts_past(volatile unsigned long *count, unsigned long target, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        if (*count > target)
+            return true;
+        usleep(10 * 1000);
+    }
+    return *count > target;
+}
+
 static void reap(pid_t pid)
 {
     for (size_t i = 0; i < n_children; i++)
@@ -536,8 +547,7 @@ KT_CASE(process_placed_frozen_thawed)
     KT_ASSERT_OK(kk_cg_freeze(cg, &cell, true, 2000, &err), &err); /* idempotent */
 
     KT_ASSERT_OK(kk_cg_freeze(cg, &cell, false, 2000, &err), &err);
-    usleep(150 * 1000);
-    KT_ASSERT_MSG(*count > c1 + 10, "counter still at %lu after thaw", *count);
+    KT_ASSERT_MSG(counts_past(count, c1 + 10, 3000), "counter still at %lu after thaw", *count);
     KT_ASSERT_OK(kk_cg_status(cg, &cell, &st, &err), &err);
     KT_ASSERT(!st.frozen);
     kk_cg_status_release(&st);
@@ -636,8 +646,7 @@ KT_CASE(v2_core_on_real_cgroup2)
     usleep(150 * 1000);
     KT_ASSERT_MSG(*count == c1, "counter moved while frozen: %lu -> %lu", c1, *count);
     KT_ASSERT_OK(kk_cg_freeze(cg, &cell, false, 2000, &err), &err);
-    usleep(150 * 1000);
-    KT_ASSERT_MSG(*count > c1 + 10, "counter still at %lu after thaw", *count);
+    KT_ASSERT_MSG(counts_past(count, c1 + 10, 3000), "counter still at %lu after thaw", *count);
 
     KT_ASSERT(kk_cg_remove(cg, &cell, 200, &err) < 0);
     KT_ASSERT_STREQ(err->reason, "CgroupBusy");
@@ -652,7 +661,7 @@ KT_CASE(v2_core_on_real_cgroup2)
     KT_ASSERT_OK(kk_cg_remove(cg, &top, 5000, &err), &err);
     long ms = elapsed_ms(&t0);
     fprintf(stderr, "  v2 remove waited %ld ms\n", ms);
-    KT_ASSERT_MSG(ms >= 150 && ms < 2000, "remove took %ld ms", ms);
+    KT_ASSERT_MSG(ms >= 150 && ms < 5000, "remove took %ld ms", ms);
     KT_ASSERT_OK(kk_cg_status(cg, &top, &st, &err), &err);
     KT_ASSERT(!st.ready);
     kk_cg_status_release(&st);

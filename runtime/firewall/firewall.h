@@ -113,6 +113,13 @@ struct kk_fw_ops {
      * that flow. A cell without ports owns no rules at all. */
     int (*cell_apply)(struct kk_fw *fw, const struct kk_fw_cell *cell, kk_error **err);
     int (*cell_remove)(struct kk_fw *fw, const char *key, kk_error **err);
+    /* Deletes the chains and jumps of every space and cell not named in
+     * live_spaces / live_cells (NULL-terminated key lists; NULL is empty):
+     * what an agent that was down while resources were deleted finds, once
+     * it has scanned everything. *removed (if not NULL) gets the number of
+     * chains deleted. One transaction; nothing to delete is no transaction. */
+    int (*prune)(struct kk_fw *fw, const char *const *live_spaces, const char *const *live_cells,
+                 unsigned *removed, kk_error **err);
     /* Deletes the whole table (all spaces and cells); absent is fine. */
     int (*teardown)(struct kk_fw *fw, kk_error **err);
     /* Appends the table as `nft list table` prints it ("" if absent). */
@@ -156,6 +163,11 @@ static inline int kk_fw_cell_apply(struct kk_fw *fw, const struct kk_fw_cell *ce
 static inline int kk_fw_cell_remove(struct kk_fw *fw, const char *key, kk_error **err)
 {
     return fw->ops->cell_remove(fw, key, err);
+}
+static inline int kk_fw_prune(struct kk_fw *fw, const char *const *live_spaces,
+                              const char *const *live_cells, unsigned *removed, kk_error **err)
+{
+    return fw->ops->prune(fw, live_spaces, live_cells, removed, err);
 }
 static inline int kk_fw_teardown(struct kk_fw *fw, kk_error **err)
 {

@@ -122,26 +122,24 @@ static int open_route_localnet(const char *bridge, kk_error **err)
 static int apply_want(struct nft_fw *fw, const struct kk_fw_want *want, kk_error **err)
 {
     _cleanup_buf_ struct kk_buf cmds = KK_BUF_INIT;
-    struct kk_fw_state st;
+    _cleanup_state_ struct kk_fw_state st = {0};
 
     if (read_state(fw, &st, err) < 0)
         return -1;
     kk_fw_plan_apply(fw->table, &st, want, &cmds);
-    kk_fw_state_release(&st);
     return commit(fw, &cmds, err);
 }
 
 static int remove_key(struct nft_fw *fw, enum kk_fw_kind kind, const char *key, kk_error **err)
 {
     _cleanup_buf_ struct kk_buf cmds = KK_BUF_INIT;
-    struct kk_fw_state st;
+    _cleanup_state_ struct kk_fw_state st = {0};
 
     if (!key || !kk_fw_key_valid(key))
-        return kk_error_set(err, KK_E_INVALID, "key \"%s\" is not valid", key ? key : "");
+        return kk_error_set(err, KK_E_INVALID, "key \"%.64s\" is not valid", key ? key : "");
     if (read_state(fw, &st, err) < 0)
         return -1;
     kk_fw_plan_remove(fw->table, &st, kind, key, &cmds);
-    kk_fw_state_release(&st);
     return commit(fw, &cmds, err);
 }
 
@@ -202,6 +200,31 @@ static int nft_cell_remove(struct kk_fw *base, const char *key, kk_error **err)
     return nft_remove(base, KK_FW_CELL, key, err);
 }
 
+static int nft_prune(struct kk_fw *base, const char *const *live_spaces,
+                     const char *const *live_cells, unsigned *removed, kk_error **err)
+{
+    struct nft_fw *fw = (struct nft_fw *)base;
+    _cleanup_buf_ struct kk_buf cmds = KK_BUF_INIT;
+    _cleanup_state_ struct kk_fw_state st = {0};
+    size_t n = 0;
+    int r;
+
+    pthread_mutex_lock(&fw->lock);
+    r = read_state(fw, &st, err);
+    if (r == 0) {
+        n = kk_fw_plan_prune(fw->table, &st, live_spaces, live_cells, &cmds);
+        r = commit(fw, &cmds, err);
+    }
+    pthread_mutex_unlock(&fw->lock);
+    if (r < 0)
+        return kk_error_wrap(err, "firewall: prune");
+    if (removed)
+        *removed = (unsigned)n;
+    if (n)
+        kk_log_info("firewall: pruned %zu chains of deleted spaces and cells", n);
+    return 0;
+}
+
 static int nft_teardown(struct kk_fw *base, kk_error **err)
 {
     struct nft_fw *fw = (struct nft_fw *)base;
@@ -246,6 +269,7 @@ static const struct kk_fw_ops nft_ops = {
         .space_remove = nft_space_remove,
         .cell_apply = nft_cell_apply,
         .cell_remove = nft_cell_remove,
+        .prune = nft_prune,
         .teardown = nft_teardown,
         .dump = nft_dump,
         .free = nft_free,

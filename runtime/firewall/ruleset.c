@@ -366,3 +366,59 @@ void kk_fw_plan_remove(const char *table, const struct kk_fw_state *cur, enum kk
         plan_remove_chain(table, cur, kk_fw_owned_dispatch(kind, i), chain, cmds);
     }
 }
+
+/* Whether a chain name has the shape of an owned chain, "<kind>/<middle>/<suffix>",
+ * and if so which kind and which owned chain. */
+static bool owned_shape(const char *name, enum kk_fw_kind *kind, size_t *idx)
+{
+    static const char *const prefixes[] = {"space/", "cell/"};
+    size_t len = strlen(name);
+    for (int k = KK_FW_SPACE; k <= KK_FW_CELL; k++) {
+        size_t plen = strlen(prefixes[k]);
+        if (strncmp(name, prefixes[k], plen) != 0)
+            continue;
+        for (size_t i = 0; i < kk_fw_owned_count((enum kk_fw_kind)k); i++) {
+            const char *suffix = owned_of((enum kk_fw_kind)k)[i].suffix;
+            size_t slen = strlen(suffix);
+            if (len > plen + slen + 1 && name[len - slen - 1] == '/' &&
+                strcmp(name + len - slen, suffix) == 0) {
+                *kind = (enum kk_fw_kind)k;
+                *idx = i;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool owned_by_one_of(enum kk_fw_kind kind, size_t idx, const char *name,
+                            const char *const *keys)
+{
+    char want[KK_FW_CHAIN_NAME_SIZE];
+    for (; keys && *keys; keys++) {
+        if (!kk_fw_key_valid(*keys))
+            continue;
+        kk_fw_owned_chain(kind, *keys, idx, want);
+        if (strcmp(want, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+size_t kk_fw_plan_prune(const char *table, const struct kk_fw_state *cur,
+                        const char *const *live_spaces, const char *const *live_cells,
+                        struct kk_buf *cmds)
+{
+    size_t removed = 0;
+    for (size_t i = 0; i < cur->n_chains; i++) {
+        const char *name = cur->chains[i].name;
+        enum kk_fw_kind kind;
+        size_t idx;
+        if (!owned_shape(name, &kind, &idx) ||
+            owned_by_one_of(kind, idx, name, kind == KK_FW_SPACE ? live_spaces : live_cells))
+            continue;
+        plan_remove_chain(table, cur, kk_fw_owned_dispatch(kind, idx), name, cmds);
+        removed++;
+    }
+    return removed;
+}

@@ -109,4 +109,12 @@ void kk_fw_plan_apply(const char *table, const struct kk_fw_state *cur,
 void kk_fw_plan_remove(const char *table, const struct kk_fw_state *cur, enum kk_fw_kind kind,
                        const char *key, struct kk_buf *cmds);
 
+/* Appends the commands that delete every owned chain (and its jumps) that
+ * belongs to no key of the live lists (NULL-terminated; NULL is empty);
+ * returns how many chains that is. Chains that do not look like owned
+ * chains are left alone. */
+size_t kk_fw_plan_prune(const char *table, const struct kk_fw_state *cur,
+                        const char *const *live_spaces, const char *const *live_cells,
+                        struct kk_buf *cmds);
+
 #endif

@@ -42,7 +42,7 @@ struct cell {
 
 static struct {
     pid_t pid;
-    char table[32], other[32];
+    char table[32], other[32], broken[32];
     char bridge[3][32]; /* A, B and C (C: rules only, no cells) */
     char subnet[3][32];
     char gw[3][32];
@@ -141,6 +141,8 @@ static void cleanup(void)
         sh("nft delete table inet %s", T.table);
     if (T.other[0])
         sh("nft delete table inet %s", T.other);
+    if (T.broken[0])
+        sh("nft delete table inet %s", T.broken);
     if (T.www[0])
         sh("rm -rf %s", T.www);
     if (T.old_forward[0]) {
@@ -210,6 +212,7 @@ KT_CASE(setup_two_spaces_of_namespaces)
     unsigned net = 200 + (unsigned)T.pid % 50;
     snprintf(T.table, sizeof(T.table), "kkfw%d", (int)T.pid);
     snprintf(T.other, sizeof(T.other), "kkfwother%d", (int)T.pid);
+    snprintf(T.broken, sizeof(T.broken), "kkfwbroken%d", (int)T.pid);
     T.host_port = 20000 + (unsigned)T.pid % 20000;
     snprintf(T.token, sizeof(T.token), "kukeon-firewall-test-%d", (int)T.pid);
 
@@ -418,6 +421,59 @@ KT_CASE(removing_a_space_removes_exactly_its_rules)
     KT_ASSERT_MSG(!ping(a1->ns, b1->ip), "A -> B after removing A's rules");
     KT_ASSERT_OK(apply_space(0, &err), &err);
     KT_ASSERT_MSG(!ping(b1->ns, a1->ip), "B -> A after re-applying A");
+}
+
+KT_CASE(prune_removes_what_no_one_owns)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    char spec[32];
+    unsigned removed = 99;
+    KT_ASSERT(T.ready);
+    _cleanup_free_ char *before = nft_list(T.table);
+
+    /* A cell deleted while the agent was down: its rules are still there. */
+    struct cell ghost = {.name = "ghost"};
+    snprintf(ghost.key, sizeof(ghost.key), "fwtest/space-b/stack/ghost");
+    snprintf(ghost.ip, sizeof(ghost.ip), "%s", cell_named("b2")->ip);
+    snprintf(spec, sizeof(spec), "%u:80", T.host_port + 2);
+    KT_ASSERT_OK(apply_cell(&ghost, spec, &err), &err);
+    _cleanup_free_ char *with = nft_list(T.table);
+    KT_ASSERT(strstr(with, "cell/fwtest/space-b/stack/ghost/dnat"));
+
+    const char *spaces[] = {T.space_key[0], T.space_key[1], NULL};
+    const char *cells[N_CELLS + 1] = {NULL};
+    for (int i = 0; i < N_CELLS; i++)
+        cells[i] = T.cells[i].key;
+    KT_ASSERT_OK(kk_fw_prune(T.fw, spaces, cells, &removed, &err), &err);
+    KT_ASSERT_EQ(removed, 2);
+    _cleanup_free_ char *after = nft_list(T.table);
+    KT_ASSERT_STREQ(after, before);
+    KT_ASSERT_OK(kk_fw_prune(T.fw, spaces, cells, &removed, &err), &err);
+    KT_ASSERT_EQ(removed, 0);
+    KT_ASSERT_MSG(fetch(NULL, "127.0.0.1", T.host_port), "b1 no longer published");
+}
+
+KT_CASE(failed_change_changes_nothing)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_fw_ struct kk_fw *fw = NULL;
+    KT_ASSERT(T.ready);
+    /* Our table name, but someone made "forward" an input chain: the
+     * kernel refuses our base chain, and with it the whole change. */
+    KT_ASSERT_EQ(sh("nft add table inet %s && "
+                    "nft add chain inet %s forward '{ type filter hook input priority 0; }'",
+                    T.broken, T.broken),
+                 0);
+    _cleanup_free_ char *before = nft_list(T.broken);
+    KT_ASSERT_OK(kk_fw_new(&(struct kk_fw_config){.table = T.broken}, &fw, &err), &err);
+    struct kk_fw_space sp = {T.space_key[0], T.bridge[0], T.subnet[0]};
+    KT_ASSERT(kk_fw_space_apply(fw, &sp, &err) < 0);
+    KT_ASSERT_MSG(strstr(err->message, "Operation not supported"), "%s", err->message);
+    _cleanup_free_ char *after = nft_list(T.broken);
+    KT_ASSERT_STREQ(after, before);
+    kk_error_freep(&err);
+    KT_ASSERT_OK(kk_fw_teardown(fw, &err), &err);
+    KT_ASSERT_EQ(sh("nft list table inet %s", T.broken), 1);
 }
 
 KT_CASE(bad_input_changes_nothing)

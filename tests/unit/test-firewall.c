@@ -343,3 +343,45 @@ KT_CASE(plan_remove_is_exact)
     kk_fw_plan_remove("kk", &st, KK_FW_SPACE, "a/b", &none);
     KT_ASSERT_EQ(none.len, 0);
 }
+
+KT_CASE(plan_prune_deletes_only_what_no_live_key_owns)
+{
+    static const char prune_listing[] = "table inet kk { # handle 7\n"
+                                        "\tchain publish { # handle 6\n"
+                                        "\t\tjump cell/a/b/c/d/dnat # handle 15\n"
+                                        "\t\tjump cell/a/b/c/e/dnat # handle 16\n"
+                                        "\t}\n"
+                                        "\tchain isolate { # handle 8\n"
+                                        "\t\tjump space/a/b/fwd # handle 20\n"
+                                        "\t}\n"
+                                        "\tchain cell/a/b/c/d/dnat { # handle 12\n"
+                                        "\t}\n"
+                                        "\tchain cell/a/b/c/e/dnat { # handle 13\n"
+                                        "\t}\n"
+                                        "\tchain space/a/b/fwd { # handle 19\n"
+                                        "\t}\n"
+                                        "\tchain cell/not-ours { # handle 21\n"
+                                        "\t}\n"
+                                        "}\n";
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_state_ struct kk_fw_state st = {0};
+    _cleanup_buf_ struct kk_buf none = KK_BUF_INIT, some = KK_BUF_INIT, all = KK_BUF_INIT;
+    KT_ASSERT_OK(kk_fw_state_parse(prune_listing, &st, &err), &err);
+
+    const char *spaces[] = {"a/b", NULL};
+    const char *cells[] = {"a/b/c/d", "a/b/c/e", "z/z/z/z", NULL};
+    KT_ASSERT_EQ(kk_fw_plan_prune("kk", &st, spaces, cells, &none), 0);
+    KT_ASSERT_EQ(none.len, 0);
+
+    const char *cells_d[] = {"a/b/c/d", NULL};
+    KT_ASSERT_EQ(kk_fw_plan_prune("kk", &st, spaces, cells_d, &some), 1);
+    KT_ASSERT_STREQ(kk_buf_str(&some), "delete rule inet kk publish handle 16\n"
+                                       "flush chain inet kk cell/a/b/c/e/dnat\n"
+                                       "delete chain inet kk cell/a/b/c/e/dnat\n");
+
+    KT_ASSERT_EQ(kk_fw_plan_prune("kk", &st, NULL, NULL, &all), 3);
+    KT_ASSERT(contains(kk_buf_str(&all), "delete rule inet kk isolate handle 20\n"));
+    KT_ASSERT(contains(kk_buf_str(&all), "delete chain inet kk space/a/b/fwd\n"));
+    KT_ASSERT(!contains(kk_buf_str(&all), "not-ours"));
+    KT_ASSERT(!contains(kk_buf_str(&all), "publish\n"));
+}

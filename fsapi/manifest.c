@@ -150,9 +150,12 @@ int kk_manifest_load_buffer(const char *file, const char *data, size_t len,
 {
     *out = NULL;
     const char *name = file ? file : "<input>";
+    size_t first_diag = diags->n;
     _cleanup_(kk_ytree_freep) struct kk_ytree *t = NULL;
-    if (kk_yaml_parse(file, data, len, &t, diags) < 0)
+    if (kk_yaml_parse(file, data, len, &t, diags) < 0) {
+        kk_diags_sort(diags, first_diag);
         return kk_error_set(err, KK_E_INVALID, "%s: invalid YAML", name);
+    }
 
     _cleanup_(kk_manifest_freep) struct kk_manifest *m = kk_xcalloc(1, sizeof(*m));
     m->file = file ? kk_xstrdup(file) : NULL;
@@ -172,6 +175,7 @@ int kk_manifest_load_buffer(const char *file, const char *data, size_t len,
     if (d.errors == 0)
         check_unique(&d, m);
     kk_buf_release(&d.path);
+    kk_diags_sort(diags, first_diag);
     if (d.errors)
         return kk_error_set(err, KK_E_INVALID, "%s: invalid manifest (%u error%s)", name, d.errors,
                             d.errors == 1 ? "" : "s");

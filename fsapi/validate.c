@@ -38,6 +38,21 @@ void kk_diags_release(struct kk_diags *d)
     *d = (struct kk_diags)KK_DIAGS_INIT;
 }
 
+void kk_diags_sort(struct kk_diags *d, size_t from)
+{
+    /* insertion sort: stable, and n <= KK_DIAGS_MAX */
+    for (size_t i = from + 1; i < d->n; i++) {
+        struct kk_diag x = d->items[i];
+        size_t j = i;
+        while (j > from && (d->items[j - 1].line > x.line ||
+                            (d->items[j - 1].line == x.line && d->items[j - 1].col > x.col))) {
+            d->items[j] = d->items[j - 1];
+            j--;
+        }
+        d->items[j] = x;
+    }
+}
+
 void kk_diag_format(const struct kk_diag *diag, struct kk_buf *out)
 {
     if (diag->file)

@@ -50,6 +50,9 @@ struct kk_diags {
 void kk_diags_add(struct kk_diags *d, const char *file, unsigned line, unsigned col,
                   const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void kk_diags_release(struct kk_diags *d);
+/* Orders items[from..n) by line, then column, keeping the order of equal
+ * positions: reports read top to bottom whatever order checks ran in. */
+void kk_diags_sort(struct kk_diags *d, size_t from);
 /* Appends one diagnostic as "FILE:LINE:COL: PATH: MESSAGE" (parts that are
  * absent are left out) without a trailing newline. */
 void kk_diag_format(const struct kk_diag *diag, struct kk_buf *out);

@@ -19,12 +19,20 @@ void kk_dec_error(struct kk_dec *d, const struct kk_ynode *n, const char *fmt, .
     d->errors++;
 }
 
+/* Longest key copied into a path: a hostile 64 KiB key must not make every
+ * diagnostic under it 64 KiB long. */
+#define PATH_KEY_MAX 80
+
 size_t kk_dec_push_key(struct kk_dec *d, const char *key)
 {
     size_t mark = d->path.len;
+    size_t len = strnlen(key, PATH_KEY_MAX + 1);
     if (d->path.len)
         kk_buf_addch(&d->path, '.');
-    kk_buf_adds(&d->path, key);
+    if (len > PATH_KEY_MAX)
+        kk_buf_printf(&d->path, "%.*s...", PATH_KEY_MAX, key);
+    else
+        kk_buf_add(&d->path, key, len);
     return mark;
 }
 

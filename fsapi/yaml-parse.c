@@ -9,6 +9,8 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Longest key copied into a diagnostic's path. */
+#define PATH_KEY_MAX 80
 /* Anchors per document; aliases are resolved by a linear scan. */
 #define MAX_ANCHORS 1000
 
@@ -123,9 +125,10 @@ static void stack_path(const struct parser *p, struct kk_buf *out)
         if (c->type == KK_YSEQ) {
             kk_buf_printf(out, "[%zu]", c->n);
         } else if (c->n % 2 == 1) {
+            const struct kk_ynode *key = c->items[c->n - 1];
             if (out->len)
                 kk_buf_addch(out, '.');
-            kk_buf_add(out, c->items[c->n - 1]->value, c->items[c->n - 1]->len);
+            kk_buf_add(out, key->value, key->len < PATH_KEY_MAX ? key->len : PATH_KEY_MAX);
         }
     }
 }
@@ -212,7 +215,8 @@ static void check_duplicates(struct parser *p, const struct kk_ynode *map)
         stack_path(p, &path);
         if (path.len)
             kk_buf_addch(&path, '.');
-        kk_buf_add(&path, keys[i]->value, keys[i]->len);
+        kk_buf_add(&path, keys[i]->value,
+                   keys[i]->len < PATH_KEY_MAX ? keys[i]->len : PATH_KEY_MAX);
         kk_diags_add(p->diags, p->file, keys[i]->line, keys[i]->col, kk_buf_str(&path),
                      "duplicate key (first at %u:%u)", keys[i - 1]->line, keys[i - 1]->col);
         p->failed = true;

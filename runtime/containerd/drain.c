@@ -2,6 +2,7 @@
  * CleanupNamespaceResources): containers with their tasks, images, leases,
  * snapshots of every snapshotter, unfinished ingests, content. */
 #include <string.h>
+#include <unistd.h>
 
 #include "github.com/containerd/containerd/api/services/content/v1/content.pb-c.h"
 #include "runtime/containerd/internal.h"
@@ -71,10 +72,13 @@ static bool is_parent(const struct kk_ctd_snapshot_info *v, size_t n, const char
     return false;
 }
 
-/* Leaves first: a snapshot with children cannot be removed. */
+/* Leaves first: a snapshot with children cannot be removed. A removal
+ * refused with FailedPrecondition (a child the list did not show yet, or
+ * one still being removed) is retried on the next pass. */
 static void drain_snapshots(struct kk_ctd *c, const char *ns, const char *snapshotter,
                             kk_error **first)
 {
+    int stalls = 0;
     for (int pass = 0; pass < MAX_SNAPSHOT_PASSES; pass++) {
         kk_error *err = NULL;
         struct kk_ctd_snapshot_info *v = NULL;
@@ -88,16 +92,30 @@ static void drain_snapshots(struct kk_ctd *c, const char *ns, const char *snapsh
             return;
         }
         size_t removed = 0;
+        kk_error *refused = NULL;
         for (size_t i = 0; i < n; i++) {
             if (is_parent(v, n, v[i].name))
                 continue;
             if (kk_ctd_snapshot_remove(c, ns, snapshotter, v[i].name, &err) == 0)
                 removed++;
+            else if (kk_error_code(err) == KK_E_PRECONDITION) {
+                kk_error_free(refused);
+                refused = TAKE_PTR(err);
+            }
             keep_first(first, &err);
         }
         kk_ctd_snapshot_list_free(v, n);
-        if (n == 0 || removed == 0)
+        if (n == 0 || (removed == 0 && !refused)) {
+            kk_error_free(refused);
             return;
+        }
+        if (removed == 0 && ++stalls > 3) {
+            keep_first(first, &refused);
+            return;
+        }
+        kk_error_free(refused);
+        if (removed == 0)
+            usleep(100 * 1000);
     }
 }
 

@@ -89,9 +89,11 @@ __attribute__((unused)) static int kt_busybox_snapshot(struct kk_ctd *c, const c
 {
     static const char *const applets[] = {"sh",   "sleep", "echo", "cat",  "httpd",
                                           "true", "false", "ls",   "wget", "kill"};
+    /* A GC root, or the collector removes it once nothing refers to it. */
+    const char *labels[] = {"containerd.io/gc.root", "2026-01-01T00:00:00Z", NULL};
     _cleanup_free_ char *key = kk_xasprintf("%s-build", name);
     struct kk_ctd_mounts m = {0};
-    if (kk_ctd_snapshot_prepare(c, ns, NULL, key, NULL, NULL, &m, err) < 0)
+    if (kk_ctd_snapshot_prepare(c, ns, NULL, key, NULL, labels, &m, err) < 0)
         return -1;
     int r = kt_mount_all(&m, scratch, err);
     kk_ctd_mounts_clear(&m);
@@ -116,7 +118,7 @@ __attribute__((unused)) static int kt_busybox_snapshot(struct kk_ctd *c, const c
         umount2(scratch, MNT_DETACH);
     }
     if (r == 0)
-        r = kk_ctd_snapshot_commit(c, ns, NULL, name, key, NULL, err);
+        r = kk_ctd_snapshot_commit(c, ns, NULL, name, key, labels, err);
     if (r < 0) {
         kk_error *ignored = NULL;
         kk_ctd_snapshot_remove(c, ns, NULL, key, &ignored);

@@ -182,12 +182,33 @@ static void add_pid(struct pid_list *l, pid_t pid)
         l->v[l->n++] = pid;
 }
 
+/* The runc v2 shim writes no pid file, but it runs in the bundle
+ * directory: find it by its working directory (never by name). */
+static void add_processes_in(struct pid_list *l, const char *dir)
+{
+    _cleanup_closedir_ DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1)
+            continue;
+        char link[64], cwd[4096];
+        snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+        ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+        if (n <= 0)
+            continue;
+        cwd[n] = '\0';
+        if (strcmp(cwd, dir) == 0)
+            add_pid(l, (pid_t)pid);
+    }
+}
+
 static void collect_bundle_pids(const char *bundle, void *ud)
 {
     _cleanup_free_ char *init = kk_xasprintf("%s/init.pid", bundle);
-    _cleanup_free_ char *shim = kk_xasprintf("%s/shim.pid", bundle);
     add_pid(ud, read_pid(init));
-    add_pid(ud, read_pid(shim));
+    add_processes_in(ud, bundle);
 }
 
 size_t kt_ctd_pids(const struct kt_ctd *f, pid_t *pids, size_t max)

@@ -11,7 +11,8 @@
  * touches a system containerd. kt_ctd_destroy leaves nothing behind, also
  * after a failed test: it stops containerd by pid, kills the containers'
  * init processes and the shims this containerd started (found through the
- * pid files in its state directory — never by name), unmounts everything
+ * state directory: init.pid files, and the processes whose working
+ * directory is a task bundle there — never by name), unmounts everything
  * under the temporary directory (from /proc/self/mountinfo), removes the
  * cgroup_parent directories in every cgroup hierarchy and the temporary
  * directory. kt_ctd_leftovers reports anything that is still there.

@@ -12,6 +12,7 @@
 #include <nftables/libnftables.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fsapi/log.h"
 #include "runtime/firewall/ruleset.h"
@@ -25,10 +26,12 @@ struct nft_fw {
     pthread_mutex_t lock; /* the nft_ctx is not thread-safe */
 };
 
-/* nft's error text is several lines (message, the command, carets under the
- * culprit); keep it on one line, without the carets. */
-static void squash_error(const char *msg, struct kk_buf *out)
+/* nft's error text is several lines (location and message, the command,
+ * carets under the culprit); keep it on one line, without the carets, and
+ * with the input's name (our memfd, see commit()) shortened to "line". */
+static void squash_error(const char *msg, const char *input, struct kk_buf *out)
 {
+    size_t ilen = input ? strlen(input) : 0;
     for (const char *line = msg; *line && out->len < NFT_ERROR_MAX;) {
         const char *nl = strchrnul(line, '\n');
         size_t len = (size_t)(nl - line);
@@ -36,24 +39,26 @@ static void squash_error(const char *msg, struct kk_buf *out)
         if (len > 0 && !carets) {
             if (out->len)
                 kk_buf_adds(out, "; ");
+            if (ilen && len > ilen && memcmp(line, input, ilen) == 0 && line[ilen] == ':') {
+                kk_buf_adds(out, "line ");
+                line += ilen + 1, len -= ilen + 1;
+            }
             kk_buf_add(out, line, len);
         }
         line = *nl ? nl + 1 : nl;
     }
 }
 
-/* Runs cmds; on success appends the output to out (if not NULL). */
-static int run(struct nft_fw *fw, const char *cmds, unsigned flags, struct kk_buf *out,
-               kk_error **err)
+/* Collects the outcome of an nft_run_cmd_*: on success appends the output to
+ * out (if not NULL), on failure turns the error text into *err. */
+static int finish(struct nft_fw *fw, int r, const char *input, struct kk_buf *out, kk_error **err)
 {
-    nft_ctx_output_set_flags(fw->ctx, flags);
-    int r = nft_run_cmd_from_buffer(fw->ctx, cmds);
     /* Fetching rewinds the buffers for the next command. */
     const char *output = nft_ctx_get_output_buffer(fw->ctx);
     const char *error = nft_ctx_get_error_buffer(fw->ctx);
     if (r != 0) {
         _cleanup_buf_ struct kk_buf msg = KK_BUF_INIT;
-        squash_error(error, &msg);
+        squash_error(error, input, &msg);
         kk_code code = strstr(kk_buf_str(&msg), "Operation not permitted") ? KK_E_PERMISSION
                                                                            : KK_E_INTERNAL;
         return kk_error_set(err, code, "nft: %s", msg.len ? msg.data : "failed");
@@ -61,6 +66,14 @@ static int run(struct nft_fw *fw, const char *cmds, unsigned flags, struct kk_bu
     if (out)
         kk_buf_adds(out, output);
     return 0;
+}
+
+/* Runs a read-only command, output flags as given. */
+static int run(struct nft_fw *fw, const char *cmd, unsigned flags, struct kk_buf *out,
+               kk_error **err)
+{
+    nft_ctx_output_set_flags(fw->ctx, flags);
+    return finish(fw, nft_run_cmd_from_buffer(fw->ctx, cmd), NULL, out, err);
 }
 
 static int table_exists(struct nft_fw *fw, bool *exists, kk_error **err)
@@ -95,12 +108,31 @@ static int read_state(struct nft_fw *fw, struct kk_fw_state *st, kk_error **err)
     return kk_fw_state_parse(kk_buf_str(&out), st, err);
 }
 
+/* Runs a change as one transaction. libnftables sends one input, buffer or
+ * file, as one netlink batch either way; we hand it a memfd by name because
+ * only for files does its error report quote the failing line (for a buffer
+ * it always quotes the first one). */
 static int commit(struct nft_fw *fw, const struct kk_buf *cmds, kk_error **err)
 {
+    char path[64];
     if (cmds->len == 0)
         return 0;
     kk_log_debug("firewall: transaction:\n%s", cmds->data);
-    return run(fw, cmds->data, 0, NULL, err);
+
+    _cleanup_close_ int fd = memfd_create("kukeon-nft", MFD_CLOEXEC);
+    if (fd < 0)
+        return kk_error_errno(err, "memfd_create");
+    for (size_t done = 0; done < cmds->len;) {
+        ssize_t n = write(fd, cmds->data + done, cmds->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kk_error_errno(err, "write memfd");
+        done += (size_t)n;
+    }
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    nft_ctx_output_set_flags(fw->ctx, 0);
+    return finish(fw, nft_run_cmd_from_filename(fw->ctx, path), path, NULL, err);
 }
 
 /* Opens net.ipv4.conf.<bridge>.route_localnet; NotFound if there is no

@@ -328,3 +328,19 @@ KT_CASE(model_built_in_memory_normalises_without_positions)
     KT_ASSERT_STREQ(r->meta.name, "mem");
     KT_ASSERT_STREQ(r->cell.containers[0].image, "docker.io/library/busybox:latest");
 }
+
+KT_CASE(normalize_is_idempotent)
+{
+    LOAD_OK(c, HDR("Cell") "metadata: {name: c}\nspec:\n  containers:\n"
+                           "    - {id: a, image: alpine, ports: [\"0.0.0.0:80:80\"]}\n"
+                           "    - {id: b, image: x, root: true, resources: {memory: {max: 1G}}}\n");
+    _cleanup_buf_ struct kk_buf before = KK_BUF_INIT;
+    _cleanup_buf_ struct kk_buf after = KK_BUF_INIT;
+    kk_model_emit_spec(c, &before);
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    KT_ASSERT_EQ(kk_model_normalize(c, NULL, &diags), 0);
+    kk_model_emit_spec(c, &after);
+    KT_ASSERT_STREQ(kk_buf_str(&after), kk_buf_str(&before));
+    KT_ASSERT(strstr(kk_buf_str(&before), "- \"80:80/tcp\"\n"));
+    KT_ASSERT(strstr(kk_buf_str(&before), "max: 1G\n"));
+}

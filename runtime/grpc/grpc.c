@@ -14,6 +14,7 @@
 #define DEFAULT_TIMEOUT_MS 30000
 #define MAX_QUICK_RETRIES  8
 #define MAX_HEADER_VALUE   4096
+#define SPARE_EASIES       16
 
 enum conn_state { CONN_NONE, CONN_OPENING, CONN_UP };
 enum call_state { CALL_PENDING, CALL_ACTIVE };
@@ -77,6 +78,8 @@ struct kk_grpc {
 
     /* I/O thread only. */
     struct kk_grpc_call *calls; /* pending and active */
+    CURL *spare[SPARE_EASIES];  /* reset easy handles, reused by later calls */
+    size_t n_spare;
     enum conn_state conn;
     bool fresh_next;
 };
@@ -265,6 +268,21 @@ static void reset_attempt(struct kk_grpc_call *call)
     kk_error_freep(&call->cb_err);
 }
 
+/* Takes the call's easy handle out of the multi and keeps it for reuse. */
+static void release_easy(struct kk_grpc *g, struct kk_grpc_call *call)
+{
+    if (!call->easy)
+        return;
+    curl_multi_remove_handle(g->multi, call->easy);
+    if (g->n_spare < SPARE_EASIES) {
+        curl_easy_reset(call->easy);
+        g->spare[g->n_spare++] = call->easy;
+    } else {
+        curl_easy_cleanup(call->easy);
+    }
+    call->easy = NULL;
+}
+
 static void complete(struct kk_grpc *g, struct kk_grpc_call *call, int rc, kk_error *err)
 {
     for (struct kk_grpc_call **pp = &g->calls; *pp; pp = &(*pp)->next)
@@ -273,11 +291,7 @@ static void complete(struct kk_grpc *g, struct kk_grpc_call *call, int rc, kk_er
             break;
         }
     call->next = NULL;
-    if (call->easy) {
-        curl_multi_remove_handle(g->multi, call->easy);
-        curl_easy_cleanup(call->easy);
-        call->easy = NULL;
-    }
+    release_easy(g, call);
     curl_slist_free_all(call->all_headers);
     call->all_headers = NULL;
     if (call->opener && g->conn == CONN_OPENING)
@@ -315,7 +329,7 @@ static int add_easy(struct kk_grpc *g, struct kk_grpc_call *call, int64_t now)
         call->produced_any = false;
         call->produced_last = false;
     }
-    CURL *e = curl_easy_init();
+    CURL *e = g->n_spare > 0 ? g->spare[--g->n_spare] : curl_easy_init();
     if (!e)
         abort();
     call->easy = e;
@@ -379,9 +393,7 @@ static int add_easy(struct kk_grpc *g, struct kk_grpc_call *call, int64_t now)
 /* Puts a call back to pending for another attempt after delay_ms. */
 static void requeue(struct kk_grpc *g, struct kk_grpc_call *call, int delay_ms)
 {
-    curl_multi_remove_handle(g->multi, call->easy);
-    curl_easy_cleanup(call->easy);
-    call->easy = NULL;
+    release_easy(g, call);
     curl_slist_free_all(call->all_headers);
     call->all_headers = NULL;
     if (call->opener && g->conn == CONN_OPENING)
@@ -590,6 +602,8 @@ void kk_grpc_close(struct kk_grpc *g)
     pthread_mutex_unlock(&g->lock);
     curl_multi_wakeup(g->multi);
     pthread_join(g->thread, NULL);
+    while (g->n_spare > 0)
+        curl_easy_cleanup(g->spare[--g->n_spare]);
     curl_multi_cleanup(g->multi);
     curl_global_cleanup();
     pthread_mutex_destroy(&g->lock);

@@ -1,8 +1,8 @@
 /* The real firewall backend: libnftables.
  *
  * Each operation reads the table (`list table` with handles), plans the
- * change as text (ruleset.c) and runs it with one nft_run_cmd_from_buffer(),
- * which libnftables sends to the kernel as one batch: one transaction.
+ * change as text (ruleset.c) and hands all of it to libnftables as one input,
+ * which it sends to the kernel as one batch: one transaction (commit()).
  * Output and errors are buffered in the context, never printed, so that an
  * error lands in the kk_error (and from there in status.yaml).
  */

@@ -76,7 +76,9 @@ const char *kk_cg_controller_name(unsigned bit, enum kk_cg_mode mode);
  * cgroup.controllers; a leading '+' per word is accepted) into a bit set.
  * Unknown words are skipped; returns how many were. */
 int kk_cg_controllers_parse(const char *list, enum kk_cg_mode mode, unsigned *out);
-/* "cpu io memory pids" in kernel order; "" for an empty set. Caller frees. */
+/* "cpu io memory pids" in kernel order; "" for an empty set. A controller
+ * with no name in `mode` gets its name in the other one (for messages like
+ * "missing: freezer" on v2). Caller frees. */
 char *kk_cg_controllers_format(unsigned set, enum kk_cg_mode mode);
 
 /* Which cgroup: the first NULL member ends the path, so {realm, space} is a

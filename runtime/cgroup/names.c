@@ -74,8 +74,10 @@ char *kk_cg_controllers_format(unsigned set, enum kk_cg_mode mode)
     kk_buf_adds(&b, "");
     for (size_t i = 0; i < KK_ARRAY_SIZE(controllers); i++) {
         const char *n = mode == KK_CG_MODE_V1 ? controllers[i].v1 : controllers[i].v2;
-        if (!n || !(set & controllers[i].bit))
+        if (!(set & controllers[i].bit))
             continue;
+        if (!n) /* "freezer" wanted on v2: still say what it is */
+            n = controllers[i].v1 ? controllers[i].v1 : controllers[i].v2;
         if (b.len)
             kk_buf_addch(&b, ' ');
         kk_buf_adds(&b, n);

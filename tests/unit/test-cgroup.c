@@ -135,6 +135,8 @@ KT_CASE(controller_lists)
     _cleanup_free_ char *none = kk_cg_controllers_format(0, KK_CG_MODE_V2);
     KT_ASSERT_STREQ(none, "");
     KT_ASSERT(kk_cg_controller_name(KK_CG_FREEZER, KK_CG_MODE_V2) == NULL);
+    _cleanup_free_ char *other = kk_cg_controllers_format(KK_CG_FREEZER | KK_CG_CPU, KK_CG_MODE_V2);
+    KT_ASSERT_STREQ(other, "cpu freezer");
 }
 
 static kk_code path_code(const char *root, struct kk_cg_ref ref)

@@ -1,5 +1,6 @@
 /* The real struct kk_net: rtnetlink through libmnl, namespaces as bind
  * mounts, IPAM in files. See net.h for the contract. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -176,8 +177,9 @@ static int prepare_netns_dir(struct net_real *n, kk_error **err)
  * or a namespace that was recreated) is deleted and made again, which is
  * also what keeps a quick re-create clear of "File exists". Returns eth0's
  * index inside the namespace. */
-static int ensure_veth(struct kk_nl *host, struct kk_netns *ns, const struct cell_names *c,
-                       int bridge_index, int *eth0_index, kk_error **err)
+static int ensure_veth(struct kk_nl *host, struct kk_netns *ns, bool fresh_ns,
+                       const struct cell_names *c, int bridge_index, int *eth0_index,
+                       kk_error **err)
 {
     struct kk_link hv, e;
     int have_hv = kk_rtnl_link_get(host, c->veth, &hv, err);
@@ -185,7 +187,8 @@ static int ensure_veth(struct kk_nl *host, struct kk_netns *ns, const struct cel
         return -1;
     if (have_hv && check_owner(&hv, c->veth, "veth", c->key, err) < 0)
         return -1;
-    int have_e = kk_rtnl_link_get(&ns->nl, KK_NET_CELL_IFNAME, &e, err);
+    /* A namespace made just now has nothing but lo. */
+    int have_e = fresh_ns ? 0 : kk_rtnl_link_get(&ns->nl, KK_NET_CELL_IFNAME, &e, err);
     if (have_e < 0)
         return kk_error_wrap(err, "in namespace");
 
@@ -275,15 +278,27 @@ static int cell_ensure(struct kk_net *net, const struct kk_net_cell_spec *spec,
         return kk_error_set(err, KK_E_PRECONDITION, "cell %s: bridge %s of the space is missing",
                             c.key, c.bridge);
 
-    /* The address is on disk before anything uses it. */
-    uint32_t ip;
-    if (kk_ipam_alloc(&n->ipam, spec->realm, spec->space, c.key, &ip, err) < 0)
+    /* The namespace is made by a helper thread while this one persists the
+     * address (an fsync): the two are independent, and the address is on
+     * disk before anything uses it. A crash in between leaves at worst a
+     * namespace without allocation, which reconcile finds by its name. */
+    struct kk_netns_pending pending;
+    if (prepare_netns_dir(n, err) < 0 || kk_netns_ensure_begin(c.netns, &pending, err) < 0)
         return kk_error_wrap(err, "cell %s", c.key);
-
+    uint32_t ip;
+    _cleanup_error_ kk_error *alloc_err = NULL;
+    int alloc_r = kk_ipam_alloc(&n->ipam, spec->realm, spec->space, c.key, &ip, &alloc_err);
     _cleanup_netns_ struct kk_netns ns = KK_NETNS_INIT;
+    bool created = false;
+    if (kk_netns_ensure_end(&pending, &ns, &created, err) < 0)
+        return kk_error_wrap(err, "cell %s", c.key);
+    if (alloc_r < 0) {
+        *err = TAKE_PTR(alloc_err);
+        return kk_error_wrap(err, "cell %s", c.key);
+    }
+
     int eth0 = 0;
-    if (prepare_netns_dir(n, err) < 0 || kk_netns_ensure(c.netns, &ns, NULL, err) < 0 ||
-        ensure_veth(&host, &ns, &c, br.index, &eth0, err) < 0 ||
+    if (ensure_veth(&host, &ns, created, &c, br.index, &eth0, err) < 0 ||
         configure_inside(&ns, eth0, ip, &subnet, err) < 0)
         return kk_error_wrap(err, "cell %s", c.key);
 
@@ -315,38 +330,68 @@ static int cell_remove(struct kk_net *net, const struct kk_net_cell_spec *spec, 
     return 0;
 }
 
+/* Removes the cell `key` ("realm/space/stack/cell") if it is not alive. */
+static int reap_if_dead(struct kk_net *net, const char *realm, const char *space, const char *key,
+                        kk_net_alive_fn alive, void *ctx, unsigned *count, kk_error **err)
+{
+    if (alive(key, ctx))
+        return 0;
+    char buf[KK_NET_KEY_MAX + 1];
+    snprintf(buf, sizeof(buf), "%s", key);
+    char *save = NULL;
+    struct kk_net_cell_spec spec = {
+            .realm = strtok_r(buf, "/", &save),
+            .space = strtok_r(NULL, "/", &save),
+            .stack = strtok_r(NULL, "/", &save),
+            .cell = strtok_r(NULL, "/", &save),
+    };
+    if (!spec.cell || strtok_r(NULL, "/", &save) || strcmp(spec.realm, realm) != 0 ||
+        strcmp(spec.space, space) != 0) {
+        /* Not a key we write: release only the allocation. */
+        kk_log_warn("net: reconcile %s/%s: foreign IPAM owner \"%s\" released", realm, space, key);
+        if (kk_ipam_release(&real(net)->ipam, realm, space, key, err) < 0)
+            return -1;
+    } else if (cell_remove(net, &spec, 0, err) < 0) {
+        return -1;
+    }
+    kk_log_info("net: reconcile: removed leftover network of %s", key);
+    (*count)++;
+    return 0;
+}
+
 static int reconcile(struct kk_net *net, const char *realm, const char *space,
                      kk_net_alive_fn alive, void *ctx, unsigned *removed, kk_error **err)
 {
     struct net_real *n = real(net);
-    _cleanup_strv_ char **owners = NULL;
     unsigned count = 0;
+    if (!kk_net_name_valid(realm) || !kk_net_name_valid(space))
+        return kk_error_set(err, KK_E_INVALID, "reconcile: invalid realm or space name");
+
+    /* Cells holding an address... */
+    _cleanup_strv_ char **owners = NULL;
     if (kk_ipam_owners(&n->ipam, realm, space, &owners, err) < 0)
         return kk_error_wrap(err, "reconcile %s/%s", realm, space);
-    for (char **o = owners; *o; o++) {
-        if (alive(*o, ctx))
-            continue;
-        char buf[KK_NET_KEY_MAX + 1];
-        snprintf(buf, sizeof(buf), "%s", *o);
-        char *save = NULL;
-        struct kk_net_cell_spec spec = {
-                .realm = strtok_r(buf, "/", &save),
-                .space = strtok_r(NULL, "/", &save),
-                .stack = strtok_r(NULL, "/", &save),
-                .cell = strtok_r(NULL, "/", &save),
-        };
-        if (!spec.cell || strtok_r(NULL, "/", &save) || strcmp(spec.realm, realm) != 0 ||
-            strcmp(spec.space, space) != 0) {
-            /* Not a key we write: release only the allocation. */
-            kk_log_warn("net: reconcile %s/%s: foreign IPAM owner \"%s\" released", realm, space,
-                        *o);
-            if (kk_ipam_release(&n->ipam, realm, space, *o, err) < 0)
-                return kk_error_wrap(err, "reconcile %s/%s", realm, space);
-        } else if (cell_remove(net, &spec, 0, err) < 0) {
+    for (char **o = owners; *o; o++)
+        if (reap_if_dead(net, realm, space, *o, alive, ctx, &count, err) < 0)
             return kk_error_wrap(err, "reconcile %s/%s", realm, space);
-        }
-        kk_log_info("net: reconcile: removed leftover network of %s", *o);
-        count++;
+
+    /* ...and namespaces without one (made while the allocation was being
+     * written when a crash came), found by their file name. */
+    _cleanup_closedir_ DIR *d = opendir(n->netns_dir);
+    if (!d && errno != ENOENT)
+        return kk_error_errno(err, "reconcile %s/%s: open %s", realm, space, n->netns_dir);
+    char prefix[2 * KK_NET_NAME_MAX + 3];
+    snprintf(prefix, sizeof(prefix), "%s_%s_", realm, space);
+    for (struct dirent *de; d && (errno = 0, de = readdir(d));) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char key[KK_NET_KEY_MAX + 1];
+        snprintf(key, sizeof(key), "%s", de->d_name);
+        for (char *p = key; *p; p++)
+            if (*p == '_')
+                *p = '/';
+        if (reap_if_dead(net, realm, space, key, alive, ctx, &count, err) < 0)
+            return kk_error_wrap(err, "reconcile %s/%s", realm, space);
     }
     if (removed)
         *removed = count;

@@ -131,10 +131,11 @@ struct kk_net_ops {
      * KK_NET_KEEP_IP) the address allocation. */
     int (*cell_remove)(struct kk_net *net, const struct kk_net_cell_spec *spec, unsigned flags,
                        kk_error **err);
-    /* Removes every cell of the space that holds an allocation but is not
-     * alive() any more (what a crash between allocate and configure, or an
-     * agent down while a cell was deleted, leaves behind). *removed, if not
-     * NULL, gets the number of cells removed. */
+    /* Removes every cell of the space that holds an allocation or a
+     * namespace file but is not alive() any more (what a crash between
+     * allocate and configure, or an agent down while a cell was deleted,
+     * leaves behind). *removed, if not NULL, gets the number of cells
+     * removed. */
     int (*reconcile)(struct kk_net *net, const char *realm, const char *space,
                      kk_net_alive_fn alive, void *ctx, unsigned *removed, kk_error **err);
     /* Sets net.ipv4.ip_forward=1 (a host-wide sysctl: cells reach beyond

@@ -396,12 +396,20 @@ KT_CASE(ipam_crash_safety)
               strcmp(cm.ip, cl.ip) != 0);
     KT_ASSERT_EQ(owners_count("r", "crash"), 4);
 
+    /* o's namespace was made (cell_ensure makes it while the allocation is
+     * being written) but the crash came before its allocation was. */
+    _cleanup_free_ char *orphan = kk_xasprintf("%s/r_crash_st_o", netns_dir);
+    KT_ASSERT_EQ(sh("touch %s && unshare --net=%s true", orphan, orphan), 0);
+    KT_ASSERT_EQ(count_mounts(), 4);
+
     /* d never came to be and m was deleted while the agent was down:
-     * reconcile frees d's address and tears m down. */
+     * reconcile frees d's address, tears m down and removes o. */
     const char *alive[] = {"r/crash/st/k", "r/crash/st/l", NULL};
     unsigned removed = 0;
     KT_ASSERT_OK(kk_net_reconcile(net, "r", "crash", alive_in, alive, &removed, &err), &err);
-    KT_ASSERT_EQ(removed, 2);
+    KT_ASSERT_EQ(removed, 3);
+    KT_ASSERT(access(orphan, F_OK) < 0);
+    KT_ASSERT_EQ(count_mounts(), 2);
     KT_ASSERT_EQ(owners_count("r", "crash"), 2);
     KT_ASSERT(access(cm.netns_path, F_OK) < 0);
     KT_ASSERT_EQ(count_links(cm.host_veth), 0);
@@ -448,4 +456,17 @@ KT_CASE(cell_files_for_a_real_cell)
     KT_ASSERT_OK(kk_net_cell_remove(net, &spec, 0, &err), &err);
     KT_ASSERT_OK(kk_net_space_remove(net, "r", "files", &err), &err);
     ASSERT_NOTHING_LEFT();
+}
+
+/* Last (cases run in file order): the run's own cleanup leaves no trace,
+ * not even the shared mount of the namespace directory. */
+KT_CASE(cleanup_leaves_nothing)
+{
+    KT_REQUIRE_ROOT();
+    cleanup_all();
+    ASSERT_NOTHING_LEFT();
+    _cleanup_free_ char *m =
+            sh_out("awk '$5 ~ \"^%s\" {n++} END {print n+0}' /proc/self/mountinfo", base_dir);
+    KT_ASSERT_STREQ(m, "0\n");
+    KT_ASSERT(access(base_dir, F_OK) < 0);
 }

@@ -20,6 +20,11 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do unit+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 root=("$@")
 
+if [ "$mode" != "--root" ]; then
+    for s in tests/unit/*.sh; do
+        [ -f "$s" ] && unit+=("$s")
+    done
+fi
 if [ "$mode" != "--unit" ]; then
     for s in tests/integration/*.sh tests/e2e/*.sh; do
         [ -f "$s" ] && root+=("$s")

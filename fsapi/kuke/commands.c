@@ -4,9 +4,26 @@
 
 /* Verbs are added here as their cmd-*.c files land. */
 int kuke_cmd_validate(int argc, char **argv);
+int kuke_cmd_apply(int argc, char **argv);
+int kuke_cmd_get(int argc, char **argv);
+int kuke_cmd_delete(int argc, char **argv);
+int kuke_cmd_create(int argc, char **argv);
+int kuke_cmd_ctl(int argc, char **argv);
+int kuke_cmd_logs(int argc, char **argv);
 int kuke_cmd_image(int argc, char **argv);
 
 const struct kuke_command kuke_commands[] = {
+        {"apply", "write manifests into the state tree (or --inbox)", kuke_cmd_apply},
+        {"get", "list resources and their status", kuke_cmd_get},
+        {"delete", "delete resources (their spec files)", kuke_cmd_delete},
+        {"create", "create a resource from flags", kuke_cmd_create},
+        {"start", "start a stopped cell (ctl)", kuke_cmd_ctl},
+        {"stop", "stop a cell; it stays stopped until started (ctl)", kuke_cmd_ctl},
+        {"kill", "send a signal to a cell's containers (ctl)", kuke_cmd_ctl},
+        {"restart", "restart a cell (ctl)", kuke_cmd_ctl},
+        {"pause", "freeze a cell (ctl)", kuke_cmd_ctl},
+        {"resume", "thaw a paused cell (ctl)", kuke_cmd_ctl},
+        {"logs", "print a container's log", kuke_cmd_logs},
         {"validate", "check manifests offline (file:line:col: errors)", kuke_cmd_validate},
         {"image", "load, list and remove images in containerd", kuke_cmd_image},
         {NULL, NULL, NULL},

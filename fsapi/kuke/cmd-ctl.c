@@ -1,0 +1,133 @@
+/* kuke start|stop|kill|restart|pause|resume cell NAME [SIGNAL]
+ *
+ * Writes one verb into the cell's ctl file (DESIGN.md §2); the agent
+ * consumes it, acts, and reports the result as lastControl in the cell's
+ * status.yaml. With --wait, waits for that report. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsapi/atomic.h"
+#include "fsapi/kuke/common.h"
+#include "fsapi/kuke/kuke.h"
+
+static void usage(FILE *out, const char *verb)
+{
+    fprintf(out,
+            "usage: kuke %s cell NAME%s [--wait [--timeout SECONDS]]\n"
+            "  --wait              wait until the agent reports the request done\n%s",
+            verb, strcmp(verb, "kill") == 0 ? " [SIGNAL]" : "", kuke_common_help);
+}
+
+static bool signal_valid(const char *s)
+{
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    static const char *const names[] = {"HUP",  "INT",  "QUIT", "KILL", "USR1",
+                                        "USR2", "TERM", "CONT", "STOP", "WINCH"};
+    for (size_t i = 0; i < KK_ARRAY_SIZE(names); i++)
+        if (strcmp(s, names[i]) == 0)
+            return true;
+    char *end;
+    long n = strtol(s, &end, 10);
+    return *s && !*end && n > 0 && n < 65;
+}
+
+int kuke_cmd_ctl(int argc, char **argv);
+int kuke_cmd_ctl(int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"wait", no_argument, NULL, 'w'},
+            {"timeout", required_argument, NULL, 't'},
+            {"help", no_argument, NULL, 'h'},
+            KUKE_COMMON_OPTIONS,
+            {NULL, 0, NULL, 0},
+    };
+    const char *verb = argv[0];
+    struct kuke_ctx ctx;
+    kuke_ctx_init(&ctx);
+    bool wait = false;
+    int timeout_s = 60, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (kuke_common_option(&ctx, c, optarg))
+            continue;
+        switch (c) {
+        case 'w':
+            wait = true;
+            break;
+        case 't':
+            timeout_s = atoi(optarg);
+            break;
+        case 'h':
+            usage(stdout, verb);
+            return 0;
+        default:
+            usage(stderr, verb);
+            return 2;
+        }
+    }
+    int nargs = argc - optind;
+    bool is_kill = strcmp(verb, "kill") == 0;
+    if (nargs < 2 || nargs > (is_kill ? 3 : 2)) {
+        usage(stderr, verb);
+        return 2;
+    }
+    if (kuke_kind_parse(argv[optind]) != KK_KIND_CELL) {
+        fprintf(stderr, "kuke %s: %s: only cells take control requests (kuke %s cell NAME)\n", verb,
+                argv[optind], verb);
+        return 2;
+    }
+    const char *sig = nargs == 3 ? argv[optind + 2] : NULL;
+    if (sig && !signal_valid(sig)) {
+        fprintf(stderr, "kuke kill: %s: not a signal (a name such as TERM or KILL, or 1-64)\n",
+                sig);
+        return 2;
+    }
+    _cleanup_error_ kk_error *err = NULL;
+    struct kk_key key;
+    if (kuke_open_state(&ctx, &err) < 0 ||
+        kuke_named_key(&ctx, KK_KIND_CELL, argv[optind + 1], NULL, &key, &err) < 0)
+        return kuke_fail(verb, err);
+    _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
+    int r = kuke_load_spec(&ctx, &key, KK_KIND_CELL, &spec, &err);
+    if (r != 0) {
+        if (r == 1)
+            kk_error_set(&err, KK_E_NOT_FOUND, "cell %s not found", argv[optind + 1]);
+        return kuke_fail(verb, err);
+    }
+    _cleanup_(kk_status_freep) struct kk_status *before = NULL;
+    kuke_load_status(&ctx, &key, &before);
+    int64_t before_at = before ? before->last_control.at : 0;
+
+    _cleanup_free_ char *line = kk_xasprintf("%s%s%s\n", verb, sig ? " " : "", sig ? sig : "");
+    _cleanup_free_ char *rel = kk_tree_ctl_path(&key);
+    if (kk_atomic_write(ctx.rootfd, rel, line, strlen(line), 0644, &err) < 0)
+        return kuke_fail(verb, err);
+    char k[KK_KEY_STRLEN];
+    printf("cell/%s: %s requested\n", kk_key_format(&key, k), verb);
+    if (!wait) {
+        kuke_ctx_release(&ctx);
+        return 0;
+    }
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        _cleanup_(kk_status_freep) struct kk_status *st = NULL;
+        if (kuke_load_status(&ctx, &key, &st) == 0 && st->last_control.at > before_at &&
+            st->last_control.verb && strncmp(st->last_control.verb, verb, strlen(verb)) == 0) {
+            const char *result = st->last_control.result ? st->last_control.result : "";
+            printf("cell/%s: %s: %s\n", k, verb, result);
+            kuke_ctx_release(&ctx);
+            return strcmp(result, "ok") == 0 ? 0 : 1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= timeout_s) {
+            fprintf(stderr, "kuke %s: no report from the agent after %d s\n", verb, timeout_s);
+            kuke_ctx_release(&ctx);
+            return 1;
+        }
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+}

@@ -1,0 +1,183 @@
+#include "fsapi/kuke/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fsapi/fsutil.h"
+#include "fsapi/manifest.h"
+
+const char kuke_common_help[] =
+        "  --state DIR       state tree (env KUKEON_STATE; default /opt/kukeon)\n"
+        "  --manifests DIR   inbox (env KUKEON_MANIFESTS; default /etc/kukeon/manifests)\n"
+        "  --realm NAME, --space NAME, --stack NAME   parents (default \"default\")\n";
+
+void kuke_ctx_init(struct kuke_ctx *ctx)
+{
+    const char *s = getenv("KUKEON_STATE");
+    const char *m = getenv("KUKEON_MANIFESTS");
+    *ctx = (struct kuke_ctx){
+            .state_dir = s && *s ? s : "/opt/kukeon",
+            .inbox_dir = m && *m ? m : "/etc/kukeon/manifests",
+            .realm = KK_DEFAULT_NAME,
+            .space = KK_DEFAULT_NAME,
+            .stack = KK_DEFAULT_NAME,
+            .rootfd = -1,
+    };
+}
+
+void kuke_ctx_release(struct kuke_ctx *ctx)
+{
+    kk_closep(&ctx->rootfd);
+    ctx->rootfd = -1;
+}
+
+bool kuke_common_option(struct kuke_ctx *ctx, int c, const char *arg)
+{
+    switch (c) {
+    case KUKE_OPT_STATE:
+        ctx->state_dir = arg;
+        return true;
+    case KUKE_OPT_INBOX_DIR:
+        ctx->inbox_dir = arg;
+        return true;
+    case KUKE_OPT_REALM:
+        ctx->realm = arg;
+        return true;
+    case KUKE_OPT_SPACE:
+        ctx->space = arg;
+        return true;
+    case KUKE_OPT_STACK:
+        ctx->stack = arg;
+        return true;
+    default:
+        return false;
+    }
+}
+
+int kuke_open_state(struct kuke_ctx *ctx, kk_error **err)
+{
+    if (ctx->rootfd >= 0)
+        return 0;
+    int fd = kk_fs_open_root(ctx->state_dir, err);
+    if (fd < 0)
+        return kk_error_wrap(err, "state tree %s", ctx->state_dir);
+    ctx->rootfd = fd;
+    return 0;
+}
+
+int kuke_kind_parse(const char *word)
+{
+    static const struct {
+        const char *singular, *plural;
+        enum kk_kind kind;
+    } words[] = {
+            {"realm", "realms", KK_KIND_REALM},
+            {"space", "spaces", KK_KIND_SPACE},
+            {"stack", "stacks", KK_KIND_STACK},
+            {"cell", "cells", KK_KIND_CELL},
+            {"container", "containers", KK_KIND_CONTAINER},
+    };
+    for (size_t i = 0; i < KK_ARRAY_SIZE(words); i++)
+        if (strcasecmp(word, words[i].singular) == 0 || strcasecmp(word, words[i].plural) == 0)
+            return (int)words[i].kind;
+    return -1;
+}
+
+int kuke_resource_key(const struct kk_resource *r, struct kk_key *key, kk_error **err)
+{
+    switch (r->kind) {
+    case KK_KIND_REALM:
+        return kk_key_init(key, KK_LEVEL_REALM, r->realm.id, NULL, NULL, NULL, NULL, err);
+    case KK_KIND_SPACE:
+        return kk_key_init(key, KK_LEVEL_SPACE, r->space.realm_id, r->space.id, NULL, NULL, NULL,
+                           err);
+    case KK_KIND_STACK:
+        return kk_key_init(key, KK_LEVEL_STACK, r->stack.realm_id, r->stack.space_id, r->stack.id,
+                           NULL, NULL, err);
+    case KK_KIND_CELL:
+        return kk_key_init(key, KK_LEVEL_CELL, r->cell.realm_id, r->cell.space_id, r->cell.stack_id,
+                           r->cell.id, NULL, err);
+    case KK_KIND_CONTAINER:
+        return kk_key_init(key, KK_LEVEL_CONTAINER, r->container.realm_id, r->container.space_id,
+                           r->container.stack_id, r->container.cell_id, r->container.id, err);
+    }
+    return kk_error_set(err, KK_E_INVALID, "unknown kind");
+}
+
+int kuke_named_key(const struct kuke_ctx *ctx, enum kk_kind kind, const char *name,
+                   const char *cell, struct kk_key *key, kk_error **err)
+{
+    switch (kind) {
+    case KK_KIND_REALM:
+        return kk_key_init(key, KK_LEVEL_REALM, name, NULL, NULL, NULL, NULL, err);
+    case KK_KIND_SPACE:
+        return kk_key_init(key, KK_LEVEL_SPACE, ctx->realm, name, NULL, NULL, NULL, err);
+    case KK_KIND_STACK:
+        return kk_key_init(key, KK_LEVEL_STACK, ctx->realm, ctx->space, name, NULL, NULL, err);
+    case KK_KIND_CELL:
+        return kk_key_init(key, KK_LEVEL_CELL, ctx->realm, ctx->space, ctx->stack, name, NULL, err);
+    case KK_KIND_CONTAINER:
+        if (!cell)
+            return kk_error_set(err, KK_E_INVALID, "a container is named within a cell: --cell");
+        return kk_key_init(key, KK_LEVEL_CONTAINER, ctx->realm, ctx->space, ctx->stack, cell, name,
+                           err);
+    }
+    return kk_error_set(err, KK_E_INVALID, "unknown kind");
+}
+
+int kuke_load_spec(const struct kuke_ctx *ctx, const struct kk_key *key, enum kk_kind kind,
+                   struct kk_resource **out, kk_error **err)
+{
+    _cleanup_free_ char *rel = kk_tree_spec_path(key);
+    _cleanup_free_ char *shown = kk_tree_join(ctx->state_dir, rel);
+    _cleanup_error_ kk_error *open_err = NULL;
+    _cleanup_close_ int fd = kk_fs_open(ctx->rootfd, rel, O_RDONLY, 0, &open_err);
+    if (fd < 0) {
+        if (kk_error_code(open_err) == KK_E_NOT_FOUND)
+            return 1;
+        *err = TAKE_PTR(open_err);
+        return -1;
+    }
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    if (kk_resource_load_fd(fd, shown, kind, out, &diags, err) < 0) {
+        if (diags.n) {
+            _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
+            kk_diag_format(&diags.items[0], &b);
+            return kk_error_set(err, KK_E_INVALID, "%s", kk_buf_str(&b));
+        }
+        return -1;
+    }
+    return 0;
+}
+
+int kuke_load_status(const struct kuke_ctx *ctx, const struct kk_key *key, struct kk_status **out)
+{
+    _cleanup_free_ char *rel = kk_tree_status_path(key);
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    if (!rel || kk_fs_read_file(ctx->rootfd, rel, 1024 * 1024, &data, &err) < 0)
+        return 1;
+    if (kk_status_load_buffer(rel, data.data, data.len, out, &diags, &err) < 0)
+        return 1;
+    return 0;
+}
+
+const char *kuke_spec_owner(const struct kk_resource *r)
+{
+    return kk_kvs_get(&r->meta.annotations, KUKE_ANNOTATION_SOURCE);
+}
+
+int kuke_fail(const char *verb, const kk_error *err)
+{
+    fprintf(stderr, "kuke %s: %s\n", verb, err ? err->message : "unknown error");
+    return 1;
+}
+
+const char *kuke_kind_word(enum kk_kind kind)
+{
+    static const char *const words[] = {"realm", "space", "stack", "cell", "container"};
+    return (unsigned)kind < KK_ARRAY_SIZE(words) ? words[kind] : "resource";
+}

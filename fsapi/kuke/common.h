@@ -1,0 +1,86 @@
+/* What every kuke verb shares: where the files are and which realm, space
+ * and stack a name is looked up in.
+ *
+ *     --state DIR     the state tree (env KUKEON_STATE, default /opt/kukeon)
+ *     --inbox DIR     the manifest directory (env KUKEON_MANIFESTS,
+ *                     default /etc/kukeon/manifests)
+ *     --realm, --space, --stack   parents of a named resource (default "default")
+ *
+ * Verbs add KUKE_COMMON_OPTIONS to their getopt_long table and hand every
+ * option they do not know to kuke_common_option(). Nothing here talks to the
+ * agent: kuke works only through the files (DESIGN.md §2).
+ */
+#ifndef KUKEON_KUKE_COMMON_H
+#define KUKEON_KUKE_COMMON_H
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "fsapi/buf.h"
+#include "fsapi/error.h"
+#include "fsapi/model.h"
+#include "fsapi/status.h"
+#include "fsapi/tree.h"
+
+/* Annotation the agent puts on specs it materialised from an inbox file. */
+#define KUKE_ANNOTATION_SOURCE "kukeon.io/source"
+
+enum {
+    KUKE_OPT_STATE = 0x1000,
+    KUKE_OPT_INBOX_DIR,
+    KUKE_OPT_REALM,
+    KUKE_OPT_SPACE,
+    KUKE_OPT_STACK,
+};
+
+#define KUKE_COMMON_OPTIONS                                                                        \
+    {"state", required_argument, NULL, KUKE_OPT_STATE},                                            \
+            {"manifests", required_argument, NULL, KUKE_OPT_INBOX_DIR},                            \
+            {"realm", required_argument, NULL, KUKE_OPT_REALM},                                    \
+            {"space", required_argument, NULL, KUKE_OPT_SPACE},                                    \
+    {                                                                                              \
+        "stack", required_argument, NULL, KUKE_OPT_STACK                                           \
+    }
+
+struct kuke_ctx {
+    const char *state_dir;
+    const char *inbox_dir;
+    const char *realm, *space, *stack;
+    int rootfd; /* the state tree, opened by kuke_open_state; -1 before */
+};
+
+void kuke_ctx_init(struct kuke_ctx *ctx);
+void kuke_ctx_release(struct kuke_ctx *ctx);
+/* Returns true if getopt's `c` was a common option (and took it). */
+bool kuke_common_option(struct kuke_ctx *ctx, int c, const char *arg);
+int kuke_open_state(struct kuke_ctx *ctx, kk_error **err);
+/* The help text of the common options. */
+extern const char kuke_common_help[];
+
+/* "cells" / "cell" / "Cell" -> KK_KIND_CELL; -1 if unknown. */
+int kuke_kind_parse(const char *word);
+
+/* The key of a resource document (its kind's level). */
+int kuke_resource_key(const struct kk_resource *r, struct kk_key *key, kk_error **err);
+/* The key of `name` of `kind` under ctx's realm/space/stack; for a
+ * container, `cell` names its cell. */
+int kuke_named_key(const struct kuke_ctx *ctx, enum kk_kind kind, const char *name,
+                   const char *cell, struct kk_key *key, kk_error **err);
+
+/* Loads the spec file of key (0), or returns 1 if it does not exist. */
+int kuke_load_spec(const struct kuke_ctx *ctx, const struct kk_key *key, enum kk_kind kind,
+                   struct kk_resource **out, kk_error **err);
+/* Loads status.yaml of key: 0, 1 if absent or unreadable (a half-written or
+ * invalid status is "unknown", never an error for a reader). */
+int kuke_load_status(const struct kuke_ctx *ctx, const struct kk_key *key, struct kk_status **out);
+/* The inbox file owning the spec (its source annotation), or NULL. */
+const char *kuke_spec_owner(const struct kk_resource *r);
+
+/* "realm", "cell", ...: how kuke names kinds in its output. */
+const char *kuke_kind_word(enum kk_kind kind);
+
+/* Prints err on stderr as "kuke VERB: message" and returns 1. */
+int kuke_fail(const char *verb, const kk_error *err);
+
+#endif

@@ -517,6 +517,18 @@ static bool proc_in_cgroup(pid_t pid, const char *path, size_t *lines)
     return *lines > 0;
 }
 
+/* The cgroup2 line ("0::/path") of /proc/PID/cgroup is `path`. */
+static bool proc_in_cgroup_v2(pid_t pid, const char *path)
+{
+    _cleanup_free_ char *p = kk_xasprintf("/proc/%d/cgroup", (int)pid);
+    _cleanup_free_ char *want = kk_xasprintf("0::%s", path);
+    if (file_has_line(p, want))
+        return true;
+    _cleanup_free_ char *text = read_text(p);
+    fprintf(stderr, "  pid %d not in %s: %s\n", (int)pid, path, text ? text : "?");
+    return false;
+}
+
 KT_CASE(process_placed_frozen_thawed)
 {
     KT_REQUIRE_ROOT();
@@ -694,6 +706,85 @@ KT_CASE(v2_core_on_real_cgroup2)
     KT_ASSERT(!st.ready);
     kk_cg_status_release(&st);
     reap(pid);
+}
+
+static bool write_file(const char *path, const char *value, int *errnum)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+    *errnum = ok ? 0 : errno;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* The no-internal-process rule, with the kernel as referee: a cgroup that
+ * holds a process cannot delegate; ensure says so, or moves the process to
+ * "_internal" first when asked. */
+KT_CASE(v2_no_internal_processes_on_real_cgroup2)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    const char *mount = MOUNT "/unified";
+    if (access(MOUNT "/unified/cgroup.procs", F_OK) == 0) {
+        KT_ASSERT_OK(open_v2(&cg, &err), &err);
+    } else {
+        struct kk_cg_config cfg = {.root = root2};
+        KT_ASSERT_OK(kk_cg_open_real(&cfg, &cg, &err), &err);
+        mount = MOUNT;
+    }
+    KT_ASSERT_EQ(cg->mode, KK_CG_MODE_V2);
+    if (!cg->available) {
+        fprintf(stderr, "  %s offers no controller: nothing to delegate, case not run\n", mount);
+        return;
+    }
+    _cleanup_free_ char *names = kk_cg_controllers_format(cg->available, cg->mode);
+    fprintf(stderr, "  delegating \"%s\" on %s\n", names, mount);
+
+    /* A cell cgroup someone else made, with a process in it. */
+    const struct kk_cg_ref stack = {"r1", "s1", "st1", NULL, NULL, NULL};
+    const struct kk_cg_ref other = {"r1", "s1", "st1", "c2", NULL, NULL};
+    KT_ASSERT_OK(kk_cg_ensure(cg, &stack, KK_CG_ENSURE_NESTED, NULL, &err), &err);
+    _cleanup_free_ char *c2 = kk_xasprintf("%s/%s/r1/s1/st1/c2", mount, root2);
+    KT_ASSERT(mkdir(c2, 0755) == 0);
+    volatile unsigned long *count;
+    pid_t pid = spawn_counter(&count, 0);
+    KT_ASSERT(pid > 0);
+    char pidstr[16];
+    snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+    _cleanup_free_ char *procs = kk_xasprintf("%s/cgroup.procs", c2);
+    int errnum;
+    KT_ASSERT(write_file(procs, pidstr, &errnum));
+
+    /* The kernel refuses the delegation... */
+    _cleanup_free_ char *ctl = kk_xasprintf("%s/cgroup.subtree_control", c2);
+    _cleanup_free_ char *plus = kk_xasprintf(
+            "+%s", kk_cg_controller_name(cg->available & -cg->available, KK_CG_MODE_V2));
+    KT_ASSERT(!write_file(ctl, plus, &errnum));
+    KT_ASSERT_EQ(errnum, EBUSY);
+    /* ... and ensure explains why, naming the process. */
+    KT_ASSERT(kk_cg_ensure(cg, &other, KK_CG_ENSURE_NESTED, NULL, &err) < 0);
+    KT_ASSERT_STREQ(err->reason, "CgroupInternalProcesses");
+    KT_ASSERT_MSG(strstr(err->message, pidstr), "message: %s", err->message);
+    kk_error_freep(&err);
+
+    /* Asked to, it moves the process into a leaf and delegates. */
+    struct kk_cg_status st = {0};
+    KT_ASSERT_OK(
+            kk_cg_ensure(cg, &other, KK_CG_ENSURE_NESTED | KK_CG_ENSURE_MOVE_INTERNAL, &st, &err),
+            &err);
+    KT_ASSERT_EQ(st.controllers, cg->available);
+    kk_cg_status_release(&st);
+    _cleanup_free_ char *where = kk_xasprintf("/%s/r1/s1/st1/c2/_internal", root2);
+    KT_ASSERT(proc_in_cgroup_v2(pid, where));
+    KT_ASSERT(counts_past(count, *count + 5, 3000)); /* still running */
+
+    reap(pid);
+    KT_ASSERT_OK(kk_cg_remove(cg, &top, 2000, &err), &err);
+    _cleanup_free_ char *gone = kk_xasprintf("%s/%s", mount, root2);
+    KT_ASSERT(!is_dir(gone));
 }
 
 /* Last: after the cleanup that also runs on failure, nothing of ours is

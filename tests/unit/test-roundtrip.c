@@ -87,13 +87,65 @@ KT_CASE(every_example_round_trips)
 KT_CASE(awkward_strings_round_trip)
 {
     static const char *const strings[] = {
-            "true",  "false",  "yes",         "No",        "null",        "~",       "",
-            " lead", "trail ", "123",         "-1",        "0x1f",        "1e3",     ".5",
-            "1_000", "12:30",  "a: b",        "a #b",      "#x",          "-c",      "- x",
-            "-",     "[x]",    "{x}",         "a,b",       "*ref",        "&anchor", "!tag",
-            "|",     ">",      "'q'",         "\"dq\"",    "%x",          "@x",      "`x`",
-            "?x",    "x:",     "line\nbreak", "tab\there", "back\\slash", "ünïcödé", "ctl\x01x",
-            "=",     "<<",     "a=b c=d",
+            "true",
+            "false",
+            "yes",
+            "No",
+            "null",
+            "~",
+            "",
+            " lead",
+            "trail ",
+            "123",
+            "-1",
+            "0x1f",
+            "1e3",
+            ".5",
+            "1_000",
+            "12:30",
+            "a: b",
+            "a #b",
+            "#x",
+            "-c",
+            "- x",
+            "-",
+            "[x]",
+            "{x}",
+            "a,b",
+            "*ref",
+            "&anchor",
+            "!tag",
+            "|",
+            ">",
+            "'q'",
+            "\"dq\"",
+            "%x",
+            "@x",
+            "`x`",
+            "?x",
+            "x:",
+            "line\nbreak",
+            "tab\there",
+            "back\\slash",
+            "ünïcödé",
+            "ctl\x01x",
+            "=",
+            "<<",
+            "a=b c=d",
+            "nel\xc2\x85x",
+            "ls\xe2\x80\xa8x",
+            "ps\xe2\x80\xa9x",
+            "\xef\xbb\xbf"
+            "bom",
+            "cr\r",
+            "---",
+            "...",
+            "--x",
+            "- -",
+            "-a: b",
+            "-x\ny",
+            "-x #y",
+            "-x,y",
     };
     _cleanup_(kk_resource_freep) struct kk_resource *r = kk_resource_new(KK_KIND_CONTAINER);
     r->container.id = kk_xstrdup("k");
@@ -120,6 +172,22 @@ KT_CASE(awkward_strings_round_trip)
         KT_ASSERT_STREQ(back->container.args.v[i], strings[i]);
     KT_ASSERT_STREQ(back->container.command, r->container.command);
     KT_ASSERT(kk_model_equal(r, back));
+}
+
+KT_CASE(invalid_utf8_still_emits_loadable_yaml)
+{
+    _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, "c");
+    st->message = kk_xstrdup("bad \xff\xfe bytes \xc3 and \xed\xa0\x80 ok \xc3\xa9");
+    _cleanup_buf_ struct kk_buf text = KK_BUF_INIT;
+    kk_status_emit(st, &text);
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_(kk_status_freep) struct kk_status *back = NULL;
+    KT_ASSERT_OK(kk_status_load_buffer("s", kk_buf_str(&text), text.len, &back, &diags, &err),
+                 &err);
+    /* invalid bytes come back as the code points U+0080..U+00FF */
+    KT_ASSERT_STREQ(back->message, "bad \xc3\xbf\xc3\xbe bytes \xc3\x83 and "
+                                   "\xc3\xad\xc2\xa0\xc2\x80 ok \xc3\xa9");
 }
 
 KT_CASE(emitted_spec_is_readable_yaml)

@@ -262,6 +262,8 @@ static unsigned backoff_ms(struct kk_queue *q, unsigned failures)
 
 static void finish(struct kk_queue *q, struct item *it, int result)
 {
+    if (result > 0 && result != KK_QUEUE_PARK)
+        result = KK_QUEUE_DONE;
     q->nrunning--;
     q->runs++;
     bool dirty = it->dirty;

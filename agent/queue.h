@@ -30,7 +30,8 @@
  *                     backoff, base * 2^(failures-1) capped at max, with
  *                     optional jitter (uniform in [d/2, d]); dirty keys are
  *                     retried at once, as new input may be the fix.
- *     KK_QUEUE_PARK   waiting for something else -- typically its parent
+ *     KK_QUEUE_PARK   (1; other positive values count as DONE)
+ *                     waiting for something else -- typically its parent
  *                     ("WaitingForParent"). Parked keys consume no timer and
  *                     no thread; they are queued again by an enqueue of the
  *                     key itself, or when an ancestor key (a prefix ending
@@ -41,9 +42,11 @@
  * across files to be irrelevant, so a child can arrive long before its
  * parent exists. The child's reconciler knows best whether its parent is
  * ready; the queue only remembers that it waits and wakes it the moment the
- * parent's reconcile succeeds -- no polling, no lost wake-up (a parent that
- * succeeds before the child parks is seen by the child's own check), and a
- * periodic resync of the agent remains the safety net.
+ * parent's reconcile succeeds -- no polling, and no lost wake-up: waking
+ * also marks a descendant that is running at that moment dirty, so a child
+ * that looked at its parent just before the parent became ready runs once
+ * more instead of parking for good. A periodic resync of the agent remains
+ * the safety net.
  *
  * Timers: delayed keys live in a min-heap; idle workers sleep on a condition
  * variable with a deadline at the earliest due time (CLOCK_MONOTONIC), so

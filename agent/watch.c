@@ -486,11 +486,16 @@ static int inbox_attach(struct kk_watch *w, bool report, kk_error **err)
     return 0;
 }
 
-static bool inbox_entry_is_symlink(struct kk_watch *w, const char *name)
+/* IN_CREATE of a symlink or a hard link (`ln`) is the whole write: no
+ * IN_CLOSE_WRITE follows. A regular file with one link is still being
+ * written by whoever created it. */
+static bool inbox_entry_complete_on_create(struct kk_watch *w, const char *name)
 {
     _cleanup_free_ char *p = kk_xasprintf("%s/%s", w->inbox, name);
     struct stat st;
-    return lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+    if (lstat(p, &st) < 0)
+        return false;
+    return S_ISLNK(st.st_mode) || (S_ISREG(st.st_mode) && st.st_nlink > 1);
 }
 
 static void inbox_event(struct kk_watch *w, const struct inotify_event *ev)
@@ -507,8 +512,7 @@ static void inbox_event(struct kk_watch *w, const struct inotify_event *ev)
         return;
     }
     bool changed = ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO);
-    /* A symlink is complete when created; a regular file when closed. */
-    if ((ev->mask & IN_CREATE) && inbox_entry_is_symlink(w, ev->name))
+    if ((ev->mask & IN_CREATE) && inbox_entry_complete_on_create(w, ev->name))
         changed = true;
     if (changed) {
         if (!nameset_has(&w->inbox_names, ev->name) && w->inbox_names.n >= w->max_inbox_files) {

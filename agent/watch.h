@@ -9,8 +9,9 @@
  * Events (struct kk_watch_event) are *hints*, delivered in kernel order:
  *
  *     INBOX_CHANGED  name   a manifest file was completely written or moved
- *                           in (IN_CLOSE_WRITE, IN_MOVED_TO), a symlink was
- *                           created, or the inbox directory was swapped
+ *                           in (IN_CLOSE_WRITE, IN_MOVED_TO), a symlink or
+ *                           hard link was created, or the inbox directory
+ *                           was swapped
  *     INBOX_REMOVED  name   a manifest file was deleted or moved away
  *     SPEC_CHANGED   key    realm.yaml .. cell.yaml or containers/<id>.yaml
  *                           written or moved in (also for every spec found in

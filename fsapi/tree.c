@@ -280,24 +280,18 @@ void kk_tree_classify(const char *relpath, struct kk_tree_class *out)
     out->key = key;
 }
 
+/* A resource's directory is its key: "r/s/st/c" names both. */
 char *kk_tree_dir(const struct kk_key *key)
 {
-    const char *const *n =
-            (const char *const[]){key->names[0], key->names[1], key->names[2], key->names[3]};
-    switch (key->level) {
-    case KK_LEVEL_REALM:
-        return kk_xasprintf("%s", n[0]);
-    case KK_LEVEL_SPACE:
-        return kk_xasprintf("%s/%s", n[0], n[1]);
-    case KK_LEVEL_STACK:
-        return kk_xasprintf("%s/%s/%s", n[0], n[1], n[2]);
-    case KK_LEVEL_CELL:
-        return kk_xasprintf("%s/%s/%s/%s", n[0], n[1], n[2], n[3]);
-    case KK_LEVEL_CONTAINER:
-        return kk_xasprintf("%s/%s/%s/%s/" KK_TREE_CONTAINERS, n[0], n[1], n[2], n[3]);
-    default:
-        return NULL;
+    char buf[KK_KEY_STRLEN];
+    if (key->level == KK_LEVEL_CONTAINER) {
+        struct kk_key cell;
+        kk_key_parent(key, &cell);
+        return kk_xasprintf("%s/" KK_TREE_CONTAINERS, kk_key_format(&cell, buf));
     }
+    if (key->level < KK_LEVEL_REALM || key->level > KK_LEVEL_CELL)
+        return NULL;
+    return kk_xstrdup(kk_key_format(key, buf));
 }
 
 static char *dir_file(const struct kk_key *key, const char *name)

@@ -496,3 +496,51 @@ KT_CASE(enqueue_after_from_own_handler_reschedules)
     usleep(120 * 1000);
     KT_ASSERT_EQ(atomic_load(&p.runs), 3);
 }
+
+struct race {
+    struct gate child_looked, parent_done;
+    atomic_bool parent_ready;
+    atomic_int child_runs, child_done;
+};
+
+static int race_fn(void *ud, const char *key, unsigned attempt)
+{
+    struct race *r = ud;
+    (void)attempt;
+    if (strcmp(key, "r") == 0) {
+        atomic_store(&r->parent_ready, true);
+        return KK_QUEUE_DONE;
+    }
+    bool ready = atomic_load(&r->parent_ready);
+    if (atomic_fetch_add(&r->child_runs, 1) == 0) {
+        gate_open(&r->child_looked);
+        gate_wait(&r->parent_done); /* the parent finishes while we decide */
+    }
+    if (!ready)
+        return KK_QUEUE_PARK;
+    atomic_fetch_add(&r->child_done, 1);
+    return KK_QUEUE_DONE;
+}
+
+KT_CASE(no_lost_wakeup_when_parent_finishes_while_child_decides)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    static struct race r = {.child_looked = GATE_INIT, .parent_done = GATE_INIT};
+    struct kk_queue_config cfg = {.workers = 2, .fn = race_fn, .userdata = &r};
+    _cleanup_queue_ struct kk_queue *q = NULL;
+    KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
+    KT_ASSERT(kk_queue_enqueue(q, "r/s"));
+    gate_wait(&r.child_looked); /* the child saw "not ready" */
+    KT_ASSERT(kk_queue_enqueue(q, "r"));
+    struct kk_queue_stats st;
+    for (int i = 0; i < 2000; i++) { /* until the parent's run is over */
+        kk_queue_get_stats(q, &st);
+        if (st.runs == 1)
+            break;
+        usleep(500);
+    }
+    KT_ASSERT_EQ(st.runs, 1);
+    gate_open(&r.parent_done); /* the child now returns PARK on a stale view */
+    KT_ASSERT(wait_for(&r.child_done, 1, 2000));
+    KT_ASSERT_EQ(atomic_load(&r.child_runs), 2);
+}

@@ -218,6 +218,11 @@ KT_CASE(inbox_editor_save_styles)
     _cleanup_free_ char *l = path("inbox/link.yaml");
     KT_ASSERT(symlink("site.yaml", l) == 0);
     EXPECT(&f, "inbox+ link.yaml\n");
+    put("outside.yaml", "o");
+    _cleanup_free_ char *src = path("outside.yaml");
+    _cleanup_free_ char *hard = path("inbox/hard.yaml");
+    KT_ASSERT(link(src, hard) == 0);
+    EXPECT(&f, "inbox+ hard.yaml\n");
 }
 
 KT_CASE(inbox_symlink_swap_repoints_the_watch)

@@ -13,7 +13,7 @@
 /* Upper bounds on what we read from the kernel (or a fake tree). */
 #define CG_FILE_MAX  (256 * 1024)
 #define CG_PIDS_MAX  (1 << 20)
-#define CG_DEPTH_MAX 16 /* levels below a hierarchy's mount, for rmtree */
+#define CG_DEPTH_MAX 64 /* levels below a removed cgroup (a nested runtime's too) */
 
 /* One mounted hierarchy. */
 struct cg_hier {

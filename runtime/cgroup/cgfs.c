@@ -190,18 +190,18 @@ static int collect(int dirfd, pid_t *out, size_t max, size_t *n, int depth, kk_e
         return -1;
     for (size_t i = 0; i < np && *n < max; i++)
         out[(*n)++] = pids[i];
-    if (depth >= CG_DEPTH_MAX)
+    if (*n >= max || depth >= CG_DEPTH_MAX)
         return 0;
     _cleanup_closedir_ DIR *d = cg_opendir(dirfd, ".", err);
     if (!d)
         return -1;
     for (struct dirent *de; (de = readdir(d));) {
-        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+        if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) || de->d_name[0] == '.')
             continue;
         _cleanup_close_ int child =
                 openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (child < 0) {
-            if (errno == ENOENT)
+            if (errno == ENOENT || errno == ENOTDIR)
                 continue;
             return kk_error_errno(err, "open %s", de->d_name);
         }
@@ -261,11 +261,14 @@ int cg_wait_event(int dirfd, const char *key, uint64_t want, int timeout_ms, kk_
     }
 }
 
-int cg_rmtree(int parent, const char *name, int64_t deadline_ms, kk_error **err)
+static int rmtree(int parent, const char *name, int64_t deadline_ms, int depth, kk_error **err)
 {
+    if (depth > CG_DEPTH_MAX)
+        return kk_error_set(err, KK_E_OUT_OF_RANGE, "%s: more than %d levels deep", name,
+                            CG_DEPTH_MAX);
     _cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT)
+        if (errno == ENOENT || (errno == ENOTDIR && depth > 0))
             return 0;
         return kk_error_errno(err, "open %s", name);
     }
@@ -273,9 +276,10 @@ int cg_rmtree(int parent, const char *name, int64_t deadline_ms, kk_error **err)
     if (!d)
         return kk_error_wrap(err, "%s", name);
     for (struct dirent *de; (de = readdir(d));) {
-        if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) || strcmp(de->d_name, ".") == 0 ||
+            strcmp(de->d_name, "..") == 0)
             continue;
-        if (cg_rmtree(fd, de->d_name, deadline_ms, err) < 0)
+        if (rmtree(fd, de->d_name, deadline_ms, depth + 1, err) < 0)
             return kk_error_wrap(err, "%s", name);
     }
     for (int delay = 1;; delay = delay < 50 ? delay * 2 : 50) {
@@ -285,6 +289,11 @@ int cg_rmtree(int parent, const char *name, int64_t deadline_ms, kk_error **err)
             return kk_error_errno(err, "rmdir %s", name);
         cg_sleep_ms(delay);
     }
+}
+
+int cg_rmtree(int parent, const char *name, int64_t deadline_ms, kk_error **err)
+{
+    return rmtree(parent, name, deadline_ms, 0, err);
 }
 
 int cg_busy_error(int dirfd, const char *what, int timeout_ms, kk_error **err)

@@ -307,6 +307,14 @@ KT_CASE(hierarchy_created_everywhere_then_removed)
         KT_ASSERT_STREQ(cpus, top_cpus);
     }
 
+    /* A nested runtime's own cgroups below the leaf, in every hierarchy. */
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *a = kk_xasprintf("%s%s/inner", mounts[i], runc);
+        _cleanup_free_ char *b = kk_xasprintf("%s/x", a);
+        _cleanup_free_ char *c = kk_xasprintf("%s/y", b);
+        KT_ASSERT(mkdir(a, 0755) == 0 && mkdir(b, 0755) == 0 && mkdir(c, 0755) == 0);
+    }
+
     /* Removing the cell removes its leaf too, and nothing above it. */
     KT_ASSERT_OK(kk_cg_remove(cg, &cell, 1000, &err), &err);
     KT_ASSERT_OK(kk_cg_remove(cg, &cell, 1000, &err), &err);

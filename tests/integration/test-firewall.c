@@ -318,9 +318,19 @@ KT_CASE(spaces_are_isolated)
     KT_ASSERT_EQ(sh("ip -n %s route add default via %s", T.client_ns, T.client_gw), 0);
     KT_ASSERT_MSG(egress, "masqueraded egress a1 -> client");
     KT_ASSERT(sh("nft list table inet %s | grep -q 'space/fwtest/space-a/post'", T.table) == 0);
+    /* ... and so is the guard that keeps it from opening the host's
+     * loopback to the cells. */
+    _cleanup_free_ char *listing = nft_list(T.table);
+    _cleanup_free_ char *guard = kk_xasprintf(
+            "chain space/fwtest/space-a/guard {\n\t\tiifname \"%s\" drop\n", T.bridge[0]);
+    KT_ASSERT_MSG(strstr(listing, guard), "no guard for %s", T.bridge[0]);
+    KT_ASSERT(strstr(listing, "ip daddr 127.0.0.0/8 jump martians"));
     /* route_localnet is set on the bridges, and only there. */
     _cleanup_free_ char *rl = capture("cat /proc/sys/net/ipv4/conf/%s/route_localnet", T.bridge[0]);
     KT_ASSERT_STREQ(rl, "1\n");
+    _cleanup_free_ char *other =
+            capture("cat /proc/sys/net/ipv4/conf/%s/route_localnet", T.client_veth);
+    KT_ASSERT_STREQ(other, "0\n");
 }
 
 KT_CASE(published_port_answers_from_everywhere)

@@ -102,38 +102,17 @@ static struct kk_resource *decode_doc(struct kk_dec *d, const struct kk_ydoc *do
     return d->errors == before ? TAKE_PTR(r) : NULL;
 }
 
-/* "Cell default/default/default/web": what makes two documents the same. */
-static char *resource_key(const struct kk_resource *r)
-{
-    const char *realm = "", *space = "", *stack = "", *cell = "";
-    switch (r->kind) {
-    case KK_KIND_REALM:
-        break;
-    case KK_KIND_SPACE:
-        realm = r->space.realm_id;
-        break;
-    case KK_KIND_STACK:
-        realm = r->stack.realm_id, space = r->stack.space_id;
-        break;
-    case KK_KIND_CELL:
-        realm = r->cell.realm_id, space = r->cell.space_id, stack = r->cell.stack_id;
-        break;
-    case KK_KIND_CONTAINER:
-        realm = r->container.realm_id, space = r->container.space_id;
-        stack = r->container.stack_id, cell = r->container.cell_id;
-        break;
-    }
-    return kk_xasprintf("%s %s/%s/%s/%s/%s", kk_kind_name(r->kind), realm, space, stack, cell,
-                        kk_resource_id(r));
-}
-
+/* Two documents of one file naming the same resource (same kind, same
+ * key) would fight over one spec file. */
 static void check_unique(struct kk_dec *d, const struct kk_manifest *m)
 {
-    for (size_t i = 1; i < m->n; i++) {
-        _cleanup_free_ char *ki = resource_key(m->docs[i]);
+    _cleanup_free_ struct kk_key *keys = kk_xcalloc(m->n ? m->n : 1, sizeof(*keys));
+    for (size_t i = 0; i < m->n; i++) {
+        _cleanup_error_ kk_error *err = NULL;
+        if (kk_resource_key(m->docs[i], &keys[i], &err) < 0)
+            abort(); /* normalised resources always have a valid key */
         for (size_t j = 0; j < i; j++) {
-            _cleanup_free_ char *kj = resource_key(m->docs[j]);
-            if (strcmp(ki, kj) != 0)
+            if (!kk_key_equal(&keys[i], &keys[j]))
                 continue;
             kk_diags_add(d->diags, d->file, m->docs[i]->line, m->docs[i]->col, "metadata.name",
                          "%s %s is already defined by the document at line %u",

@@ -353,3 +353,32 @@ const char *kk_resource_id(const struct kk_resource *r)
     /* id is the first member of every spec struct */
     return *(char *const *)kk_resource_spec_const(r);
 }
+
+_Static_assert((int)KK_LEVEL_REALM == KK_KIND_REALM + 1 &&
+                       (int)KK_LEVEL_CONTAINER == KK_KIND_CONTAINER + 1,
+               "tree key levels follow the kinds");
+
+int kk_resource_key(const struct kk_resource *r, struct kk_key *key, kk_error **err)
+{
+    const char *n[5] = {NULL};
+    switch (r->kind) {
+    case KK_KIND_REALM:
+        n[0] = r->realm.id;
+        break;
+    case KK_KIND_SPACE:
+        n[0] = r->space.realm_id, n[1] = r->space.id;
+        break;
+    case KK_KIND_STACK:
+        n[0] = r->stack.realm_id, n[1] = r->stack.space_id, n[2] = r->stack.id;
+        break;
+    case KK_KIND_CELL:
+        n[0] = r->cell.realm_id, n[1] = r->cell.space_id, n[2] = r->cell.stack_id;
+        n[3] = r->cell.id;
+        break;
+    case KK_KIND_CONTAINER:
+        n[0] = r->container.realm_id, n[1] = r->container.space_id;
+        n[2] = r->container.stack_id, n[3] = r->container.cell_id, n[4] = r->container.id;
+        break;
+    }
+    return kk_key_init(key, (enum kk_key_level)(r->kind + 1), n[0], n[1], n[2], n[3], n[4], err);
+}

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "fsapi/error.h"
+#include "fsapi/tree.h"
 #include "fsapi/validate.h"
 #include "fsapi/yaml-codec.h"
 
@@ -228,6 +229,11 @@ KK_DEFINE_CLEANUP(struct kk_resource, kk_resource_free)
 
 /* The id of any kind (the spec.id field), may be NULL before normalising. */
 const char *kk_resource_id(const struct kk_resource *r);
+
+/* The state-tree key of r (fsapi/tree.h): realm[/space[/stack[/cell
+ * [/container]]]], level = kind + 1. Fails (KK_E_INVALID) only on a
+ * resource that kk_model_normalize has not accepted. */
+int kk_resource_key(const struct kk_resource *r, struct kk_key *key, kk_error **err);
 
 /* Schemas of the spec of each kind and of the shared parts, for the
  * manifest loader and the emitters. */

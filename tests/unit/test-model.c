@@ -344,3 +344,17 @@ KT_CASE(normalize_is_idempotent)
     KT_ASSERT(strstr(kk_buf_str(&before), "- \"80:80/tcp\"\n"));
     KT_ASSERT(strstr(kk_buf_str(&before), "max: 1G\n"));
 }
+
+KT_CASE(resource_keys_follow_the_tree)
+{
+    LOAD_OK(c, HDR("Container") "metadata: {name: k}\nspec: {image: x, realmId: r, cellId: c}\n");
+    struct kk_key key;
+    _cleanup_error_ kk_error *err = NULL;
+    char buf[KK_KEY_STRLEN];
+    KT_ASSERT_OK(kk_resource_key(c, &key, &err), &err);
+    KT_ASSERT_EQ(key.level, KK_LEVEL_CONTAINER);
+    KT_ASSERT_STREQ(kk_key_format(&key, buf), "r/default/default/c/k");
+    LOAD_OK(s, HDR("Space") "metadata: {name: sp}\n");
+    KT_ASSERT_OK(kk_resource_key(s, &key, &err), &err);
+    KT_ASSERT_STREQ(kk_key_format(&key, buf), "default/sp");
+}

@@ -22,43 +22,12 @@
 #include "fsapi/cleanup.h"
 #include "fsapi/error.h"
 #include "runtime/cgroup/cgroup.h"
+#include "tests/integration/test-cgroup-util.h"
 #include "tests/lib/kktest.h"
-
-#define MOUNT      "/sys/fs/cgroup"
-#define MAX_MOUNTS 32
 
 static char root1[64], root2[64];
 static pid_t children[16];
 static size_t n_children;
-
-/* Every cgroup (v1 or v2) mount point under MOUNT, from mountinfo: the
- * test's own view, independent of the module's detection. */
-static size_t cgroup_mounts(char out[][256], size_t max)
-{
-    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-    char line[1024];
-    size_t n = 0;
-    while (f && n < max && fgets(line, sizeof(line), f)) {
-        char mnt[256], fstype[32];
-        const char *sep = strstr(line, " - ");
-        if (!sep || sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1 ||
-            sscanf(sep + 3, "%31s", fstype) != 1)
-            continue;
-        /* MOUNT itself when it is cgroup2 (a v2 host), else below it. */
-        if ((strcmp(mnt, MOUNT) == 0 || strncmp(mnt, MOUNT "/", strlen(MOUNT) + 1) == 0) &&
-            (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0))
-            snprintf(out[n++], 256, "%s", mnt);
-    }
-    return n;
-}
-
-static int rm_dir(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    return 0;
-}
 
 static void kill_children(void)
 {
@@ -72,25 +41,9 @@ static void kill_children(void)
 /* Whatever the module did or did not do: our children die, our roots go. */
 static void cleanup(void)
 {
-    char mounts[MAX_MOUNTS][256];
-    size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
     kill_children();
-    for (size_t i = 0; i < n; i++) {
-        const char *roots[] = {root1, root2};
-        for (size_t j = 0; j < 2; j++) {
-            if (!roots[j][0])
-                continue;
-            _cleanup_free_ char *p = kk_xasprintf("%s/%s", mounts[i], roots[j]);
-            /* A frozen child would block its rmdir: thaw first. */
-            _cleanup_free_ char *fz = kk_xasprintf("%s/freezer.state", p);
-            int fd = open(fz, O_WRONLY | O_CLOEXEC);
-            if (fd >= 0) {
-                (void)!write(fd, "THAWED", 6);
-                close(fd);
-            }
-            nftw(p, rm_dir, 16, FTW_DEPTH | FTW_PHYS);
-        }
-    }
+    remove_root(root1);
+    remove_root(root2);
 }
 
 static void setup(void)
@@ -150,33 +103,6 @@ static void reap(pid_t pid)
             children[i] = children[--n_children];
             return;
         }
-}
-
-static char *read_text(const char *path)
-{
-    _cleanup_fclose_ FILE *f = fopen(path, "re");
-    char buf[4096];
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    buf[n] = '\0';
-    while (n > 0 && buf[n - 1] == '\n')
-        buf[--n] = '\0';
-    return f ? kk_xstrdup(buf) : NULL;
-}
-
-static bool file_has_line(const char *path, const char *line)
-{
-    _cleanup_free_ char *text = read_text(path);
-    size_t len = strlen(line);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "")
-        if (strncmp(p, line, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
-            return true;
-    return false;
-}
-
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static long elapsed_ms(const struct timespec *since)
@@ -505,24 +431,6 @@ KT_CASE(limits_written_and_read_back)
     KT_ASSERT(kk_cg_apply(cg, &leaf, &bad, &err) < 0);
     KT_ASSERT_EQ(err->code, KK_E_INVALID);
     KT_ASSERT_OK(kk_cg_remove(cg, &top, 1000, &err), &err);
-}
-
-/* Every hierarchy line of /proc/PID/cgroup ends in `path`. */
-static bool proc_in_cgroup(pid_t pid, const char *path, size_t *lines)
-{
-    _cleanup_free_ char *p = kk_xasprintf("/proc/%d/cgroup", (int)pid);
-    _cleanup_free_ char *text = read_text(p);
-    *lines = 0;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        const char *cg = strchr(strchr(line, ':') + 1, ':') + 1;
-        (*lines)++;
-        if (strcmp(cg, path) != 0) {
-            fprintf(stderr, "  pid %d: %s\n", (int)pid, line);
-            return false;
-        }
-    }
-    return *lines > 0;
 }
 
 /* The cgroup2 line ("0::/path") of /proc/PID/cgroup is `path`. */

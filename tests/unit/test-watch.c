@@ -471,8 +471,9 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Manifest saved -> event delivered, through poll as the agent runs it.
- * DESIGN's budget for "saved -> reconcile begins" is 10 ms at p99. */
+/* Manifest saved (renamed into place) -> event delivered, through poll as
+ * the agent runs it. DESIGN's budget for "saved -> reconcile begins" is
+ * 10 ms at p99; the watcher's share must be a small part of it. */
 KT_CASE(save_to_event_latency)
 {
     _cleanup_fx_ struct fx f = {.statefd = -1};
@@ -484,20 +485,23 @@ KT_CASE(save_to_event_latency)
     enum { N = 200 };
     static uint64_t lat[N];
     for (int i = 0; i < N; i++) {
-        char body[32];
-        int len = snprintf(body, sizeof(body), "rev: %d\n", i);
+        /* An editor-style save without fsync: the disk is not under test. */
+        int fd = openat(inboxfd, ".web.yaml.new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        KT_ASSERT(fd >= 0);
+        KT_ASSERT(write(fd, "rev: x\n", 7) == 7);
+        close(fd);
+        KT_ASSERT(renameat(inboxfd, ".web.yaml.new", inboxfd, "web.yaml") == 0);
         uint64_t t0 = now_us();
-        KT_ASSERT_OK(kk_atomic_write(inboxfd, "web.yaml", body, (size_t)len, 0644, &err), &err);
         int before = f.rec.n;
         while (f.rec.n == before) {
             struct pollfd p = {.fd = kk_watch_fd(f.w), .events = POLLIN};
             KT_ASSERT(poll(&p, 1, 1000) == 1);
             KT_ASSERT_OK(kk_watch_dispatch(f.w, &err), &err);
         }
-        lat[i] = now_us() - t0; /* includes the write's fsyncs */
+        lat[i] = now_us() - t0;
     }
     qsort(lat, N, sizeof(lat[0]), cmp_u64);
-    fprintf(stderr, "  save->event latency: p50 %llu us, p99 %llu us (incl. fsync)\n",
+    fprintf(stderr, "  saved -> event delivered: p50 %llu us, p99 %llu us\n",
             (unsigned long long)lat[N / 2], (unsigned long long)lat[N * 99 / 100]);
     KT_ASSERT_MSG(lat[N * 99 / 100] < 10000, "p99 %llu us", (unsigned long long)lat[N * 99 / 100]);
     KT_ASSERT_EQ(f.rec.n, N);            /* one event per save, temp files unseen */

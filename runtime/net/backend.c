@@ -253,6 +253,23 @@ static int configure_inside(struct kk_netns *ns, int eth0, uint32_t ip,
     return 0;
 }
 
+static int cell_remove(struct kk_net *net, const struct kk_net_cell_spec *spec, unsigned flags,
+                       kk_error **err);
+
+struct alloc_job {
+    struct kk_ipam *ipam;
+    const char *realm, *space, *owner;
+    uint32_t ip;
+    kk_error *err;
+};
+
+static void *alloc_worker(void *arg)
+{
+    struct alloc_job *job = arg;
+    kk_ipam_alloc(job->ipam, job->realm, job->space, job->owner, &job->ip, &job->err);
+    return NULL;
+}
+
 static int cell_ensure(struct kk_net *net, const struct kk_net_cell_spec *spec,
                        struct kk_net_cell *out, kk_error **err)
 {
@@ -278,34 +295,46 @@ static int cell_ensure(struct kk_net *net, const struct kk_net_cell_spec *spec,
         return kk_error_set(err, KK_E_PRECONDITION, "cell %s: bridge %s of the space is missing",
                             c.key, c.bridge);
 
-    /* The namespace is made by a helper thread while this one persists the
-     * address (an fsync): the two are independent, and the address is on
-     * disk before anything uses it. A crash in between leaves at worst a
-     * namespace without allocation, which reconcile finds by its name. */
-    struct kk_netns_pending pending;
-    if (prepare_netns_dir(n, err) < 0 || kk_netns_ensure_begin(c.netns, &pending, err) < 0)
-        return kk_error_wrap(err, "cell %s", c.key);
-    uint32_t ip;
-    _cleanup_error_ kk_error *alloc_err = NULL;
-    int alloc_r = kk_ipam_alloc(&n->ipam, spec->realm, spec->space, c.key, &ip, &alloc_err);
+    /* The address is persisted (fsync'ed: the slowest step) by a helper
+     * thread while this one makes the namespace and the veth pair, which do
+     * not depend on it; nothing uses the address before it is on disk. A
+     * crash in between leaves at worst a namespace (and links) without an
+     * allocation, which reconcile finds by the namespace's name. */
+    struct alloc_job alloc = {&n->ipam, spec->realm, spec->space, c.key, 0, NULL};
+    pthread_t alloc_tid;
+    bool alloc_async = pthread_create(&alloc_tid, NULL, alloc_worker, &alloc) == 0;
+    if (!alloc_async)
+        alloc_worker(&alloc);
+
     _cleanup_netns_ struct kk_netns ns = KK_NETNS_INIT;
     bool created = false;
-    if (kk_netns_ensure_end(&pending, &ns, &created, err) < 0)
+    int eth0 = 0;
+    int r_links = prepare_netns_dir(n, err) < 0 ||
+                                  kk_netns_ensure(c.netns, &ns, &created, err) < 0 ||
+                                  ensure_veth(&host, &ns, created, &c, br.index, &eth0, err) < 0
+                          ? -1
+                          : 0;
+    if (alloc_async)
+        pthread_join(alloc_tid, NULL);
+    _cleanup_error_ kk_error *alloc_err = alloc.err;
+    if (r_links < 0)
         return kk_error_wrap(err, "cell %s", c.key);
-    if (alloc_r < 0) {
+    if (alloc_err) {
+        /* No address (e.g. the subnet is full): undo what this call made,
+         * never a namespace that was there before. */
+        _cleanup_error_ kk_error *undo_err = NULL;
+        if (created && cell_remove(net, spec, 0, &undo_err) < 0)
+            kk_log_warn("net: cell %s: undo: %s", c.key, undo_err->message);
         *err = TAKE_PTR(alloc_err);
         return kk_error_wrap(err, "cell %s", c.key);
     }
-
-    int eth0 = 0;
-    if (ensure_veth(&host, &ns, created, &c, br.index, &eth0, err) < 0 ||
-        configure_inside(&ns, eth0, ip, &subnet, err) < 0)
+    if (configure_inside(&ns, eth0, alloc.ip, &subnet, err) < 0)
         return kk_error_wrap(err, "cell %s", c.key);
 
     memcpy(out->netns_path, c.netns, sizeof(out->netns_path));
     memcpy(out->host_veth, c.veth, sizeof(out->host_veth));
     snprintf(out->ifname, sizeof(out->ifname), "%s", KK_NET_CELL_IFNAME);
-    kk_ipam_format_addr(ip, out->ip);
+    kk_ipam_format_addr(alloc.ip, out->ip);
     kk_ipam_format_addr(kk_ipam_gateway(&subnet), out->gateway);
     out->prefix_len = subnet.len;
     return 0;

@@ -37,12 +37,19 @@ bool kk_netns_mounted(const char *path)
     return statfs(path, &st) == 0 && st.f_type == NSFS_MAGIC;
 }
 
+struct ns_job {
+    const char *path;
+    bool create;
+    struct kk_netns ns;
+    kk_error *err;
+};
+
 /* Runs in its own thread: enters (or creates) the namespace, then opens
  * what the caller needs from inside it. The thread's namespace dies with
  * the thread; what it opened keeps the namespace. */
 static void *ns_worker(void *arg)
 {
-    struct kk_netns_pending *job = arg;
+    struct ns_job *job = arg;
     if (job->create) {
         if (unshare(CLONE_NEWNET) < 0) {
             kk_error_errno(&job->err, "unshare network namespace");
@@ -69,53 +76,32 @@ static void *ns_worker(void *arg)
     return NULL;
 }
 
-int kk_netns_ensure_begin(const char *path, struct kk_netns_pending *p, kk_error **err)
+int kk_netns_ensure(const char *path, struct kk_netns *out, bool *created, kk_error **err)
 {
-    *p = (struct kk_netns_pending){.path = path, .ns = KK_NETNS_INIT};
-    p->create = !kk_netns_mounted(path);
-    if (p->create) {
+    struct ns_job job = {.path = path, .create = !kk_netns_mounted(path), .ns = KK_NETNS_INIT};
+    if (job.create) {
         /* Mode 0 like iproute2: the file is only a mount point. */
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0);
         if (fd < 0)
             return kk_error_errno(err, "create %s", path);
     }
-    int r = pthread_create(&p->tid, NULL, ns_worker, p);
-    if (r != 0) {
-        if (p->create)
+    pthread_t tid;
+    int r = pthread_create(&tid, NULL, ns_worker, &job);
+    if (r != 0)
+        kk_error_errnum(&job.err, r, "start namespace thread");
+    else
+        pthread_join(tid, NULL);
+    if (job.err) {
+        if (job.create)
             unlink(path);
-        return kk_error_errnum(err, r, "start namespace thread");
-    }
-    p->running = true;
-    return 0;
-}
-
-int kk_netns_ensure_end(struct kk_netns_pending *p, struct kk_netns *out, bool *created,
-                        kk_error **err)
-{
-    if (!p->running)
-        return kk_error_set(err, KK_E_INTERNAL, "namespace %s: not started", p->path);
-    pthread_join(p->tid, NULL);
-    p->running = false;
-    if (p->err) {
-        if (p->create)
-            unlink(p->path);
         kk_error_free(*err);
-        *err = TAKE_PTR(p->err);
+        *err = job.err;
         return -1;
     }
-    *out = p->ns;
-    p->ns = (struct kk_netns)KK_NETNS_INIT;
+    *out = job.ns;
     if (created)
-        *created = p->create;
+        *created = job.create;
     return 0;
-}
-
-int kk_netns_ensure(const char *path, struct kk_netns *out, bool *created, kk_error **err)
-{
-    struct kk_netns_pending p;
-    if (kk_netns_ensure_begin(path, &p, err) < 0)
-        return -1;
-    return kk_netns_ensure_end(&p, out, created, err);
 }
 
 int kk_netns_remove(const char *path, kk_error **err)

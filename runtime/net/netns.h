@@ -13,7 +13,6 @@
 #ifndef KUKEON_NET_NETNS_H
 #define KUKEON_NET_NETNS_H
 
-#include <pthread.h>
 #include <stdbool.h>
 
 #include "fsapi/error.h"
@@ -39,22 +38,6 @@ int kk_netns_prepare_dir(const char *dir, kk_error **err);
  * there is none (an empty leftover file from a crash is reused). *created
  * (may be NULL) tells which. */
 int kk_netns_ensure(const char *path, struct kk_netns *out, bool *created, kk_error **err);
-/* The same in two halves, so the caller can do something else while the
- * helper thread creates the namespace (cell_ensure persists the IPAM
- * allocation meanwhile). `path` and `p` must stay valid and in place until
- * kk_netns_ensure_end, which must be called once begin succeeded. */
-struct kk_netns_pending {
-    const char *path;
-    bool create;
-    bool running;
-    pthread_t tid;
-    struct kk_netns ns;
-    kk_error *err;
-};
-int kk_netns_ensure_begin(const char *path, struct kk_netns_pending *p, kk_error **err);
-int kk_netns_ensure_end(struct kk_netns_pending *p, struct kk_netns *out, bool *created,
-                        kk_error **err);
-
 /* Unmounts and unlinks path; absent is fine. The namespace itself dies when
  * its last user (a process, an fd) is gone. */
 int kk_netns_remove(const char *path, kk_error **err);

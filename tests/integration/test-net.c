@@ -253,6 +253,21 @@ KT_CASE(cell_needs_its_space)
     KT_ASSERT(kk_net_cell_ensure(net, &spec, &cell, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_PRECONDITION);
     kk_error_freep(&err);
+    /* A full subnet: the cell that gets no address leaves nothing behind. */
+    struct kk_net_space sp;
+    KT_ASSERT_OK(kk_net_space_ensure(net, &(struct kk_net_space_spec){"r", "tiny", "10.149.7.0/30"},
+                                     &sp, &err),
+                 &err);
+    struct kk_net_cell_spec one = {"r", "tiny", "st", "one"}, two = {"r", "tiny", "st", "two"};
+    KT_ASSERT_OK(kk_net_cell_ensure(net, &one, &cell, &err), &err);
+    KT_ASSERT_STREQ(cell.ip, "10.149.7.2");
+    KT_ASSERT(kk_net_cell_ensure(net, &two, &cell, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_EXHAUSTED);
+    kk_error_freep(&err);
+    KT_ASSERT_EQ(count_links(veth_prefix), 1);
+    KT_ASSERT_EQ(count_netns_files(), 1);
+    KT_ASSERT_OK(kk_net_cell_remove(net, &one, 0, &err), &err);
+    KT_ASSERT_OK(kk_net_space_remove(net, "r", "tiny", &err), &err);
     spec.cell = "Bad_Name";
     KT_ASSERT(kk_net_cell_ensure(net, &spec, &cell, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_INVALID);

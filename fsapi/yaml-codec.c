@@ -350,9 +350,15 @@ static void decode_field(struct kk_dec *d, const struct kk_field *f, const struc
 {
     void *field = obj + f->off;
     switch (f->type) {
-    case KK_F_STR:
-        kk_codec_string(d, n, 0, field);
+    case KK_F_STR: {
+        char **s = field;
+        /* "" and null both mean unset: a model string is NULL or non-empty */
+        if (kk_codec_string(d, n, 0, s) == 0 && *s && !**s) {
+            free(*s);
+            *s = NULL;
+        }
         break;
+    }
     case KK_F_BOOL:
         decode_bool(d, n, field);
         break;

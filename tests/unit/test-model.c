@@ -358,3 +358,15 @@ KT_CASE(resource_keys_follow_the_tree)
     KT_ASSERT_OK(kk_resource_key(s, &key, &err), &err);
     KT_ASSERT_STREQ(kk_key_format(&key, buf), "default/sp");
 }
+
+KT_CASE(empty_strings_are_unset_but_empty_arguments_are_kept)
+{
+    LOAD_OK(c, HDR("Container") "metadata: {name: k}\nspec: {image: x, command: \"\", "
+                                "args: [-c, \"\"], workingDir: ''}\n");
+    KT_ASSERT(c->container.command == NULL);
+    KT_ASSERT(c->container.working_dir == NULL);
+    KT_ASSERT_EQ(c->container.args.n, 2);
+    KT_ASSERT_STREQ(c->container.args.v[1], "");
+    KT_ASSERT(invalid_with(HDR("Container") "metadata: {name: k}\nspec: {image: \"\"}\n",
+                           "spec.image: required"));
+}

@@ -1,13 +1,159 @@
-/* kukeond: the agent. Built out in issue 5; until then it says so. */
-#include <stdio.h>
+/* kukeond: the agent. A thin main over the agent library: configuration,
+ * backends, the watcher, signals, periodic resync and agent status. */
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "agent/watch.h"
+#include "fsapi/log.h"
+
+#define AGENT_STATUS_PERIOD_MS 5000
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_watch(void *userdata, const struct kk_watch_event *ev)
+{
+    struct kk_agent *a = userdata;
+    switch (ev->type) {
+    case KK_WATCH_INBOX_CHANGED:
+    case KK_WATCH_INBOX_REMOVED:
+        kk_agent_notify_inbox(a, ev->name);
+        break;
+    case KK_WATCH_SPEC_CHANGED:
+    case KK_WATCH_SPEC_REMOVED:
+    case KK_WATCH_CTL:
+        kk_agent_notify_state(a, ev->path);
+        break;
+    case KK_WATCH_RESCAN: {
+        _cleanup_error_ kk_error *err = NULL;
+        kk_log_info("watcher overflow: full rescan");
+        kk_agent_rescan(a, &err);
+        break;
+    }
+    }
+}
+
+static int mkdir_p(const char *path)
+{
+    _cleanup_free_ char *p = kk_xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int run(const struct kk_agent_config *cfg, kk_error **err)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread starts */
+    signal(SIGPIPE, SIG_IGN);
+    _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sfd < 0)
+        return kk_error_errno(err, "signalfd");
+    if (mkdir_p(cfg->manifests) < 0)
+        return kk_error_errno(err, "mkdir %s", cfg->manifests);
+
+    struct kk_agent_backends be;
+    if (kk_agent_backends_open_real(cfg, &be, err) < 0)
+        return -1;
+    struct kk_agent *a = NULL;
+    if (kk_agent_new(cfg, &be, &a, err) < 0) {
+        kk_agent_backends_close(&be);
+        return -1;
+    }
+    struct kk_watch_config wc = {
+            .inbox = cfg->manifests, .state = cfg->state, .fn = on_watch, .userdata = a};
+    struct kk_watch *w = NULL;
+    int r = kk_watch_open(&wc, &w, err);
+    if (r == 0) {
+        kk_agent_set_watch(a, w);
+        r = kk_agent_start(a, err);
+    }
+    if (r == 0) {
+        kk_log_info("kukeond %s: watching %s and %s (containerd %s)", KUKEON_VERSION,
+                    cfg->manifests, cfg->state, cfg->containerd_address);
+        int64_t next_status = 0, next_resync = mono_ms() + (int64_t)cfg->resync_s * 1000;
+        for (;;) {
+            struct pollfd fds[2] = {{kk_watch_fd(w), POLLIN, 0}, {sfd, POLLIN, 0}};
+            int n = poll(fds, 2, 1000);
+            if (n < 0 && errno != EINTR) {
+                r = kk_error_errno(err, "poll");
+                break;
+            }
+            if (fds[1].revents & POLLIN) {
+                struct signalfd_siginfo si;
+                if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP) {
+                        _cleanup_error_ kk_error *e = NULL;
+                        kk_agent_rescan(a, &e);
+                    } else {
+                        kk_log_info("signal %u: stopping (containers keep running)", si.ssi_signo);
+                        break;
+                    }
+                }
+            }
+            if (fds[0].revents & POLLIN) {
+                _cleanup_error_ kk_error *e = NULL;
+                if (kk_watch_dispatch(w, &e) < 0)
+                    kk_log_warn("watch: %s", e->message);
+            }
+            int64_t now = mono_ms();
+            if (now >= next_resync) {
+                _cleanup_error_ kk_error *e = NULL;
+                kk_agent_rescan(a, &e);
+                next_resync = now + (int64_t)cfg->resync_s * 1000;
+            }
+            if (now >= next_status) {
+                _cleanup_error_ kk_error *e = NULL;
+                if (kk_agent_write_agent_status(a, &e) < 0)
+                    kk_log_warn("agent status: %s", e->message);
+                next_status = now + AGENT_STATUS_PERIOD_MS;
+            }
+        }
+    }
+    kk_agent_set_watch(a, NULL);
+    kk_agent_free(a);
+    kk_watch_close(w);
+    kk_agent_backends_close(&be);
+    return r;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("kukeond %s\n", KUKEON_VERSION);
-        return 0;
+    struct kk_agent_config cfg;
+    _cleanup_error_ kk_error *err = NULL;
+    kk_agent_config_init(&cfg);
+    int r = kk_agent_config_parse(&cfg, argc, argv, &err);
+    if (r != 0) {
+        if (r < 0) {
+            fprintf(stderr, "kukeond: %s\n", err->message);
+            kk_agent_config_usage(stderr);
+        }
+        kk_agent_config_release(&cfg);
+        return r < 0 ? 2 : 0;
     }
-    fprintf(stderr, "kukeond: the agent is not built yet\n");
-    return 1;
+    kk_log_set_level(cfg.log_level);
+    r = run(&cfg, &err);
+    if (r < 0)
+        kk_log_error("kukeond: %s", err->message);
+    kk_agent_config_release(&cfg);
+    return r < 0 ? 1 : 0;
 }

@@ -1,0 +1,719 @@
+/* The Cell reconciler: cgroup, network, hosts files, firewall, containers
+ * (root first), restart policy, ctl requests, status; and deletion. */
+#include "agent/cell.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "agent/restart.h"
+#include "fsapi/fsutil.h"
+#include "fsapi/log.h"
+#include "fsapi/manifest.h"
+#include "runtime/net/hosts.h"
+
+#define STANDALONE_MAX 64
+
+static void set_entry(struct kk_container_status *cs, enum kk_state state, const char *reason,
+                      const char *message)
+{
+    cs->state = state;
+    free(cs->reason);
+    free(cs->message);
+    cs->reason = reason ? kk_xstrdup(reason) : NULL;
+    cs->message = message ? kk_xstrdup(message) : NULL;
+}
+
+static struct ctr_mem *ctr_mem_of(struct cell_ctx *c, const char *id)
+{
+    struct res_mem *m = c->mem;
+    for (size_t i = 0; i < m->n_ctrs; i++)
+        if (strcmp(m->ctrs[i].id, id) == 0)
+            return &m->ctrs[i];
+    m->ctrs = kk_xrealloc(m->ctrs, (m->n_ctrs + 1) * sizeof(*m->ctrs));
+    struct ctr_mem *cm = &m->ctrs[m->n_ctrs++];
+    memset(cm, 0, sizeof(*cm));
+    snprintf(cm->id, sizeof(cm->id), "%s", id);
+    const struct kk_container_status *prev = c->prev ? kk_status_find_container(c->prev, id) : NULL;
+    if (prev) {
+        /* Counters survive an agent restart through status.yaml. */
+        cm->restart_count = prev->restart_count;
+        cm->pid = prev->pid;
+        cm->started_at = prev->started_at;
+        cm->finished_at = prev->finished_at;
+    }
+    return cm;
+}
+
+/* ---- ctl ---------------------------------------------------------------- */
+
+enum ctl_action { CTL_NONE, CTL_RESTART, CTL_KILL };
+
+static int parse_signal(const char *s)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
+                {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+                {"TERM", SIGTERM}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}};
+    if (!s || !*s)
+        return SIGKILL;
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < KK_ARRAY_SIZE(sigs); i++)
+        if (strcmp(s, sigs[i].name) == 0)
+            return sigs[i].sig;
+    char *end;
+    long n = strtol(s, &end, 10);
+    return (*end || n < 1 || n > 64) ? -1 : (int)n;
+}
+
+/* Consumes the cell's ctl file: sticky verbs go into mem, the others are
+ * returned (with the signal for kill). */
+static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
+{
+    _cleanup_free_ char *rel = kk_tree_ctl_path(c->key);
+    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_fs_read_file(c->a->rootfd, rel, CTL_FILE_MAX, &data, &err) < 0) {
+        if (kk_error_code(err) != KK_E_NOT_FOUND) {
+            kk_log_warn("%s: ctl: %s", c->keystr, err->message);
+            kk_error_freep(&err);
+            kk_fs_unlink(c->a->rootfd, rel, &err);
+        }
+        return CTL_NONE;
+    }
+    kk_fs_unlink(c->a->rootfd, rel, &err);
+    char *save = NULL;
+    char *verb = strtok_r(data.data ? data.data : (char *)"", " \t\r\n", &save);
+    char *arg = verb ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+    enum ctl_action act = CTL_NONE;
+    const char *result = "ok";
+    if (!verb) {
+        result = "empty request";
+    } else if (strcmp(verb, "stop") == 0) {
+        c->mem->stopped = true;
+    } else if (strcmp(verb, "start") == 0) {
+        c->mem->stopped = c->mem->paused = false;
+        c->mem->stop_sent_ms = 0;
+        for (size_t i = 0; i < c->mem->n_ctrs; i++)
+            c->mem->ctrs[i].backoff_until_ms = 0;
+    } else if (strcmp(verb, "pause") == 0) {
+        c->mem->paused = true;
+    } else if (strcmp(verb, "resume") == 0) {
+        c->mem->paused = false;
+    } else if (strcmp(verb, "restart") == 0) {
+        c->mem->stopped = c->mem->paused = false;
+        act = CTL_RESTART;
+    } else if (strcmp(verb, "kill") == 0) {
+        *signal = parse_signal(arg);
+        if (*signal < 0)
+            result = "unknown signal";
+        else
+            act = CTL_KILL;
+    } else {
+        result = "unknown verb (start, stop, kill [SIGNAL], restart, pause, resume)";
+    }
+    struct kk_last_control *lc = &c->st->last_control;
+    lc->verb = arg ? kk_xasprintf("%s %s", verb, arg) : kk_xstrdup(verb ? verb : "");
+    lc->at = agent_now_ns();
+    lc->result = kk_xstrdup(result);
+    kk_log_info("%s: ctl %s: %s", c->keystr, lc->verb, result);
+    return act;
+}
+
+/* ---- desired containers ------------------------------------------------- */
+
+static void add_desired(struct cell_ctx *c, const struct kk_container *k, bool root)
+{
+    struct desired *d = &c->desired[c->n_desired++];
+    memset(d, 0, sizeof(*d));
+    d->spec = k;
+    d->root = root;
+    d->role = root ? "root" : k->id;
+    kk_model_container_hash(k, d->hash);
+    snprintf(d->ctd_id, sizeof(d->ctd_id), "%s_%s_%s_%s", c->key->names[1], c->key->names[2],
+             c->key->names[3], k->id);
+    struct kk_key ck;
+    _cleanup_error_ kk_error *err = NULL;
+    kk_key_init(&ck, KK_LEVEL_CONTAINER, c->key->names[0], c->key->names[1], c->key->names[2],
+                c->key->names[3], k->id, &err);
+    _cleanup_free_ char *rel = kk_tree_log_path(&ck);
+    d->log_path = kk_tree_join(c->a->cfg.state, rel);
+}
+
+/* Loads containers/<id>.yaml; invalid ones are reported and skipped. */
+static void load_standalone(struct cell_ctx *c, struct kk_resource **out, size_t *n)
+{
+    struct kk_key ck = *c->key;
+    _cleanup_free_ char *dir = kk_tree_dir(c->key);
+    _cleanup_free_ char *rel = kk_xasprintf("%s/" KK_TREE_CONTAINERS, dir);
+    _cleanup_fs_list_ struct kk_fs_list list = {0};
+    _cleanup_error_ kk_error *err = NULL;
+    *n = 0;
+    if (kk_fs_list_dir(c->a->rootfd, rel, TREE_DIR_MAX, &list, &err) < 0)
+        return;
+    for (size_t i = 0; i < list.n && *n < STANDALONE_MAX; i++) {
+        _cleanup_free_ char *path = kk_xasprintf("%s/%s", rel, list.entries[i].name);
+        struct kk_tree_class tc;
+        kk_tree_classify(path, &tc);
+        if (tc.file != KK_TREE_CONTAINER_SPEC)
+            continue;
+        ck = tc.key;
+        struct kk_resource *r = NULL;
+        if (spec_load(c->a, &ck, &r, &err) <= 0) {
+            if (err)
+                kk_log_warn("%s: %s", c->keystr, err->message);
+            kk_error_freep(&err);
+            continue;
+        }
+        out[(*n)++] = r;
+    }
+}
+
+/* ---- one container ------------------------------------------------------ */
+
+static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
+                                struct kk_container_status *cs, bool exists)
+{
+    struct kk_agent *a = c->a;
+    struct ctr_mem *cm = ctr_mem_of(c, d->spec->id);
+    _cleanup_error_ kk_error *err = NULL;
+    cs->containerd_id = kk_xstrdup(d->ctd_id);
+    cs->image = kk_xstrdup(d->spec->image);
+    cs->log_path = kk_xstrdup(d->log_path);
+    cs->observed_generation = kk_xstrdup(d->hash);
+    cs->restart_count = cm->restart_count;
+    cs->exit_code = KK_UNSET;
+
+    if (!exists) {
+        if (c->mem->stopped) {
+            set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
+            return 0;
+        }
+        if (container_create(c, d, &err) < 0) {
+            bool img = err->reason && strcmp(err->reason, "ImageNotFound") == 0;
+            set_entry(cs, KK_STATE_PENDING, err->reason ? err->reason : "CreateFailed",
+                      err->message);
+            kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
+            if (img)
+                c->retry_ms =
+                        c->retry_ms && c->retry_ms < IMAGE_RETRY_MS ? c->retry_ms : IMAGE_RETRY_MS;
+            else
+                c->failed = true;
+            return 0;
+        }
+        cm->restart_count = cs->restart_count = 0;
+        cm->backoff_until_ms = 0;
+    }
+
+    struct kk_ctd_task_state ts = {0};
+    bool have_task = true;
+    if (a->be.ctd->task_get(a->be.ctd_self, c->ns, d->ctd_id, &ts, &err) < 0) {
+        if (kk_error_code(err) != KK_E_NOT_FOUND) {
+            set_entry(cs, KK_STATE_UNKNOWN, "ContainerdError", err->message);
+            c->failed = true;
+            return 0;
+        }
+        kk_error_freep(&err);
+        have_task = false;
+    }
+
+    if (have_task && ts.status == KK_CTD_TASK_STOPPED) {
+        cs->exit_code = ts.exit_status;
+        cs->finished_at = ts.exited_at_ns ? ts.exited_at_ns : agent_now_ns();
+        cs->started_at = cm->started_at;
+        if (c->root_down && !d->root) {
+            set_entry(cs, KK_STATE_STOPPED, "RootExited", NULL);
+            return 0;
+        }
+        if (c->mem->stopped) {
+            a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, &err);
+            kk_error_freep(&err);
+            cm->finished_at = cs->finished_at;
+            set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
+            return 0;
+        }
+        struct kk_restart_decision dec;
+        kk_restart_decide(d->spec, ts.exit_status, cm->restart_count, &dec);
+        if (!dec.restart) {
+            _cleanup_free_ char *msg = kk_xasprintf("exited with code %u", ts.exit_status);
+            set_entry(cs, dec.state, dec.reason, msg);
+            return 0;
+        }
+        int64_t now = agent_mono_ms();
+        if (!cm->backoff_until_ms) {
+            cm->backoff_until_ms = now + dec.delay_ms;
+            kk_log_info("%s: container %s exited with code %u, restart in %u ms", c->keystr,
+                        d->spec->id, ts.exit_status, dec.delay_ms);
+        }
+        if (now < cm->backoff_until_ms) {
+            unsigned left = (unsigned)(cm->backoff_until_ms - now);
+            _cleanup_free_ char *msg =
+                    kk_xasprintf("exited with code %u; restarting in %u ms", ts.exit_status, left);
+            set_entry(cs, KK_STATE_PENDING, "BackOff", msg);
+            if (!c->retry_ms || left < c->retry_ms)
+                c->retry_ms = left ? left : 1;
+            return 0;
+        }
+        cm->backoff_until_ms = 0;
+        cm->restart_count++;
+        cs->restart_count = cm->restart_count;
+        have_task = false;
+        d->restarted = true;
+    }
+
+    if (!have_task) {
+        if (c->root_down && !d->root) {
+            set_entry(cs, KK_STATE_STOPPED, "RootExited", NULL);
+            return 0;
+        }
+        if (c->mem->stopped) {
+            set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
+            return 0;
+        }
+        uint32_t pid = 0;
+        if (task_start_new(c, d, &pid, &err) < 0) {
+            set_entry(cs, KK_STATE_PENDING, "StartFailed", err->message);
+            kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
+            c->failed = true;
+            return 0;
+        }
+        cs->exit_code = KK_UNSET;
+        cs->finished_at = 0;
+        cm->pid = pid;
+        cm->started_at = agent_now_ns();
+        ts.pid = pid;
+        ts.status = KK_CTD_TASK_RUNNING;
+    }
+
+    /* A task exists and runs (or is paused). */
+    cs->pid = ts.pid;
+    if (cm->pid != ts.pid || !cm->started_at) {
+        cm->pid = ts.pid;
+        cm->started_at = agent_now_ns();
+    }
+    cs->started_at = cm->started_at;
+    if (c->root_down && !d->root) {
+        set_entry(cs, KK_STATE_READY, "Stopping", "the root container exited");
+        c->retry_ms = c->retry_ms && c->retry_ms < 1000 ? c->retry_ms : 1000;
+        return ts.pid;
+    }
+    if (c->mem->stopped) {
+        int64_t now = agent_mono_ms();
+        int sig = SIGTERM;
+        if (!c->mem->stop_sent_ms)
+            c->mem->stop_sent_ms = now;
+        else if (now - c->mem->stop_sent_ms >= (int64_t)a->cfg.stop_timeout_s * 1000)
+            sig = SIGKILL;
+        if (ts.status == KK_CTD_TASK_PAUSED)
+            a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err);
+        kk_error_freep(&err);
+        a->be.ctd->task_kill(a->be.ctd_self, c->ns, d->ctd_id, sig, true, &err);
+        set_entry(cs, KK_STATE_READY, "Stopping", NULL);
+        unsigned wait = sig == SIGKILL ? 1000 : a->cfg.stop_timeout_s * 1000 + 100;
+        if (!c->retry_ms || wait < c->retry_ms)
+            c->retry_ms = wait;
+        return ts.pid;
+    }
+    if (c->mem->paused && ts.status != KK_CTD_TASK_PAUSED) {
+        if (a->be.ctd->task_pause(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
+            set_entry(cs, KK_STATE_READY, "PauseFailed", err->message);
+            return ts.pid;
+        }
+        ts.status = KK_CTD_TASK_PAUSED;
+    } else if (!c->mem->paused && ts.status == KK_CTD_TASK_PAUSED) {
+        if (a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
+            set_entry(cs, KK_STATE_PAUSED, "ResumeFailed", err->message);
+            return ts.pid;
+        }
+        ts.status = KK_CTD_TASK_RUNNING;
+    }
+    if (ts.status == KK_CTD_TASK_PAUSED)
+        set_entry(cs, KK_STATE_PAUSED, "PausedByUser", NULL);
+    else
+        set_entry(cs, KK_STATE_READY, NULL, NULL);
+    return ts.pid;
+}
+
+/* ---- the cell ----------------------------------------------------------- */
+
+static char *ctd_filter(const struct kk_key *key)
+{
+    return kk_xasprintf("labels.\"" LABEL_SPACE "\"==\"%s\",labels.\"" LABEL_STACK
+                        "\"==\"%s\",labels.\"" LABEL_CELL "\"==\"%s\"",
+                        key->names[1], key->names[2], key->names[3]);
+}
+
+static char *files_dir_of(struct kk_agent *a, const struct kk_key *key)
+{
+    return kk_xasprintf("%s/cells/%s_%s_%s_%s", a->cfg.run_dir, key->names[0], key->names[1],
+                        key->names[2], key->names[3]);
+}
+
+static int remove_containers(struct kk_agent *a, const char *ns, const struct kk_key *key,
+                             kk_error **err)
+{
+    _cleanup_free_ char *filter = ctd_filter(key);
+    struct kk_ctd_container *v = NULL;
+    size_t n = 0;
+    if (a->be.ctd->container_list(a->be.ctd_self, ns, filter, &v, &n, err) < 0)
+        return kk_error_wrap(err, "list containers");
+    int r = 0;
+    /* Reverse order of creation: the root (created first) goes last. */
+    for (size_t i = n; i-- > 0 && r == 0;)
+        r = a->be.ctd->container_remove_safely(a->be.ctd_self, ns, v[i].id,
+                                               (int)a->cfg.stop_timeout_s * 1000, err);
+    kk_ctd_container_list_free(v, n);
+    return r;
+}
+
+static int delete_cell(struct kk_agent *a, const struct kk_key *key, const char *keystr)
+{
+    _cleanup_free_ char *ns = agent_realm_ns(a, key->names[0]);
+    _cleanup_free_ char *dir = kk_tree_dir(key);
+    _cleanup_free_ char *files = files_dir_of(a, key);
+    _cleanup_error_ kk_error *err = NULL;
+    struct kk_net_cell_spec ns_spec = {key->names[0], key->names[1], key->names[2], key->names[3]};
+    struct kk_cg_ref ref = {key->names[0], key->names[1], key->names[2], key->names[3], NULL, NULL};
+    agent_set_ready(a, keystr, false);
+    if (remove_containers(a, ns, key, &err) < 0 || agent_cg_remove(a, &ref, &err) < 0 ||
+        kk_net_cell_remove(a->be.net, &ns_spec, 0, &err) < 0 ||
+        kk_fw_cell_remove(a->be.fw, keystr, &err) < 0) {
+        kk_log_warn("%s: delete: %s", keystr, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    for (const char *f = "hosts\0hostname\0resolv.conf\0"; *f; f += strlen(f) + 1) {
+        _cleanup_free_ char *p = kk_xasprintf("%s/%s", files, f);
+        unlink(p);
+    }
+    rmdir(files);
+    int removed = kk_fs_remove_tree(a->rootfd, dir, &err);
+    if (removed < 0) {
+        kk_log_warn("%s: delete: %s", keystr, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    if (removed > 0)
+        kk_log_info("%s: deleted", keystr);
+    agent_mem_drop(a, keystr);
+    struct kk_key parent;
+    char buf[KK_KEY_STRLEN];
+    kk_key_parent(key, &parent);
+    agent_enqueue(a, kk_key_format(&parent, buf));
+    return KK_QUEUE_DONE;
+}
+
+static void load_sticky(struct cell_ctx *c)
+{
+    if (c->mem->loaded)
+        return;
+    c->mem->loaded = true;
+    if (!c->prev || !c->prev->reason)
+        return;
+    c->mem->stopped = strcmp(c->prev->reason, "StoppedByUser") == 0;
+    c->mem->paused = strcmp(c->prev->reason, "PausedByUser") == 0;
+}
+
+static int ensure_network(struct cell_ctx *c, kk_error **err)
+{
+    struct kk_net_cell_spec ns = {c->key->names[0], c->key->names[1], c->key->names[2],
+                                  c->key->names[3]};
+    struct kk_net_cell nc;
+    if (kk_net_cell_ensure(c->a->be.net, &ns, &nc, err) < 0)
+        return kk_error_wrap(err, "network");
+    snprintf(c->netns_path, sizeof(c->netns_path), "%s", nc.netns_path);
+    snprintf(c->ip, sizeof(c->ip), "%s", nc.ip);
+    const char *aliases[CELL_CONTAINERS_MAX + STANDALONE_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_desired; i++)
+        aliases[n++] = c->desired[i].spec->id;
+    aliases[n] = NULL;
+    struct kk_net_hosts_spec hs = {.hostname = c->key->names[3], .ip = c->ip, .aliases = aliases};
+    if (kk_net_write_cell_files(c->files_dir, &hs, err) < 0)
+        return kk_error_wrap(err, "hosts files");
+    _cleanup_free_ struct kk_fw_port *ports = NULL;
+    size_t np = 0;
+    if (cell_ports(c, &ports, &np, err) < 0)
+        return -1;
+    struct kk_fw_cell fc = {c->keystr, c->ip, ports, np};
+    if (kk_fw_cell_apply(c->a->be.fw, &fc, err) < 0)
+        return kk_error_wrap(err, "firewall");
+    return 0;
+}
+
+/* Removes the containers that must go: gone from the spec, or whose spec
+ * changed (a changed root recreates the whole cell, keeping its IP). Marks
+ * in `exists` the desired containers that stay. */
+static int prune_containers(struct cell_ctx *c, bool *exists, kk_error **err)
+{
+    struct kk_agent *a = c->a;
+    _cleanup_free_ char *filter = ctd_filter(c->key);
+    struct kk_ctd_container *v = NULL;
+    size_t n = 0;
+    if (a->be.ctd->container_list(a->be.ctd_self, c->ns, filter, &v, &n, err) < 0)
+        return kk_error_wrap(err, "list containers");
+    bool root_changed = false;
+    bool *keep = kk_xcalloc(n ? n : 1, sizeof(bool));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < c->n_desired; j++) {
+            const struct desired *d = &c->desired[j];
+            if (strcmp(v[i].id, d->ctd_id) != 0)
+                continue;
+            const char *h = NULL;
+            for (char **l = v[i].labels; l && l[0] && l[1]; l += 2)
+                if (strcmp(l[0], LABEL_HASH) == 0)
+                    h = l[1];
+            if (h && strcmp(h, d->hash) == 0) {
+                keep[i] = true;
+                exists[j] = true;
+            } else if (d->root) {
+                root_changed = true;
+            }
+        }
+    }
+    int r = 0;
+    for (size_t i = n; i-- > 0 && r == 0;) {
+        if (keep[i] && !root_changed)
+            continue;
+        kk_log_info("%s: removing container %s (%s)", c->keystr, v[i].id,
+                    root_changed ? "root changed" : "spec changed or removed");
+        r = a->be.ctd->container_remove_safely(a->be.ctd_self, c->ns, v[i].id,
+                                               (int)a->cfg.stop_timeout_s * 1000, err);
+    }
+    free(keep);
+    kk_ctd_container_list_free(v, n);
+    if (r < 0)
+        return r;
+    if (root_changed) {
+        memset(exists, 0, c->n_desired * sizeof(bool));
+        struct kk_net_cell_spec ns = {c->key->names[0], c->key->names[1], c->key->names[2],
+                                      c->key->names[3]};
+        if (kk_net_cell_remove(a->be.net, &ns, KK_NET_KEEP_IP, err) < 0 ||
+            ensure_network(c, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void aggregate(struct cell_ctx *c)
+{
+    struct kk_status *st = c->st;
+    const struct kk_container_status *root = NULL, *pending = NULL, *failed = NULL;
+    bool all_stopped = true, any_paused = false;
+    for (size_t i = 0; i < st->n_containers; i++) {
+        const struct kk_container_status *cs = &st->containers[i];
+        if (i < c->n_desired && c->desired[i].root)
+            root = cs;
+        if (cs->state == KK_STATE_PENDING && !pending)
+            pending = cs;
+        if (cs->state == KK_STATE_FAILED && !failed)
+            failed = cs;
+        if (cs->state != KK_STATE_STOPPED)
+            all_stopped = false;
+        if (cs->state == KK_STATE_PAUSED)
+            any_paused = true;
+    }
+    free(st->reason);
+    free(st->message);
+    st->reason = st->message = NULL;
+    if (c->mem->stopped) {
+        st->state = all_stopped ? KK_STATE_STOPPED : KK_STATE_PENDING;
+        st->reason = kk_xstrdup(all_stopped ? "StoppedByUser" : "Stopping");
+    } else if (root && root->state == KK_STATE_FAILED) {
+        st->state = KK_STATE_FAILED;
+        st->reason = kk_xstrdup("RootFailed");
+        st->message = kk_xasprintf("root container %s: %s", root->id,
+                                   root->message ? root->message : "failed");
+    } else if (root && root->state == KK_STATE_STOPPED) {
+        st->state = KK_STATE_STOPPED;
+        st->reason = kk_xstrdup("RootExited");
+    } else if (failed) {
+        st->state = KK_STATE_FAILED;
+        st->reason = kk_xstrdup("ContainerFailed");
+        st->message = kk_xasprintf("container %s: %s", failed->id,
+                                   failed->message ? failed->message : "failed");
+    } else if (pending) {
+        st->state = KK_STATE_PENDING;
+        st->reason = kk_xstrdup(pending->reason ? pending->reason : "ContainerPending");
+        st->message = kk_xasprintf("container %s%s%s", pending->id, pending->message ? ": " : "",
+                                   pending->message ? pending->message : "");
+    } else if (c->mem->paused && any_paused) {
+        st->state = KK_STATE_PAUSED;
+        st->reason = kk_xstrdup("PausedByUser");
+    } else if (st->n_containers == 0) {
+        st->state = KK_STATE_READY;
+        st->reason = kk_xstrdup("NoContainers");
+    } else {
+        st->state = KK_STATE_READY;
+    }
+}
+
+/* If the root is down for good, the others stop too; if it came back, the
+ * others restart with it (they share its namespaces). */
+static void follow_root(struct cell_ctx *c, bool *exists)
+{
+    if (c->n_desired < 2 || !c->desired[0].root || c->mem->stopped)
+        return;
+    const struct kk_container_status *root = &c->st->containers[0];
+    bool down = root->state == KK_STATE_STOPPED || root->state == KK_STATE_FAILED;
+    c->root_down = down;
+    if (!down && !c->desired[0].restarted)
+        return;
+    for (size_t i = 1; i < c->n_desired; i++) {
+        _cleanup_error_ kk_error *err = NULL;
+        if (down) {
+            c->a->be.ctd->task_kill(c->a->be.ctd_self, c->ns, c->desired[i].ctd_id, SIGKILL, true,
+                                    &err);
+        } else if (exists[i]) {
+            c->a->be.ctd->container_remove_safely(c->a->be.ctd_self, c->ns, c->desired[i].ctd_id,
+                                                  2000, &err);
+            exists[i] = false;
+        }
+    }
+}
+
+static void copy_last_control(struct kk_status *st, const struct kk_status *prev)
+{
+    if (!prev || !prev->last_control.verb)
+        return;
+    st->last_control.verb = kk_xstrdup(prev->last_control.verb);
+    st->last_control.at = prev->last_control.at;
+    st->last_control.result =
+            prev->last_control.result ? kk_xstrdup(prev->last_control.result) : NULL;
+}
+
+static void kill_all(struct cell_ctx *c, int signal)
+{
+    for (size_t i = 0; i < c->n_desired; i++) {
+        _cleanup_error_ kk_error *err = NULL;
+        c->a->be.ctd->task_kill(c->a->be.ctd_self, c->ns, c->desired[i].ctd_id, signal, true, &err);
+    }
+}
+
+/* The body of a cell reconcile once spec and parents are fine. */
+static int converge(struct cell_ctx *c, const struct kk_resource *spec,
+                    struct kk_resource **standalone, size_t n_standalone)
+{
+    struct kk_agent *a = c->a;
+    _cleanup_error_ kk_error *err = NULL;
+    int signal = 0;
+    enum ctl_action act = consume_ctl(c, &signal);
+
+    /* Root first, then the others in spec order, then standalone ones. */
+    const struct kk_cell *cell = &spec->cell;
+    for (size_t i = 0; i < cell->n_containers; i++)
+        if (cell->containers[i].root)
+            add_desired(c, &cell->containers[i], true);
+    for (size_t i = 0; i < cell->n_containers; i++)
+        if (!cell->containers[i].root)
+            add_desired(c, &cell->containers[i], false);
+    for (size_t i = 0; i < n_standalone; i++) {
+        const struct kk_container *k = &standalone[i]->container;
+        bool dup = false;
+        for (size_t j = 0; j < c->n_desired; j++)
+            dup = dup || strcmp(c->desired[j].spec->id, k->id) == 0;
+        if (dup)
+            kk_log_warn("%s: standalone container %s shadows a cell container; ignored", c->keystr,
+                        k->id);
+        else
+            add_desired(c, k, false);
+    }
+
+    struct kk_cg_ref ref = {
+            c->key->names[0], c->key->names[1], c->key->names[2], c->key->names[3], NULL, NULL};
+    unsigned flags = cell->nested_cgroup_runtime ? KK_CG_ENSURE_NESTED : 0;
+    if (agent_cg_ensure(a, &ref, flags | KK_CG_ENSURE_MOVE_INTERNAL, c->st, &err) < 0 ||
+        ensure_network(c, &err) < 0) {
+        status_set_error(c->st, KK_STATE_PENDING, "HostSetupFailed", err);
+        kk_log_warn("%s: %s", c->keystr, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    c->st->ip = kk_xstrdup(c->ip);
+
+    bool exists[CELL_CONTAINERS_MAX + 64] = {false};
+    if (act == CTL_RESTART) {
+        if (remove_containers(a, c->ns, c->key, &err) < 0)
+            kk_error_freep(&err);
+    } else if (act == CTL_KILL) {
+        kill_all(c, signal);
+    }
+    if (prune_containers(c, exists, &err) < 0) {
+        status_set_error(c->st, KK_STATE_PENDING, "ContainerdError", err);
+        kk_log_warn("%s: %s", c->keystr, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    for (size_t i = 0; i < c->n_desired; i++) {
+        struct kk_container_status *cs = kk_status_container(c->st, c->desired[i].spec->id);
+        observe_and_act(c, &c->desired[i], cs, exists[i]);
+        if (i == 0 && c->desired[0].root)
+            follow_root(c, exists);
+    }
+    /* Forget the bookkeeping of containers that left the spec. */
+    for (size_t i = 0; i < c->mem->n_ctrs;) {
+        bool found = false;
+        for (size_t j = 0; j < c->n_desired && !found; j++)
+            found = strcmp(c->mem->ctrs[i].id, c->desired[j].spec->id) == 0;
+        if (found) {
+            i++;
+            continue;
+        }
+        c->mem->ctrs[i] = c->mem->ctrs[--c->mem->n_ctrs];
+    }
+    aggregate(c);
+    if (c->failed)
+        return KK_QUEUE_RETRY;
+    return KK_QUEUE_DONE;
+}
+
+int reconcile_cell(struct kk_agent *a, const struct kk_key *key)
+{
+    struct cell_ctx c = {.a = a, .key = key};
+    kk_key_format(key, c.keystr);
+    _cleanup_(kk_status_freep) struct kk_status *prev = status_load(a, key);
+    _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    int r = spec_load(a, key, &spec, &err);
+    if (r == 0)
+        return delete_cell(a, key, c.keystr);
+
+    _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, key->names[3]);
+    c.prev = prev;
+    c.st = st;
+    c.mem = agent_mem(a, c.keystr);
+    load_sticky(&c);
+    copy_last_control(st, prev);
+    int verdict = KK_QUEUE_DONE;
+    if (r < 0) {
+        /* A broken spec changes nothing that runs. */
+        status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
+        kk_error_freep(&err);
+    } else if (!parent_ready(a, key, st)) {
+        verdict = KK_QUEUE_PARK;
+    } else {
+        char hash[KK_HASH_SIZE];
+        kk_model_spec_hash(spec, hash);
+        st->observed_generation = kk_xstrdup(hash);
+        struct kk_resource *standalone[STANDALONE_MAX];
+        size_t n_standalone = 0;
+        load_standalone(&c, standalone, &n_standalone);
+        c.ns = agent_realm_ns(a, key->names[0]);
+        c.files_dir = files_dir_of(a, key);
+        c.desired = kk_xcalloc(CELL_CONTAINERS_MAX + STANDALONE_MAX, sizeof(*c.desired));
+        verdict = converge(&c, spec, standalone, n_standalone);
+        for (size_t i = 0; i < c.n_desired; i++)
+            free(c.desired[i].log_path);
+        free(c.desired);
+        free(c.files_dir);
+        free(c.ns);
+        for (size_t i = 0; i < n_standalone; i++)
+            kk_resource_free(standalone[i]);
+    }
+    agent_set_ready(a, c.keystr, st->state == KK_STATE_READY);
+    if (status_write(a, key, st, prev, &err) < 0) {
+        kk_log_warn("%s: %s", c.keystr, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    if (verdict == KK_QUEUE_DONE && c.retry_ms)
+        agent_enqueue_after(a, c.keystr, c.retry_ms);
+    return verdict;
+}

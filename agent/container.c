@@ -1,0 +1,161 @@
+/* One container of a cell: the OCI runtime spec, the containerd container
+ * (snapshot, labels) and its task. */
+#include "agent/cell.h"
+
+#include <string.h>
+
+#include "fsapi/log.h"
+#include "runtime/oci/spec.h"
+
+#define PORTS_MAX KK_FW_PORTS_MAX
+
+static void fill_resources(const struct kk_resources *r, struct kk_oci_resources *o)
+{
+    if (r->cpu.weight)
+        o->cpu_shares = kk_cg_weight_to_shares(r->cpu.weight);
+    if (r->cpu.millicpus) {
+        o->cpu_period = 100000;
+        o->cpu_quota = (int64_t)r->cpu.millicpus * 100;
+    }
+    o->cpuset_cpus = r->cpu.cpuset;
+    if (r->memory.max > 0)
+        o->memory_limit = r->memory.max;
+    if (r->memory.high > 0)
+        o->memory_reservation = r->memory.high;
+    if (r->memory.swap >= 0 && r->memory.max > 0)
+        o->memory_swap = r->memory.max + r->memory.swap;
+    if (r->pids.max > 0)
+        o->pids_limit = r->pids.max;
+    if (r->io.weight)
+        o->blkio_weight = (uint16_t)kk_cg_io_weight_to_blkio(r->io.weight);
+}
+
+/* Builds the runtime spec of d into out. */
+static int build_spec(struct cell_ctx *c, const struct desired *d, const struct kk_agent_image *img,
+                      struct kk_buf *out, kk_error **err)
+{
+    const struct kk_container *k = d->spec;
+    struct kk_oci_image_config imgcfg = {0};
+    if (kk_oci_image_config_parse(img->config_json, img->config_len, &imgcfg, err) < 0)
+        return kk_error_wrap(err, "image config of %s", k->image);
+
+    struct kk_cg_ref leaf = {
+            c->key->names[0], c->key->names[1], c->key->names[2], c->key->names[3], k->id, d->role};
+    _cleanup_free_ char *cgpath = NULL;
+    if (kk_cg_runc_path(c->a->be.cg, &leaf, &cgpath, err) < 0) {
+        kk_oci_image_config_clear(&imgcfg);
+        return kk_error_wrap(err, "cgroup path");
+    }
+    const char *command[] = {k->command, NULL};
+    struct kk_oci_bind binds[64];
+    size_t nb = 0;
+    for (size_t i = 0; i < k->n_volumes && nb < KK_ARRAY_SIZE(binds); i++)
+        binds[nb++] = (struct kk_oci_bind){k->volumes[i].source, k->volumes[i].target,
+                                           k->volumes[i].read_only};
+    _cleanup_free_ char *hosts = kk_xasprintf("%s/hosts", c->files_dir);
+    _cleanup_free_ char *hostname = kk_xasprintf("%s/hostname", c->files_dir);
+    _cleanup_free_ char *resolv = kk_xasprintf("%s/resolv.conf", c->files_dir);
+    struct kk_oci_spec_config sc = {
+            .image = &imgcfg,
+            .command = k->command ? command : NULL,
+            .args = (const char *const *)k->args.v,
+            .env = (const char *const *)k->env.v,
+            .cwd = k->working_dir,
+            .user = k->user,
+            .hostname = c->key->names[3],
+            .netns_path = c->netns_path,
+            .cgroups_path = cgpath,
+            .hosts_file = hosts,
+            .hostname_file = hostname,
+            .resolv_conf_file = resolv,
+            .binds = binds,
+            .n_binds = nb,
+            .privileged = k->privileged,
+    };
+    fill_resources(&k->resources, &sc.resources);
+    int r = kk_oci_spec_build(&sc, out, err);
+    kk_oci_image_config_clear(&imgcfg);
+    return r < 0 ? kk_error_wrap(err, "runtime spec") : 0;
+}
+
+int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err)
+{
+    struct kk_agent *a = c->a;
+    struct kk_agent_image img = {0};
+    if (a->be.image_resolve(a->be.image_self, c->ns, d->spec->image, &img, err) < 0)
+        return -1;
+    _cleanup_buf_ struct kk_buf spec = KK_BUF_INIT;
+    int r = build_spec(c, d, &img, &spec, err);
+    if (r == 0 && a->be.ctd->snapshot_prepare(a->be.ctd_self, c->ns, NULL, d->ctd_id, img.chain_id,
+                                              err) < 0) {
+        if (kk_error_code(*err) == KK_E_EXISTS)
+            kk_error_freep(err);
+        else
+            r = kk_error_wrap(err, "snapshot");
+    }
+    kk_agent_image_clear(&img);
+    if (r < 0)
+        return r;
+    const char *labels[] = {
+            LABEL_REALM,      c->key->names[0], LABEL_SPACE,      c->key->names[1], LABEL_STACK,
+            c->key->names[2], LABEL_CELL,       c->key->names[3], LABEL_CONTAINER,  d->spec->id,
+            LABEL_HASH,       d->hash,          LABEL_ROLE,       d->role,          NULL,
+    };
+    struct kk_ctd_container_spec cs = {
+            .id = d->ctd_id,
+            .image = d->spec->image,
+            .labels = labels,
+            .spec_json = spec.data,
+            .spec_len = spec.len,
+            .snapshot_key = d->ctd_id,
+    };
+    if (a->be.ctd->container_create(a->be.ctd_self, c->ns, &cs, err) < 0)
+        return kk_error_wrap(err, "create container %s", d->ctd_id);
+    kk_log_info("%s: container %s created", c->keystr, d->spec->id);
+    return 0;
+}
+
+int task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, kk_error **err)
+{
+    struct kk_agent *a = c->a;
+    if (a->be.ctd->task_create(a->be.ctd_self, c->ns, d->ctd_id, d->log_path, pid, err) < 0) {
+        if (kk_error_code(*err) != KK_E_EXISTS)
+            return kk_error_wrap(err, "create task %s", d->ctd_id);
+        /* A task left over (e.g. stopped, not deleted): replace it. */
+        kk_error_freep(err);
+        _cleanup_error_ kk_error *e2 = NULL;
+        a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, &e2);
+        if (a->be.ctd->task_create(a->be.ctd_self, c->ns, d->ctd_id, d->log_path, pid, err) < 0)
+            return kk_error_wrap(err, "create task %s", d->ctd_id);
+    }
+    if (a->be.ctd->task_start(a->be.ctd_self, c->ns, d->ctd_id, pid, err) < 0)
+        return kk_error_wrap(err, "start task %s", d->ctd_id);
+    kk_log_info("%s: container %s started (pid %u)", c->keystr, d->spec->id, pid ? *pid : 0);
+    return 0;
+}
+
+int cell_ports(const struct cell_ctx *c, struct kk_fw_port **out, size_t *n, kk_error **err)
+{
+    struct kk_fw_port *v = NULL;
+    size_t cap = 0, len = 0;
+    for (size_t i = 0; i < c->n_desired; i++) {
+        const struct kk_ports *ps = &c->desired[i].spec->ports;
+        for (size_t j = 0; j < ps->n; j++) {
+            if (len >= PORTS_MAX) {
+                free(v);
+                return kk_error_set(err, KK_E_INVALID, "more than %d published ports", PORTS_MAX);
+            }
+            kk_xgrow((void **)&v, &cap, len + 1, sizeof(*v));
+            struct kk_fw_port *p = &v[len++];
+            memset(p, 0, sizeof(*p));
+            if (ps->v[j].host_ip)
+                snprintf(p->host_ip, sizeof(p->host_ip), "%s", ps->v[j].host_ip);
+            p->host_port = ps->v[j].host_port;
+            p->container_port = ps->v[j].container_port;
+            p->proto = ps->v[j].proto == KK_PROTO_UDP ? KK_FW_UDP : KK_FW_TCP;
+        }
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}

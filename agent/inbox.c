@@ -1,0 +1,357 @@
+/* The inbox: manifests dropped by people and tools, materialised into the
+ * state tree as spec files annotated with their source, with a report per
+ * file in _inbox/<file>.status.yaml; and pruning when a file goes away. */
+#include "agent/internal.h"
+
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/watch.h"
+#include "fsapi/atomic.h"
+#include "fsapi/fsutil.h"
+#include "fsapi/inbox.h"
+#include "fsapi/log.h"
+#include "fsapi/manifest.h"
+#include "fsapi/yaml.h"
+
+#define INBOX_FILES_MAX 4096
+
+enum apply_result { RES_CREATED, RES_UPDATED, RES_UNCHANGED, RES_FAILED };
+static const char *const result_names[] = {"created", "updated", "unchanged", "failed"};
+
+struct report_entry {
+    char key[KK_KEY_STRLEN];
+    const char *kind;
+    enum apply_result result;
+    char *error;
+};
+
+/* The key a document names. */
+static int doc_key(const struct kk_resource *r, struct kk_key *key, kk_error **err)
+{
+    switch (r->kind) {
+    case KK_KIND_REALM:
+        return kk_key_init(key, KK_LEVEL_REALM, r->realm.id, NULL, NULL, NULL, NULL, err);
+    case KK_KIND_SPACE:
+        return kk_key_init(key, KK_LEVEL_SPACE, r->space.realm_id, r->space.id, NULL, NULL, NULL,
+                           err);
+    case KK_KIND_STACK:
+        return kk_key_init(key, KK_LEVEL_STACK, r->stack.realm_id, r->stack.space_id, r->stack.id,
+                           NULL, NULL, err);
+    case KK_KIND_CELL:
+        return kk_key_init(key, KK_LEVEL_CELL, r->cell.realm_id, r->cell.space_id, r->cell.stack_id,
+                           r->cell.id, NULL, err);
+    case KK_KIND_CONTAINER:
+        return kk_key_init(key, KK_LEVEL_CONTAINER, r->container.realm_id, r->container.space_id,
+                           r->container.stack_id, r->container.cell_id, r->container.id, err);
+    }
+    return kk_error_set(err, KK_E_INVALID, "unknown kind");
+}
+
+/* The key whose reconcile acts on a spec (a container's cell). */
+static void work_key(const struct kk_key *key, char out[KK_KEY_STRLEN])
+{
+    struct kk_key k = *key;
+    if (k.level == KK_LEVEL_CONTAINER)
+        kk_key_parent(key, &k);
+    kk_key_format(&k, out);
+}
+
+/* Writes one spec file; returns the result. */
+static enum apply_result write_spec(struct kk_agent *a, struct kk_resource *r,
+                                    const struct kk_key *key, const char *source, kk_error **err)
+{
+    if (source)
+        kk_kvs_set(&r->meta.annotations, SOURCE_ANNOTATION, source);
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    kk_model_emit_spec(r, &out);
+    _cleanup_free_ char *rel = kk_tree_spec_path(key);
+    _cleanup_free_ char *dir = kk_xstrdup(rel);
+    *strrchr(dir, '/') = '\0';
+    _cleanup_buf_ struct kk_buf cur = KK_BUF_INIT;
+    _cleanup_error_ kk_error *rerr = NULL;
+    bool existed = kk_fs_read_file(a->rootfd, rel, SPEC_FILE_MAX, &cur, &rerr) == 0;
+    if (existed && cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0)
+        return RES_UNCHANGED;
+    if (a->watch)
+        kk_watch_note_self_write(a->watch, rel, out.data, out.len);
+    if (kk_fs_mkdir_p(a->rootfd, dir, 0755, NULL, err) < 0 ||
+        kk_atomic_write(a->rootfd, rel, out.data, out.len, 0644, err) < 0) {
+        kk_error_wrap(err, "%s", rel);
+        return RES_FAILED;
+    }
+    return existed ? RES_UPDATED : RES_CREATED;
+}
+
+int inbox_ensure_defaults(struct kk_agent *a, kk_error **err)
+{
+    for (enum kk_key_level l = KK_LEVEL_REALM; l <= KK_LEVEL_STACK; l++) {
+        struct kk_key key;
+        if (kk_key_init(&key, l, KK_DEFAULT_NAME, KK_DEFAULT_NAME, KK_DEFAULT_NAME, NULL, NULL,
+                        err) < 0)
+            return -1;
+        _cleanup_free_ char *rel = kk_tree_spec_path(&key);
+        struct stat sb;
+        if (fstatat(a->rootfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+            continue;
+        _cleanup_(kk_resource_freep) struct kk_resource *r = kk_resource_new((enum kk_kind)(l - 1));
+        r->meta.name = kk_xstrdup(KK_DEFAULT_NAME);
+        _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+        if (kk_model_normalize(r, NULL, &diags) != 0)
+            return kk_error_set(err, KK_E_INTERNAL, "default %s does not normalise",
+                                kk_kind_name(r->kind));
+        if (write_spec(a, r, &key, NULL, err) == RES_FAILED)
+            return -1;
+        kk_log_info("%s: default %s created", rel, kk_kind_name(r->kind));
+    }
+    return 0;
+}
+
+/* ---- reports ------------------------------------------------------------ */
+
+static void ys(struct kk_ytree *t, struct kk_ynode *m, const char *k, const char *v)
+{
+    kk_ynode_set(t, m, k, kk_ytree_scalar(t, v, true));
+}
+
+static int write_report(struct kk_agent *a, const char *name, const char *digest, bool valid,
+                        const struct kk_diags *diags, const struct report_entry *v, size_t n,
+                        kk_error **err)
+{
+    _cleanup_free_ char *rel = kk_tree_inbox_status_path(name);
+    if (!rel)
+        return 0;
+    _cleanup_(kk_ytree_freep) struct kk_ytree *t = kk_ytree_new();
+    struct kk_ynode *root = kk_ytree_map(t);
+    ys(t, root, "apiVersion", KK_API_VERSION);
+    ys(t, root, "kind", "InboxReport");
+    struct kk_ynode *st = kk_ytree_map(t);
+    kk_ynode_set(t, root, "status", st);
+    ys(t, st, "file", name);
+    if (digest)
+        ys(t, st, "sha256", digest);
+    kk_ynode_set(t, st, "valid", kk_ytree_scalar(t, valid ? "true" : "false", false));
+    if (diags && diags->n) {
+        struct kk_ynode *errs = kk_ytree_seq(t);
+        kk_ynode_set(t, st, "errors", errs);
+        for (size_t i = 0; i < diags->n; i++) {
+            _cleanup_buf_ struct kk_buf line = KK_BUF_INIT;
+            kk_diag_format(&diags->items[i], &line);
+            kk_ynode_append(errs, kk_ytree_scalar(t, kk_buf_str(&line), true));
+        }
+    }
+    struct kk_ynode *res = kk_ytree_seq(t);
+    kk_ynode_set(t, st, "resources", res);
+    for (size_t i = 0; i < n; i++) {
+        struct kk_ynode *e = kk_ytree_map(t);
+        ys(t, e, "key", v[i].key);
+        ys(t, e, "kind", v[i].kind);
+        ys(t, e, "result", result_names[v[i].result]);
+        if (v[i].error)
+            ys(t, e, "error", v[i].error);
+        kk_ynode_append(res, e);
+    }
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    kk_yaml_emit(root, &out);
+    if (kk_atomic_write_if_changed(a->rootfd, rel, out.data, out.len, 0644, err) < 0)
+        return kk_error_wrap(err, "%s", rel);
+    return 0;
+}
+
+/* ---- ownership and pruning ---------------------------------------------- */
+
+/* Calls fn for every spec file of the tree. */
+typedef void (*spec_fn)(struct kk_agent *a, const struct kk_key *key, void *ud);
+
+static void walk_specs(struct kk_agent *a, const char *dir, int depth, spec_fn fn, void *ud)
+{
+    _cleanup_fs_list_ struct kk_fs_list list = {0};
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_fs_list_dir(a->rootfd, dir, TREE_DIR_MAX, &list, &err) < 0)
+        return;
+    for (size_t i = 0; i < list.n; i++) {
+        _cleanup_free_ char *rel = *dir ? kk_xasprintf("%s/%s", dir, list.entries[i].name)
+                                        : kk_xstrdup(list.entries[i].name);
+        struct kk_tree_class c;
+        kk_tree_classify(rel, &c);
+        if (c.file == KK_TREE_SPEC || c.file == KK_TREE_CONTAINER_SPEC)
+            fn(a, &c.key, ud);
+        else if ((c.file == KK_TREE_DIR || c.file == KK_TREE_CONTAINERS_DIR) && depth < 5)
+            walk_specs(a, rel, depth + 1, fn, ud);
+    }
+}
+
+struct owned {
+    const char *source;
+    struct kk_key *keys;
+    size_t n, cap;
+};
+
+static void collect_owned(struct kk_agent *a, const struct kk_key *key, void *ud)
+{
+    struct owned *o = ud;
+    _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    if (spec_load(a, key, &r, &err) <= 0)
+        return;
+    const char *src = kk_kvs_get(&r->meta.annotations, SOURCE_ANNOTATION);
+    if (!src || strcmp(src, o->source) != 0)
+        return;
+    kk_xgrow((void **)&o->keys, &o->cap, o->n + 1, sizeof(*o->keys));
+    o->keys[o->n++] = *key;
+}
+
+/* Another inbox file (not `except`) that defines key, or NULL. */
+static char *other_owner(struct kk_agent *a, const char *except, const struct kk_key *key)
+{
+    _cleanup_closedir_ DIR *d = opendir(a->cfg.manifests);
+    if (!d)
+        return NULL;
+    struct dirent *e;
+    unsigned seen = 0;
+    while ((e = readdir(d)) && seen++ < INBOX_FILES_MAX) {
+        if (!kk_inbox_name_counts(e->d_name) || strcmp(e->d_name, except) == 0)
+            continue;
+        _cleanup_free_ char *path = kk_xasprintf("%s/%s", a->cfg.manifests, e->d_name);
+        _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
+        _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+        _cleanup_error_ kk_error *err = NULL;
+        if (kk_manifest_load_file(path, &m, &diags, &err) < 0)
+            continue;
+        for (size_t i = 0; i < m->n; i++) {
+            struct kk_key k;
+            if (doc_key(m->docs[i], &k, &err) == 0 && kk_key_equal(&k, key))
+                return kk_xstrdup(e->d_name);
+            kk_error_freep(&err);
+        }
+    }
+    return NULL;
+}
+
+/* Removes the specs `name` owned that are not in keep[]: they are
+ * deleted, unless another inbox file defines them (then that file is
+ * applied again and takes them over, without a restart). */
+static void prune(struct kk_agent *a, const char *name, const struct kk_key *keep, size_t n_keep)
+{
+    struct owned o = {.source = name};
+    walk_specs(a, "", 0, collect_owned, &o);
+    for (size_t i = 0; i < o.n; i++) {
+        bool kept = false;
+        for (size_t j = 0; j < n_keep && !kept; j++)
+            kept = kk_key_equal(&o.keys[i], &keep[j]);
+        if (kept)
+            continue;
+        char buf[KK_KEY_STRLEN];
+        kk_key_format(&o.keys[i], buf);
+        _cleanup_free_ char *owner = other_owner(a, name, &o.keys[i]);
+        if (owner) {
+            kk_log_info("%s: now owned by inbox file %s", buf, owner);
+            /* Applied right here so the spec never disappears. */
+            reconcile_inbox(a, owner);
+            continue;
+        }
+        _cleanup_free_ char *rel = kk_tree_spec_path(&o.keys[i]);
+        _cleanup_error_ kk_error *err = NULL;
+        if (a->watch)
+            kk_watch_note_self_remove(a->watch, rel);
+        if (kk_fs_unlink(a->rootfd, rel, &err) < 0) {
+            kk_log_warn("%s: prune: %s", buf, err->message);
+            continue;
+        }
+        kk_log_info("%s: pruned (inbox file %s)", buf, name);
+        work_key(&o.keys[i], buf);
+        agent_enqueue(a, buf);
+    }
+    free(o.keys);
+}
+
+/* ---- one inbox file ----------------------------------------------------- */
+
+static void sha256_of(const char *data, size_t len, char out[72])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    strcpy(out, "sha256:");
+    for (unsigned i = 0; i < 32; i++)
+        sprintf(out + 7 + 2 * i, "%02x", md[i]);
+}
+
+int reconcile_inbox(struct kk_agent *a, const char *name)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    if (!kk_inbox_name_counts(name))
+        return KK_QUEUE_DONE;
+    _cleanup_close_ int inboxfd = kk_fs_open_root(a->cfg.manifests, &err);
+    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
+    if (inboxfd < 0 || kk_fs_read_file(inboxfd, name, KK_YAML_MAX_INPUT, &data, &err) < 0) {
+        if (kk_error_code(err) != KK_E_NOT_FOUND) {
+            kk_log_warn("inbox %s: %s", name, err->message);
+            return KK_QUEUE_RETRY;
+        }
+        if (inboxfd < 0)
+            return KK_QUEUE_DONE; /* no inbox at all: nothing to prune from */
+        kk_log_info("inbox %s: removed", name);
+        prune(a, name, NULL, 0);
+        _cleanup_free_ char *rel = kk_tree_inbox_status_path(name);
+        kk_error_freep(&err);
+        if (rel)
+            kk_fs_unlink(a->rootfd, rel, &err);
+        return KK_QUEUE_DONE;
+    }
+    char digest[72];
+    sha256_of(data.data ? data.data : "", data.len, digest);
+    _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    if (kk_manifest_load_buffer(name, data.data ? data.data : "", data.len, &m, &diags, &err) < 0) {
+        /* Nothing of an invalid file is applied; what runs keeps running. */
+        if (!diags.n)
+            kk_diags_add(&diags, name, 0, 0, "", "%s", err->message);
+        kk_log_warn("inbox %s: invalid (%zu errors), nothing applied", name, diags.n);
+        kk_error_freep(&err);
+        if (write_report(a, name, digest, false, &diags, NULL, 0, &err) < 0)
+            kk_log_warn("inbox %s: %s", name, err->message);
+        return KK_QUEUE_DONE;
+    }
+
+    struct report_entry *entries = kk_xcalloc(m->n ? m->n : 1, sizeof(*entries));
+    struct kk_key *keys = kk_xcalloc(m->n ? m->n : 1, sizeof(*keys));
+    size_t n_keys = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct report_entry *e = &entries[i];
+        e->kind = kk_kind_name(m->docs[i]->kind);
+        struct kk_key key;
+        if (doc_key(m->docs[i], &key, &err) < 0) {
+            e->result = RES_FAILED;
+            e->error = kk_xstrdup(err->message);
+            kk_error_freep(&err);
+            continue;
+        }
+        kk_key_format(&key, e->key);
+        keys[n_keys++] = key;
+        e->result = write_spec(a, m->docs[i], &key, name, &err);
+        if (e->result == RES_FAILED) {
+            e->error = kk_xstrdup(err->message);
+            kk_log_warn("inbox %s: %s: %s", name, e->key, err->message);
+            kk_error_freep(&err);
+            continue;
+        }
+        if (e->result != RES_UNCHANGED) {
+            kk_log_info("inbox %s: %s %s %s", name, e->kind, e->key, result_names[e->result]);
+            char wk[KK_KEY_STRLEN];
+            work_key(&key, wk);
+            agent_enqueue(a, wk);
+        }
+    }
+    prune(a, name, keys, n_keys);
+    if (write_report(a, name, digest, true, NULL, entries, m->n, &err) < 0)
+        kk_log_warn("inbox %s: %s", name, err->message);
+    for (size_t i = 0; i < m->n; i++)
+        free(entries[i].error);
+    free(entries);
+    free(keys);
+    return KK_QUEUE_DONE;
+}

@@ -1,0 +1,143 @@
+/* Private to agent/: the agent object and what its modules share.
+ *
+ * Memory of the agent (struct res_mem, one per resource key seen): whether
+ * the resource was reconciled Ready in this run (children wait for it), a
+ * realm's containerd namespace, and a cell's sticky ctl state and per
+ * container restart bookkeeping. The list is guarded by agent->lock; the
+ * fields of one entry are touched only by the worker that holds its key
+ * (the queue runs one worker per key), except `ready` and `ns`, read by
+ * other keys' workers under the lock.
+ *
+ * Nothing here is the source of truth: after a restart the agent rebuilds
+ * it from the tree (specs, status.yaml) and containerd (labels, tasks).
+ */
+#ifndef KUKEON_AGENT_INTERNAL_H
+#define KUKEON_AGENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/agent.h"
+#include "agent/queue.h"
+#include "fsapi/status.h"
+#include "fsapi/tree.h"
+
+#define KK_AGENT_VERSION    KUKEON_VERSION
+#define INBOX_KEY_PREFIX    "_inbox/"
+#define RESCAN_KEY          "_rescan"
+#define SOURCE_ANNOTATION   "kukeon.io/source"
+#define LABEL_REALM         "kukeon.io/realm"
+#define LABEL_SPACE         "kukeon.io/space"
+#define LABEL_STACK         "kukeon.io/stack"
+#define LABEL_CELL          "kukeon.io/cell"
+#define LABEL_CONTAINER     "kukeon.io/container"
+#define LABEL_HASH          "kukeon.io/hash"
+#define LABEL_ROLE          "kukeon.io/role"
+#define SPEC_FILE_MAX       (1024 * 1024)
+#define STATUS_FILE_MAX     (1024 * 1024)
+#define CELL_CONTAINERS_MAX 64
+#define CTL_FILE_MAX        256
+#define TREE_DIR_MAX        4096
+#define IMAGE_RETRY_MS      5000
+#define CHILDREN_RETRY_MS   2000
+
+struct ctr_mem {
+    char id[KK_NAME_MAX + 1];
+    uint32_t restart_count;
+    int64_t backoff_until_ms; /* CLOCK_MONOTONIC ms; 0: no restart pending */
+    int64_t started_at;       /* wall ns of the pid below */
+    uint32_t pid;
+    int64_t finished_at;
+};
+
+struct res_mem {
+    struct res_mem *next;
+    char key[KK_KEY_STRLEN];
+    bool ready;
+    int state; /* enum kk_state last written */
+    char *ns;  /* realms: the containerd namespace in use */
+    /* cells */
+    bool loaded; /* sticky state and counters read from status.yaml */
+    bool stopped, paused;
+    int64_t stop_sent_ms; /* when SIGTERM went out (monotonic ms), 0: none */
+    struct ctr_mem *ctrs;
+    size_t n_ctrs;
+};
+
+struct pending_key {
+    char *key;
+    bool delayed;
+    bool parked;
+};
+
+struct kk_agent {
+    struct kk_agent_config cfg;
+    struct kk_agent_backends be;
+    int rootfd;             /* the state tree */
+    struct kk_queue *queue; /* NULL in test mode */
+    struct kk_ctd_sub *sub;
+    struct kk_watch *watch; /* may be NULL (tests) */
+    pthread_mutex_t lock;   /* mems, pending, the fields below */
+    pthread_mutex_t cg_lock;
+    struct res_mem *mems;
+    struct pending_key *pending; /* test mode */
+    size_t n_pending, cap_pending;
+    bool scanned;
+    int64_t started_at, last_scan_at;
+    bool ctd_connected;
+};
+
+/* agent.c */
+int64_t agent_now_ns(void);
+int64_t agent_mono_ms(void);
+void agent_enqueue(struct kk_agent *a, const char *key);
+void agent_enqueue_after(struct kk_agent *a, const char *key, unsigned ms);
+/* The memory of key, created if absent; never NULL. */
+struct res_mem *agent_mem(struct kk_agent *a, const char *key);
+void agent_mem_drop(struct kk_agent *a, const char *key);
+void agent_set_ready(struct kk_agent *a, const char *key, bool ready);
+/* The containerd namespace of realm (owned by the caller): the realm's
+ * reconciled namespace, else its status.yaml's, else prefix + realm. */
+char *agent_realm_ns(struct kk_agent *a, const char *realm);
+/* Whether the key's directory holds child resource directories. */
+bool agent_has_children(struct kk_agent *a, const struct kk_key *key);
+
+/* status-io.c */
+/* The status of key as last written, or NULL (missing or unparseable:
+ * never a reason to act). */
+struct kk_status *status_load(struct kk_agent *a, const struct kk_key *key);
+/* Writes st if it differs from the file, keeping createdAt/readyAt of prev
+ * and stamping updatedAt only on a change. Returns 1 written, 0 unchanged. */
+int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status *st,
+                 const struct kk_status *prev, kk_error **err);
+/* Loads the spec of key from the tree: 1 loaded, 0 absent, < 0 invalid. */
+int spec_load(struct kk_agent *a, const struct kk_key *key, struct kk_resource **out,
+              kk_error **err);
+
+/* parents.c */
+int reconcile_realm(struct kk_agent *a, const struct kk_key *key);
+int reconcile_space(struct kk_agent *a, const struct kk_key *key);
+int reconcile_stack(struct kk_agent *a, const struct kk_key *key);
+/* Ready of the parent in this run; else writes Pending/WaitingForParent for
+ * key and returns false. */
+bool parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st);
+
+void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode);
+void status_set_error(struct kk_status *st, enum kk_state state, const char *reason,
+                      const kk_error *err);
+/* cgroup calls serialised on agent->cg_lock (struct kk_cg is not
+ * thread-safe); ensure fills st's cgroup fields when st is not NULL. */
+int agent_cg_ensure(struct kk_agent *a, const struct kk_cg_ref *ref, unsigned flags,
+                    struct kk_status *st, kk_error **err);
+int agent_cg_remove(struct kk_agent *a, const struct kk_cg_ref *ref, kk_error **err);
+
+/* cell.c */
+int reconcile_cell(struct kk_agent *a, const struct kk_key *key);
+
+/* inbox.c */
+int reconcile_inbox(struct kk_agent *a, const char *name);
+/* Ensures default/, default/default/, default/default/default/ specs. */
+int inbox_ensure_defaults(struct kk_agent *a, kk_error **err);
+
+#endif

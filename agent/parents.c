@@ -1,0 +1,267 @@
+/* Reconcilers of Realm (containerd namespace, cgroup), Space (bridge,
+ * subnet, firewall, cgroup) and Stack (cgroup), and their deletion. */
+#include "agent/internal.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fsapi/fsutil.h"
+#include "fsapi/hash.h"
+#include "fsapi/log.h"
+
+static const char *kind_of_level(enum kk_key_level level)
+{
+    return level >= KK_LEVEL_REALM && level <= KK_LEVEL_CONTAINER
+                   ? kk_kind_name((enum kk_kind)(level - 1))
+                   : "?";
+}
+
+bool parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st)
+{
+    struct kk_key parent;
+    if (!kk_key_parent(key, &parent))
+        return true;
+    char buf[KK_KEY_STRLEN];
+    kk_key_format(&parent, buf);
+    if (kk_agent_key_ready(a, buf))
+        return true;
+    st->state = KK_STATE_PENDING;
+    free(st->reason);
+    free(st->message);
+    st->reason = kk_xstrdup("WaitingForParent");
+    st->message = kk_xasprintf("waiting for %s %s to be Ready", kind_of_level(parent.level), buf);
+    return false;
+}
+
+/* Fills status fields from a cgroup's observed state. */
+void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode)
+{
+    free(st->cgroup_path);
+    st->cgroup_path = cs->path ? kk_xstrdup(cs->path) : NULL;
+    st->cgroup_ready = cs->ready;
+    kk_strv_release(&st->subtree_controllers);
+    _cleanup_free_ char *list = kk_cg_controllers_format(cs->controllers, mode);
+    char *save = NULL;
+    for (char *w = strtok_r(list, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        kk_strv_push(&st->subtree_controllers, w);
+}
+
+int agent_cg_ensure(struct kk_agent *a, const struct kk_cg_ref *ref, unsigned flags,
+                    struct kk_status *st, kk_error **err)
+{
+    struct kk_cg_status cs = {0};
+    pthread_mutex_lock(&a->cg_lock);
+    int r = kk_cg_ensure(a->be.cg, ref, flags, &cs, err);
+    pthread_mutex_unlock(&a->cg_lock);
+    if (r < 0)
+        return kk_error_wrap(err, "cgroup");
+    if (st)
+        status_set_cgroup(st, &cs, a->be.cg->mode);
+    kk_cg_status_release(&cs);
+    return 0;
+}
+
+int agent_cg_remove(struct kk_agent *a, const struct kk_cg_ref *ref, kk_error **err)
+{
+    pthread_mutex_lock(&a->cg_lock);
+    int r = kk_cg_remove(a->be.cg, ref, 5000, err);
+    pthread_mutex_unlock(&a->cg_lock);
+    return r < 0 ? kk_error_wrap(err, "remove cgroup") : 0;
+}
+
+static void set_msg(struct kk_status *st, enum kk_state state, const char *reason,
+                    const char *message)
+{
+    st->state = state;
+    free(st->reason);
+    free(st->message);
+    st->reason = reason ? kk_xstrdup(reason) : NULL;
+    st->message = message ? kk_xstrdup(message) : NULL;
+}
+
+void status_set_error(struct kk_status *st, enum kk_state state, const char *reason,
+                      const kk_error *err)
+{
+    set_msg(st, state, err && err->reason ? err->reason : reason, err ? err->message : NULL);
+}
+
+static struct kk_cg_ref cg_ref_of(const struct kk_key *key)
+{
+    struct kk_cg_ref ref = {0};
+    const char **slots[] = {&ref.realm, &ref.space, &ref.stack, &ref.cell};
+    for (unsigned i = 0; i < key->level && i < 4; i++)
+        *slots[i] = key->names[i];
+    return ref;
+}
+
+/* Spec gone: once no child is left, undo what the reconciler did and remove
+ * the directory; the parent is then told. */
+static int delete_parent_level(struct kk_agent *a, const struct kk_key *key,
+                               const struct kk_status *prev)
+{
+    char buf[KK_KEY_STRLEN];
+    kk_key_format(key, buf);
+    _cleanup_free_ char *dir = kk_tree_dir(key);
+    _cleanup_error_ kk_error *err = NULL;
+    struct stat sb;
+    agent_set_ready(a, buf, false);
+    if (fstatat(a->rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+        agent_mem_drop(a, buf);
+        return KK_QUEUE_DONE;
+    }
+    if (agent_has_children(a, key)) {
+        _cleanup_(kk_status_freep) struct kk_status *st =
+                kk_status_new((enum kk_kind)(key->level - 1), key->names[key->level - 1]);
+        set_msg(st, KK_STATE_PENDING, "WaitingForChildren",
+                "spec removed; deleted once its children are gone");
+        if (status_write(a, key, st, prev, &err) < 0)
+            kk_log_warn("%s: %s", buf, err->message);
+        /* Children without a spec delete themselves and enqueue us. */
+        return KK_QUEUE_DONE;
+    }
+    struct kk_cg_ref ref = cg_ref_of(key);
+    if (key->level == KK_LEVEL_SPACE) {
+        if (kk_fw_space_remove(a->be.fw, buf, &err) < 0 ||
+            kk_net_space_remove(a->be.net, key->names[0], key->names[1], &err) < 0) {
+            kk_log_warn("%s: delete: %s", buf, err->message);
+            return KK_QUEUE_RETRY;
+        }
+    }
+    if (agent_cg_remove(a, &ref, &err) < 0) {
+        kk_log_warn("%s: delete: %s", buf, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    if (key->level == KK_LEVEL_REALM) {
+        _cleanup_free_ char *ns = agent_realm_ns(a, key->names[0]);
+        if (a->be.ctd->namespace_delete(a->be.ctd_self, ns, &err) < 0) {
+            /* Images loaded by the user keep it; that is theirs to remove. */
+            kk_log_info("%s: containerd namespace %s kept: %s", buf, ns, err->message);
+            kk_error_freep(&err);
+        }
+    }
+    if (kk_fs_remove_tree(a->rootfd, dir, &err) < 0) {
+        kk_log_warn("%s: delete: %s", buf, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    kk_log_info("%s: deleted", buf);
+    agent_mem_drop(a, buf);
+    struct kk_key parent;
+    if (kk_key_parent(key, &parent))
+        agent_enqueue(a, kk_key_format(&parent, buf));
+    return KK_QUEUE_DONE;
+}
+
+/* The common shape of the three reconcilers. `ensure` does the level's
+ * work on a loaded spec and a Pending status; it returns < 0 with err. */
+typedef int (*ensure_fn)(struct kk_agent *a, const struct kk_key *key,
+                         const struct kk_resource *spec, struct kk_status *st, kk_error **err);
+
+static int reconcile_level(struct kk_agent *a, const struct kk_key *key, ensure_fn ensure)
+{
+    char buf[KK_KEY_STRLEN];
+    kk_key_format(key, buf);
+    _cleanup_(kk_status_freep) struct kk_status *prev = status_load(a, key);
+    _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    int r = spec_load(a, key, &spec, &err);
+    if (r == 0)
+        return delete_parent_level(a, key, prev);
+
+    _cleanup_(kk_status_freep) struct kk_status *st =
+            kk_status_new((enum kk_kind)(key->level - 1), key->names[key->level - 1]);
+    int verdict = KK_QUEUE_DONE;
+    if (r < 0) {
+        /* A broken spec changes nothing that exists. */
+        status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
+        agent_set_ready(a, buf, false);
+    } else if (!parent_ready(a, key, st)) {
+        agent_set_ready(a, buf, false);
+        verdict = KK_QUEUE_PARK;
+    } else {
+        char hash[KK_HASH_SIZE];
+        kk_model_spec_hash(spec, hash);
+        st->observed_generation = kk_xstrdup(hash);
+        if (ensure(a, key, spec, st, &err) < 0) {
+            status_set_error(st, KK_STATE_PENDING, "Error", err);
+            kk_log_warn("%s: %s", buf, err->message);
+            agent_set_ready(a, buf, false);
+            verdict = KK_QUEUE_RETRY;
+        } else {
+            set_msg(st, KK_STATE_READY, NULL, NULL);
+            agent_set_ready(a, buf, true);
+        }
+    }
+    kk_error_freep(&err);
+    if (status_write(a, key, st, prev, &err) < 0) {
+        kk_log_warn("%s: %s", buf, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    return verdict;
+}
+
+static int ensure_realm(struct kk_agent *a, const struct kk_key *key,
+                        const struct kk_resource *spec, struct kk_status *st, kk_error **err)
+{
+    const char *realm = key->names[0];
+    /* The model's default namespace follows the configured prefix. */
+    _cleanup_free_ char *dflt = kk_xasprintf("kukeon-%s", realm);
+    const char *ns_spec = spec->realm.namespace_;
+    _cleanup_free_ char *ns = !ns_spec || strcmp(ns_spec, dflt) == 0
+                                      ? kk_xasprintf("%s%s", a->cfg.namespace_prefix, realm)
+                                      : kk_xstrdup(ns_spec);
+    const char *labels[] = {LABEL_REALM, realm, NULL};
+    if (a->be.ctd->namespace_create(a->be.ctd_self, ns, labels, true, err) < 0) {
+        kk_error_reason(err, "ContainerdUnavailable");
+        return kk_error_wrap(err, "containerd namespace %s", ns);
+    }
+    struct res_mem *m = agent_mem(a, realm);
+    pthread_mutex_lock(&a->lock);
+    free(m->ns);
+    m->ns = kk_xstrdup(ns);
+    pthread_mutex_unlock(&a->lock);
+    st->namespace_ = kk_xstrdup(ns);
+    struct kk_cg_ref ref = cg_ref_of(key);
+    return agent_cg_ensure(a, &ref, 0, st, err);
+}
+
+static int ensure_space(struct kk_agent *a, const struct kk_key *key,
+                        const struct kk_resource *spec, struct kk_status *st, kk_error **err)
+{
+    struct kk_net_space sp;
+    struct kk_net_space_spec ns = {key->names[0], key->names[1], spec->space.network.subnet};
+    if (kk_net_space_ensure(a->be.net, &ns, &sp, err) < 0)
+        return kk_error_wrap(err, "network");
+    char fwkey[KK_KEY_STRLEN];
+    kk_key_format(key, fwkey);
+    struct kk_fw_space fs = {fwkey, sp.bridge, sp.subnet};
+    if (kk_fw_space_apply(a->be.fw, &fs, err) < 0)
+        return kk_error_wrap(err, "firewall");
+    st->subnet = kk_xstrdup(sp.subnet);
+    st->bridge = kk_xstrdup(sp.bridge);
+    struct kk_cg_ref ref = cg_ref_of(key);
+    return agent_cg_ensure(a, &ref, 0, st, err);
+}
+
+static int ensure_stack(struct kk_agent *a, const struct kk_key *key,
+                        const struct kk_resource *spec, struct kk_status *st, kk_error **err)
+{
+    (void)spec;
+    struct kk_cg_ref ref = cg_ref_of(key);
+    return agent_cg_ensure(a, &ref, 0, st, err);
+}
+
+int reconcile_realm(struct kk_agent *a, const struct kk_key *key)
+{
+    return reconcile_level(a, key, ensure_realm);
+}
+
+int reconcile_space(struct kk_agent *a, const struct kk_key *key)
+{
+    return reconcile_level(a, key, ensure_space);
+}
+
+int reconcile_stack(struct kk_agent *a, const struct kk_key *key)
+{
+    return reconcile_level(a, key, ensure_stack);
+}

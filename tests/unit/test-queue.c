@@ -268,25 +268,25 @@ KT_CASE(enqueue_after_runs_once_at_the_earliest_time)
     KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
 
     uint64_t t0 = now_ms();
-    KT_ASSERT(kk_queue_enqueue_after(q, "x", 400));
+    KT_ASSERT(kk_queue_enqueue_after(q, "x", 250));
     KT_ASSERT(kk_queue_enqueue_after(q, "x", 50));  /* brought forward */
-    KT_ASSERT(kk_queue_enqueue_after(q, "x", 300)); /* later: ignored */
+    KT_ASSERT(kk_queue_enqueue_after(q, "x", 200)); /* later: ignored */
     struct kk_queue_stats st;
     kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.delayed, 1);
     KT_ASSERT(wait_for(&t.runs, 1, 2000));
     KT_ASSERT_MSG(t.at[0] - t0 >= 50 && t.at[0] - t0 < 150, "ran after %llu ms",
                   (unsigned long long)(t.at[0] - t0));
-    usleep(400 * 1000);
+    usleep(250 * 1000);
     KT_ASSERT_EQ(atomic_load(&t.runs), 1);
 
     /* An explicit enqueue beats a pending timer and consumes it. */
     t0 = now_ms();
-    KT_ASSERT(kk_queue_enqueue_after(q, "y", 300));
+    KT_ASSERT(kk_queue_enqueue_after(q, "y", 200));
     KT_ASSERT(kk_queue_enqueue(q, "y"));
     KT_ASSERT(wait_for(&t.runs, 2, 2000));
     KT_ASSERT(t.at[1] - t0 < 100);
-    usleep(350 * 1000);
+    usleep(250 * 1000);
     KT_ASSERT_EQ(atomic_load(&t.runs), 2);
     kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.delayed, 0);

@@ -10,6 +10,7 @@ int kuke_cmd_delete(int argc, char **argv);
 int kuke_cmd_create(int argc, char **argv);
 int kuke_cmd_ctl(int argc, char **argv);
 int kuke_cmd_logs(int argc, char **argv);
+int kuke_cmd_image(int argc, char **argv);
 
 const struct kuke_command kuke_commands[] = {
         {"apply", "write manifests into the state tree (or --inbox)", kuke_cmd_apply},
@@ -24,5 +25,6 @@ const struct kuke_command kuke_commands[] = {
         {"resume", "thaw a paused cell (ctl)", kuke_cmd_ctl},
         {"logs", "print a container's log", kuke_cmd_logs},
         {"validate", "check manifests offline (file:line:col: errors)", kuke_cmd_validate},
+        {"image", "load, list and remove images in containerd", kuke_cmd_image},
         {NULL, NULL, NULL},
 };

@@ -1,0 +1,238 @@
+/* kuke image load|ls|rm — the only kuke verbs that talk to containerd.
+ *
+ *   kuke image load [--realm R] FILE...   import OCI / docker-save archives
+ *   kuke image ls   [--realm R] [-q]      list the realm's images
+ *   kuke image rm   [--realm R] REF...    delete image records (GC frees content)
+ *
+ * Common options: --containerd-address PATH (default: $KUKEON_CONTAINERD_ADDRESS,
+ * else /run/containerd/containerd.sock), --namespace NS (default
+ * kukeon-<realm>; realm default "default"). The namespace is created on load.
+ * Exit codes: 0 success, 1 failure, 2 usage. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsapi/kuke/kuke.h"
+#include "fsapi/model.h"
+#include "fsapi/validate.h"
+#include "runtime/image/image.h"
+
+#define DEFAULT_ADDRESS "/run/containerd/containerd.sock"
+
+struct image_opts {
+    const char *address;
+    const char *realm;
+    const char *ns;
+    bool quiet;
+    bool no_unpack;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: kuke image load [OPTIONS] FILE...\n"
+                 "       kuke image ls   [OPTIONS] [-q]\n"
+                 "       kuke image rm   [OPTIONS] REF...\n"
+                 "options:\n"
+                 "  -r, --realm REALM            realm (default: default); namespace kukeon-REALM\n"
+                 "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
+                 "  -a, --containerd-address P   containerd socket (default: "
+                 "$KUKEON_CONTAINERD_ADDRESS or " DEFAULT_ADDRESS ")\n"
+                 "      --no-unpack              load: import content only\n"
+                 "  -q, --quiet                  ls: names only\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void human_size(int64_t n, char buf[32])
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < KK_ARRAY_SIZE(units)) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static int cmd_load(struct kk_ctd *c, const struct image_opts *o, int argc, char **argv)
+{
+    int rc = 0;
+    if (argc == 0) {
+        fprintf(stderr, "kuke image load: no archive given\n");
+        return 2;
+    }
+    for (int i = 0; i < argc; i++) {
+        _cleanup_error_ kk_error *err = NULL;
+        struct kk_image_import_result res = {0};
+        struct kk_image_import_opts io = {.no_unpack = o->no_unpack};
+        double t0 = now_s();
+        if (kk_image_import(c, o->ns, argv[i], &io, &res, &err) < 0) {
+            fprintf(stderr, "kuke image load: %s\n", err->message);
+            rc = 1;
+            continue;
+        }
+        for (size_t k = 0; res.names && res.names[k]; k++)
+            printf("loaded %s into %s\n", res.names[k], o->ns);
+        if (!o->quiet)
+            fprintf(stderr,
+                    "%s: %zu blobs written, %zu present; %zu layers unpacked, %zu present "
+                    "(%.0f ms)\n",
+                    argv[i], res.blobs_written, res.blobs_present, res.layers_unpacked,
+                    res.layers_present, (now_s() - t0) * 1e3);
+        kk_image_import_result_clear(&res);
+    }
+    return rc;
+}
+
+static int cmd_ls(struct kk_ctd *c, const struct image_opts *o)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct kk_ctd_image *imgs = NULL;
+    size_t n = 0;
+    if (kk_image_list(c, o->ns, &imgs, &n, &err) < 0) {
+        fprintf(stderr, "kuke image ls: %s\n", err->message);
+        return 1;
+    }
+    if (!o->quiet)
+        printf("%-50s %-12s %-10s %s\n", "NAME", "DIGEST", "SIZE", "UNPACKED");
+    for (size_t i = 0; i < n; i++) {
+        if (o->quiet) {
+            printf("%s\n", imgs[i].name);
+            continue;
+        }
+        struct kk_image_info info;
+        char size[32] = "-";
+        const char *unpacked = "-";
+        bool up = false;
+        if (kk_image_resolve(c, o->ns, imgs[i].name, &info, &err) == 0) {
+            human_size(info.size, size);
+            if (kk_image_is_unpacked(c, o->ns, NULL, &info, &up, &err) == 0)
+                unpacked = up ? "true" : "false";
+            kk_image_info_clear(&info);
+        }
+        kk_error_freep(&err);
+        const char *d = imgs[i].digest;
+        if (strncmp(d, "sha256:", 7) == 0)
+            d += 7;
+        printf("%-50s %-12.12s %-10s %s\n", imgs[i].name, d, size, unpacked);
+    }
+    kk_ctd_image_list_free(imgs, n);
+    return 0;
+}
+
+static int cmd_rm(struct kk_ctd *c, const struct image_opts *o, int argc, char **argv)
+{
+    int rc = 0;
+    if (argc == 0) {
+        fprintf(stderr, "kuke image rm: no image given\n");
+        return 2;
+    }
+    for (int i = 0; i < argc; i++) {
+        _cleanup_error_ kk_error *err = NULL;
+        const char *why = NULL;
+        _cleanup_free_ char *ref = kk_image_normalize(argv[i], &why);
+        if (!ref) {
+            fprintf(stderr, "kuke image rm: %s: %s\n", argv[i], why);
+            rc = 1;
+            continue;
+        }
+        if (kk_image_remove(c, o->ns, ref, false, &err) < 0) {
+            fprintf(stderr, "kuke image rm: %s\n", err->message);
+            rc = 1;
+            continue;
+        }
+        printf("removed %s\n", ref);
+    }
+    return rc;
+}
+
+int kuke_cmd_image(int argc, char **argv);
+int kuke_cmd_image(int argc, char **argv)
+{
+    static const struct option opts[] = {
+            {"realm", required_argument, NULL, 'r'},
+            {"namespace", required_argument, NULL, 'n'},
+            {"containerd-address", required_argument, NULL, 'a'},
+            {"no-unpack", no_argument, NULL, 'U'},
+            {"quiet", no_argument, NULL, 'q'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    struct image_opts o = {.realm = "default"};
+    _cleanup_free_ char *ns = NULL;
+    const char *why = NULL;
+    int c;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    argc--, argv++;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:n:a:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o.realm = optarg;
+            break;
+        case 'n':
+            o.ns = optarg;
+            break;
+        case 'a':
+            o.address = optarg;
+            break;
+        case 'U':
+            o.no_unpack = true;
+            break;
+        case 'q':
+            o.quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!kk_name_valid(o.realm, &why)) {
+        fprintf(stderr, "kuke image: realm \"%s\": %s\n", o.realm, why);
+        return 2;
+    }
+    if (!o.ns)
+        o.ns = ns = kk_xasprintf("kukeon-%s", o.realm);
+    if (!o.address)
+        o.address = getenv("KUKEON_CONTAINERD_ADDRESS");
+    if (!o.address || !*o.address)
+        o.address = DEFAULT_ADDRESS;
+
+    bool load = strcmp(verb, "load") == 0,
+         ls = strcmp(verb, "ls") == 0 || strcmp(verb, "list") == 0,
+         rm = strcmp(verb, "rm") == 0 || strcmp(verb, "remove") == 0;
+    if (!load && !ls && !rm) {
+        fprintf(stderr, "kuke image: unknown command '%s'\n", verb);
+        usage(stderr);
+        return 2;
+    }
+
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_(kk_ctd_closep) struct kk_ctd *ctd = NULL;
+    struct kk_ctd_opts copts = {.timeout_ms = 120000};
+    if (kk_ctd_open(o.address, &copts, &ctd, &err) < 0) {
+        fprintf(stderr, "kuke image: containerd at %s: %s\n", o.address, err->message);
+        return 1;
+    }
+    if (load)
+        return cmd_load(ctd, &o, argc - optind, argv + optind);
+    if (ls)
+        return cmd_ls(ctd, &o);
+    return cmd_rm(ctd, &o, argc - optind, argv + optind);
+}

@@ -9,8 +9,9 @@
  * loaded, or loaded but not freed.
  *
  * Conventions for the C side of each field type:
- *   KK_F_STR    char *            NULL or "" = unset; any scalar is taken as text
- *   KK_F_BOOL   bool              true|false only
+ *   KK_F_STR    char *            NULL = unset ("" and null decode to NULL);
+ *                                 any scalar is taken as text
+ *   KK_F_BOOL   bool              true|false only; false is not written
  *   KK_F_U32    uint32_t          decimal, within [min, max]; 0 = unset
  *   KK_F_I64    int64_t           decimal or "max"; KK_UNSET (-1) = unset
  *   KK_F_BYTES  int64_t           "64Mi", "1G", "512", "max"; KK_UNSET = unset

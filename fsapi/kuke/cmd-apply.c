@@ -41,7 +41,7 @@ static void usage(FILE *out)
 static int write_spec(struct kuke_ctx *ctx, struct kk_resource *r, struct applied *out,
                       kk_error **err)
 {
-    if (kuke_resource_key(r, &out->key, err) < 0)
+    if (kk_resource_key(r, &out->key, err) < 0)
         return -1;
     out->kind = r->kind;
     /* A container's status is an entry of its cell's: it reports the
@@ -281,7 +281,7 @@ int kuke_cmd_apply(int argc, char **argv)
             applied = p;
             struct applied *a = &applied[n_applied];
             if (inbox) {
-                if (kuke_resource_key(manifests[i]->docs[d], &a->key, &err) < 0) {
+                if (kk_resource_key(manifests[i]->docs[d], &a->key, &err) < 0) {
                     status = kuke_fail("apply", err);
                     break;
                 }

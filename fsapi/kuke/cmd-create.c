@@ -96,7 +96,7 @@ static int create(struct kuke_ctx *ctx, enum kk_kind kind, const char *name, con
     _cleanup_error_ kk_error *err = NULL;
     struct kk_key key;
     char k[KK_KEY_STRLEN];
-    if (kuke_open_state(ctx, &err) < 0 || kuke_resource_key(r, &key, &err) < 0)
+    if (kuke_open_state(ctx, &err) < 0 || kk_resource_key(r, &key, &err) < 0)
         return kuke_fail("create", err);
     _cleanup_(kk_resource_freep) struct kk_resource *existing = NULL;
     int found = kuke_load_spec(ctx, &key, r->kind, &existing, &err);

@@ -190,7 +190,7 @@ int kuke_cmd_delete(int argc, char **argv)
                 struct kk_key key;
                 if ((int)m->docs[d]->kind != kind)
                     continue;
-                if (kuke_resource_key(m->docs[d], &key, &err) < 0 ||
+                if (kk_resource_key(m->docs[d], &key, &err) < 0 ||
                     delete_key(&ctx, &key, cascade, &err) < 0) {
                     status = kuke_fail("delete", err);
                 }

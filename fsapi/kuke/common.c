@@ -85,27 +85,6 @@ int kuke_kind_parse(const char *word)
     return -1;
 }
 
-int kuke_resource_key(const struct kk_resource *r, struct kk_key *key, kk_error **err)
-{
-    switch (r->kind) {
-    case KK_KIND_REALM:
-        return kk_key_init(key, KK_LEVEL_REALM, r->realm.id, NULL, NULL, NULL, NULL, err);
-    case KK_KIND_SPACE:
-        return kk_key_init(key, KK_LEVEL_SPACE, r->space.realm_id, r->space.id, NULL, NULL, NULL,
-                           err);
-    case KK_KIND_STACK:
-        return kk_key_init(key, KK_LEVEL_STACK, r->stack.realm_id, r->stack.space_id, r->stack.id,
-                           NULL, NULL, err);
-    case KK_KIND_CELL:
-        return kk_key_init(key, KK_LEVEL_CELL, r->cell.realm_id, r->cell.space_id, r->cell.stack_id,
-                           r->cell.id, NULL, err);
-    case KK_KIND_CONTAINER:
-        return kk_key_init(key, KK_LEVEL_CONTAINER, r->container.realm_id, r->container.space_id,
-                           r->container.stack_id, r->container.cell_id, r->container.id, err);
-    }
-    return kk_error_set(err, KK_E_INVALID, "unknown kind");
-}
-
 int kuke_named_key(const struct kuke_ctx *ctx, enum kk_kind kind, const char *name,
                    const char *cell, struct kk_key *key, kk_error **err)
 {

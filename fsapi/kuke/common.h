@@ -61,8 +61,6 @@ extern const char kuke_common_help[];
 /* "cells" / "cell" / "Cell" -> KK_KIND_CELL; -1 if unknown. */
 int kuke_kind_parse(const char *word);
 
-/* The key of a resource document (its kind's level). */
-int kuke_resource_key(const struct kk_resource *r, struct kk_key *key, kk_error **err);
 /* The key of `name` of `kind` under ctx's realm/space/stack; for a
  * container, `cell` names its cell. */
 int kuke_named_key(const struct kuke_ctx *ctx, enum kk_kind kind, const char *name,

@@ -253,6 +253,17 @@ static int configure_inside(struct kk_netns *ns, int eth0, uint32_t ip,
     return 0;
 }
 
+/* The namespace and the veth pair; *created tells whether the namespace
+ * is new. */
+static int make_links(struct net_real *n, const struct cell_names *c, struct kk_nl *host,
+                      int bridge_index, struct kk_netns *ns, bool *created, int *eth0,
+                      kk_error **err)
+{
+    if (prepare_netns_dir(n, err) < 0 || kk_netns_ensure(c->netns, ns, created, err) < 0)
+        return -1;
+    return ensure_veth(host, ns, *created, c, bridge_index, eth0, err);
+}
+
 static int cell_remove(struct kk_net *net, const struct kk_net_cell_spec *spec, unsigned flags,
                        kk_error **err);
 
@@ -309,11 +320,7 @@ static int cell_ensure(struct kk_net *net, const struct kk_net_cell_spec *spec,
     _cleanup_netns_ struct kk_netns ns = KK_NETNS_INIT;
     bool created = false;
     int eth0 = 0;
-    int r_links = prepare_netns_dir(n, err) < 0 ||
-                                  kk_netns_ensure(c.netns, &ns, &created, err) < 0 ||
-                                  ensure_veth(&host, &ns, created, &c, br.index, &eth0, err) < 0
-                          ? -1
-                          : 0;
+    int r_links = make_links(n, &c, &host, br.index, &ns, &created, &eth0, err);
     if (alloc_async)
         pthread_join(alloc_tid, NULL);
     _cleanup_error_ kk_error *alloc_err = alloc.err;
@@ -359,33 +366,19 @@ static int cell_remove(struct kk_net *net, const struct kk_net_cell_spec *spec, 
     return 0;
 }
 
-/* Removes the cell `key` ("realm/space/stack/cell") if it is not alive. */
-static int reap_if_dead(struct kk_net *net, const char *realm, const char *space, const char *key,
-                        kk_net_alive_fn alive, void *ctx, unsigned *count, kk_error **err)
+/* Splits "realm/space/stack/cell" (in buf, modified) into spec; false
+ * unless it is a cell of realm/space with valid names. */
+static bool parse_key(char *buf, const char *realm, const char *space,
+                      struct kk_net_cell_spec *spec)
 {
-    if (alive(key, ctx))
-        return 0;
-    char buf[KK_NET_KEY_MAX + 1];
-    snprintf(buf, sizeof(buf), "%s", key);
     char *save = NULL;
-    struct kk_net_cell_spec spec = {
-            .realm = strtok_r(buf, "/", &save),
-            .space = strtok_r(NULL, "/", &save),
-            .stack = strtok_r(NULL, "/", &save),
-            .cell = strtok_r(NULL, "/", &save),
-    };
-    if (!spec.cell || strtok_r(NULL, "/", &save) || strcmp(spec.realm, realm) != 0 ||
-        strcmp(spec.space, space) != 0) {
-        /* Not a key we write: release only the allocation. */
-        kk_log_warn("net: reconcile %s/%s: foreign IPAM owner \"%s\" released", realm, space, key);
-        if (kk_ipam_release(&real(net)->ipam, realm, space, key, err) < 0)
-            return -1;
-    } else if (cell_remove(net, &spec, 0, err) < 0) {
-        return -1;
-    }
-    kk_log_info("net: reconcile: removed leftover network of %s", key);
-    (*count)++;
-    return 0;
+    spec->realm = strtok_r(buf, "/", &save);
+    spec->space = strtok_r(NULL, "/", &save);
+    spec->stack = strtok_r(NULL, "/", &save);
+    spec->cell = strtok_r(NULL, "/", &save);
+    return spec->cell && !strtok_r(NULL, "/", &save) && strcmp(spec->realm, realm) == 0 &&
+           strcmp(spec->space, space) == 0 && kk_net_name_valid(spec->stack) &&
+           kk_net_name_valid(spec->cell);
 }
 
 static int reconcile(struct kk_net *net, const char *realm, const char *space,
@@ -393,6 +386,8 @@ static int reconcile(struct kk_net *net, const char *realm, const char *space,
 {
     struct net_real *n = real(net);
     unsigned count = 0;
+    struct kk_net_cell_spec spec;
+    char buf[KK_NET_KEY_MAX + 1];
     if (!kk_net_name_valid(realm) || !kk_net_name_valid(space))
         return kk_error_set(err, KK_E_INVALID, "reconcile: invalid realm or space name");
 
@@ -400,9 +395,22 @@ static int reconcile(struct kk_net *net, const char *realm, const char *space,
     _cleanup_strv_ char **owners = NULL;
     if (kk_ipam_owners(&n->ipam, realm, space, &owners, err) < 0)
         return kk_error_wrap(err, "reconcile %s/%s", realm, space);
-    for (char **o = owners; *o; o++)
-        if (reap_if_dead(net, realm, space, *o, alive, ctx, &count, err) < 0)
-            return kk_error_wrap(err, "reconcile %s/%s", realm, space);
+    for (char **o = owners; *o; o++) {
+        if (alive(*o, ctx))
+            continue;
+        snprintf(buf, sizeof(buf), "%s", *o);
+        if (parse_key(buf, realm, space, &spec)) {
+            if (cell_remove(net, &spec, 0, err) < 0)
+                return kk_error_wrap(err, "reconcile %s/%s", realm, space);
+        } else {
+            kk_log_warn("net: reconcile %s/%s: releasing foreign IPAM owner \"%s\"", realm, space,
+                        *o);
+            if (kk_ipam_release(&n->ipam, realm, space, *o, err) < 0)
+                return kk_error_wrap(err, "reconcile %s/%s", realm, space);
+        }
+        kk_log_info("net: reconcile: removed leftover network of %s", *o);
+        count++;
+    }
 
     /* ...and namespaces without one (made while the allocation was being
      * written when a crash came), found by their file name. */
@@ -411,7 +419,7 @@ static int reconcile(struct kk_net *net, const char *realm, const char *space,
         return kk_error_errno(err, "reconcile %s/%s: open %s", realm, space, n->netns_dir);
     char prefix[2 * KK_NET_NAME_MAX + 3];
     snprintf(prefix, sizeof(prefix), "%s_%s_", realm, space);
-    for (struct dirent *de; d && (errno = 0, de = readdir(d));) {
+    for (struct dirent *de; d && (de = readdir(d));) {
         if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
             continue;
         char key[KK_NET_KEY_MAX + 1];
@@ -419,8 +427,13 @@ static int reconcile(struct kk_net *net, const char *realm, const char *space,
         for (char *p = key; *p; p++)
             if (*p == '_')
                 *p = '/';
-        if (reap_if_dead(net, realm, space, key, alive, ctx, &count, err) < 0)
+        snprintf(buf, sizeof(buf), "%s", key);
+        if (alive(key, ctx) || !parse_key(buf, realm, space, &spec))
+            continue;
+        if (cell_remove(net, &spec, 0, err) < 0)
             return kk_error_wrap(err, "reconcile %s/%s", realm, space);
+        kk_log_info("net: reconcile: removed leftover namespace of %s", key);
+        count++;
     }
     if (removed)
         *removed = count;

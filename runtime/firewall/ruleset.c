@@ -331,11 +331,77 @@ static void plan_remove_chain(const char *table, const struct kk_fw_state *cur,
     }
 }
 
+/* Whether chain c holds exactly the '\n'-terminated rule lines of text. */
+static bool chain_holds(const struct kk_fw_chain *c, const char *text)
+{
+    size_t i = 0;
+    for (const char *line = text; *line; i++) {
+        const char *nl = strchr(line, '\n');
+        size_t len = (size_t)(nl - line);
+        if (i >= c->n_rules || strlen(c->rules[i].text) != len ||
+            memcmp(c->rules[i].text, line, len) != 0)
+            return false;
+        line = nl + 1;
+    }
+    return i == c->n_rules;
+}
+
+static size_t count_jumps(const struct kk_fw_state *cur, const char *dispatch, const char *chain)
+{
+    const struct kk_fw_chain *d = kk_fw_state_chain(cur, dispatch);
+    size_t n = 0;
+    for (size_t i = 0; d && i < d->n_rules; i++)
+        n += strncmp(d->rules[i].text, "jump ", 5) == 0 && strcmp(d->rules[i].text + 5, chain) == 0;
+    return n;
+}
+
+static bool base_in_sync(const struct kk_fw_state *cur)
+{
+    if (!cur->exists)
+        return false;
+    for (size_t i = 0; i < KK_ARRAY_SIZE(base_chains); i++) {
+        const struct base_chain *b = &base_chains[i];
+        const struct kk_fw_chain *c = kk_fw_state_chain(cur, b->name);
+        if (!c || !c->hook || strcmp(c->hook, b->spec) != 0)
+            return false;
+        size_t n = 0;
+        while (n < KK_ARRAY_SIZE(b->rules) && b->rules[n])
+            n++;
+        if (c->n_rules != n)
+            return false;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(c->rules[j].text, b->rules[j]) != 0)
+                return false;
+    }
+    for (size_t i = 0; i < KK_ARRAY_SIZE(dispatch_chains); i++)
+        if (!kk_fw_state_chain(cur, dispatch_chains[i]))
+            return false;
+    return true;
+}
+
+static bool object_in_sync(const struct kk_fw_state *cur, const struct kk_fw_want *want)
+{
+    char chain[KK_FW_CHAIN_NAME_SIZE];
+    for (size_t i = 0; i < kk_fw_owned_count(want->kind); i++) {
+        const char *dispatch = kk_fw_owned_dispatch(want->kind, i);
+        kk_fw_owned_chain(want->kind, want->key, i, chain);
+        const struct kk_fw_chain *c = kk_fw_state_chain(cur, chain);
+        size_t jumps = count_jumps(cur, dispatch, chain);
+        if (want->rules[i].len == 0
+                    ? (c || jumps)
+                    : (!c || c->hook || jumps != 1 || !chain_holds(c, want->rules[i].data)))
+            return false;
+    }
+    return true;
+}
+
 void kk_fw_plan_apply(const char *table, const struct kk_fw_state *cur,
                       const struct kk_fw_want *want, struct kk_buf *cmds)
 {
     char chain[KK_FW_CHAIN_NAME_SIZE];
 
+    if (base_in_sync(cur) && object_in_sync(cur, want))
+        return;
     kk_fw_plan_base(table, cmds);
     for (size_t i = 0; i < kk_fw_owned_count(want->kind); i++) {
         const char *dispatch = kk_fw_owned_dispatch(want->kind, i);

@@ -77,6 +77,7 @@ struct kk_fw_rule {
 
 struct kk_fw_chain {
     char *name;
+    char *hook; /* a base chain's "type ... policy ...;" line, else NULL */
     struct kk_fw_rule *rules;
     size_t n_rules, cap_rules;
 };
@@ -101,7 +102,11 @@ const struct kk_fw_chain *kk_fw_state_chain(const struct kk_fw_state *st, const 
  * (idempotent `add`s) and re-assert the fixed rules of the base chains. */
 void kk_fw_plan_base(const char *table, struct kk_buf *cmds);
 /* Appends the commands that make the object's chains hold exactly `want`
- * (base included). */
+ * (base included). Appends nothing if the table already is as wanted:
+ * base chains with their hooks and fixed rules, the object's chains with
+ * exactly the wanted rules (compared as nft prints them, which is how they
+ * are rendered), one jump to each. Re-asserting an unchanged object thus
+ * costs one read and no transaction. */
 void kk_fw_plan_apply(const char *table, const struct kk_fw_state *cur,
                       const struct kk_fw_want *want, struct kk_buf *cmds);
 /* Appends the commands that delete the object's chains and jumps, if any;

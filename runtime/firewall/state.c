@@ -26,6 +26,7 @@ void kk_fw_state_release(struct kk_fw_state *st)
         for (size_t j = 0; j < c->n_rules; j++)
             free(c->rules[j].text);
         free(c->rules);
+        free(c->hook);
         free(c->name);
     }
     free(st->chains);
@@ -150,6 +151,8 @@ int kk_fw_state_parse(const char *listing, struct kk_fw_state *st, kk_error **er
         /* depth 2: a rule of a chain, or the insides of something else. */
         if (chain && cut_handle(s, &e, &handle))
             add_rule(chain, s, (size_t)(e - s), handle);
+        else if (chain && !chain->hook && chain->n_rules == 0 && starts_with(s, e, "type "))
+            chain->hook = kk_xstrndup(s, (size_t)(e - s));
     }
     if (depth != 0 && st->exists)
         goto bad_end;

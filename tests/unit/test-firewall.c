@@ -385,3 +385,88 @@ KT_CASE(plan_prune_deletes_only_what_no_live_key_owns)
     KT_ASSERT(!contains(kk_buf_str(&all), "not-ours"));
     KT_ASSERT(!contains(kk_buf_str(&all), "publish\n"));
 }
+
+/* What the kernel lists once base and one cell are in place. */
+static const char in_sync_listing[] =
+        "table inet kk { # handle 1\n"
+        "\tchain prerouting { # handle 1\n"
+        "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+        "\t\tfib daddr type local jump publish # handle 8\n"
+        "\t}\n"
+        "\tchain output { # handle 2\n"
+        "\t\ttype nat hook output priority -100; policy accept;\n"
+        "\t\tfib daddr type local jump publish # handle 9\n"
+        "\t}\n"
+        "\tchain postrouting { # handle 3\n"
+        "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+        "\t\tjump masq # handle 10\n"
+        "\t}\n"
+        "\tchain forward { # handle 4\n"
+        "\t\ttype filter hook forward priority filter; policy accept;\n"
+        "\t\tct state established,related accept # handle 11\n"
+        "\t\tct status dnat jump published # handle 12\n"
+        "\t\tjump isolate # handle 13\n"
+        "\t}\n"
+        "\tchain raw-prerouting { # handle 5\n"
+        "\t\ttype filter hook prerouting priority raw; policy accept;\n"
+        "\t\tip daddr 127.0.0.0/8 jump martians # handle 14\n"
+        "\t}\n"
+        "\tchain publish { # handle 6\n"
+        "\t\tjump cell/a/b/c/d/dnat # handle 20\n"
+        "\t}\n"
+        "\tchain published { # handle 7\n"
+        "\t\tjump cell/a/b/c/d/fwd # handle 21\n"
+        "\t}\n"
+        "\tchain isolate { # handle 15\n"
+        "\t}\n"
+        "\tchain masq { # handle 16\n"
+        "\t}\n"
+        "\tchain martians { # handle 17\n"
+        "\t}\n"
+        "\tchain cell/a/b/c/d/dnat { # handle 18\n"
+        "\t\tmeta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.1.2:80 # handle 22\n"
+        "\t}\n"
+        "\tchain cell/a/b/c/d/fwd { # handle 19\n"
+        "\t\tip daddr 10.88.1.2 tcp dport 80 accept # handle 23\n"
+        "\t}\n"
+        "}\n";
+
+KT_CASE(plan_apply_of_what_is_there_is_empty)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_state_ struct kk_fw_state st = {0};
+    struct kk_fw_port port = {"", 8080, 80, KK_FW_TCP}, other = {"", 8081, 80, KK_FW_TCP};
+    KT_ASSERT_OK(kk_fw_state_parse(in_sync_listing, &st, &err), &err);
+    KT_ASSERT_STREQ(kk_fw_state_chain(&st, "output")->hook,
+                    "type nat hook output priority -100; policy accept;");
+    KT_ASSERT(!kk_fw_state_chain(&st, "publish")->hook);
+
+    _cleanup_want_ struct kk_fw_want same = {0}, changed = {0}, gone = {0};
+    _cleanup_buf_ struct kk_buf a = KK_BUF_INIT, b = KK_BUF_INIT, c = KK_BUF_INIT;
+    KT_ASSERT_OK(
+            kk_fw_render_cell(&(struct kk_fw_cell){"a/b/c/d", "10.88.1.2", &port, 1}, &same, &err),
+            &err);
+    kk_fw_plan_apply("kk", &st, &same, &a);
+    KT_ASSERT_STREQ(kk_buf_str(&a), "");
+
+    /* A different port, or no port, is a change. */
+    KT_ASSERT_OK(kk_fw_render_cell(&(struct kk_fw_cell){"a/b/c/d", "10.88.1.2", &other, 1},
+                                   &changed, &err),
+                 &err);
+    kk_fw_plan_apply("kk", &st, &changed, &b);
+    KT_ASSERT(contains(kk_buf_str(&b), "dport 8081 dnat"));
+    KT_ASSERT_OK(kk_fw_render_cell(&(struct kk_fw_cell){"a/b/c/d", NULL, NULL, 0}, &gone, &err),
+                 &err);
+    kk_fw_plan_apply("kk", &st, &gone, &c);
+    KT_ASSERT(contains(kk_buf_str(&c), "delete chain inet kk cell/a/b/c/d/dnat\n"));
+
+    /* A base chain on another hook is not in sync either. */
+    _cleanup_state_ struct kk_fw_state st2 = {0};
+    _cleanup_free_ char *tampered = kk_xstrdup(in_sync_listing);
+    char *prio = strstr(tampered, "priority -100");
+    memcpy(prio, "priority -200", 13);
+    KT_ASSERT_OK(kk_fw_state_parse(tampered, &st2, &err), &err);
+    _cleanup_buf_ struct kk_buf d = KK_BUF_INIT;
+    kk_fw_plan_apply("kk", &st2, &same, &d);
+    KT_ASSERT(contains(kk_buf_str(&d), "flush chain inet kk output\n"));
+}

@@ -64,6 +64,7 @@ void kk_buf_reset(struct kk_buf *b)
 char *kk_buf_detach(struct kk_buf *b, size_t *len)
 {
     kk_buf_grow(b, 0);
+    b->data[b->len] = '\0'; /* a buffer never appended to has no NUL yet */
     char *d = b->data;
     if (len)
         *len = b->len;

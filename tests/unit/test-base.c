@@ -52,3 +52,13 @@ KT_CASE(buf_read_fd_limit)
     KT_ASSERT(fd >= 0);
     KT_ASSERT_EQ(kk_buf_read_fd(&b, fd, 16), -EFBIG);
 }
+
+KT_CASE(buf_detach_of_empty_buffer_is_a_string)
+{
+    struct kk_buf b = KK_BUF_INIT;
+    size_t len = 99;
+    _cleanup_free_ char *s = kk_buf_detach(&b, &len);
+    KT_ASSERT_EQ(len, 0);
+    KT_ASSERT_STREQ(s, "");
+    KT_ASSERT(b.data == NULL && b.len == 0 && b.cap == 0);
+}

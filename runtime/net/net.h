@@ -26,7 +26,7 @@
  *     literal. Link names are derived, deterministic, and at most 15 chars:
  *     bridge = bridge_prefix + hex(sha256(realm "/" space)),
  *     host veth = veth_prefix + hex(sha256(realm "/" space "/" stack "/" cell)),
- *     each owner recorded in the link's ifalias ("kukeon:<key>").
+ *     each owner recorded in the link's ifalias (the key, e.g. "main/web").
  *   - Names (realm, space, stack, cell) are validated: 1-63 chars of
  *     [a-z0-9-], alphanumeric at both ends. Anything else is InvalidArgument.
  *   - A cell's address is allocated and persisted before it is configured and

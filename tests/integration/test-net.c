@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -470,6 +471,78 @@ KT_CASE(cell_files_for_a_real_cell)
     KT_ASSERT_STREQ(rc, "0\n");
     KT_ASSERT_OK(kk_net_cell_remove(net, &spec, 0, &err), &err);
     KT_ASSERT_OK(kk_net_space_remove(net, "r", "files", &err), &err);
+    ASSERT_NOTHING_LEFT();
+}
+
+struct worker {
+    struct kk_net *net;
+    int id;
+    struct kk_net_cell cells[3];
+    kk_error *err;
+};
+
+static void *ensure_three(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 3 && !w->err; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "w%d-c%d", w->id, i);
+        struct kk_net_cell_spec spec = {"r", "busy", "st", name};
+        kk_net_cell_ensure(w->net, &spec, &w->cells[i], &w->err);
+    }
+    return NULL;
+}
+
+static void *remove_three(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 3 && !w->err; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "w%d-c%d", w->id, i);
+        struct kk_net_cell_spec spec = {"r", "busy", "st", name};
+        kk_net_cell_remove(w->net, &spec, 0, &w->err);
+    }
+    return NULL;
+}
+
+/* One struct kk_net, four threads, different cells of one space. */
+KT_CASE(concurrent_cells)
+{
+    KT_REQUIRE_ROOT();
+    cleanup_all();
+    _cleanup_error_ kk_error *err = NULL;
+    struct kk_net_config cfg = config();
+    _cleanup_net_ struct kk_net *net = NULL;
+    KT_ASSERT_OK(kk_net_new(&cfg, &net, &err), &err);
+    struct kk_net_space sp;
+    KT_ASSERT_OK(
+            kk_net_space_ensure(net, &(struct kk_net_space_spec){"r", "busy", NULL}, &sp, &err),
+            &err);
+    struct worker w[4];
+    pthread_t tid[4];
+    for (int k = 0; k < 4; k++) {
+        w[k] = (struct worker){.net = net, .id = k};
+        KT_ASSERT(pthread_create(&tid[k], NULL, ensure_three, &w[k]) == 0);
+    }
+    for (int k = 0; k < 4; k++)
+        pthread_join(tid[k], NULL);
+    for (int k = 0; k < 4; k++)
+        KT_ASSERT_MSG(!w[k].err, "worker %d: %s", k, w[k].err->message);
+    for (int a = 0; a < 12; a++)
+        for (int b = 0; b < a; b++)
+            KT_ASSERT_MSG(strcmp(w[a / 3].cells[a % 3].ip, w[b / 3].cells[b % 3].ip) != 0,
+                          "%s handed out twice", w[a / 3].cells[a % 3].ip);
+    KT_ASSERT_EQ(count_links(veth_prefix), 12);
+    KT_ASSERT_EQ(owners_count("r", "busy"), 12);
+    KT_ASSERT_EQ(ping_from(&w[0].cells[0], w[3].cells[2].ip), 0);
+    for (int k = 0; k < 4; k++)
+        KT_ASSERT(pthread_create(&tid[k], NULL, remove_three, &w[k]) == 0);
+    for (int k = 0; k < 4; k++)
+        pthread_join(tid[k], NULL);
+    for (int k = 0; k < 4; k++)
+        KT_ASSERT_MSG(!w[k].err, "worker %d: %s", k, w[k].err->message);
+    KT_ASSERT_EQ(owners_count("r", "busy"), 0);
+    KT_ASSERT_OK(kk_net_space_remove(net, "r", "busy", &err), &err);
     ASSERT_NOTHING_LEFT();
 }
 

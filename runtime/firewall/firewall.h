@@ -26,8 +26,9 @@
  *     removing deletes exactly its chains and jumps. Nothing else changes.
  *   - Every change is one atomic nftables transaction: the kernel shows the
  *     old or the new ruleset, never a mix, and a failed change changes nothing.
- *   - Applying the same description twice leaves the same ruleset (`nft list
- *     table` prints the same text); removing something absent succeeds.
+ *   - Applying the same description twice changes nothing: the second time
+ *     finds everything in place and runs no transaction at all. Removing
+ *     something absent succeeds.
  *   - Keys, interface names and addresses are validated and rendered from
  *     their parsed form, so no user-controlled text reaches nft's parser.
  *   - A struct kk_fw may be used from several threads; the real backend

@@ -29,8 +29,9 @@
  *   - Applying the same description twice changes nothing: the second time
  *     finds everything in place and runs no transaction at all. Removing
  *     something absent succeeds.
- *   - Keys, interface names and addresses are validated and rendered from
- *     their parsed form, so no user-controlled text reaches nft's parser.
+ *   - Keys and interface names are validated against small character sets,
+ *     addresses and ports are parsed and re-rendered: nothing a user wrote
+ *     reaches nft's parser unchecked (no quotes, no ';', no newlines).
  *   - A struct kk_fw may be used from several threads; the real backend
  *     serialises its operations. It assumes no other process edits its table
  *     at the same time (the read-modify-write of a change is not guarded

@@ -480,35 +480,9 @@ static const struct kk_net_ops real_ops = {
         .free = net_free,
 };
 
-static bool starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static int check_config(const struct kk_net_config *cfg, kk_error **err)
-{
-    char probe[KK_NET_IFNAMSIZ];
-    if (kk_net_bridge_name(cfg, "a", "a", probe, err) < 0)
-        return kk_error_wrap(err, "bridge prefix");
-    struct kk_net_cell_spec s = {"a", "a", "a", "a"};
-    if (kk_net_veth_name(cfg, &s, probe, err) < 0)
-        return kk_error_wrap(err, "veth prefix");
-    /* Disjoint name spaces: no bridge name can be a veth name. */
-    if (starts_with(cfg->bridge_prefix, cfg->veth_prefix) ||
-        starts_with(cfg->veth_prefix, cfg->bridge_prefix))
-        return kk_error_set(err, KK_E_INVALID,
-                            "bridge prefix \"%s\" and veth prefix \"%s\" overlap",
-                            cfg->bridge_prefix, cfg->veth_prefix);
-    if (!cfg->netns_dir || cfg->netns_dir[0] != '/' || strlen(cfg->netns_dir) > 1024)
-        return kk_error_set(err, KK_E_INVALID, "namespace directory must be an absolute path");
-    if (!cfg->state_dir || cfg->state_dir[0] != '/' || strlen(cfg->state_dir) > 1024)
-        return kk_error_set(err, KK_E_INVALID, "state directory must be an absolute path");
-    return 0;
-}
-
 int kk_net_new(const struct kk_net_config *cfg, struct kk_net **out, kk_error **err)
 {
-    if (check_config(cfg, err) < 0)
+    if (kk_net_config_check(cfg, err) < 0)
         return kk_error_wrap(err, "net config");
     struct net_real *n = kk_xcalloc(1, sizeof(*n));
     n->base.ops = &real_ops;

@@ -177,6 +177,9 @@ int kk_net_netns_path(const struct kk_net_config *cfg, const struct kk_net_cell_
 /* "realm/space/stack/cell" into out (KK_NET_KEY_MAX + 1 bytes). */
 int kk_net_cell_key(const struct kk_net_cell_spec *spec, char out[KK_NET_KEY_MAX + 1],
                     kk_error **err);
+/* Checks a config as kk_net_new does (prefixes, paths; not the pool,
+ * which IPAM parses), without touching anything. */
+int kk_net_config_check(const struct kk_net_config *cfg, kk_error **err);
 /* 1-63 chars of [a-z0-9-], alphanumeric at both ends. */
 bool kk_net_name_valid(const char *name);
 

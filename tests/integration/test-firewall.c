@@ -38,6 +38,7 @@ struct cell {
     char ip[32];
     char key[64];
     pid_t httpd;
+    pid_t udp_echo;
 };
 
 static struct {
@@ -120,11 +121,13 @@ static void cleanup(void)
 {
     for (int i = 0; i < N_CELLS; i++) {
         struct cell *c = &T.cells[i];
-        if (c->httpd > 0) {
-            kill(c->httpd, SIGTERM);
-            waitpid(c->httpd, NULL, 0);
-            c->httpd = 0;
-        }
+        pid_t *servers[] = {&c->httpd, &c->udp_echo};
+        for (size_t j = 0; j < KK_ARRAY_SIZE(servers); j++)
+            if (*servers[j] > 0) {
+                kill(*servers[j], SIGTERM);
+                waitpid(*servers[j], NULL, 0);
+                *servers[j] = 0;
+            }
         if (c->ns[0]) {
             sh("ip link del %s", c->veth);
             sh("ip netns del %s", c->ns);
@@ -165,6 +168,40 @@ static pid_t start_httpd(const char *ns)
         _exit(127);
     }
     return pid;
+}
+
+/* A UDP echo server on port 5353 in ns (python3: busybox's nc has no UDP). */
+static pid_t start_udp_echo(const char *ns)
+{
+    static const char prog[] = "import socket\n"
+                               "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                               "s.bind(('0.0.0.0', 5353))\n"
+                               "while True:\n"
+                               "    d, a = s.recvfrom(2048)\n"
+                               "    s.sendto(d, a)\n";
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("ip", "ip", "netns", "exec", ns, "python3", "-c", prog, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Sends the token to ip:port over UDP from ns (or the host); true if it
+ * comes back within 2 s. */
+static bool udp_echoes(const char *ns, const char *ip, unsigned port)
+{
+    _cleanup_free_ char *out =
+            capture("%s%s python3 -c 'import socket, sys\n"
+                    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                    "s.settimeout(2)\n"
+                    "s.sendto(sys.argv[1].encode(), (sys.argv[2], int(sys.argv[3])))\n"
+                    "print(s.recv(2048).decode())' %s %s %u 2>/dev/null",
+                    ns ? "ip netns exec " : "", ns ? ns : "", T.token, ip, port);
+    return strstr(out, T.token) != NULL;
 }
 
 /* Waits until the server in ns accepts connections on port 80. */
@@ -351,6 +388,32 @@ KT_CASE(published_port_answers_from_everywhere)
     KT_ASSERT_MSG(fetch(b2->ns, T.gw[1], T.host_port), "own space -> host (hairpin)");
     /* Only the published flow: the direct path stays closed. */
     KT_ASSERT_MSG(!fetch(T.client_ns, b1->ip, 80), "client -> b1:80 direct");
+}
+
+KT_CASE(published_udp_port_answers)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    char spec[32];
+    struct cell *b2 = cell_named("b2");
+    unsigned port = T.host_port + 3;
+    KT_ASSERT(T.ready);
+
+    b2->udp_echo = start_udp_echo(b2->ns);
+    KT_ASSERT(b2->udp_echo > 0);
+    bool up = false;
+    for (int i = 0; i < 50 && !(up = udp_echoes(b2->ns, "127.0.0.1", 5353)); i++)
+        usleep(100 * 1000);
+    KT_ASSERT_MSG(up, "udp echo in %s does not answer", b2->ns);
+    KT_ASSERT_MSG(!udp_echoes(T.client_ns, T.client_gw, port), "echoes before publishing");
+
+    snprintf(spec, sizeof(spec), "%u:5353/udp", port);
+    KT_ASSERT_OK(apply_cell(b2, spec, &err), &err);
+    KT_ASSERT_MSG(udp_echoes(T.client_ns, T.client_gw, port), "udp from the client namespace");
+    KT_ASSERT_MSG(udp_echoes(NULL, "127.0.0.1", port), "udp from the host's 127.0.0.1");
+
+    KT_ASSERT_OK(kk_fw_cell_remove(T.fw, b2->key, &err), &err);
+    /* A new source port: the old flow's conntrack entry does not apply. */
+    KT_ASSERT_MSG(!udp_echoes(T.client_ns, T.client_gw, port), "udp still published");
 }
 
 KT_CASE(reasserting_is_idempotent)

@@ -22,7 +22,10 @@ struct kk_buf {
     size_t cap;
 };
 
-#define KK_BUF_INIT {NULL, 0, 0}
+#define KK_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void kk_buf_grow(struct kk_buf *b, size_t extra);
 void kk_buf_add(struct kk_buf *b, const void *data, size_t len);

@@ -47,8 +47,8 @@ void kk_log(enum kk_log_level level, const char *fmt, ...)
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-        off += (size_t)snprintf(line + off, sizeof(line) - off, ".%03ldZ %s ",
-                                ts.tv_nsec / 1000000, tags[level]);
+        off += (size_t)snprintf(line + off, sizeof(line) - off, ".%03ldZ %s ", ts.tv_nsec / 1000000,
+                                tags[level]);
     }
     va_list ap;
     va_start(ap, fmt);

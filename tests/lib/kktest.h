@@ -23,7 +23,8 @@
 
 typedef void (*kt_fn)(void);
 void kt_register(const char *name, kt_fn fn);
-void kt_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void kt_fail(const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 bool kt_failed(void);
 /* A per-case scratch directory, created on first use, removed after the case. */
 const char *kt_tmpdir(void);

@@ -19,8 +19,10 @@
  * test started (busybox httpd, by pid) are ever signalled.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,7 +45,7 @@ struct cell {
 
 static struct {
     pid_t pid;
-    char table[32], other[32], broken[32];
+    char table[32], other[32], broken[32], threads[32];
     char bridge[3][32]; /* A, B and C (C: rules only, no cells) */
     char subnet[3][32];
     char gw[3][32];
@@ -146,6 +148,8 @@ static void cleanup(void)
         sh("nft delete table inet %s", T.other);
     if (T.broken[0])
         sh("nft delete table inet %s", T.broken);
+    if (T.threads[0])
+        sh("nft delete table inet %s", T.threads);
     if (T.www[0])
         sh("rm -rf %s", T.www);
     if (T.old_forward[0]) {
@@ -160,6 +164,8 @@ static pid_t start_httpd(const char *ns)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        /* Dies with the test, even if the test crashes before cleanup. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int null = open("/dev/null", O_RDWR);
         dup2(null, 1);
         dup2(null, 2);
@@ -181,6 +187,8 @@ static pid_t start_udp_echo(const char *ns)
                                "    s.sendto(d, a)\n";
     pid_t pid = fork();
     if (pid == 0) {
+        /* Dies with the test, even if the test crashes before cleanup. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int null = open("/dev/null", O_RDWR);
         dup2(null, 1);
         dup2(null, 2);
@@ -250,6 +258,7 @@ KT_CASE(setup_two_spaces_of_namespaces)
     snprintf(T.table, sizeof(T.table), "kkfw%d", (int)T.pid);
     snprintf(T.other, sizeof(T.other), "kkfwother%d", (int)T.pid);
     snprintf(T.broken, sizeof(T.broken), "kkfwbroken%d", (int)T.pid);
+    snprintf(T.threads, sizeof(T.threads), "kkfwthreads%d", (int)T.pid);
     T.host_port = 20000 + (unsigned)T.pid % 20000;
     snprintf(T.token, sizeof(T.token), "kukeon-firewall-test-%d", (int)T.pid);
 
@@ -552,6 +561,52 @@ KT_CASE(failed_change_changes_nothing)
     kk_error_freep(&err);
     KT_ASSERT_OK(kk_fw_teardown(fw, &err), &err);
     KT_ASSERT_EQ(sh("nft list table inet %s", T.broken), 1);
+}
+
+struct thread_arg {
+    struct kk_fw *fw;
+    int id;
+    int failures;
+};
+
+static void *apply_many(void *p)
+{
+    struct thread_arg *a = p;
+    for (int i = 0; i < 10; i++) {
+        _cleanup_error_ kk_error *err = NULL;
+        char key[64], ip[32];
+        struct kk_fw_port port = {"", (uint16_t)(40000 + a->id * 100 + i), 80, KK_FW_TCP};
+        snprintf(key, sizeof(key), "fwtest/threads/t%d/c%d", a->id, i);
+        snprintf(ip, sizeof(ip), "10.199.%d.%d", a->id, 2 + i);
+        if (kk_fw_cell_apply(a->fw, &(struct kk_fw_cell){key, ip, &port, 1}, &err) < 0) {
+            fprintf(stderr, "thread %d: %s\n", a->id, err->message);
+            a->failures++;
+        }
+    }
+    return NULL;
+}
+
+KT_CASE(concurrent_cells_from_threads)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_fw_ struct kk_fw *fw = NULL;
+    pthread_t th[4];
+    struct thread_arg args[4];
+    KT_ASSERT(T.ready);
+    /* A table of its own: rules only, nothing is sent through it. */
+    KT_ASSERT_OK(kk_fw_new(&(struct kk_fw_config){.table = T.threads}, &fw, &err), &err);
+    for (int t = 0; t < 4; t++) {
+        args[t] = (struct thread_arg){fw, t, 0};
+        KT_ASSERT_EQ(pthread_create(&th[t], NULL, apply_many, &args[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < 4; t++)
+        KT_ASSERT_EQ(args[t].failures, 0);
+    _cleanup_free_ char *n =
+            capture("nft list chain inet %s publish | grep -c 'jump cell/'", T.threads);
+    KT_ASSERT_STREQ(n, "40\n");
+    KT_ASSERT_OK(kk_fw_teardown(fw, &err), &err);
 }
 
 KT_CASE(bad_input_changes_nothing)

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -223,6 +224,8 @@ KT_CASE(spaces_and_cells_from_the_backends)
     T.httpd = fork();
     KT_ASSERT(T.httpd >= 0);
     if (T.httpd == 0) {
+        /* Dies with the test, even if the test crashes before cleanup. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int null = open("/dev/null", O_RDWR);
         dup2(null, 1);
         dup2(null, 2);

@@ -46,6 +46,7 @@ static int apply_layer(struct kk_ctd *c, const char *ns, const char *snapshotter
     _cleanup_free_ char *uniq = unique_id("extract");
     _cleanup_free_ char *key = kk_xasprintf("%s %s", uniq, chain);
     _cleanup_free_ char *applied = NULL;
+    _cleanup_error_ kk_error *ignored = NULL; /* best-effort cleanup */
     struct kk_ctd_mounts mounts = {0};
     int r;
 
@@ -74,11 +75,11 @@ static int apply_layer(struct kk_ctd *c, const char *ns, const char *snapshotter
             goto fail;
         }
         kk_error_freep(err); /* committed by someone else: drop ours */
-        kk_ctd_snapshot_remove(c, ns, snapshotter, key, NULL);
+        kk_ctd_snapshot_remove(c, ns, snapshotter, key, &ignored);
     }
     return 0;
 fail:
-    kk_ctd_snapshot_remove(c, ns, snapshotter, key, NULL);
+    kk_ctd_snapshot_remove(c, ns, snapshotter, key, &ignored);
     return -1;
 }
 
@@ -156,6 +157,7 @@ int kk_image_unpack(struct kk_ctd *c, const char *ns, const char *snapshotter,
             kk_xcalloc(img->n_layers ? img->n_layers : 1, sizeof(*l));
     _cleanup_free_ char *lease = unique_id("kukeon-unpack");
     _cleanup_(kk_ctd_closep) struct kk_ctd *lc = NULL;
+    _cleanup_error_ kk_error *ignored = NULL;
     int r;
 
     for (size_t i = 0; i < img->n_layers; i++)
@@ -165,28 +167,37 @@ int kk_image_unpack(struct kk_ctd *c, const char *ns, const char *snapshotter,
     if (kk_ctd_lease_create(c, ns, lease, DEFAULT_LEASE_S, err) < 0)
         return kk_error_wrap(err, "unpack %s: lease", img->name);
     if (kk_ctd_with_lease(c, lease, &lc, err) < 0) {
-        kk_ctd_lease_delete(c, ns, lease, false, NULL);
+        kk_ctd_lease_delete(c, ns, lease, false, &ignored);
         return -1;
     }
     if (unpacked)
         *unpacked = 0;
     r = unpack_layers(lc, ns, snapshotter, l, img->n_layers, img->config_digest, unpacked, NULL,
                       err);
-    kk_ctd_lease_delete(c, ns, lease, false, NULL);
+    kk_ctd_lease_delete(c, ns, lease, false, &ignored);
     return r < 0 ? kk_error_wrap(err, "unpack %s", img->name) : 0;
 }
 
 /* ---- import ------------------------------------------------------------- */
 
-static int write_blobs(struct kk_ctd *lc, const char *ns, const struct kk_image_archive *a,
-                       struct kk_image_import_result *res, kk_error **err)
+static int write_blobs(struct kk_ctd *lc, const char *ns, const char *lease,
+                       const struct kk_image_archive *a, struct kk_image_import_result *res,
+                       kk_error **err)
 {
     for (size_t i = 0; i < a->n_blobs; i++) {
         const struct kk_image_blob *b = &a->blobs[i];
+        _cleanup_error_ kk_error *ignored = NULL;
         const char *const *labels = (const char *const *)b->labels;
-        int r = kk_ctd_content_write_mem(lc, ns, NULL, b->digest, b->data, b->size, labels, err);
-        if (r < 0)
+        /* One ingest ref per import and blob: a stale ingest of an earlier
+         * failed import can never collide with this one. */
+        _cleanup_free_ char *ref = kk_xasprintf("%s-%s", lease, b->digest + 7);
+        int r = kk_ctd_content_write_mem(lc, ns, ref, b->digest, b->data, b->size, labels, err);
+        if (r < 0) {
+            /* A failed commit (e.g. a digest mismatch) leaves the ingest
+             * behind; abort it so that a later import starts afresh. */
+            kk_ctd_content_abort(lc, ns, ref, &ignored);
             return kk_error_wrap(err, "write %s", b->digest);
+        }
         if (r == 1) {
             res->blobs_present++;
             /* Present already (an earlier import, a shared base): make
@@ -228,11 +239,11 @@ static int unpack_manifest(struct kk_ctd *lc, const char *ns, const char *snapsh
                          &res->layers_unpacked, &res->layers_present, err);
 }
 
-static int import_leased(struct kk_ctd *c, struct kk_ctd *lc, const char *ns,
+static int import_leased(struct kk_ctd *c, struct kk_ctd *lc, const char *ns, const char *lease,
                          const struct kk_image_archive *a, const struct kk_image_import_opts *o,
                          struct kk_image_import_result *res, kk_error **err)
 {
-    if (write_blobs(lc, ns, a, res, err) < 0 || put_images(c, ns, a, res, err) < 0)
+    if (write_blobs(lc, ns, lease, a, res, err) < 0 || put_images(c, ns, a, res, err) < 0)
         return -1;
     if (o->no_unpack)
         return 0;
@@ -251,6 +262,7 @@ int kk_image_import_archive(struct kk_ctd *c, const char *ns, const struct kk_im
     struct kk_image_import_result local = {0};
     _cleanup_free_ char *lease = unique_id("kukeon-import");
     _cleanup_(kk_ctd_closep) struct kk_ctd *lc = NULL;
+    _cleanup_error_ kk_error *ignored = NULL;
     int r;
 
     if (!res)
@@ -265,10 +277,10 @@ int kk_image_import_archive(struct kk_ctd *c, const char *ns, const struct kk_im
                             err) < 0)
         return kk_error_wrap(err, "lease");
     if (kk_ctd_with_lease(c, lease, &lc, err) < 0) {
-        kk_ctd_lease_delete(c, ns, lease, false, NULL);
+        kk_ctd_lease_delete(c, ns, lease, false, &ignored);
         return kk_error_wrap(err, "lease");
     }
-    r = import_leased(c, lc, ns, a, o, res, err);
+    r = import_leased(c, lc, ns, lease, a, o, res, err);
     /* On success the image records hold everything; on failure this lets
      * the garbage collector take what was written. */
     _cleanup_error_ kk_error *lerr = NULL;

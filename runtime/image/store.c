@@ -141,7 +141,8 @@ int kk_image_resolve(struct kk_ctd *c, const char *ns, const char *name, struct 
         return kk_error_wrap(err, "image %s", name);
     }
     struct kk_ctd_content_info ci = {0};
-    if (kk_ctd_content_info(c, ns, out->manifest_digest, &ci, NULL) == 0)
+    _cleanup_error_ kk_error *ignored = NULL; /* the size is informative only */
+    if (kk_ctd_content_info(c, ns, out->manifest_digest, &ci, &ignored) == 0)
         out->size += ci.size;
     kk_ctd_content_info_clear(&ci);
     return 0;

@@ -9,14 +9,17 @@
  * Same-space ping works, cross-space is blocked (and was not before the
  * rules), the gateway answers, a published port of b1 answers from the
  * client namespace, from the host (127.0.0.1 included), from the other space
- * and from b1's own space (hairpin); re-asserting is idempotent, removing a
- * cell or a space removes exactly its rules, another table is untouched, and
- * nothing is left at the end.
+ * and from b1's own space (hairpin), over TCP and UDP; re-asserting is
+ * idempotent (no transaction at all), removing a cell or a space and pruning
+ * remove exactly their rules, a change the kernel refuses changes nothing,
+ * threads may share one backend, another table is untouched, and nothing is
+ * left at the end.
  *
- * The cells are plain network namespaces built with `ip` (runtime/net is
- * tested on its own); every name carries the test's pid, and everything is
+ * The cells are plain network namespaces built with `ip` (test-spaces.c does
+ * it with runtime/net); every name carries the test's pid, and everything is
  * removed at exit, also after a failure or a signal. Only processes this
- * test started (busybox httpd, by pid) are ever signalled.
+ * test started (busybox httpd, a python3 UDP echo) are ever signalled, by pid.
+ * The cases run in order and build on the first one.
  */
 #include <fcntl.h>
 #include <pthread.h>

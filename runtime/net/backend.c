@@ -69,11 +69,17 @@ static int space_ensure(struct kk_net *net, const struct kk_net_space_spec *spec
         return kk_error_wrap(err, "space");
     snprintf(key, sizeof(key), "%s/%s", spec->realm, spec->space);
 
-    struct kk_ipv4_net subnet;
-    if (kk_ipam_space_ensure(&n->ipam, spec->realm, spec->space, spec->subnet, &subnet, err) < 0)
-        return -1;
     _cleanup_nl_ struct kk_nl nl = {0};
     if (host_nl_open(&nl, err) < 0)
+        return kk_error_wrap(err, "space %s", key);
+    /* A new subnet must not shadow a network the host already has (a LAN,
+     * another container engine's bridge); our own bridges are in IPAM. */
+    _cleanup_free_ struct kk_ipv4_net *host_nets = NULL;
+    size_t n_host = 0;
+    struct kk_ipv4_net subnet;
+    if (kk_rtnl_ipv4_networks(&nl, n->cfg.bridge_prefix, &host_nets, &n_host, err) < 0 ||
+        kk_ipam_space_ensure(&n->ipam, spec->realm, spec->space, spec->subnet, host_nets, n_host,
+                             &subnet, err) < 0)
         return kk_error_wrap(err, "space %s", key);
 
     struct kk_link br;

@@ -83,7 +83,8 @@ static int space_ensure(struct kk_net *net, const struct kk_net_space_spec *spec
         return -1;
     struct kk_ipv4_net subnet;
     if (kk_net_bridge_name(&f->cfg, spec->realm, spec->space, out->bridge, err) < 0 ||
-        kk_ipam_space_ensure(&f->ipam, spec->realm, spec->space, spec->subnet, &subnet, err) < 0)
+        kk_ipam_space_ensure(&f->ipam, spec->realm, spec->space, spec->subnet, NULL, 0, &subnet,
+                             err) < 0)
         return leave(f, -1);
     kk_ipam_format_cidr(&subnet, out->subnet);
     kk_ipam_format_addr(kk_ipam_gateway(&subnet), out->gateway);

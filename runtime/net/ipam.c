@@ -331,8 +331,19 @@ static int other_subnets(struct kk_ipam *ipam, const char *self, struct kk_ipv4_
     return 0;
 }
 
+/* The first of the n networks in `nets` that overlaps `net`, or NULL. */
+static const struct kk_ipv4_net *overlapping(const struct kk_ipv4_net *net,
+                                             const struct kk_ipv4_net *nets, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (net_overlap(net, &nets[i]))
+            return &nets[i];
+    return NULL;
+}
+
 static int pick_subnet(struct kk_ipam *ipam, const char *self, const char *want,
-                       struct kk_ipv4_net *out, kk_error **err)
+                       const struct kk_ipv4_net *avoid, size_t n_avoid, struct kk_ipv4_net *out,
+                       kk_error **err)
 {
     _cleanup_free_ struct kk_ipv4_net *others = NULL;
     size_t n = 0;
@@ -341,13 +352,13 @@ static int pick_subnet(struct kk_ipam *ipam, const char *self, const char *want,
     if (want) {
         if (kk_ipam_parse_cidr(want, SUBNET_LEN_MIN, SUBNET_LEN_MAX, out, err) < 0)
             return -1;
-        for (size_t i = 0; i < n; i++) {
-            if (net_overlap(out, &others[i])) {
-                char c[KK_NET_CIDRSTRLEN];
-                kk_ipam_format_cidr(&others[i], c);
-                return kk_error_set(err, KK_E_EXISTS, "subnet %s overlaps %s of another space",
-                                    want, c);
-            }
+        const struct kk_ipv4_net *o = overlapping(out, others, n);
+        const struct kk_ipv4_net *h = overlapping(out, avoid, n_avoid);
+        if (o || h) {
+            char c[KK_NET_CIDRSTRLEN];
+            kk_ipam_format_cidr(o ? o : h, c);
+            return kk_error_set(err, KK_E_EXISTS, "subnet %s overlaps %s %s", want, c,
+                                o ? "of another space" : "on the host");
         }
         return 0;
     }
@@ -355,10 +366,7 @@ static int pick_subnet(struct kk_ipam *ipam, const char *self, const char *want,
     uint64_t end = (uint64_t)net_broadcast(&ipam->pool) + 1;
     for (uint64_t a = ipam->pool.addr; a < end; a += step) {
         struct kk_ipv4_net cand = {(uint32_t)a, POOL_SUBNET_LEN};
-        bool taken = false;
-        for (size_t i = 0; i < n && !taken; i++)
-            taken = net_overlap(&cand, &others[i]);
-        if (!taken) {
+        if (!overlapping(&cand, others, n) && !overlapping(&cand, avoid, n_avoid)) {
             *out = cand;
             return 0;
         }
@@ -369,7 +377,8 @@ static int pick_subnet(struct kk_ipam *ipam, const char *self, const char *want,
 }
 
 int kk_ipam_space_ensure(struct kk_ipam *ipam, const char *realm, const char *space,
-                         const char *subnet, struct kk_ipv4_net *out, kk_error **err)
+                         const char *subnet, const struct kk_ipv4_net *avoid, size_t n_avoid,
+                         struct kk_ipv4_net *out, kk_error **err)
 {
     char file[NAME_MAX + 1];
     if (space_file(realm, space, file, err) < 0)
@@ -399,7 +408,7 @@ int kk_ipam_space_ensure(struct kk_ipam *ipam, const char *realm, const char *sp
         *out = have;
         return 0;
     }
-    if (pick_subnet(ipam, file, subnet, &s.subnet, err) < 0)
+    if (pick_subnet(ipam, file, subnet, avoid, n_avoid, &s.subnet, err) < 0)
         return kk_error_wrap(err, "space %s/%s", realm, space);
     s.next = s.subnet.addr;
     if (state_store(ipam, file, &s, err) < 0)

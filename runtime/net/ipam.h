@@ -30,6 +30,7 @@
 #ifndef KUKEON_NET_IPAM_H
 #define KUKEON_NET_IPAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fsapi/error.h"
@@ -63,11 +64,15 @@ int kk_ipam_open(struct kk_ipam *ipam, const char *state_dir, const char *pool, 
 void kk_ipam_close(struct kk_ipam *ipam);
 
 /* Returns the space's subnet, allocating and persisting it first if the
- * space has none: `subnet` (CIDR, /16../30, must not overlap another space)
- * or, if NULL, the lowest free /24 of the pool. A space that has a subnet
- * keeps it; a different explicit one is FailedPrecondition. */
+ * space has none: `subnet` (CIDR, /16../30) or, if NULL, the lowest free
+ * /24 of the pool. Free means: overlapping neither another space nor any of
+ * the n_avoid networks in `avoid` (may be NULL: the host's own networks,
+ * which the caller looks up); an explicit subnet that overlaps one is
+ * AlreadyExists. A space that has a subnet keeps it (avoid is not
+ * consulted again); a different explicit one is FailedPrecondition. */
 int kk_ipam_space_ensure(struct kk_ipam *ipam, const char *realm, const char *space,
-                         const char *subnet, struct kk_ipv4_net *out, kk_error **err);
+                         const char *subnet, const struct kk_ipv4_net *avoid, size_t n_avoid,
+                         struct kk_ipv4_net *out, kk_error **err);
 /* The space's subnet; NotFound if the space has none. */
 int kk_ipam_space_get(struct kk_ipam *ipam, const char *realm, const char *space,
                       struct kk_ipv4_net *out, kk_error **err);

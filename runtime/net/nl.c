@@ -131,13 +131,17 @@ int kk_nl_batch_commit(struct kk_nl_batch *b, kk_error **err)
     return r;
 }
 
-int kk_nl_query(struct kk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, kk_error **err)
+/* Sends nlh and feeds the answers to cb until the kernel says it is done
+ * (the ACK of a request, NLMSG_DONE of a dump). */
+static int request(struct kk_nl *nl, struct nlmsghdr *nlh, uint16_t flags, mnl_cb_t cb, void *data,
+                   kk_error **err)
 {
-    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_flags |= NLM_F_REQUEST | flags;
     nlh->nlmsg_seq = ++nl->seq;
     if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
         return kk_error_errno(err, "netlink send");
-    char buf[KK_NL_BUFSIZE];
+    /* Dump replies come in skbs of up to 32 KiB (MNL_SOCKET_DUMP_SIZE). */
+    char buf[32768];
     for (;;) {
         ssize_t len = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
         if (len < 0) {
@@ -151,4 +155,14 @@ int kk_nl_query(struct kk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data,
         if (r == MNL_CB_STOP)
             return 0;
     }
+}
+
+int kk_nl_query(struct kk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, kk_error **err)
+{
+    return request(nl, nlh, NLM_F_ACK, cb, data, err);
+}
+
+int kk_nl_dump(struct kk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, kk_error **err)
+{
+    return request(nl, nlh, NLM_F_DUMP, cb, data, err);
 }

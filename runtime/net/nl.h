@@ -65,4 +65,8 @@ int kk_nl_batch_commit(struct kk_nl_batch *b, kk_error **err);
  * code (ENODEV: NotFound), so callers can tell "absent" from a failure. */
 int kk_nl_query(struct kk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, kk_error **err);
 
+/* A dump request (NLM_F_DUMP is added): every reply message goes to cb
+ * until NLMSG_DONE. */
+int kk_nl_dump(struct kk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, kk_error **err);
+
 #endif

@@ -5,6 +5,7 @@
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/veth.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int link_attr_cb(const struct nlattr *attr, void *data)
@@ -80,6 +81,64 @@ int kk_rtnl_link_get(struct kk_nl *nl, const char *name, struct kk_link *out, kk
         return kk_error_wrap(err, "look up link %s", name);
     }
     return out->index > 0 ? 1 : 0;
+}
+
+struct net_list {
+    const char *skip_prefix;
+    struct kk_ipv4_net *v;
+    size_t n, cap;
+};
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+    const struct nlattr **tb = data;
+    if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
+        return MNL_CB_OK;
+    tb[mnl_attr_get_type(attr)] = attr;
+    return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+    struct net_list *l = data;
+    if (nlh->nlmsg_type != RTM_NEWADDR)
+        return MNL_CB_OK;
+    const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+    const struct nlattr *tb[IFA_MAX + 1] = {0};
+    mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb);
+    const struct nlattr *a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+    if (ifa->ifa_family != AF_INET || !a || mnl_attr_validate(a, MNL_TYPE_U32) < 0 ||
+        ifa->ifa_prefixlen > 32)
+        return MNL_CB_OK;
+    char label[KK_RTNL_ALIAS_MAX];
+    copy_str(label, sizeof(label), tb[IFA_LABEL]);
+    if (l->skip_prefix && strncmp(label, l->skip_prefix, strlen(l->skip_prefix)) == 0)
+        return MNL_CB_OK;
+    uint32_t addr = ntohl(mnl_attr_get_u32(a));
+    uint32_t mask = ifa->ifa_prefixlen ? ~0u << (32 - ifa->ifa_prefixlen) : 0;
+    void *p = l->v;
+    kk_xgrow(&p, &l->cap, l->n + 1, sizeof(*l->v));
+    l->v = p;
+    l->v[l->n++] = (struct kk_ipv4_net){addr & mask, ifa->ifa_prefixlen};
+    return MNL_CB_OK;
+}
+
+int kk_rtnl_ipv4_networks(struct kk_nl *nl, const char *skip_prefix, struct kk_ipv4_net **out,
+                          size_t *n, kk_error **err)
+{
+    char buf[64] = {0};
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETADDR;
+    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+    ifa->ifa_family = AF_INET;
+    struct net_list l = {.skip_prefix = skip_prefix};
+    if (kk_nl_dump(nl, nlh, addr_cb, &l, err) < 0) {
+        free(l.v);
+        return kk_error_wrap(err, "list IPv4 addresses");
+    }
+    *out = l.v;
+    *n = l.n;
+    return 0;
 }
 
 static struct ifinfomsg *put_ifinfo(struct nlmsghdr *nlh, int index)

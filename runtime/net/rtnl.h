@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "runtime/net/ipam.h"
 #include "runtime/net/nl.h"
 
 #define KK_RTNL_ALIAS_MAX 256 /* IFALIASZ */
@@ -22,6 +23,12 @@ struct kk_link {
 /* Looks a link up by name in nl's namespace: 1 and *out if it exists, 0 if
  * not, -1 on error. */
 int kk_rtnl_link_get(struct kk_nl *nl, const char *name, struct kk_link *out, kk_error **err);
+
+/* The IPv4 networks of nl's namespace (every address with its prefix
+ * length, as a network), except those on links whose name starts with
+ * skip_prefix. *out is allocated (free it), *n its length. */
+int kk_rtnl_ipv4_networks(struct kk_nl *nl, const char *skip_prefix, struct kk_ipv4_net **out,
+                          size_t *n, kk_error **err);
 
 /* RTM_NEWLINK of a bridge, up. (The kernel ignores IFLA_IFALIAS when it
  * creates a link: the alias needs a kk_rtnl_put_link_up after.) */

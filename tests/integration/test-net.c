@@ -19,8 +19,8 @@
 #include "runtime/net/net.h"
 #include "tests/lib/kktest.h"
 
-static char bridge_prefix[16], veth_prefix[16], base_dir[64], netns_dir[96], state_dir[96],
-        pool[32];
+static char bridge_prefix[16], veth_prefix[16], foreign_link[16], base_dir[64], netns_dir[96],
+        state_dir[96], pool[32];
 
 static struct kk_net_config config(void)
 {
@@ -90,8 +90,8 @@ static int count_netns_files(void)
 static void cleanup_all(void)
 {
     sh("for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | "
-       "grep -E '^(%s|%s)'); do ip link del $l; done",
-       bridge_prefix, veth_prefix);
+       "grep -E '^(%s|%s|%s)'); do ip link del $l; done",
+       bridge_prefix, veth_prefix, foreign_link);
     _cleanup_closedir_ DIR *d = opendir(netns_dir);
     for (struct dirent *de; d && (de = readdir(d));) {
         if (de->d_name[0] == '.')
@@ -113,6 +113,7 @@ __attribute__((constructor)) static void setup_names(void)
     unsigned pid = (unsigned)getpid();
     snprintf(bridge_prefix, sizeof(bridge_prefix), "b%06x", pid & 0xffffff);
     snprintf(veth_prefix, sizeof(veth_prefix), "v%06x", pid & 0xffffff);
+    snprintf(foreign_link, sizeof(foreign_link), "h%06x", pid & 0xffffff);
     snprintf(base_dir, sizeof(base_dir), "/run/kktest-net-%u", pid);
     snprintf(netns_dir, sizeof(netns_dir), "%s/netns", base_dir);
     snprintf(state_dir, sizeof(state_dir), "%s/state", base_dir);
@@ -125,6 +126,7 @@ __attribute__((constructor)) static void setup_names(void)
     do {                                                                                           \
         KT_ASSERT_EQ(count_links(bridge_prefix), 0);                                               \
         KT_ASSERT_EQ(count_links(veth_prefix), 0);                                                 \
+        KT_ASSERT_EQ(count_links(foreign_link), 0);                                                \
         KT_ASSERT_EQ(count_mounts(), 0);                                                           \
         KT_ASSERT_EQ(count_netns_files(), 0);                                                      \
     } while (0)
@@ -471,6 +473,39 @@ KT_CASE(cell_files_for_a_real_cell)
     KT_ASSERT_STREQ(rc, "0\n");
     KT_ASSERT_OK(kk_net_cell_remove(net, &spec, 0, &err), &err);
     KT_ASSERT_OK(kk_net_space_remove(net, "r", "files", &err), &err);
+    ASSERT_NOTHING_LEFT();
+}
+
+/* A pool subnet never shadows a network the host already has. */
+KT_CASE(host_networks_are_avoided)
+{
+    KT_REQUIRE_ROOT();
+    cleanup_all();
+    _cleanup_error_ kk_error *err = NULL;
+    struct kk_net_config cfg = config();
+    _cleanup_net_ struct kk_net *net = NULL;
+    KT_ASSERT_OK(kk_net_new(&cfg, &net, &err), &err);
+    const char *p = pool; /* "10.N.0.0/16" */
+    int n2 = atoi(strchr(p, '.') + 1);
+    KT_ASSERT_EQ(sh("ip link add %s type bridge && ip addr add 10.%d.0.1/24 dev %s && "
+                    "ip addr add 10.%d.1.7/24 dev %s",
+                    foreign_link, n2, foreign_link, n2, foreign_link),
+                 0);
+    struct kk_net_space sp;
+    KT_ASSERT_OK(
+            kk_net_space_ensure(net, &(struct kk_net_space_spec){"r", "avoid", NULL}, &sp, &err),
+            &err);
+    _cleanup_free_ char *want = kk_xasprintf("10.%d.2.0/24", n2);
+    KT_ASSERT_STREQ(sp.subnet, want);
+    _cleanup_free_ char *taken = kk_xasprintf("10.%d.1.0/24", n2);
+    KT_ASSERT(kk_net_space_ensure(net, &(struct kk_net_space_spec){"r", "clash", taken}, &sp,
+                                  &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_EXISTS);
+    kk_error_freep(&err);
+    KT_ASSERT_EQ(count_links(bridge_prefix), 1);
+    KT_ASSERT_EQ(sh("ip link del %s", foreign_link), 0);
+    KT_ASSERT_OK(kk_net_space_remove(net, "r", "avoid", &err), &err);
+    KT_ASSERT_OK(kk_net_space_remove(net, "r", "clash", &err), &err);
     ASSERT_NOTHING_LEFT();
 }
 

@@ -62,29 +62,29 @@ KT_CASE(space_subnets_lowest_free_and_persisted)
     char s[19];
     KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.77.0.0/16", &err), &err);
     struct kk_ipv4_net a, b, c, again;
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "a", NULL, &a, &err), &err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "b", NULL, &b, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "a", NULL, NULL, 0, &a, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "b", NULL, NULL, 0, &b, &err), &err);
     kk_ipam_format_cidr(&a, s);
     KT_ASSERT_STREQ(s, "10.77.0.0/24");
     kk_ipam_format_cidr(&b, s);
     KT_ASSERT_STREQ(s, "10.77.1.0/24");
     /* An explicit subnet inside the pool is skipped by later picks. */
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "c", "10.77.2.0/23", &c, &err), &err);
-    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "d", "10.77.1.128/25", &c, &err) < 0);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "c", "10.77.2.0/23", NULL, 0, &c, &err), &err);
+    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "d", "10.77.1.128/25", NULL, 0, &c, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_EXISTS); /* inside b */
     kk_error_freep(&err);
-    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "d", "10.77.0.0/16", &c, &err) < 0);
+    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "d", "10.77.0.0/16", NULL, 0, &c, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_EXISTS); /* around all of them */
     kk_error_freep(&err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "d", NULL, &c, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "d", NULL, NULL, 0, &c, &err), &err);
     kk_ipam_format_cidr(&c, s);
     KT_ASSERT_STREQ(s, "10.77.4.0/24");
     /* Stable across a "restart", and a different explicit one is refused. */
     kk_ipam_close(&ipam);
     KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.77.0.0/16", &err), &err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "b", NULL, &again, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "b", NULL, NULL, 0, &again, &err), &err);
     KT_ASSERT_EQ(again.addr, b.addr);
-    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "b", "10.99.0.0/24", &again, &err) < 0);
+    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "b", "10.99.0.0/24", NULL, 0, &again, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_PRECONDITION);
     kk_error_freep(&err);
     /* Removing a space frees its /24 for the next one. */
@@ -93,7 +93,7 @@ KT_CASE(space_subnets_lowest_free_and_persisted)
     KT_ASSERT(kk_ipam_space_get(&ipam, "r", "a", &again, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
     kk_error_freep(&err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "e", NULL, &again, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "e", NULL, NULL, 0, &again, &err), &err);
     KT_ASSERT_EQ(again.addr, a.addr);
 }
 
@@ -103,9 +103,9 @@ KT_CASE(pool_exhaustion)
     _cleanup_ipam_ struct kk_ipam ipam = {.dirfd = -1};
     struct kk_ipv4_net n;
     KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.5.0.0/23", &err), &err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "a", NULL, &n, &err), &err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "b", NULL, &n, &err), &err);
-    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "c", NULL, &n, &err) < 0);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "a", NULL, NULL, 0, &n, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "b", NULL, NULL, 0, &n, &err), &err);
+    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "c", NULL, NULL, 0, &n, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_EXHAUSTED);
 }
 
@@ -117,7 +117,7 @@ KT_CASE(addresses_never_reserved_never_twice)
     char s[16];
     KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.88.0.0/16", &err), &err);
     /* A /29: network .0, gateway .1, broadcast .7 leave .2 to .6. */
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", "192.168.9.8/29", &n, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", "192.168.9.8/29", NULL, 0, &n, &err), &err);
     uint32_t got[5];
     for (int i = 0; i < 5; i++) {
         char owner[32];
@@ -148,7 +148,7 @@ KT_CASE(round_robin_delays_reuse)
     _cleanup_ipam_ struct kk_ipam ipam = {.dirfd = -1};
     struct kk_ipv4_net n;
     KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.88.0.0/16", &err), &err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, &n, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, NULL, 0, &n, &err), &err);
     uint32_t a, b;
     KT_ASSERT_OK(kk_ipam_alloc(&ipam, "r", "s", "k/a", &a, &err), &err);
     KT_ASSERT_EQ(a, n.addr + 2);
@@ -165,7 +165,7 @@ KT_CASE(crash_between_allocate_and_configure)
     {
         _cleanup_ipam_ struct kk_ipam ipam = {.dirfd = -1};
         KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.88.0.0/16", &err), &err);
-        KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, &n, &err), &err);
+        KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, NULL, 0, &n, &err), &err);
         KT_ASSERT_OK(kk_ipam_alloc(&ipam, "r", "s", "r/s/x/a", &a1, &err), &err);
         /* "crash": the handle goes away, nothing was configured. */
     }
@@ -202,7 +202,7 @@ KT_CASE(concurrent_processes_never_share_an_address)
     _cleanup_ipam_ struct kk_ipam ipam = {.dirfd = -1};
     struct kk_ipv4_net n;
     KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.88.0.0/16", &err), &err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, &n, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, NULL, 0, &n, &err), &err);
     pid_t kids[4];
     for (int k = 0; k < 4; k++) {
         kids[k] = fork();
@@ -254,7 +254,7 @@ KT_CASE(corrupt_state_is_reported_not_rewritten)
     KT_ASSERT_EQ(kk_error_code(err), KK_E_DATA_LOSS);
     KT_ASSERT_MSG(strstr(err->message, "r_s.ipam:3"), "%s", err->message);
     kk_error_freep(&err);
-    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "t", NULL, &n, &err) < 0);
+    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "t", NULL, NULL, 0, &n, &err) < 0);
     kk_error_freep(&err);
     _cleanup_free_ char *after = read_state(kt_tmpdir(), "r_s.ipam");
     KT_ASSERT_STREQ(after, bad);
@@ -275,13 +275,39 @@ KT_CASE(invalid_names_and_owners)
     KT_ASSERT(kk_ipam_open(&ipam, kt_tmpdir(), "10.88.0.0/25", &err) < 0);
     kk_error_freep(&err);
     KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.88.0.0/16", &err), &err);
-    KT_ASSERT(kk_ipam_space_ensure(&ipam, "../x", "s", NULL, &n, &err) < 0);
+    KT_ASSERT(kk_ipam_space_ensure(&ipam, "../x", "s", NULL, NULL, 0, &n, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_INVALID);
     kk_error_freep(&err);
-    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, &n, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "s", NULL, NULL, 0, &n, &err), &err);
     KT_ASSERT(kk_ipam_alloc(&ipam, "r", "s", "has space", &ip, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_INVALID);
     kk_error_freep(&err);
     KT_ASSERT(kk_ipam_alloc(&ipam, "r", "nope", "a/b", &ip, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_PRECONDITION);
+}
+
+KT_CASE(host_networks_are_avoided)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_ipam_ struct kk_ipam ipam = {.dirfd = -1};
+    struct kk_ipv4_net avoid[] = {{0x0a4d0000, 24}, {0x0a4d0200, 23}}; /* 10.77.0/24, 10.77.2/23 */
+    struct kk_ipv4_net a, b;
+    char s[19];
+    KT_ASSERT_OK(kk_ipam_open(&ipam, kt_tmpdir(), "10.77.0.0/16", &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "a", NULL, avoid, 2, &a, &err), &err);
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "b", NULL, avoid, 2, &b, &err), &err);
+    kk_ipam_format_cidr(&a, s);
+    KT_ASSERT_STREQ(s, "10.77.1.0/24");
+    kk_ipam_format_cidr(&b, s);
+    KT_ASSERT_STREQ(s, "10.77.4.0/24");
+    KT_ASSERT(kk_ipam_space_ensure(&ipam, "r", "c", "10.77.3.128/25", avoid, 2, &a, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_EXISTS);
+    KT_ASSERT_MSG(strstr(err->message, "10.77.2.0/23 on the host"), "%s", err->message);
+    kk_error_freep(&err);
+    /* A space keeps its subnet even if the host takes it later. */
+    KT_ASSERT_OK(kk_ipam_space_ensure(&ipam, "r", "a", NULL,
+                                      (struct kk_ipv4_net[]){{0x0a4d0100, 24}}, 1, &b, &err),
+                 &err);
+    kk_ipam_format_cidr(&b, s);
+    KT_ASSERT_STREQ(s, "10.77.1.0/24");
 }

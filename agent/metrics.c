@@ -1,0 +1,201 @@
+/* Prometheus textfile-collector metrics of kukeond: see metrics.h. */
+#include "agent/metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fsapi/atomic.h"
+#include "fsapi/cleanup.h"
+#include "fsapi/fsutil.h"
+
+static const double bucket_bounds[KK_METRICS_NBUCKETS] = KK_METRICS_BUCKETS;
+
+/* Largest file written: 5 kinds x 7 states + 16 buckets + headers fit in a
+ * few KiB; the bound only guards against a rendering bug. */
+#define METRICS_FILE_MAX (64 * 1024)
+
+void kk_metrics_init(struct kk_metrics *m, time_t start_time)
+{
+    memset(m, 0, sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
+    m->v.start_time = start_time;
+}
+
+void kk_metrics_destroy(struct kk_metrics *m)
+{
+    pthread_mutex_destroy(&m->lock);
+}
+
+void kk_metrics_set_resources(struct kk_metrics *m,
+                              const uint64_t counts[KK_KIND_COUNT][KK_METRICS_NSTATES])
+{
+    pthread_mutex_lock(&m->lock);
+    memcpy(m->v.resources, counts, sizeof(m->v.resources));
+    pthread_mutex_unlock(&m->lock);
+}
+
+void kk_metrics_count(uint64_t counts[KK_KIND_COUNT][KK_METRICS_NSTATES], enum kk_kind kind,
+                      int state)
+{
+    if ((int)kind < 0 || kind >= KK_KIND_COUNT)
+        return;
+    /* No status written yet: the agent has not acted, which is Pending. */
+    if (state == KK_STATE_NONE)
+        state = KK_STATE_PENDING;
+    if (state < KK_STATE_PENDING || state > KK_STATE_UNKNOWN)
+        return;
+    counts[kind][state - 1]++;
+}
+
+void kk_metrics_observe_reconcile(struct kk_metrics *m, double seconds, bool ok)
+{
+    size_t i = 0;
+
+    if (!(seconds >= 0)) /* also NaN */
+        seconds = 0;
+    while (i < KK_METRICS_NBUCKETS && seconds > bucket_bounds[i])
+        i++;
+    pthread_mutex_lock(&m->lock);
+    m->v.reconcile_buckets[i]++;
+    m->v.reconcile_count++;
+    m->v.reconcile_sum_s += seconds;
+    if (!ok)
+        m->v.reconcile_errors++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void kk_metrics_add_restart(struct kk_metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->v.restarts++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void kk_metrics_event(struct kk_metrics *m, time_t when)
+{
+    pthread_mutex_lock(&m->lock);
+    m->v.events++;
+    if (when > m->v.last_event)
+        m->v.last_event = when;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void kk_metrics_set_containerd_up(struct kk_metrics *m, bool up)
+{
+    pthread_mutex_lock(&m->lock);
+    m->v.containerd_up = up;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void header(struct kk_buf *out, const char *name, const char *type, const char *help)
+{
+    kk_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A Go-style float: "0.005", "2.5", "30"; never an exponent for our bounds. */
+static void add_double(struct kk_buf *out, double v)
+{
+    kk_buf_printf(out, "%.9g", v);
+}
+
+void kk_metrics_render(struct kk_metrics *m, struct kk_buf *out)
+{
+    struct kk_metrics_values v;
+
+    pthread_mutex_lock(&m->lock);
+    v = m->v;
+    pthread_mutex_unlock(&m->lock);
+    kk_metrics_render_values(&v, out);
+}
+
+void kk_metrics_render_values(const struct kk_metrics_values *v, struct kk_buf *out)
+{
+    uint64_t cumulative = 0;
+
+    header(out, "kukeon_resources", "gauge", "Resources in the state tree by kind and state.");
+    for (int k = 0; k < KK_KIND_COUNT; k++)
+        for (int st = KK_STATE_PENDING; st <= KK_STATE_UNKNOWN; st++)
+            kk_buf_printf(out, "kukeon_resources{kind=\"%s\",state=\"%s\"} %llu\n",
+                          kk_kind_name((enum kk_kind)k), kk_state_name((enum kk_state)st),
+                          (unsigned long long)v->resources[k][st - 1]);
+
+    header(out, "kukeon_container_restarts_total", "counter",
+           "Containers restarted by their restart policy.");
+    kk_buf_printf(out, "kukeon_container_restarts_total %llu\n", (unsigned long long)v->restarts);
+
+    header(out, "kukeon_reconcile_duration_seconds", "histogram",
+           "Time to reconcile one resource key.");
+    for (size_t i = 0; i <= KK_METRICS_NBUCKETS; i++) {
+        cumulative += v->reconcile_buckets[i];
+        kk_buf_adds(out, "kukeon_reconcile_duration_seconds_bucket{le=\"");
+        if (i < KK_METRICS_NBUCKETS)
+            add_double(out, bucket_bounds[i]);
+        else
+            kk_buf_adds(out, "+Inf");
+        kk_buf_printf(out, "\"} %llu\n", (unsigned long long)cumulative);
+    }
+    kk_buf_adds(out, "kukeon_reconcile_duration_seconds_sum ");
+    add_double(out, v->reconcile_sum_s);
+    kk_buf_printf(out, "\nkukeon_reconcile_duration_seconds_count %llu\n",
+                  (unsigned long long)v->reconcile_count);
+
+    header(out, "kukeon_reconcile_errors_total", "counter", "Reconciles that ended in an error.");
+    kk_buf_printf(out, "kukeon_reconcile_errors_total %llu\n",
+                  (unsigned long long)v->reconcile_errors);
+
+    header(out, "kukeon_events_total", "counter", "Filesystem and containerd events received.");
+    kk_buf_printf(out, "kukeon_events_total %llu\n", (unsigned long long)v->events);
+
+    header(out, "kukeon_last_event_timestamp_seconds", "gauge",
+           "Unix time of the last event received (0: none yet).");
+    kk_buf_printf(out, "kukeon_last_event_timestamp_seconds %lld\n", (long long)v->last_event);
+
+    header(out, "kukeon_containerd_up", "gauge", "Whether kukeond is connected to containerd.");
+    kk_buf_printf(out, "kukeon_containerd_up %d\n", v->containerd_up ? 1 : 0);
+
+    header(out, "kukeon_agent_start_time_seconds", "gauge", "Unix time kukeond started.");
+    kk_buf_printf(out, "kukeon_agent_start_time_seconds %lld\n", (long long)v->start_time);
+}
+
+/* Opens the directory of `path` as the root of the write, creating it (one
+ * level) if it is missing. */
+static int open_parent(const char *dir, kk_error **err)
+{
+    _cleanup_error_ kk_error *first = NULL;
+    int fd = kk_fs_open_root(dir, &first);
+
+    if (fd >= 0 || kk_error_code(first) != KK_E_NOT_FOUND) {
+        if (fd < 0) {
+            *err = TAKE_PTR(first);
+            return -1;
+        }
+        return fd;
+    }
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return kk_error_errno(err, "mkdir %s", dir);
+    return kk_fs_open_root(dir, err);
+}
+
+int kk_metrics_write(struct kk_metrics *m, const char *path, kk_error **err)
+{
+    _cleanup_buf_ struct kk_buf text = KK_BUF_INIT;
+    _cleanup_free_ char *dir = NULL;
+    _cleanup_close_ int dirfd = -1;
+    const char *slash = strrchr(path, '/');
+
+    if (path[0] != '/' || !slash || !slash[1])
+        return kk_error_set(err, KK_E_INVALID, "metrics file %s: not an absolute file path", path);
+    dir = slash == path ? kk_xstrdup("/") : kk_xstrndup(path, (size_t)(slash - path));
+    kk_metrics_render(m, &text);
+    if (text.len > METRICS_FILE_MAX)
+        return kk_error_set(err, KK_E_INTERNAL, "metrics file %s: %zu bytes", path, text.len);
+    dirfd = open_parent(dir, err);
+    if (dirfd < 0)
+        return kk_error_wrap(err, "metrics file %s", path);
+    if (kk_atomic_write(dirfd, slash + 1, text.data, text.len, 0644, err) < 0)
+        return kk_error_wrap(err, "metrics file %s", path);
+    return 0;
+}

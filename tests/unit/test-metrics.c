@@ -1,0 +1,251 @@
+/* agent/metrics.h: the exposition text, its atomic file, and a real
+ * Prometheus text-format parser (python3-prometheus-client) reading it. */
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/metrics.h"
+#include "fsapi/buf.h"
+#include "fsapi/cleanup.h"
+#include "tests/lib/kktest.h"
+
+/* A snapshot with something in every family. */
+static void fill(struct kk_metrics *m)
+{
+    uint64_t counts[KK_KIND_COUNT][KK_METRICS_NSTATES] = {{0}};
+
+    kk_metrics_init(m, 1700000000);
+    kk_metrics_count(counts, KK_KIND_CELL, KK_STATE_READY);
+    kk_metrics_count(counts, KK_KIND_CELL, KK_STATE_READY);
+    kk_metrics_count(counts, KK_KIND_CELL, KK_STATE_FAILED);
+    kk_metrics_count(counts, KK_KIND_CONTAINER, KK_STATE_NONE); /* no status yet */
+    kk_metrics_count(counts, KK_KIND_REALM, 99);                /* ignored */
+    kk_metrics_set_resources(m, counts);
+    kk_metrics_observe_reconcile(m, 0.001, true); /* le is inclusive */
+    kk_metrics_observe_reconcile(m, 0.02, true);
+    kk_metrics_observe_reconcile(m, 0.3, false);
+    kk_metrics_observe_reconcile(m, 120, true); /* +Inf only */
+    kk_metrics_observe_reconcile(m, NAN, true); /* counted as 0 */
+    kk_metrics_add_restart(m);
+    kk_metrics_add_restart(m);
+    kk_metrics_event(m, 1700000100);
+    kk_metrics_event(m, 1700000050); /* an older one does not move it back */
+    kk_metrics_set_containerd_up(m, true);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+
+    for (const char *p = text; (p = strstr(p, line)); p++)
+        if ((p == text || p[-1] == '\n') && p[n] == '\n')
+            return true;
+    return false;
+}
+
+KT_CASE(render_has_every_series)
+{
+    _cleanup_(kk_metrics_destroy) struct kk_metrics m;
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    const char *t;
+
+    fill(&m);
+    kk_metrics_render(&m, &out);
+    t = kk_buf_str(&out);
+    KT_ASSERT(has_line(t, "# TYPE kukeon_resources gauge"));
+    KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Cell\",state=\"Ready\"} 2"));
+    KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Cell\",state=\"Failed\"} 1"));
+    KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Container\",state=\"Pending\"} 1"));
+    KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Realm\",state=\"Unknown\"} 0"));
+    KT_ASSERT(has_line(t, "kukeon_container_restarts_total 2"));
+    KT_ASSERT(has_line(t, "# TYPE kukeon_reconcile_duration_seconds histogram"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=\"0.001\"} 2"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=\"0.025\"} 3"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=\"0.5\"} 4"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=\"60\"} 4"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=\"+Inf\"} 5"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_count 5"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_sum 120.321"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_errors_total 1"));
+    KT_ASSERT(has_line(t, "kukeon_events_total 2"));
+    KT_ASSERT(has_line(t, "kukeon_last_event_timestamp_seconds 1700000100"));
+    KT_ASSERT(has_line(t, "kukeon_containerd_up 1"));
+    KT_ASSERT(has_line(t, "kukeon_agent_start_time_seconds 1700000000"));
+    KT_ASSERT(out.len > 0 && t[out.len - 1] == '\n');
+}
+
+KT_CASE(fresh_metrics_are_all_zero_but_present)
+{
+    _cleanup_(kk_metrics_destroy) struct kk_metrics m;
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    unsigned resources = 0;
+
+    kk_metrics_init(&m, 0);
+    kk_metrics_render(&m, &out);
+    for (const char *p = kk_buf_str(&out); (p = strstr(p, "\nkukeon_resources{")); p++)
+        resources++;
+    KT_ASSERT_EQ(resources, KK_KIND_COUNT * KK_METRICS_NSTATES);
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_containerd_up 0"));
+    KT_ASSERT(
+            has_line(kk_buf_str(&out), "kukeon_reconcile_duration_seconds_bucket{le=\"+Inf\"} 0"));
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_last_event_timestamp_seconds 0"));
+}
+
+struct hammer {
+    struct kk_metrics *m;
+    unsigned n;
+};
+
+static void *hammer_thread(void *arg)
+{
+    struct hammer *h = arg;
+
+    for (unsigned i = 0; i < h->n; i++) {
+        kk_metrics_observe_reconcile(h->m, 0.002, i % 2 == 0);
+        kk_metrics_add_restart(h->m);
+        kk_metrics_event(h->m, (time_t)i);
+    }
+    return NULL;
+}
+
+KT_CASE(concurrent_updates_add_up)
+{
+    _cleanup_(kk_metrics_destroy) struct kk_metrics m;
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    struct hammer h = {&m, 5000};
+    pthread_t t[4];
+
+    kk_metrics_init(&m, 0);
+    for (int i = 0; i < 4; i++)
+        KT_ASSERT(pthread_create(&t[i], NULL, hammer_thread, &h) == 0);
+    for (int i = 0; i < 4; i++) {
+        kk_metrics_render(&m, &out); /* renders while others write */
+        kk_buf_reset(&out);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    kk_metrics_render(&m, &out);
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_reconcile_duration_seconds_count 20000"));
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_reconcile_duration_seconds_bucket{le=\"0.005\"} "
+                                         "20000"));
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_reconcile_errors_total 10000"));
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_container_restarts_total 20000"));
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_events_total 20000"));
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_last_event_timestamp_seconds 4999"));
+}
+
+KT_CASE(write_is_atomic_and_creates_the_directory)
+{
+    _cleanup_(kk_metrics_destroy) struct kk_metrics m;
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_free_ char *path = kk_xasprintf("%s/_agent/metrics.prom", kt_tmpdir());
+    _cleanup_free_ char *dir = kk_xasprintf("%s/_agent", kt_tmpdir());
+    _cleanup_buf_ struct kk_buf want = KK_BUF_INIT, got = KK_BUF_INIT;
+    _cleanup_close_ int fd = -1;
+    _cleanup_closedir_ DIR *d = NULL;
+    struct dirent *de;
+    struct stat st;
+    unsigned entries = 0;
+
+    fill(&m);
+    KT_ASSERT_OK(kk_metrics_write(&m, path, &err), &err);
+    kk_metrics_add_restart(&m);
+    KT_ASSERT_OK(kk_metrics_write(&m, path, &err), &err); /* replaces */
+    kk_metrics_render(&m, &want);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    KT_ASSERT(fd >= 0);
+    KT_ASSERT(kk_buf_read_fd(&got, fd, 1 << 20) == 0);
+    KT_ASSERT_STREQ(kk_buf_str(&got), kk_buf_str(&want));
+    KT_ASSERT(fstat(fd, &st) == 0);
+    KT_ASSERT_EQ(st.st_mode & 07777, 0644);
+    d = opendir(dir);
+    KT_ASSERT(d != NULL);
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            entries++;
+    KT_ASSERT_EQ(entries, 1); /* no temp file left behind */
+}
+
+KT_CASE(write_refuses_bad_paths_and_symlinks)
+{
+    _cleanup_(kk_metrics_destroy) struct kk_metrics m;
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL, *e3 = NULL;
+    _cleanup_free_ char *target = kk_xasprintf("%s/elsewhere", kt_tmpdir());
+    _cleanup_free_ char *link = kk_xasprintf("%s/metrics.prom", kt_tmpdir());
+    struct stat st;
+
+    kk_metrics_init(&m, 0);
+    KT_ASSERT(kk_metrics_write(&m, "relative/metrics.prom", &e1) < 0);
+    KT_ASSERT_EQ(kk_error_code(e1), KK_E_INVALID);
+    KT_ASSERT(kk_metrics_write(&m, "/tmp/", &e2) < 0);
+    KT_ASSERT_EQ(kk_error_code(e2), KK_E_INVALID);
+    KT_ASSERT(symlink(target, link) == 0);
+    KT_ASSERT(kk_metrics_write(&m, link, &e3) < 0);
+    KT_ASSERT(strstr(e3->message, "metrics file") != NULL);
+    KT_ASSERT(lstat(target, &st) < 0); /* nothing written through the link */
+}
+
+/* The official Python client's parser, run on the written file: it must
+ * read every family with its type and the samples we wrote. It prints one
+ * "name{labels} value" line per sample and "TYPE name type" per family. */
+static const char parser_script[] =
+        "import sys\n"
+        "from prometheus_client.parser import text_string_to_metric_families\n"
+        "text = open(sys.argv[1]).read()\n"
+        "for fam in text_string_to_metric_families(text):\n"
+        "    print('TYPE %s %s' % (fam.name, fam.type))\n"
+        "    for s in fam.samples:\n"
+        "        labels = ','.join('%s=%s' % kv for kv in sorted(s.labels.items()))\n"
+        "        print('%s{%s} %r' % (s.name, labels, float(s.value)))\n";
+
+static const char *python(void)
+{
+    /* Debian's python3 sees python3-prometheus-client; a pyenv first in
+     * PATH would not. */
+    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
+KT_CASE(prometheus_client_parses_the_file)
+{
+    _cleanup_(kk_metrics_destroy) struct kk_metrics m;
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_free_ char *path = kk_xasprintf("%s/metrics.prom", kt_tmpdir());
+    _cleanup_free_ char *script = kk_xasprintf("%s/parse.py", kt_tmpdir());
+    _cleanup_free_ char *cmd = NULL;
+    _cleanup_buf_ struct kk_buf dump = KK_BUF_INIT;
+    _cleanup_fclose_ FILE *f = NULL;
+    FILE *p;
+    char line[512];
+    int status;
+
+    fill(&m);
+    KT_ASSERT_OK(kk_metrics_write(&m, path, &err), &err);
+    f = fopen(script, "w");
+    KT_ASSERT(f && fputs(parser_script, f) >= 0 && fflush(f) == 0);
+    cmd = kk_xasprintf("%s %s %s 2>&1", python(), script, path);
+    p = popen(cmd, "r");
+    KT_ASSERT(p != NULL);
+    while (fgets(line, sizeof(line), p))
+        kk_buf_adds(&dump, line);
+    status = pclose(p);
+    KT_ASSERT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "parser failed: %s",
+                  kk_buf_str(&dump));
+    const char *t = kk_buf_str(&dump);
+    KT_ASSERT(has_line(t, "TYPE kukeon_resources gauge"));
+    KT_ASSERT(has_line(t, "kukeon_resources{kind=Cell,state=Ready} 2.0"));
+    KT_ASSERT(has_line(t, "TYPE kukeon_container_restarts counter"));
+    KT_ASSERT(has_line(t, "kukeon_container_restarts_total{} 2.0"));
+    KT_ASSERT(has_line(t, "TYPE kukeon_reconcile_duration_seconds histogram"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=0.025} 3.0"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=+Inf} 5.0"));
+    KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_sum{} 120.321"));
+    KT_ASSERT(has_line(t, "TYPE kukeon_containerd_up gauge"));
+    KT_ASSERT(has_line(t, "kukeon_containerd_up{} 1.0"));
+    KT_ASSERT(has_line(t, "kukeon_last_event_timestamp_seconds{} 1700000100.0"));
+}

@@ -232,7 +232,9 @@ static int state_load(struct kk_ipam *ipam, const char *file, struct space_state
     int r = kk_buf_read_fd(&b, fd, IPAM_FILE_MAX);
     if (r < 0)
         return kk_error_errnum(err, -r, "read %s", file);
-    if (memchr(b.data ? b.data : "", '\0', b.len))
+    if (b.len == 0)
+        return parse_error(err, file, 0, "empty file");
+    if (memchr(b.data, '\0', b.len))
         return parse_error(err, file, 0, "NUL byte");
     unsigned lineno = 0;
     char *save = NULL;

@@ -258,6 +258,12 @@ KT_CASE(corrupt_state_is_reported_not_rewritten)
     kk_error_freep(&err);
     _cleanup_free_ char *after = read_state(kt_tmpdir(), "r_s.ipam");
     KT_ASSERT_STREQ(after, bad);
+    /* So is an empty one. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    close(fd);
+    KT_ASSERT(kk_ipam_alloc(&ipam, "r", "s", "a/d", &ip, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_DATA_LOSS);
+    kk_error_freep(&err);
     /* The gateway in a hand-edited file is refused too. */
     fd = open(path, O_WRONLY | O_TRUNC);
     KT_ASSERT(write(fd, "subnet 10.88.0.0/24\nalloc 10.88.0.1 a/b\n", 40) == 40);

@@ -1,6 +1,6 @@
 /* The real firewall backend: libnftables.
  *
- * Each operation reads the table (`list table` with handles), plans the
+ * Each operation reads what it needs of the table (read_state), plans the
  * change as text (ruleset.c) and hands all of it to libnftables as one input,
  * which it sends to the kernel as one batch: one transaction (commit()).
  * Output and errors are buffered in the context, never printed, so that an
@@ -76,36 +76,46 @@ static int run(struct nft_fw *fw, const char *cmd, unsigned flags, struct kk_buf
     return finish(fw, nft_run_cmd_from_buffer(fw->ctx, cmd), NULL, out, err);
 }
 
-static int table_exists(struct nft_fw *fw, bool *exists, kk_error **err)
+/* What the table has, cheaply: the names of its chains and the hooks of its
+ * base chains, no rules (`list chains`). st->exists tells whether it is
+ * there at all. */
+static int read_chains(struct nft_fw *fw, struct kk_fw_state *st, kk_error **err)
 {
     _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
-    _cleanup_free_ char *want = kk_xasprintf("table inet %s", fw->table);
-    if (run(fw, "list tables inet", 0, &out, err) < 0)
-        return -1;
-    *exists = false;
-    for (const char *line = kk_buf_str(&out); *line;) {
-        const char *nl = strchrnul(line, '\n');
-        if ((size_t)(nl - line) == strlen(want) && memcmp(line, want, strlen(want)) == 0)
-            *exists = true;
-        line = *nl ? nl + 1 : nl;
-    }
-    return 0;
-}
-
-static int read_state(struct nft_fw *fw, struct kk_fw_state *st, kk_error **err)
-{
-    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
-    _cleanup_free_ char *cmd = kk_xasprintf("list table inet %s", fw->table);
-    bool exists;
 
     *st = (struct kk_fw_state){0};
-    if (table_exists(fw, &exists, err) < 0)
-        return kk_error_wrap(err, "list tables");
-    if (!exists)
-        return 0;
-    if (run(fw, cmd, NFT_CTX_OUTPUT_HANDLE, &out, err) < 0)
-        return kk_error_wrap(err, "list table %s", fw->table);
-    return kk_fw_state_parse(kk_buf_str(&out), st, err);
+    if (run(fw, "list chains inet", 0, &out, err) < 0)
+        return kk_error_wrap(err, "list chains");
+    return kk_fw_state_parse(kk_buf_str(&out), fw->table, st, err);
+}
+
+/* read_chains, plus the rules and handles of the chains a plan for the
+ * object consults (kk_fw_chains_to_read), one `list chain` each: the cost of
+ * a change follows what it touches, not the size of the table. (One command
+ * per run: nft 1.0.6 resolves several `list chain` of one input against the
+ * cache of the first.) */
+static int read_state(struct nft_fw *fw, enum kk_fw_kind kind, const char *key,
+                      struct kk_fw_state *st, kk_error **err)
+{
+    char names[KK_FW_READ_MAX][KK_FW_CHAIN_NAME_SIZE];
+
+    if (read_chains(fw, st, err) < 0)
+        return -1;
+    size_t n = st->exists ? kk_fw_chains_to_read(kind, key, names) : 0;
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+        _cleanup_free_ char *cmd = NULL;
+        if (!kk_fw_state_chain(st, names[i]))
+            continue;
+        cmd = kk_xasprintf("list chain inet %s %s", fw->table, names[i]);
+        if (run(fw, cmd, NFT_CTX_OUTPUT_HANDLE, &out, err) < 0) {
+            kk_fw_state_release(st);
+            return kk_error_wrap(err, "list chain %s", names[i]);
+        }
+        if (kk_fw_state_parse(kk_buf_str(&out), fw->table, st, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Runs a change as one transaction. libnftables sends one input, buffer or
@@ -156,7 +166,7 @@ static int apply_want(struct nft_fw *fw, const struct kk_fw_want *want, kk_error
     _cleanup_buf_ struct kk_buf cmds = KK_BUF_INIT;
     _cleanup_state_ struct kk_fw_state st = {0};
 
-    if (read_state(fw, &st, err) < 0)
+    if (read_state(fw, want->kind, want->key, &st, err) < 0)
         return -1;
     kk_fw_plan_apply(fw->table, &st, want, &cmds);
     return commit(fw, &cmds, err);
@@ -169,7 +179,7 @@ static int remove_key(struct nft_fw *fw, enum kk_fw_kind kind, const char *key, 
 
     if (!key || !kk_fw_key_valid(key))
         return kk_error_set(err, KK_E_INVALID, "key \"%.64s\" is not valid", key ? key : "");
-    if (read_state(fw, &st, err) < 0)
+    if (read_state(fw, kind, key, &st, err) < 0)
         return -1;
     kk_fw_plan_remove(fw->table, &st, kind, key, &cmds);
     return commit(fw, &cmds, err);
@@ -242,7 +252,7 @@ static int nft_prune(struct kk_fw *base, const char *const *live_spaces,
     int r;
 
     pthread_mutex_lock(&fw->lock);
-    r = read_state(fw, &st, err);
+    r = read_state(fw, KK_FW_SPACE, NULL, &st, err);
     if (r == 0) {
         n = kk_fw_plan_prune(fw->table, &st, live_spaces, live_cells, &cmds);
         r = commit(fw, &cmds, err);
@@ -261,12 +271,11 @@ static int nft_teardown(struct kk_fw *base, kk_error **err)
 {
     struct nft_fw *fw = (struct nft_fw *)base;
     _cleanup_free_ char *cmd = kk_xasprintf("delete table inet %s", fw->table);
-    bool exists;
-    int r;
+    _cleanup_state_ struct kk_fw_state st = {0};
 
     pthread_mutex_lock(&fw->lock);
-    r = table_exists(fw, &exists, err);
-    if (r == 0 && exists)
+    int r = read_chains(fw, &st, err);
+    if (r == 0 && st.exists)
         r = run(fw, cmd, 0, NULL, err);
     pthread_mutex_unlock(&fw->lock);
     return r < 0 ? kk_error_wrap(err, "firewall: delete table %s", fw->table) : 0;
@@ -276,12 +285,11 @@ static int nft_dump(struct kk_fw *base, struct kk_buf *out, kk_error **err)
 {
     struct nft_fw *fw = (struct nft_fw *)base;
     _cleanup_free_ char *cmd = kk_xasprintf("list table inet %s", fw->table);
-    bool exists;
-    int r;
+    _cleanup_state_ struct kk_fw_state st = {0};
 
     pthread_mutex_lock(&fw->lock);
-    r = table_exists(fw, &exists, err);
-    if (r == 0 && exists)
+    int r = read_chains(fw, &st, err);
+    if (r == 0 && st.exists)
         r = run(fw, cmd, 0, out, err);
     pthread_mutex_unlock(&fw->lock);
     return r < 0 ? kk_error_wrap(err, "firewall: list table %s", fw->table) : 0;

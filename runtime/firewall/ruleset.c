@@ -86,6 +86,23 @@ void kk_fw_owned_chain(enum kk_fw_kind kind, const char *key, size_t i,
     snprintf(out, KK_FW_CHAIN_NAME_SIZE, "%s/_%s/%s", prefix, hex, suffix);
 }
 
+size_t kk_fw_chains_to_read(enum kk_fw_kind kind, const char *key,
+                            char names[KK_FW_READ_MAX][KK_FW_CHAIN_NAME_SIZE])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < KK_ARRAY_SIZE(base_chains); i++)
+        snprintf(names[n++], KK_FW_CHAIN_NAME_SIZE, "%s", base_chains[i].name);
+    for (size_t i = 0; i < KK_ARRAY_SIZE(dispatch_chains); i++)
+        snprintf(names[n++], KK_FW_CHAIN_NAME_SIZE, "%s", dispatch_chains[i]);
+    for (size_t i = 0; key && i < kk_fw_owned_count(kind); i++)
+        kk_fw_owned_chain(kind, key, i, names[n++]);
+    return n;
+}
+
+_Static_assert(KK_ARRAY_SIZE(base_chains) + KK_ARRAY_SIZE(dispatch_chains) + KK_FW_OWNED_MAX <=
+                       KK_FW_READ_MAX,
+               "KK_FW_READ_MAX");
+
 /* --- validation ---------------------------------------------------------- */
 
 static bool is_lower_alnum(char c)

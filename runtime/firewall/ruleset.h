@@ -91,12 +91,23 @@ struct kk_fw_state {
 void kk_fw_state_release(struct kk_fw_state *st);
 #define _cleanup_state_ _cleanup_(kk_fw_state_release)
 
-/* Parses `nft -a list table inet T` output (NFT_CTX_OUTPUT_HANDLE). Sets,
- * maps and anything else that is not a chain are skipped. Fails with
- * DataLoss on text it cannot follow. */
-int kk_fw_state_parse(const char *listing, struct kk_fw_state *st, kk_error **err);
+/* Parses nft's listing of `list chains`, `list chain`, `list table` (with
+ * NFT_CTX_OUTPUT_HANDLE for rule handles) *into* st: only the block of table
+ * `table` is read, a chain already in st is completed rather than added
+ * twice, st->exists is set if the table was seen. Sets, maps and anything
+ * else that is not a chain are skipped. Fails with DataLoss on text it
+ * cannot follow (and st is released). */
+int kk_fw_state_parse(const char *listing, const char *table, struct kk_fw_state *st,
+                      kk_error **err);
 /* The chain of that name, or NULL. */
 const struct kk_fw_chain *kk_fw_state_chain(const struct kk_fw_state *st, const char *name);
+
+/* The chains whose rules the plans consult: every base and dispatch chain,
+ * and the owned chains of the object `key` of `kind` (key NULL: none).
+ * Writes their names to names[] and returns how many. */
+#define KK_FW_READ_MAX 16
+size_t kk_fw_chains_to_read(enum kk_fw_kind kind, const char *key,
+                            char names[KK_FW_READ_MAX][KK_FW_CHAIN_NAME_SIZE]);
 
 /* Appends the commands that create the table, its base and dispatch chains
  * (idempotent `add`s) and re-assert the fixed rules of the base chains. */

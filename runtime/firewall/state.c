@@ -9,10 +9,11 @@
  *             set other { ... }
  *     }
  *
- * Only three shapes matter: "chain NAME {" opens a chain, a line ending in
- * "# handle N" inside a chain is a rule, and a lone "}" closes a block.
- * Everything else (the chain's "type ... policy ...;" line, sets, maps,
- * flowtables and their contents) is skipped.
+ * Only a few shapes matter: "table inet NAME {" opens a table (other
+ * tables' blocks are skipped), "chain NAME {" opens a chain, a base chain's
+ * first line is "type ... policy ...;", a line ending in "# handle N" inside
+ * a chain is a rule, and a lone "}" closes a block. Everything else (sets,
+ * maps, flowtables and their contents) is skipped.
  */
 #include "runtime/firewall/ruleset.h"
 
@@ -82,8 +83,12 @@ static bool cut_handle(const char *s, const char **end, uint64_t *handle)
     return true;
 }
 
-static struct kk_fw_chain *add_chain(struct kk_fw_state *st, const char *name, size_t len)
+/* The chain of that name, added if new: listings of one table are merged. */
+static struct kk_fw_chain *get_chain(struct kk_fw_state *st, const char *name, size_t len)
 {
+    for (size_t i = 0; i < st->n_chains; i++)
+        if (strlen(st->chains[i].name) == len && memcmp(st->chains[i].name, name, len) == 0)
+            return &st->chains[i];
     void *p = st->chains;
     kk_xgrow(&p, &st->cap_chains, st->n_chains + 1, sizeof(*st->chains));
     st->chains = p;
@@ -100,14 +105,15 @@ static void add_rule(struct kk_fw_chain *c, const char *text, size_t len, uint64
     c->rules[c->n_rules++] = (struct kk_fw_rule){kk_xstrndup(text, len), handle};
 }
 
-int kk_fw_state_parse(const char *listing, struct kk_fw_state *st, kk_error **err)
+int kk_fw_state_parse(const char *listing, const char *table, struct kk_fw_state *st,
+                      kk_error **err)
 {
-    /* depth 0: outside; 1: in the table; 2: in a chain or another block. */
+    /* depth 0: outside; 1: in a table; 2: in a chain or another block. */
     int depth = 0;
     size_t lineno = 0;
+    bool ours = false; /* in the block of `table` */
     struct kk_fw_chain *chain = NULL;
 
-    *st = (struct kk_fw_state){0};
     for (const char *line = listing; *line;) {
         const char *nl = strchr(line, '\n');
         const char *next = nl ? nl + 1 : line + strlen(line);
@@ -129,7 +135,9 @@ int kk_fw_state_parse(const char *listing, struct kk_fw_state *st, kk_error **er
             cut_handle(s, &e, &handle);
             if (!starts_with(s, e, "table inet ") || e[-1] != '{')
                 goto bad;
-            st->exists = true;
+            const char *n = s + 11, *ne = trim_end(n, e - 1);
+            ours = (size_t)(ne - n) == strlen(table) && memcmp(n, table, strlen(table)) == 0;
+            st->exists |= ours;
             depth = 1;
             continue;
         }
@@ -138,13 +146,13 @@ int kk_fw_state_parse(const char *listing, struct kk_fw_state *st, kk_error **er
             if (e[-1] != '{')
                 goto bad;
             depth = 2;
-            if (starts_with(s, e, "chain ")) {
+            if (ours && starts_with(s, e, "chain ")) {
                 const char *n = s + 6, *ne = trim_end(n, e - 1);
                 if (ne - n >= 2 && *n == '"' && ne[-1] == '"')
                     n++, ne--;
                 if (ne == n || ne - n >= KK_FW_CHAIN_NAME_SIZE)
                     goto bad;
-                chain = add_chain(st, n, (size_t)(ne - n));
+                chain = get_chain(st, n, (size_t)(ne - n));
             }
             continue;
         }
@@ -154,7 +162,7 @@ int kk_fw_state_parse(const char *listing, struct kk_fw_state *st, kk_error **er
         else if (chain && !chain->hook && chain->n_rules == 0 && starts_with(s, e, "type "))
             chain->hook = kk_xstrndup(s, (size_t)(e - s));
     }
-    if (depth != 0 && st->exists)
+    if (depth != 0)
         goto bad_end;
     return 0;
 

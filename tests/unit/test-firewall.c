@@ -251,7 +251,7 @@ KT_CASE(listing_is_parsed)
 {
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_state_ struct kk_fw_state st = {0};
-    KT_ASSERT_OK(kk_fw_state_parse(listing, &st, &err), &err);
+    KT_ASSERT_OK(kk_fw_state_parse(listing, "kk", &st, &err), &err);
     KT_ASSERT(st.exists);
     KT_ASSERT_EQ(st.n_chains, 3);
     const struct kk_fw_chain *c = kk_fw_state_chain(&st, "publish");
@@ -278,13 +278,13 @@ KT_CASE(listing_garbage_is_an_error)
     for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++) {
         _cleanup_error_ kk_error *err = NULL;
         _cleanup_state_ struct kk_fw_state st = {0};
-        KT_ASSERT_MSG(kk_fw_state_parse(bad[i], &st, &err) < 0, "accepted case %zu", i);
+        KT_ASSERT_MSG(kk_fw_state_parse(bad[i], "kk", &st, &err) < 0, "accepted case %zu", i);
         KT_ASSERT_EQ(err->code, KK_E_DATA_LOSS);
         KT_ASSERT_EQ(st.n_chains, 0);
     }
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_state_ struct kk_fw_state st = {0};
-    KT_ASSERT_OK(kk_fw_state_parse("", &st, &err), &err);
+    KT_ASSERT_OK(kk_fw_state_parse("", "kk", &st, &err), &err);
     KT_ASSERT(!st.exists);
 }
 
@@ -316,7 +316,7 @@ KT_CASE(plan_apply_creates_then_keeps_the_jump)
     KT_ASSERT(!contains(t, "flush chain inet kk publish\n"));
 
     /* With the jump there twice (handles 15 and 17): keep one, drop one. */
-    KT_ASSERT_OK(kk_fw_state_parse(listing, &st, &err), &err);
+    KT_ASSERT_OK(kk_fw_state_parse(listing, "kk", &st, &err), &err);
     kk_fw_plan_apply("kk", &st, &w, &again);
     t = kk_buf_str(&again);
     KT_ASSERT_EQ(count(t, "jump cell/a/b/c/d/dnat"), 0);
@@ -331,7 +331,7 @@ KT_CASE(plan_remove_is_exact)
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_state_ struct kk_fw_state st = {0};
     _cleanup_buf_ struct kk_buf cmds = KK_BUF_INIT, none = KK_BUF_INIT;
-    KT_ASSERT_OK(kk_fw_state_parse(listing, &st, &err), &err);
+    KT_ASSERT_OK(kk_fw_state_parse(listing, "kk", &st, &err), &err);
 
     kk_fw_plan_remove("kk", &st, KK_FW_CELL, "a/b/c/d", &cmds);
     KT_ASSERT_STREQ(kk_buf_str(&cmds), "delete rule inet kk publish handle 15\n"
@@ -366,7 +366,7 @@ KT_CASE(plan_prune_deletes_only_what_no_live_key_owns)
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_state_ struct kk_fw_state st = {0};
     _cleanup_buf_ struct kk_buf none = KK_BUF_INIT, some = KK_BUF_INIT, all = KK_BUF_INIT;
-    KT_ASSERT_OK(kk_fw_state_parse(prune_listing, &st, &err), &err);
+    KT_ASSERT_OK(kk_fw_state_parse(prune_listing, "kk", &st, &err), &err);
 
     const char *spaces[] = {"a/b", NULL};
     const char *cells[] = {"a/b/c/d", "a/b/c/e", "z/z/z/z", NULL};
@@ -436,7 +436,7 @@ KT_CASE(plan_apply_of_what_is_there_is_empty)
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_state_ struct kk_fw_state st = {0};
     struct kk_fw_port port = {"", 8080, 80, KK_FW_TCP}, other = {"", 8081, 80, KK_FW_TCP};
-    KT_ASSERT_OK(kk_fw_state_parse(in_sync_listing, &st, &err), &err);
+    KT_ASSERT_OK(kk_fw_state_parse(in_sync_listing, "kk", &st, &err), &err);
     KT_ASSERT_STREQ(kk_fw_state_chain(&st, "output")->hook,
                     "type nat hook output priority -100; policy accept;");
     KT_ASSERT(!kk_fw_state_chain(&st, "publish")->hook);
@@ -465,8 +465,57 @@ KT_CASE(plan_apply_of_what_is_there_is_empty)
     _cleanup_free_ char *tampered = kk_xstrdup(in_sync_listing);
     char *prio = strstr(tampered, "priority -100");
     memcpy(prio, "priority -200", 13);
-    KT_ASSERT_OK(kk_fw_state_parse(tampered, &st2, &err), &err);
+    KT_ASSERT_OK(kk_fw_state_parse(tampered, "kk", &st2, &err), &err);
     _cleanup_buf_ struct kk_buf d = KK_BUF_INIT;
     kk_fw_plan_apply("kk", &st2, &same, &d);
     KT_ASSERT(contains(kk_buf_str(&d), "flush chain inet kk output\n"));
+}
+
+KT_CASE(listings_of_one_table_are_merged_and_others_skipped)
+{
+    /* `list chains inet` (every inet table, no rules), then `list chain`. */
+    static const char chains[] = "table inet other {\n"
+                                 "\tchain publish {\n"
+                                 "\t}\n"
+                                 "}\n"
+                                 "table inet kk {\n"
+                                 "\tchain forward {\n"
+                                 "\t\ttype filter hook forward priority filter; policy accept;\n"
+                                 "\t}\n"
+                                 "\tchain publish {\n"
+                                 "\t}\n"
+                                 "}\n";
+    static const char publish[] = "table inet kk {\n"
+                                  "\tchain publish { # handle 6\n"
+                                  "\t\tjump cell/a/b/c/d/dnat # handle 15\n"
+                                  "\t}\n"
+                                  "}\n";
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_state_ struct kk_fw_state st = {0}, none = {0};
+    KT_ASSERT_OK(kk_fw_state_parse(chains, "kk", &st, &err), &err);
+    KT_ASSERT(st.exists);
+    KT_ASSERT_EQ(st.n_chains, 2);
+    KT_ASSERT_OK(kk_fw_state_parse(publish, "kk", &st, &err), &err);
+    KT_ASSERT_EQ(st.n_chains, 2);
+    const struct kk_fw_chain *c = kk_fw_state_chain(&st, "publish");
+    KT_ASSERT_EQ(c->n_rules, 1);
+    KT_ASSERT_EQ(c->rules[0].handle, 15);
+    KT_ASSERT_STREQ(kk_fw_state_chain(&st, "forward")->hook,
+                    "type filter hook forward priority filter; policy accept;");
+
+    KT_ASSERT_OK(kk_fw_state_parse(chains, "kkk", &none, &err), &err);
+    KT_ASSERT(!none.exists);
+    KT_ASSERT_EQ(none.n_chains, 0);
+}
+
+KT_CASE(chains_to_read_cover_base_dispatch_and_owned)
+{
+    char names[KK_FW_READ_MAX][KK_FW_CHAIN_NAME_SIZE];
+    size_t n = kk_fw_chains_to_read(KK_FW_CELL, "a/b/c/d", names);
+    KT_ASSERT_EQ(n, 5 + 5 + 2);
+    KT_ASSERT_STREQ(names[0], "prerouting");
+    KT_ASSERT_STREQ(names[5], "publish");
+    KT_ASSERT_STREQ(names[10], "cell/a/b/c/d/dnat");
+    KT_ASSERT_STREQ(names[11], "cell/a/b/c/d/fwd");
+    KT_ASSERT_EQ(kk_fw_chains_to_read(KK_FW_SPACE, NULL, names), 10);
 }

@@ -119,6 +119,40 @@ else
     kt_pass
 fi
 
+# Completion: verbs, kinds, and cell names read from a state tree.
+complete_words() { # WORD... (the last one is being completed)
+    COMP_WORDS=("$@")
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    COMPREPLY=()
+    _kuke
+    echo "${COMPREPLY[*]}"
+}
+
+kt_case bash_completion
+shopt -s extglob
+mkdir -p "$T/state/default/default/default/web" "$T/state/default/default/default/db" \
+    "$T/state/default/default/default/web/containers" "$T/state/_inbox" "$T/state/prod/edge"
+if ! . contrib/bash-completion/kuke; then
+    kt_fail "completion does not load"
+elif missing=$(for v in $verbs; do [[ " $(complete_words kuke "") " == *" $v "* ]] || echo $v; done) &&
+    [ -n "$missing" ]; then
+    kt_fail "verbs not completed: $missing"
+elif [ "$(complete_words kuke st)" != "start stop" ]; then
+    kt_fail "verbs: '$(complete_words kuke st)'"
+elif [ "$(complete_words kuke get c)" != "cells containers" ]; then
+    kt_fail "get kinds: '$(complete_words kuke get c)'"
+elif [ "$(complete_words kuke stop cell --state "$T/state" "")" != "db web" ]; then
+    kt_fail "cell names: '$(complete_words kuke stop cell --state "$T/state" "")'"
+elif [ "$(complete_words kuke get spaces --state "$T/state" --realm prod "")" != "edge" ]; then
+    kt_fail "space names of a realm: '$(complete_words kuke get spaces --state "$T/state" --realm prod "")'"
+elif [ "$(KUKEON_STATE=$T/state complete_words kuke get realms "")" != "default prod" ]; then
+    kt_fail "realm names from KUKEON_STATE"
+elif [ "$(complete_words kuke get cells -o "")" != "yaml json wide" ]; then
+    kt_fail "-o values"
+else
+    kt_pass
+fi
+
 kt_case shell_scripts_parse
 out=""
 for s in contrib/bash-completion/kuke contrib/gitops/kukeon-gitops-pull; do

@@ -241,10 +241,36 @@ static const char *proto_name(enum kk_fw_proto proto)
     return proto == KK_FW_UDP ? "udp" : "tcp";
 }
 
-static bool ports_conflict(const struct kk_fw_port *a, const struct kk_fw_port *b)
+/* A port with its host address parsed (0: every local address, for "" and
+ * for "0.0.0.0" alike). */
+static int check_port(const struct kk_fw_port *p, struct in_addr *host)
 {
-    return a->proto == b->proto && a->host_port == b->host_port &&
-           (!a->host_ip[0] || !b->host_ip[0] || strcmp(a->host_ip, b->host_ip) == 0);
+    host->s_addr = 0;
+    if (p->host_port == 0 || p->container_port == 0 ||
+        (p->proto != KK_FW_TCP && p->proto != KK_FW_UDP))
+        return -1;
+    return p->host_ip[0] && inet_pton(AF_INET, p->host_ip, host) != 1 ? -1 : 0;
+}
+
+/* Every port valid, and no host port published twice: the same protocol and
+ * port on the same address, or on every address and any other. */
+static int check_ports(const struct kk_fw_cell *cell, kk_error **err)
+{
+    for (size_t i = 0; i < cell->n_ports; i++) {
+        const struct kk_fw_port *p = &cell->ports[i];
+        struct in_addr hi, hj;
+        if (check_port(p, &hi) < 0)
+            return kk_error_set(err, KK_E_INVALID, "cell %s: port %zu is not valid", cell->key, i);
+        for (size_t j = 0; j < i; j++) {
+            const struct kk_fw_port *q = &cell->ports[j];
+            check_port(q, &hj);
+            if (p->proto == q->proto && p->host_port == q->host_port &&
+                (!hi.s_addr || !hj.s_addr || hi.s_addr == hj.s_addr))
+                return kk_error_set(err, KK_E_INVALID, "cell %s: host port %u/%s published twice",
+                                    cell->key, p->host_port, proto_name(p->proto));
+        }
+    }
+    return 0;
 }
 
 int kk_fw_render_cell(const struct kk_fw_cell *cell, struct kk_fw_want *want, kk_error **err)
@@ -264,26 +290,19 @@ int kk_fw_render_cell(const struct kk_fw_cell *cell, struct kk_fw_want *want, kk
     if (!cell->ip || parse_ipv4(cell->ip, &a, ip) < 0)
         return kk_error_set(err, KK_E_INVALID, "cell %s: address \"%s\" is not IPv4", cell->key,
                             cell->ip ? cell->ip : "");
+    if (check_ports(cell, err) < 0)
+        return -1;
 
     for (size_t i = 0; i < cell->n_ports; i++) {
         const struct kk_fw_port *p = &cell->ports[i];
-        if (p->host_port == 0 || p->container_port == 0 ||
-            (p->proto != KK_FW_TCP && p->proto != KK_FW_UDP))
-            goto invalid;
-        if (p->host_ip[0] && parse_ipv4(p->host_ip, &a, host_ip) < 0)
-            goto invalid;
-        for (size_t j = 0; j < i; j++)
-            if (ports_conflict(p, &cell->ports[j])) {
-                kk_fw_want_release(want);
-                return kk_error_set(err, KK_E_INVALID, "cell %s: host port %u/%s published twice",
-                                    cell->key, p->host_port, proto_name(p->proto));
-            }
-
         const char *proto = proto_name(p->proto);
-        if (p->host_ip[0])
+        check_port(p, &a);
+        if (a.s_addr) {
+            inet_ntop(AF_INET, &a, host_ip, sizeof(host_ip));
             kk_buf_printf(&want->rules[0], "ip daddr %s ", host_ip);
-        else
+        } else {
             kk_buf_adds(&want->rules[0], "meta nfproto ipv4 ");
+        }
         kk_buf_printf(&want->rules[0], "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, ip,
                       p->container_port);
 
@@ -295,10 +314,6 @@ int kk_fw_render_cell(const struct kk_fw_cell *cell, struct kk_fw_want *want, kk
         if (!seen)
             kk_buf_printf(&want->rules[1], "ip daddr %s %s dport %u accept\n", ip, proto,
                           p->container_port);
-        continue;
-    invalid:
-        kk_fw_want_release(want);
-        return kk_error_set(err, KK_E_INVALID, "cell %s: port %zu is not valid", cell->key, i);
     }
     return 0;
 }

@@ -200,12 +200,18 @@ KT_CASE(cell_rejects_conflicts_and_bad_input)
     struct kk_fw_port ok[2] = {{"127.0.0.1", 8080, 80, KK_FW_TCP},
                                {"10.0.0.1", 8080, 81, KK_FW_TCP}};
     struct kk_fw_port udp[2] = {{"", 8080, 80, KK_FW_TCP}, {"", 8080, 80, KK_FW_UDP}};
+    struct kk_fw_port any[2] = {{"0.0.0.0", 8080, 80, KK_FW_TCP},
+                                {"10.0.0.1", 8080, 81, KK_FW_TCP}};
     struct kk_fw_port zero[1] = {{"", 0, 80, KK_FW_TCP}};
     struct kk_fw_port badip[1] = {{"1.2.3", 1, 80, KK_FW_TCP}};
     const struct kk_fw_cell bad[] = {
-            {"a/b/c/d", "10.88.3.2", p, 2},     {"a/b/c/d", "10.88.3.2", zero, 1},
-            {"a/b/c/d", "10.88.3.2", badip, 1}, {"a/b/c/d", "10.88.3.2/24", ok, 1},
-            {"a/b/c/d", NULL, ok, 1},           {"a/b/c/d", "10.88.3.2", ok, KK_FW_PORTS_MAX + 1},
+            {"a/b/c/d", "10.88.3.2", p, 2},
+            {"a/b/c/d", "10.88.3.2", any, 2},
+            {"a/b/c/d", "10.88.3.2", zero, 1},
+            {"a/b/c/d", "10.88.3.2", badip, 1},
+            {"a/b/c/d", "10.88.3.2/24", ok, 1},
+            {"a/b/c/d", NULL, ok, 1},
+            {"a/b/c/d", "10.88.3.2", ok, KK_FW_PORTS_MAX + 1},
             {"a/b/c/d\n", "10.88.3.2", ok, 1},
     };
     for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++) {
@@ -218,7 +224,11 @@ KT_CASE(cell_rejects_conflicts_and_bad_input)
     _cleanup_want_ struct kk_fw_want w1 = {0};
     KT_ASSERT_OK(kk_fw_render_cell(&(struct kk_fw_cell){"a/b/c/d", "10.88.3.2", ok, 2}, &w1, &err),
                  &err);
-    _cleanup_want_ struct kk_fw_want w2 = {0};
+    _cleanup_want_ struct kk_fw_want w2 = {0}, w3 = {0};
+    KT_ASSERT_OK(kk_fw_render_cell(&(struct kk_fw_cell){"a/b/c/d", "10.88.3.2", any, 1}, &w3, &err),
+                 &err);
+    KT_ASSERT_STREQ(kk_buf_str(&w3.rules[0]),
+                    "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.88.3.2:80\n");
     KT_ASSERT_OK(kk_fw_render_cell(&(struct kk_fw_cell){"a/b/c/d", "10.88.3.2", udp, 2}, &w2, &err),
                  &err);
 }

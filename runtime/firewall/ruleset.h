@@ -4,7 +4,8 @@
  *
  *   1. render  a space or cell into the rules of the chains it owns
  *              (struct kk_fw_want), from validated, parsed values only;
- *   2. parse   `nft -a list table inet T` into a struct kk_fw_state (which
+ *   2. parse   nft's listings (`list chains`, then `list chain` of the
+ *              chains the plan consults) into a struct kk_fw_state (which
  *              chains exist, which rules with which handles);
  *   3. plan    the nft commands that turn the current state into the wanted
  *              one, appended to one buffer that the backend runs as one

@@ -1,4 +1,5 @@
-/* Parsing of `nft -a list table inet T` (see ruleset.h).
+/* Parsing of nft's listings: `list chains`, `list chain`, `list table`
+ * (see ruleset.h).
  *
  * The listing is nft's own pretty-printer output, one statement per line:
  *

@@ -1,5 +1,7 @@
 /* Import of an archive plan into containerd, and unpacking (see image.h). */
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -7,8 +9,10 @@
 
 #include "fsapi/log.h"
 #include "runtime/image/image.h"
+#include "runtime/image/lease.h"
 
 #define DEFAULT_LEASE_S 3600
+#define WRITER_THREADS  3
 
 static const char *snapshotter_or_default(const char *s)
 {
@@ -97,9 +101,26 @@ static int snapshot_exists(struct kk_ctd *c, const char *ns, const char *snapsho
     return 0;
 }
 
-/* Unpacks layers[0..n) and labels the config. `c` should be leased. */
+/* Keeps a snapshot found to exist from being collected while we build on
+ * it (it may be unreferenced garbage awaiting the collector). */
+static int hold_snapshot(struct kk_ctd *c, const char *ns, const char *lease,
+                         const char *snapshotter, const char *key, kk_error **err)
+{
+    if (!lease)
+        return 0;
+    _cleanup_free_ char *type = kk_xasprintf("snapshots/%s", snapshotter);
+    return kk_image_lease_add(c, ns, lease, type, key, err);
+}
+
+/* Called before layer i is applied (SIZE_MAX: before the config is
+ * labelled); returns -1 if that blob will never be there. */
+typedef int (*blob_ready_fn)(void *userdata, size_t layer);
+
+/* Unpacks layers[0..n) and labels the config. `c` should be leased. ready
+ * may be NULL (everything is in the content store already). */
 static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshotter,
-                         const struct unpack_layer *layers, size_t n, const char *config_digest,
+                         const char *lease, const struct unpack_layer *layers, size_t n,
+                         const char *config_digest, blob_ready_fn ready, void *userdata,
                          size_t *applied_out, size_t *present_out, kk_error **err)
 {
     _cleanup_strv_ char **diff = kk_xcalloc(n + 1, sizeof(*diff));
@@ -118,6 +139,8 @@ static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshott
     if (snapshot_exists(c, ns, snapshotter, chain[n - 1], &have, err) < 0)
         return kk_error_wrap(err, "stat %s", chain[n - 1]);
     if (have) {
+        if (hold_snapshot(c, ns, lease, snapshotter, chain[n - 1], err) < 0)
+            return -1;
         present = n;
     } else {
         /* Bottom-up: skip what exists; above the first missing layer
@@ -128,10 +151,14 @@ static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshott
                 snapshot_exists(c, ns, snapshotter, chain[i], &have, err) < 0)
                 return kk_error_wrap(err, "stat %s", chain[i]);
             if (!building && i < n - 1 && have) {
+                if (hold_snapshot(c, ns, lease, snapshotter, chain[i], err) < 0)
+                    return -1;
                 present++;
                 continue;
             }
             building = true;
+            if (ready && ready(userdata, i) < 0)
+                return -1;
             if (apply_layer(c, ns, snapshotter, &layers[i], i ? chain[i - 1] : NULL, chain[i],
                             err) < 0)
                 return -1;
@@ -139,6 +166,8 @@ static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshott
         }
     }
 
+    if (ready && ready(userdata, SIZE_MAX) < 0)
+        return -1;
     _cleanup_free_ char *label = kk_xasprintf(KK_LABEL_GC_SNAPSHOT "%s", snapshotter);
     const char *labels[] = {label, chain[n - 1], NULL};
     if (kk_ctd_content_update_labels(c, ns, config_digest, labels, err) < 0)
@@ -172,41 +201,160 @@ int kk_image_unpack(struct kk_ctd *c, const char *ns, const char *snapshotter,
     }
     if (unpacked)
         *unpacked = 0;
-    r = unpack_layers(lc, ns, snapshotter, l, img->n_layers, img->config_digest, unpacked, NULL,
-                      err);
+    r = unpack_layers(lc, ns, snapshotter, lease, l, img->n_layers, img->config_digest, NULL, NULL,
+                      unpacked, NULL, err);
     kk_ctd_lease_delete(c, ns, lease, false, &ignored);
     return r < 0 ? kk_error_wrap(err, "unpack %s", img->name) : 0;
 }
 
 /* ---- import ------------------------------------------------------------- */
 
-static int write_blobs(struct kk_ctd *lc, const char *ns, const char *lease,
-                       const struct kk_image_archive *a, struct kk_image_import_result *res,
-                       kk_error **err)
+static double now_ms(void)
 {
-    for (size_t i = 0; i < a->n_blobs; i++) {
-        const struct kk_image_blob *b = &a->blobs[i];
-        _cleanup_error_ kk_error *ignored = NULL;
-        const char *const *labels = (const char *const *)b->labels;
-        /* One ingest ref per import and blob: a stale ingest of an earlier
-         * failed import can never collide with this one. */
-        _cleanup_free_ char *ref = kk_xasprintf("%s-%s", lease, b->digest + 7);
-        int r = kk_ctd_content_write_mem(lc, ns, ref, b->digest, b->data, b->size, labels, err);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Writes one blob; *present is set when it was there already. */
+static int write_blob(struct kk_ctd *lc, const char *ns, const char *lease,
+                      const struct kk_image_blob *b, bool *present, kk_error **err)
+{
+    _cleanup_error_ kk_error *ignored = NULL;
+    const char *const *labels = (const char *const *)b->labels;
+    /* One ingest ref per import and blob: a stale ingest of an earlier
+     * failed import can never collide with this one. */
+    _cleanup_free_ char *ref = kk_xasprintf("%s-%s", lease, b->digest + 7);
+    double t0 = now_ms();
+    int r = kk_ctd_content_write_mem(lc, ns, ref, b->digest, b->data, b->size, labels, err);
+    if (r < 0) {
+        /* A failed commit (e.g. a digest mismatch) leaves the ingest
+         * behind; abort it so that a later import starts afresh. */
+        kk_ctd_content_abort(lc, ns, ref, &ignored);
+        return kk_error_wrap(err, "write %s", b->digest);
+    }
+    /* Present already (an earlier import, a shared base): hold it with our
+     * lease (it may be garbage awaiting collection) and make sure its GC
+     * references are there too, as ctr does. */
+    if (r == 1 && kk_image_lease_add(lc, ns, lease, "content", b->digest, err) < 0)
+        return -1;
+    if (r == 1 && labels && kk_ctd_content_update_labels(lc, ns, b->digest, labels, err) < 0)
+        return kk_error_wrap(err, "label %s", b->digest);
+    *present = r == 1;
+    kk_log_debug("import %s: %s %s (%zu bytes) in %.1f ms", ns, r == 1 ? "had" : "wrote", b->digest,
+                 b->size, now_ms() - t0);
+    return 0;
+}
+
+/* Blobs are written by a few threads while the caller unpacks layers as
+ * soon as they are in: commits (each an fsync in containerd) overlap each
+ * other and the Diff.Apply of earlier layers. A manifest or index is only
+ * claimed once every blob before it in the plan is in, so the plan's
+ * children-first order still holds for whoever looks at the store. */
+enum { BLOB_PENDING, BLOB_WRITING, BLOB_DONE };
+
+struct writers {
+    struct kk_ctd *lc;
+    const char *ns, *lease;
+    const struct kk_image_archive *a;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *state;
+    size_t next, n_done;
+    bool stop;
+    kk_error *err; /* the first failure */
+    size_t written, present;
+    pthread_t threads[WRITER_THREADS];
+    size_t n_threads;
+};
+
+static bool all_before_done(const struct writers *w, size_t i)
+{
+    for (size_t k = 0; k < i; k++)
+        if (w->state[k] != BLOB_DONE)
+            return false;
+    return true;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writers *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && w->next < w->a->n_blobs &&
+               w->a->blobs[w->next].kind >= KK_BLOB_MANIFEST && !all_before_done(w, w->next))
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop || w->next >= w->a->n_blobs)
+            break;
+        size_t i = w->next++;
+        w->state[i] = BLOB_WRITING;
+        pthread_mutex_unlock(&w->mu);
+
+        kk_error *err = NULL;
+        bool present = false;
+        int r = write_blob(w->lc, w->ns, w->lease, &w->a->blobs[i], &present, &err);
+
+        pthread_mutex_lock(&w->mu);
         if (r < 0) {
-            /* A failed commit (e.g. a digest mismatch) leaves the ingest
-             * behind; abort it so that a later import starts afresh. */
-            kk_ctd_content_abort(lc, ns, ref, &ignored);
-            return kk_error_wrap(err, "write %s", b->digest);
-        }
-        if (r == 1) {
-            res->blobs_present++;
-            /* Present already (an earlier import, a shared base): make
-             * sure its GC references are there too, as ctr does. */
-            if (labels && kk_ctd_content_update_labels(lc, ns, b->digest, labels, err) < 0)
-                return kk_error_wrap(err, "label %s", b->digest);
+            if (!w->err)
+                w->err = err;
+            else
+                kk_error_free(err);
+            w->stop = true;
         } else {
-            res->blobs_written++;
+            w->state[i] = BLOB_DONE;
+            w->n_done++;
+            *(present ? &w->present : &w->written) += 1;
         }
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void writers_start(struct writers *w)
+{
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->state = kk_xcalloc(w->a->n_blobs ? w->a->n_blobs : 1, 1);
+    size_t n = w->a->n_blobs < WRITER_THREADS ? w->a->n_blobs : WRITER_THREADS;
+    for (size_t i = 0; i < n; i++)
+        if (pthread_create(&w->threads[w->n_threads], NULL, writer_main, w) == 0)
+            w->n_threads++;
+    if (w->n_threads == 0) /* no thread to be had: write on this one */
+        writer_main(w);
+}
+
+/* Waits until blob i is written; -1 if the writers failed or stopped. */
+static int writers_wait(struct writers *w, size_t i)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop && w->state[i] != BLOB_DONE)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int r = w->state[i] == BLOB_DONE ? 0 : -1;
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+/* Stops (if asked) and joins the writers; returns their first error. */
+static int writers_finish(struct writers *w, bool stop, struct kk_image_import_result *res,
+                          kk_error **err)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop |= stop;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < w->n_threads; i++)
+        pthread_join(w->threads[i], NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->state);
+    res->blobs_written = w->written;
+    res->blobs_present = w->present;
+    if (w->err) {
+        kk_error_free(*err);
+        *err = w->err;
+        return -1;
     }
     return 0;
 }
@@ -226,31 +374,50 @@ static int put_images(struct kk_ctd *c, const char *ns, const struct kk_image_ar
     return 0;
 }
 
+struct manifest_wait {
+    struct writers *w;
+    const struct kk_image_manifest *m;
+};
+
+static int manifest_blob_ready(void *userdata, size_t layer)
+{
+    const struct manifest_wait *mw = userdata;
+    return writers_wait(mw->w, layer == SIZE_MAX ? mw->m->config : mw->m->layers[layer]);
+}
+
+/* Unpacks a manifest of the plan, each layer as soon as it is written. */
 static int unpack_manifest(struct kk_ctd *lc, const char *ns, const char *snapshotter,
                            const struct kk_image_archive *a, const struct kk_image_manifest *m,
-                           struct kk_image_import_result *res, kk_error **err)
+                           struct writers *w, struct kk_image_import_result *res, kk_error **err)
 {
     _cleanup_free_ struct unpack_layer *l = kk_xcalloc(m->n_layers ? m->n_layers : 1, sizeof(*l));
+    struct manifest_wait mw = {w, m};
     for (size_t i = 0; i < m->n_layers; i++) {
         const struct kk_image_blob *b = &a->blobs[m->layers[i]];
         l[i] = (struct unpack_layer){{b->media_type, b->digest, (int64_t)b->size}, m->diff_ids[i]};
     }
-    return unpack_layers(lc, ns, snapshotter, l, m->n_layers, a->blobs[m->config].digest,
-                         &res->layers_unpacked, &res->layers_present, err);
+    return unpack_layers(lc, ns, snapshotter, w->lease, l, m->n_layers, a->blobs[m->config].digest,
+                         manifest_blob_ready, &mw, &res->layers_unpacked, &res->layers_present,
+                         err);
 }
 
 static int import_leased(struct kk_ctd *c, struct kk_ctd *lc, const char *ns, const char *lease,
                          const struct kk_image_archive *a, const struct kk_image_import_opts *o,
                          struct kk_image_import_result *res, kk_error **err)
 {
-    if (write_blobs(lc, ns, lease, a, res, err) < 0 || put_images(c, ns, a, res, err) < 0)
-        return -1;
-    if (o->no_unpack)
-        return 0;
-    for (size_t i = 0; i < a->n_manifests; i++)
-        if (unpack_manifest(lc, ns, o->snapshotter, a, &a->manifests[i], res, err) < 0)
-            return kk_error_wrap(err, "unpack");
-    return 0;
+    struct writers w = {.lc = lc, .ns = ns, .lease = lease, .a = a};
+    int r = 0;
+
+    writers_start(&w);
+    double t0 = now_ms();
+    for (size_t i = 0; !o->no_unpack && r == 0 && i < a->n_manifests; i++)
+        r = unpack_manifest(lc, ns, o->snapshotter, a, &a->manifests[i], &w, res, err);
+    if (r == 0 && !o->no_unpack)
+        kk_log_debug("import %s: unpacked in %.1f ms", ns, now_ms() - t0);
+    /* A writer's error explains an unpack that stopped waiting. */
+    if (writers_finish(&w, r < 0, res, err) < 0 || r < 0)
+        return kk_error_wrap(err, r < 0 && !w.err ? "unpack" : "write");
+    return put_images(c, ns, a, res, err);
 }
 
 int kk_image_import_archive(struct kk_ctd *c, const char *ns, const struct kk_image_archive *a,
@@ -281,10 +448,11 @@ int kk_image_import_archive(struct kk_ctd *c, const char *ns, const struct kk_im
         return kk_error_wrap(err, "lease");
     }
     r = import_leased(c, lc, ns, lease, a, o, res, err);
-    /* On success the image records hold everything; on failure this lets
-     * the garbage collector take what was written. */
+    /* On success the image records hold everything; on failure the
+     * collector takes what was written, right away (sync), so a retry does
+     * not find half an import waiting to be collected. */
     _cleanup_error_ kk_error *lerr = NULL;
-    if (kk_ctd_lease_delete(c, ns, lease, false, &lerr) < 0)
+    if (kk_ctd_lease_delete(c, ns, lease, r < 0, &lerr) < 0)
         kk_log_warn("import: delete lease %s: %s", lease, lerr->message);
     if (res == &local)
         kk_image_import_result_clear(&local);

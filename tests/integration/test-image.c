@@ -333,8 +333,18 @@ KT_CASE(errors_and_removal)
     kk_ctd_image_list_free(imgs, n);
     KT_ASSERT_EQ(n, 0);
 
-    /* Import then remove: GC takes content and snapshots. */
+    /* Remove (GC in the background) and import again at once, several
+     * times: what the import finds present must not be collected under it. */
     KT_ASSERT_OK(kk_image_import(ctd, ns, good, NULL, NULL, &err), &err);
+    for (int i = 0; i < 5; i++) {
+        KT_ASSERT_OK(kk_image_remove(ctd, ns, IMAGE, false, &err), &err);
+        KT_ASSERT_OK(kk_image_import(ctd, ns, good, NULL, NULL, &err), &err);
+    }
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    KT_ASSERT_EQ(run(&out, "ctr -a %s -n %s images check", fixture->address, ns), 0);
+    KT_ASSERT_MSG(strstr(out.data, "complete") && strstr(out.data, " true"), "%s", out.data);
+
+    /* Remove: GC takes content and snapshots. */
     KT_ASSERT_OK(kk_image_remove(ctd, ns, IMAGE, true, &err), &err);
     _cleanup_strv_ char **blobs = NULL;
     KT_ASSERT_OK(kk_ctd_content_list(ctd, ns, &blobs, &err), &err);

@@ -193,7 +193,7 @@ static int nft_space_apply(struct kk_fw *base, const struct kk_fw_space *space, 
     int r;
 
     if (kk_fw_render_space(space, &want, err) < 0)
-        return -1;
+        return kk_error_wrap(err, "firewall");
     /* First, so that a missing bridge changes nothing. */
     localnet = open_route_localnet(space->bridge, err);
     if (localnet < 0)
@@ -214,7 +214,7 @@ static int nft_cell_apply(struct kk_fw *base, const struct kk_fw_cell *cell, kk_
     _cleanup_want_ struct kk_fw_want want = {0};
 
     if (kk_fw_render_cell(cell, &want, err) < 0)
-        return -1;
+        return kk_error_wrap(err, "firewall");
     pthread_mutex_lock(&fw->lock);
     int r = apply_want(fw, &want, err);
     pthread_mutex_unlock(&fw->lock);
@@ -227,7 +227,7 @@ static int nft_remove(struct kk_fw *base, enum kk_fw_kind kind, const char *key,
     pthread_mutex_lock(&fw->lock);
     int r = remove_key(fw, kind, key, err);
     pthread_mutex_unlock(&fw->lock);
-    return r < 0 ? kk_error_wrap(err, "firewall: remove %s %s",
+    return r < 0 ? kk_error_wrap(err, "firewall: remove %s %.64s",
                                  kind == KK_FW_SPACE ? "space" : "cell", key ? key : "")
                  : 0;
 }

@@ -209,7 +209,7 @@ int kk_fw_render_space(const struct kk_fw_space *space, struct kk_fw_want *want,
 
     *want = (struct kk_fw_want){.kind = KK_FW_SPACE, .key = space->key};
     if (!space->key || !kk_fw_key_valid(space->key))
-        return kk_error_set(err, KK_E_INVALID, "space key \"%s\" is not valid",
+        return kk_error_set(err, KK_E_INVALID, "space key \"%.64s\" is not valid",
                             space->key ? space->key : "");
     if (!br || !kk_fw_ifname_valid(br))
         return kk_error_set(err, KK_E_INVALID, "space %s: bridge name \"%s\" is not valid",
@@ -280,7 +280,7 @@ int kk_fw_render_cell(const struct kk_fw_cell *cell, struct kk_fw_want *want, kk
 
     *want = (struct kk_fw_want){.kind = KK_FW_CELL, .key = cell->key};
     if (!cell->key || !kk_fw_key_valid(cell->key))
-        return kk_error_set(err, KK_E_INVALID, "cell key \"%s\" is not valid",
+        return kk_error_set(err, KK_E_INVALID, "cell key \"%.64s\" is not valid",
                             cell->key ? cell->key : "");
     if (cell->n_ports > KK_FW_PORTS_MAX)
         return kk_error_set(err, KK_E_INVALID, "cell %s: %zu ports, at most %d", cell->key,

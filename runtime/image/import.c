@@ -29,6 +29,13 @@ static char *unique_id(const char *prefix)
                         (long long)ts.tv_sec, ts.tv_nsec);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 void kk_image_import_result_clear(struct kk_image_import_result *r)
 {
     kk_strv_free(r->names);
@@ -62,7 +69,9 @@ static int apply_layer(struct kk_ctd *c, const char *ns, const char *snapshotter
         }
         return kk_error_wrap(err, "prepare %s", chain);
     }
+    double t0 = now_ms();
     r = kk_ctd_diff_apply(c, ns, &l->desc, &mounts, &applied, err);
+    double t1 = now_ms();
     kk_ctd_mounts_clear(&mounts);
     if (r < 0) {
         kk_error_wrap(err, "apply layer %s", l->desc.digest);
@@ -81,6 +90,8 @@ static int apply_layer(struct kk_ctd *c, const char *ns, const char *snapshotter
         kk_error_freep(err); /* committed by someone else: drop ours */
         kk_ctd_snapshot_remove(c, ns, snapshotter, key, &ignored);
     }
+    kk_log_debug("unpack %s: %s applied in %.1f ms, committed in %.1f ms", ns, chain, t1 - t0,
+                 now_ms() - t1);
     return 0;
 fail:
     kk_ctd_snapshot_remove(c, ns, snapshotter, key, &ignored);
@@ -208,13 +219,6 @@ int kk_image_unpack(struct kk_ctd *c, const char *ns, const char *snapshotter,
 }
 
 /* ---- import ------------------------------------------------------------- */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Writes one blob; *present is set when it was there already. */
 static int write_blob(struct kk_ctd *lc, const char *ns, const char *lease,

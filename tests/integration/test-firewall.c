@@ -398,6 +398,7 @@ KT_CASE(published_port_answers_from_everywhere)
     KT_ASSERT_MSG(fetch(NULL, T.client_gw, T.host_port), "host -> its own address");
     KT_ASSERT_MSG(fetch(a1->ns, T.gw[0], T.host_port), "other space -> host");
     KT_ASSERT_MSG(fetch(b2->ns, T.gw[1], T.host_port), "own space -> host (hairpin)");
+    KT_ASSERT_MSG(fetch(b1->ns, T.gw[1], T.host_port), "the cell itself -> host (hairpin)");
     /* Only the published flow: the direct path stays closed. */
     KT_ASSERT_MSG(!fetch(T.client_ns, b1->ip, 80), "client -> b1:80 direct");
 }

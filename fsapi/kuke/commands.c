@@ -11,6 +11,7 @@ int kuke_cmd_create(int argc, char **argv);
 int kuke_cmd_ctl(int argc, char **argv);
 int kuke_cmd_logs(int argc, char **argv);
 int kuke_cmd_image(int argc, char **argv);
+int kuke_cmd_doctor(int argc, char **argv);
 
 const struct kuke_command kuke_commands[] = {
         {"apply", "write manifests into the state tree (or --inbox)", kuke_cmd_apply},
@@ -26,5 +27,6 @@ const struct kuke_command kuke_commands[] = {
         {"logs", "print a container's log", kuke_cmd_logs},
         {"validate", "check manifests offline (file:line:col: errors)", kuke_cmd_validate},
         {"image", "load, list and remove images in containerd", kuke_cmd_image},
+        {"doctor", "check this host for kukeond and say what to fix", kuke_cmd_doctor},
         {NULL, NULL, NULL},
 };

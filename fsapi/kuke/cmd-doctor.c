@@ -1,0 +1,433 @@
+/* kuke doctor: checks that this host can run kukeond, and says what to fix.
+ *
+ * One line per check: "ok", "warn" or "FAIL", the check's name, what was
+ * found and, for warn and FAIL, "; fix: " and what to do. Exit 0 when no check failed (warnings are
+ * things that work but may bite later), 1 otherwise, 2 on usage errors.
+ *
+ * Read-only: it opens containerd's socket, reads /proc/sys and the cgroup
+ * mount, lists nftables tables, and walks (without following symlinks) the
+ * state tree and the IPAM files under --run-dir. It changes nothing, so it
+ * is safe on a production host and in a CI job. */
+#include <ftw.h>
+#include <getopt.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsapi/buf.h"
+#include "fsapi/fsutil.h"
+#include "fsapi/kuke/kuke.h"
+#include "runtime/cgroup/cgroup.h"
+#include "runtime/containerd/containerd.h"
+#include "runtime/net/ipam.h"
+
+#define CONTAINERD_TIMEOUT_MS 3000
+/* The agent watches every directory of the state tree; the walk stops
+ * counting there (the verdict is already clear) and at this depth (the
+ * deepest resource is realm/space/stack/cell/containers). */
+#define TREE_COUNT_MAX 10000000
+#define TREE_DEPTH_MAX 8
+/* Watches the agent needs beside the tree: the inbox, its parent (symlink
+ * swaps), _inbox, _agent, and some slack for the rest of the host. */
+#define WATCH_SLACK     64
+#define IPAM_FILES_MAX  4096
+#define IPAM_FILE_BYTES (1024 * 1024)
+
+enum verdict { OK, WARN, FAIL };
+
+struct doctor {
+    const char *containerd_address;
+    const char *state_dir;
+    const char *run_dir;
+    const char *subnet_pool;
+    const char *proc_sys;    /* /proc/sys, or a copy of its files in tests */
+    const char *cgroup_root; /* the cgroup mount */
+};
+
+struct check {
+    const char *name;
+    /* Fills `what` (the finding) and, unless OK, `fix` (what to do). */
+    enum verdict (*run)(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix);
+};
+
+/* Reads an unsigned integer from <proc_sys>/<rel>; -1 if unreadable. */
+static long long read_sysctl(const struct doctor *d, const char *rel)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s", d->proc_sys, rel);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    long long v;
+
+    if (!f || fscanf(f, "%lld", &v) != 1 || v < 0)
+        return -1;
+    return v;
+}
+
+static enum verdict check_containerd(const struct doctor *d, struct kk_buf *what,
+                                     struct kk_buf *fix)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_ctd_ struct kk_ctd *c = NULL;
+    _cleanup_free_ char *version = NULL, *revision = NULL;
+    struct kk_ctd_opts opts = {.timeout_ms = CONTAINERD_TIMEOUT_MS};
+
+    if (kk_ctd_open(d->containerd_address, &opts, &c, &err) < 0 ||
+        kk_ctd_version(c, &version, &revision, &err) < 0) {
+        kk_buf_printf(what, "not reachable at %s: %s", d->containerd_address, err->message);
+        kk_buf_printf(fix, "start containerd (systemctl enable --now containerd), or pass "
+                           "--containerd-address with the socket kukeond uses");
+        return FAIL;
+    }
+    kk_buf_printf(what, "%s at %s", version, d->containerd_address);
+    return OK;
+}
+
+static enum verdict check_runc(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
+{
+    const char *path = getenv("PATH");
+    _cleanup_free_ char *dirs = kk_xstrdup(path && *path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+    char *save = NULL;
+
+    (void)d;
+    for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        _cleanup_free_ char *candidate = kk_xasprintf("%s/runc", dir);
+        if (access(candidate, X_OK) == 0) {
+            kk_buf_printf(what, "%s", candidate);
+            return OK;
+        }
+    }
+    kk_buf_adds(what, "runc not found in PATH");
+    kk_buf_adds(fix, "install runc (apt-get install runc): containerd's runc shim runs it");
+    return FAIL;
+}
+
+static enum verdict check_cgroups(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct kk_cg_config cfg = {.mount = d->cgroup_root, .mode = KK_CG_MODE_AUTO};
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    _cleanup_free_ char *have = NULL, *missing = NULL;
+    unsigned lacking;
+    bool v2;
+
+    if (kk_cg_open_real(&cfg, &cg, &err) < 0) {
+        kk_buf_printf(what, "%s", err->message);
+        kk_buf_printf(fix, "mount cgroup2 at %s (or the v1 hierarchies beneath it)",
+                      d->cgroup_root);
+        return FAIL;
+    }
+    v2 = cg->mode == KK_CG_MODE_V2;
+    lacking = KK_CG_DEFAULT_SET & ~cg->available;
+    have = kk_cg_controllers_format(cg->available, cg->mode);
+    missing = kk_cg_controllers_format(lacking, cg->mode);
+    kk_buf_printf(what, "%s; controllers: %s",
+                  v2           ? "v2 (unified)"
+                  : cg->hybrid ? "v1, hybrid"
+                               : "v1 (legacy)",
+                  have);
+    if (lacking) {
+        kk_buf_printf(what, "; missing: %s", missing);
+        kk_buf_printf(fix, "enable the missing controllers (kernel config, or "
+                           "cgroup_enable= on the kernel command line): cells get no "
+                           "limits of those kinds");
+        return WARN;
+    }
+    return OK;
+}
+
+static long tree_dirs;
+
+static int count_dir(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)path, (void)st;
+    if (type == FTW_D && ftw->level <= TREE_DEPTH_MAX)
+        tree_dirs++;
+    return tree_dirs >= TREE_COUNT_MAX ? 1 : 0;
+}
+
+/* Directories of the state tree, symlinks not followed; -1 if it cannot be
+ * read. nftw keeps its state in a global, which a one-shot CLI can afford. */
+static long count_tree_dirs(const char *root)
+{
+    tree_dirs = 0;
+    if (nftw(root, count_dir, 32, FTW_PHYS | FTW_MOUNT) < 0)
+        return -1;
+    return tree_dirs;
+}
+
+static enum verdict check_inotify(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
+{
+    long long watches = read_sysctl(d, "fs/inotify/max_user_watches");
+    long long instances = read_sysctl(d, "fs/inotify/max_user_instances");
+    long dirs = count_tree_dirs(d->state_dir);
+    long long need;
+    enum verdict v = OK;
+
+    if (watches < 0 || instances < 0) {
+        kk_buf_printf(what, "cannot read %s/fs/inotify", d->proc_sys);
+        kk_buf_adds(fix, "is /proc mounted?");
+        return FAIL;
+    }
+    if (dirs < 0) {
+        kk_buf_printf(what, "no readable state tree at %s yet; ", d->state_dir);
+        dirs = 0;
+    }
+    need = dirs + WATCH_SLACK;
+    kk_buf_printf(what, "max_user_watches %lld for %ld directories in %s; max_user_instances %lld",
+                  watches, dirs, d->state_dir, instances);
+    if (watches < need) {
+        kk_buf_printf(fix,
+                      "sysctl -w fs.inotify.max_user_watches=%lld (and in "
+                      "/etc/sysctl.d/): the agent watches every directory of the tree",
+                      4 * need);
+        return FAIL;
+    }
+    if (watches < 2 * need) {
+        kk_buf_printf(fix,
+                      "raise fs.inotify.max_user_watches to %lld: other programs of root "
+                      "share the limit",
+                      4 * need);
+        v = WARN;
+    }
+    if (instances < 8) {
+        if (fix->len)
+            kk_buf_adds(fix, "; ");
+        kk_buf_adds(fix, "raise fs.inotify.max_user_instances to at least 128");
+        v = WARN;
+    }
+    return v;
+}
+
+static enum verdict check_ip_forward(const struct doctor *d, struct kk_buf *what,
+                                     struct kk_buf *fix)
+{
+    long long v = read_sysctl(d, "net/ipv4/ip_forward");
+
+    kk_buf_printf(what, "net.ipv4.ip_forward = %lld", v);
+    if (v == 1)
+        return OK;
+    if (v < 0) {
+        kk_buf_reset(what);
+        kk_buf_printf(what, "cannot read %s/net/ipv4/ip_forward", d->proc_sys);
+        kk_buf_adds(fix, "is /proc mounted?");
+        return FAIL;
+    }
+    kk_buf_adds(fix, "kukeond sets it to 1 on start; make it stick "
+                     "(net.ipv4.ip_forward=1 in /etc/sysctl.d/) or cells lose egress "
+                     "when something resets it");
+    return WARN;
+}
+
+static enum verdict check_nftables(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
+{
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    const char *error;
+    int r;
+
+    (void)d;
+    if (!ctx) {
+        kk_buf_adds(what, "libnftables: no context");
+        kk_buf_adds(fix, "reinstall libnftables1");
+        return FAIL;
+    }
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+    r = nft_run_cmd_from_buffer(ctx, "list tables");
+    error = nft_ctx_get_error_buffer(ctx);
+    if (r != 0) {
+        kk_buf_printf(what, "'nft list tables' failed: %.*s", (int)strcspn(error, "\n"), error);
+        kk_buf_adds(fix, geteuid() != 0 ? "run as root (CAP_NET_ADMIN)"
+                                        : "load the nf_tables kernel module (modprobe nf_tables)");
+        nft_ctx_free(ctx);
+        return FAIL;
+    }
+    kk_buf_adds(what, "nf_tables usable");
+    nft_ctx_free(ctx);
+    return OK;
+}
+
+/* Reads the "subnet CIDR" line of one IPAM file into *net. */
+static int ipam_file_subnet(int dirfd, const char *name, struct kk_ipv4_net *net, kk_error **err)
+{
+    _cleanup_buf_ struct kk_buf text = KK_BUF_INIT;
+    const char *line;
+
+    if (kk_fs_read_file(dirfd, name, IPAM_FILE_BYTES, &text, err) < 0)
+        return -1;
+    for (line = kk_buf_str(&text); line && *line; line = strchr(line, '\n'), line += !!line) {
+        if (strncmp(line, "subnet ", 7) == 0) {
+            _cleanup_free_ char *cidr = kk_xstrndup(line + 7, strcspn(line + 7, "\n"));
+            return kk_ipam_parse_cidr(cidr, 1, 32, net, err);
+        }
+    }
+    return kk_error_set(err, KK_E_NOT_FOUND, "%s: no subnet line", name);
+}
+
+static bool overlaps(const struct kk_ipv4_net *a, const struct kk_ipv4_net *b)
+{
+    uint8_t len = a->len < b->len ? a->len : b->len;
+    uint32_t mask = len ? ~(uint32_t)0 << (32 - len) : 0;
+
+    return (a->addr & mask) == (b->addr & mask);
+}
+
+static enum verdict check_subnets(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_free_ char *dir = kk_xasprintf("%s/net", d->run_dir);
+    _cleanup_fs_list_ struct kk_fs_list files = {0};
+    _cleanup_close_ int dirfd = -1;
+    _cleanup_free_ bool *used = NULL;
+    struct kk_ipv4_net pool;
+    size_t total, n_used = 0;
+
+    if (kk_ipam_parse_cidr(d->subnet_pool, 8, 24, &pool, &err) < 0) {
+        kk_buf_printf(what, "subnet pool %s: %s", d->subnet_pool, err->message);
+        kk_buf_adds(fix, "pass --subnet-pool as kukeond has it (an IPv4 CIDR, /8 to /24)");
+        return FAIL;
+    }
+    total = (size_t)1 << (24 - pool.len);
+    dirfd = kk_fs_open_root(dir, &err);
+    if (dirfd < 0) {
+        kk_buf_printf(what, "%zu /24s in %s; allocations unknown (%s not readable): skipped", total,
+                      d->subnet_pool, dir);
+        return OK;
+    }
+    if (kk_fs_list_dir(dirfd, "", IPAM_FILES_MAX, &files, &err) < 0) {
+        kk_buf_printf(what, "%s: %s", dir, err->message);
+        kk_buf_adds(fix, "check the permissions of --run-dir");
+        return FAIL;
+    }
+    used = kk_xcalloc(total, sizeof(*used));
+    for (size_t i = 0; i < files.n; i++) {
+        _cleanup_error_ kk_error *ferr = NULL;
+        struct kk_ipv4_net net;
+        const struct kk_fs_entry *e = &files.entries[i];
+        size_t len = strlen(e->name);
+
+        if (e->type != DT_REG || len < 6 || strcmp(e->name + len - 5, ".ipam") != 0)
+            continue;
+        if (ipam_file_subnet(dirfd, e->name, &net, &ferr) < 0 || !overlaps(&net, &pool))
+            continue;
+        for (size_t k = 0; k < total; k++) {
+            struct kk_ipv4_net slot = {pool.addr + ((uint32_t)k << 8), 24};
+            if (!used[k] && overlaps(&slot, &net)) {
+                used[k] = true;
+                n_used++;
+            }
+        }
+    }
+    kk_buf_printf(what, "%zu of %zu /24s free in %s", total - n_used, total, d->subnet_pool);
+    if (n_used == total) {
+        kk_buf_adds(fix, "no space can get a subnet: widen --subnet-pool or delete spaces");
+        return FAIL;
+    }
+    if ((total - n_used) * 10 < total) {
+        kk_buf_adds(fix, "fewer than 10% left: plan a wider --subnet-pool");
+        return WARN;
+    }
+    return OK;
+}
+
+static const struct check checks[] = {
+        {"containerd", check_containerd}, {"runc", check_runc},
+        {"cgroups", check_cgroups},       {"inotify", check_inotify},
+        {"ip_forward", check_ip_forward}, {"nftables", check_nftables},
+        {"subnets", check_subnets},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: kuke doctor [--containerd-address SOCK] [--state DIR] [--run-dir DIR]\n"
+                 "                   [--subnet-pool CIDR]\n"
+                 "Checks this host for kukeond: containerd, runc, cgroups, inotify limits,\n"
+                 "ip_forward, nftables, free subnets. Exit 1 if any check FAILs.\n"
+                 "  --containerd-address SOCK  (env KUKEON_CONTAINERD_ADDRESS;\n"
+                 "                             default /run/containerd/containerd.sock)\n"
+                 "  --state DIR                state tree (env KUKEON_STATE; default /opt/kukeon)\n"
+                 "  --run-dir DIR              kukeond's run directory (default /run/kukeon)\n"
+                 "  --subnet-pool CIDR         kukeond's pool (default 10.88.0.0/16)\n");
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+int kuke_cmd_doctor(int argc, char **argv);
+int kuke_cmd_doctor(int argc, char **argv)
+{
+    enum { OPT_CTD = 0x100, OPT_STATE, OPT_RUN, OPT_POOL, OPT_PROC_SYS, OPT_CGROUP };
+    static const struct option opts[] = {
+            {"containerd-address", required_argument, NULL, OPT_CTD},
+            {"state", required_argument, NULL, OPT_STATE},
+            {"run-dir", required_argument, NULL, OPT_RUN},
+            {"subnet-pool", required_argument, NULL, OPT_POOL},
+            /* For tests: where the sysctls and the cgroup mount are. */
+            {"proc-sys", required_argument, NULL, OPT_PROC_SYS},
+            {"cgroup-mount", required_argument, NULL, OPT_CGROUP},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+    };
+    struct doctor d = {
+            .containerd_address =
+                    env_or("KUKEON_CONTAINERD_ADDRESS", "/run/containerd/containerd.sock"),
+            .state_dir = env_or("KUKEON_STATE", "/opt/kukeon"),
+            .run_dir = "/run/kukeon",
+            .subnet_pool = "10.88.0.0/16",
+            .proc_sys = "/proc/sys",
+            .cgroup_root = KK_CG_DEFAULT_MOUNT,
+    };
+    static const char *const words[] = {"ok", "warn", "FAIL"};
+    unsigned failed = 0, warned = 0;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CTD:
+            d.containerd_address = optarg;
+            break;
+        case OPT_STATE:
+            d.state_dir = optarg;
+            break;
+        case OPT_RUN:
+            d.run_dir = optarg;
+            break;
+        case OPT_POOL:
+            d.subnet_pool = optarg;
+            break;
+        case OPT_PROC_SYS:
+            d.proc_sys = optarg;
+            break;
+        case OPT_CGROUP:
+            d.cgroup_root = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        _cleanup_buf_ struct kk_buf what = KK_BUF_INIT, fix = KK_BUF_INIT;
+        enum verdict v = checks[i].run(&d, &what, &fix);
+
+        printf("%-4s  %-10s  %s%s%s\n", words[v], checks[i].name, kk_buf_str(&what),
+               v != OK && fix.len ? "; fix: " : "", v != OK ? kk_buf_str(&fix) : "");
+        failed += v == FAIL;
+        warned += v == WARN;
+    }
+    printf("%u failed, %u warnings\n", failed, warned);
+    fflush(stdout);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,100 @@
+#!/bin/bash
+# kuke doctor against a fake /proc/sys, cgroup mount, state tree and IPAM
+# directory (its --proc-sys and --cgroup-mount test hooks): every verdict
+# and the exit status. No root needed; the containerd check meets a socket
+# nobody listens on. tests/e2e/gitops.sh runs it against a real containerd.
+set -u
+KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
+. "$KUKEON_SRC/tests/lib/kktest.sh"
+T=$(mktemp -d /tmp/kk-doctor-XXXXXX)
+kt_cleanup "rm -rf '$T'"
+
+sysctls() { # WATCHES INSTANCES IP_FORWARD
+    mkdir -p "$T/sys/fs/inotify" "$T/sys/net/ipv4"
+    echo "$1" >"$T/sys/fs/inotify/max_user_watches"
+    echo "$2" >"$T/sys/fs/inotify/max_user_instances"
+    echo "$3" >"$T/sys/net/ipv4/ip_forward"
+}
+doctor() {
+    "$KUKEON_BIN/kuke" doctor --containerd-address "$T/none.sock" --state "$T/state" \
+        --run-dir "$T/run" --proc-sys "$T/sys" "$@" >"$T/out" 2>&1
+    echo $? >"$T/rc"
+}
+line() { grep -E "^[a-zA-Z]+ +$1 " "$T/out"; }
+verdict() { line "$1" | awk '{print $1}'; }
+
+mkdir -p "$T/state/default/default/default" "$T/run/net"
+for i in $(seq 40); do mkdir -p "$T/state/default/default/default/c$i/containers"; done
+ln -s / "$T/state/default/escape" # a symlink is not walked
+printf 'subnet 10.77.0.0/24\nnext 10.77.0.2\n' >"$T/run/net/default_default.ipam"
+printf 'subnet 10.99.0.0/24\n' >"$T/run/net/other_pool.ipam"
+
+kt_case healthy_host_but_no_containerd
+sysctls 100000 128 1
+doctor --subnet-pool 10.77.0.0/23
+if [ "$(verdict containerd)" != FAIL ] || ! line containerd | grep -q "fix: start containerd"; then
+    kt_fail "containerd: $(line containerd)"
+elif [ "$(cat "$T/rc")" != 1 ]; then
+    kt_fail "exit status $(cat "$T/rc") with a FAIL"
+elif [ "$(verdict inotify)" != ok ] || ! line inotify | grep -q "for 84 directories"; then
+    kt_fail "inotify: $(line inotify)"
+elif [ "$(verdict ip_forward)" != ok ]; then
+    kt_fail "ip_forward: $(line ip_forward)"
+elif ! line subnets | grep -q "1 of 2 /24s free in 10.77.0.0/23"; then
+    kt_fail "subnets: $(line subnets)"
+elif ! tail -1 "$T/out" | grep -q "failed, .* warnings"; then
+    kt_fail "no summary line"
+else
+    kt_pass
+fi
+
+kt_case inotify_watches_too_low
+sysctls 100 128 1
+doctor
+kt_check "$(line inotify)" eval '[ "$(verdict inotify)" = FAIL ] &&
+    line inotify | grep -q "fix: sysctl -w fs.inotify.max_user_watches="'
+
+kt_case inotify_watches_tight_and_few_instances
+sysctls 200 4 1
+doctor
+kt_check "$(line inotify)" eval '[ "$(verdict inotify)" = warn ] &&
+    line inotify | grep -q "max_user_instances to at least 128"'
+
+kt_case ip_forward_off_is_a_warning
+sysctls 100000 128 0
+doctor
+kt_check "$(line ip_forward)" eval '[ "$(verdict ip_forward)" = warn ] &&
+    line ip_forward | grep -q "sysctl.d"'
+
+kt_case subnet_pool_exhausted
+sysctls 100000 128 1
+doctor --subnet-pool 10.77.0.0/24
+kt_check "$(line subnets)" eval '[ "$(verdict subnets)" = FAIL ] &&
+    line subnets | grep -q "0 of 1 /24s free"'
+
+kt_case no_ipam_yet_is_skipped
+doctor --run-dir "$T/nothing-here"
+kt_check "$(line subnets)" eval '[ "$(verdict subnets)" = ok ] && line subnets | grep -q skipped'
+
+kt_case bad_pool_and_missing_cgroups_fail
+mkdir -p "$T/not-a-cgroupfs"
+doctor --subnet-pool 10.77.0.0/33 --cgroup-mount "$T/not-a-cgroupfs"
+kt_check "$(line subnets) / $(line cgroups)" eval '[ "$(verdict subnets)" = FAIL ] &&
+    [ "$(verdict cgroups)" = FAIL ]'
+
+kt_case unreadable_proc_fails
+doctor --proc-sys "$T/no-proc"
+kt_check "$(line inotify) / $(line ip_forward)" eval '[ "$(verdict inotify)" = FAIL ] &&
+    [ "$(verdict ip_forward)" = FAIL ]'
+
+kt_case usage_errors
+"$KUKEON_BIN/kuke" doctor extra >/dev/null 2>&1
+rc1=$?
+"$KUKEON_BIN/kuke" doctor --bogus >/dev/null 2>&1
+rc2=$?
+"$KUKEON_BIN/kuke" doctor --help | grep -q "usage: kuke doctor"
+rc3=$?
+kt_check "exit statuses $rc1 $rc2 $rc3" test "$rc1-$rc2-$rc3" = 2-2-0
+
+exit $KT_FAILED

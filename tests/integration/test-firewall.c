@@ -308,6 +308,12 @@ KT_CASE(setup_two_spaces_of_namespaces)
                         c->ns, c->veth, c->veth, c->veth, c->ns, c->veth, T.bridge[c->space], c->ns,
                         c->veth, c->ns, c->ns, c->ns, c->ip, c->ns, T.gw[c->space]),
                      0);
+        /* What runtime/net should do for every cell port: with br_netfilter
+         * loaded, a cell reaching its own published port has its DNATed
+         * frame bridged back out of the port it came in by, which a bridge
+         * does only in hairpin mode (docker sets it too, without the
+         * userland proxy). */
+        KT_ASSERT_EQ(sh("ip link set %s type bridge_slave hairpin on", c->veth), 0);
     }
 
     /* A "client host": a namespace routed through the host, in no space. */

@@ -1,0 +1,487 @@
+/* Registry pulls against Debian's docker-registry on loopback and a private
+ * containerd: anonymous pulls (OCI and Docker schema 2, multi-layer gzip), a
+ * multi-platform index, by digest, a second pull that downloads nothing,
+ * the same result as an archive import, errors (unknown tag, a corrupted
+ * blob leaving nothing behind), mirrors, and the pull policies. Auth and
+ * TLS cases live in test-registry-auth.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsapi/log.h"
+#include "runtime/containerd/containerd.h"
+#include "runtime/image/image.h"
+#include "runtime/registry/registry.h"
+#include "tests/integration/test-registry-util.h"
+#include "tests/lib/containerd-fixture.h"
+#include "tests/lib/kktest.h"
+
+static struct kt_ctd *fixture;
+static struct kk_ctd *ctd;
+static struct kt_registry *reg;
+static char *index_json; /* mkindex.py's digests */
+
+static void stop_all(void)
+{
+    kk_ctd_close(ctd);
+    ctd = NULL;
+    kt_ctd_destroy(fixture);
+    fixture = NULL;
+    kt_registry_stop(reg);
+    reg = NULL;
+}
+
+/* Absolute: the setup runs commands from another directory. */
+static char *src_dir(void)
+{
+    const char *s = getenv("KUKEON_SRC");
+    char *abs = realpath(s ? s : ".", NULL);
+    return abs ? abs : kk_xstrdup(".");
+}
+
+static char *workdir(void)
+{
+    return kk_xasprintf("%s/work", reg->dir);
+}
+
+/* containerd, the registry and the test images in it, once per binary. */
+static int setup_once(kk_error **err)
+{
+    kt_atexit(stop_all);
+    if (kt_ctd_start(&fixture, err) < 0 || kk_ctd_open(fixture->address, NULL, &ctd, err) < 0 ||
+        kt_registry_start(NULL, NULL, NULL, &reg, err) < 0)
+        return -1;
+    _cleanup_free_ char *w = workdir();
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    _cleanup_free_ char *s = src_dir();
+    int rc = kt_sh(&out,
+                   "set -e; mkdir -p %s; cd %s; "
+                   "%s/contrib/mkimage/mkimage.sh --layers 3 --gzip -o bb3.tar; "
+                   "%s/contrib/mkimage/mkimage.sh --format docker --layers 2 --gzip -o bbd.tar; "
+                   "skopeo copy -q --dest-tls-verify=false oci-archive:bb3.tar "
+                   "docker://%s/busybox:latest; "
+                   "skopeo copy -q --dest-tls-verify=false docker-archive:bbd.tar "
+                   "docker://%s/team/bbdocker:v1; "
+                   "/usr/bin/python3 %s/contrib/registry-test/mkindex.py bb3.tar multi latest "
+                   ">index.json; "
+                   "skopeo copy -q --all --dest-tls-verify=false oci:multi:latest "
+                   "docker://%s/multi:latest",
+                   w, w, s, s, reg->addr, reg->addr, s, reg->addr);
+    if (rc != 0)
+        return kk_error_set(err, KK_E_UNKNOWN, "pushing test images: %s", kk_buf_str(&out));
+    _cleanup_free_ char *ij = kk_xasprintf("%s/index.json", w);
+    index_json = NULL;
+    FILE *f = fopen(ij, "re");
+    if (f) {
+        char line[1024] = "";
+        if (fgets(line, sizeof(line), f))
+            index_json = kk_xstrdup(line);
+        fclose(f);
+    }
+    return index_json ? 0 : kk_error_set(err, KK_E_UNKNOWN, "mkindex.py printed nothing");
+}
+
+static int setup(kk_error **err)
+{
+    static int done, rc;
+    static char *why;
+    if (!done) {
+        done = 1;
+        rc = setup_once(err);
+        if (rc < 0)
+            why = kk_xstrdup((*err)->message);
+        return rc;
+    }
+    return rc < 0 ? kk_error_set(err, KK_E_UNKNOWN, "setup failed earlier: %s", why) : 0;
+}
+
+/* The value of "key" in mkindex.py's one-line JSON. */
+static char *index_digest(const char *key)
+{
+    _cleanup_free_ char *k = kk_xasprintf("\"%s\": \"", key);
+    const char *p = index_json ? strstr(index_json, k) : NULL;
+    return p ? kk_xstrndup(p + strlen(k), 71) : kk_xstrdup("?");
+}
+
+static char *ns_name(const char *tag)
+{
+    static int n;
+    return kk_xasprintf("kkreg-%d-%s-%d", (int)getpid(), tag, n++);
+}
+
+static struct kk_registry *client(const char *yaml)
+{
+    _cleanup_(kk_registry_config_clear) struct kk_registry_config cfg = {0};
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_free_ char *text = kk_xasprintf("authFile: /nonexistent/auth.json\n"
+                                             "registries:\n"
+                                             "  - host: %s\n    insecure: true\n%s",
+                                             reg->addr, yaml ? yaml : "");
+    if (kk_registry_config_parse("test", text, strlen(text), &cfg, &err) < 0) {
+        kt_fail(__FILE__, __LINE__, "config: %s", err->message);
+        return NULL;
+    }
+    struct kk_registry *r = NULL;
+    if (kk_registry_new(&cfg, &r, &err) < 0)
+        kt_fail(__FILE__, __LINE__, "new: %s", err->message);
+    return r;
+}
+
+static char *image(const char *repo_tag)
+{
+    return kk_xasprintf("%s/%s", reg->addr, repo_tag);
+}
+
+/* What containerd holds for `name` after a pull: ctr agrees it is complete
+ * and unpacked, the GC labels are ctr's, no lease is left. */
+static void check_pulled(const char *ns, const char *name)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+
+    KT_ASSERT_EQ(kt_sh(&out, "ctr -a %s -n %s images check", fixture->address, ns), 0);
+    KT_ASSERT_MSG(strstr(out.data, name) && strstr(out.data, "complete") &&
+                          strstr(out.data, " true"),
+                  "ctr images check: %s", out.data);
+
+    struct kk_image_info info;
+    KT_ASSERT_OK(kk_image_resolve(ctd, ns, name, &info, &err), &err);
+    struct kk_ctd_content_info ci = {0};
+    int r = kk_ctd_content_info(ctd, ns, info.manifest_digest, &ci, &err);
+    const char *cfg = r == 0 ? kk_image_label(ci.labels, KK_LABEL_GC_CONFIG) : NULL;
+    bool man_ok = cfg && strcmp(cfg, info.config_digest) == 0;
+    for (size_t i = 0; man_ok && i < info.n_layers; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), KK_LABEL_GC_LAYER "%zu", i);
+        const char *l = kk_image_label(ci.labels, key);
+        man_ok = l && strcmp(l, info.layers[i].digest) == 0;
+    }
+    kk_ctd_content_info_clear(&ci);
+    r = r == 0 ? kk_ctd_content_info(ctd, ns, info.config_digest, &ci, &err) : r;
+    const char *snap = r == 0 ? kk_image_label(ci.labels, KK_LABEL_GC_SNAPSHOT "overlayfs") : NULL;
+    bool cfg_ok = snap && strcmp(snap, info.chain_id) == 0;
+    kk_ctd_content_info_clear(&ci);
+    bool unpacked = false;
+    int ru = kk_image_is_unpacked(ctd, ns, NULL, &info, &unpacked, &err);
+    kk_image_info_clear(&info);
+    KT_ASSERT_MSG(r == 0, "content info: %s", err ? err->message : "");
+    KT_ASSERT_MSG(man_ok, "manifest GC labels missing or wrong");
+    KT_ASSERT_MSG(cfg_ok, "config snapshot label missing or wrong");
+    KT_ASSERT(ru == 0 && unpacked);
+
+    _cleanup_strv_ char **leases = NULL;
+    KT_ASSERT_OK(kk_ctd_lease_list(ctd, ns, &leases, &err), &err);
+    KT_ASSERT_MSG(!leases || !leases[0], "lease %s left", leases[0]);
+}
+
+KT_CASE(anonymous_pull_matches_import)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("anon");
+    _cleanup_free_ char *ref = image("busybox:latest");
+    struct kk_registry_pull_result res = {0};
+
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, &res, &err), &err);
+    size_t fetched = res.blobs_fetched, unpacked = res.layers_unpacked;
+    _cleanup_free_ char *manifest = kk_xstrdup(res.manifest_digest);
+    bool http = res.endpoint && strncmp(res.endpoint, "http://", 7) == 0 &&
+                strstr(res.endpoint, reg->addr) != NULL;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_EQ(fetched, 4); /* config + 3 layers */
+    KT_ASSERT_EQ(unpacked, 3);
+    KT_ASSERT(http);
+    check_pulled(ns, ref);
+    if (kt_failed())
+        return;
+
+    /* The archive the image was pushed from, imported: same manifest, same
+     * chain, and nothing to write (the pull wrote exactly that). */
+    _cleanup_free_ char *w = workdir();
+    _cleanup_free_ char *archive = kk_xasprintf("%s/bb3.tar", w);
+    struct kk_image_import_result ir = {0};
+    KT_ASSERT_OK(kk_image_import(ctd, ns, archive, NULL, &ir, &err), &err);
+    size_t written = ir.blobs_written, lunp = ir.layers_unpacked;
+    kk_image_import_result_clear(&ir);
+    KT_ASSERT_EQ(lunp, 0);
+    /* the OCI layout's index.json is the importer's own top index, not
+     * something a registry serves: at most that one blob is new */
+    KT_ASSERT_MSG(written <= 1, "import wrote %zu blobs after the pull", written);
+    struct kk_image_info info;
+    KT_ASSERT_OK(kk_image_resolve(ctd, ns, "docker.io/library/busybox:latest", &info, &err), &err);
+    bool same = strcmp(info.manifest_digest, manifest) == 0;
+    kk_image_info_clear(&info);
+    KT_ASSERT_MSG(same, "import and pull disagree on the manifest");
+}
+
+KT_CASE(second_pull_downloads_nothing)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("again");
+    _cleanup_free_ char *ref = image("busybox:latest");
+    struct kk_registry_pull_result res = {0};
+
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, &res, &err), &err);
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, &res, &err), &err);
+    size_t fetched = res.blobs_fetched, present = res.blobs_present;
+    size_t unpacked = res.layers_unpacked, lpresent = res.layers_present;
+    int64_t bytes = res.bytes_fetched;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_EQ(fetched, 0);
+    KT_ASSERT_EQ(bytes, 0);
+    KT_ASSERT_EQ(present, 4);
+    KT_ASSERT_EQ(unpacked, 0);
+    KT_ASSERT_EQ(lpresent, 3);
+    check_pulled(ns, ref);
+}
+
+KT_CASE(docker_schema2_multilayer)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("docker");
+    _cleanup_free_ char *ref = image("team/bbdocker:v1");
+    struct kk_registry_pull_result res = {0};
+
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, &res, &err), &err);
+    bool docker = res.media_type && strcmp(res.media_type, KK_MT_DOCKER_MANIF) == 0;
+    size_t fetched = res.blobs_fetched;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_MSG(docker, "target is not a Docker schema 2 manifest");
+    KT_ASSERT_EQ(fetched, 3);
+    check_pulled(ns, ref);
+}
+
+KT_CASE(multi_platform_index)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("multi");
+    _cleanup_free_ char *ref = image("multi:latest");
+    _cleanup_free_ char *idx = index_digest("index");
+    _cleanup_free_ char *native = index_digest("native");
+    _cleanup_free_ char *arm = index_digest("arm");
+    struct kk_registry_pull_result res = {0};
+
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, &res, &err), &err);
+    bool target_ok = res.digest && strcmp(res.digest, idx) == 0 &&
+                     strcmp(res.media_type, KK_MT_OCI_INDEX) == 0;
+    bool manifest_ok = res.manifest_digest && strcmp(res.manifest_digest, native) == 0;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_MSG(target_ok, "image record does not target the index %s", idx);
+    KT_ASSERT_MSG(manifest_ok, "wrong manifest: wanted %s", native);
+    check_pulled(ns, ref);
+    if (kt_failed())
+        return;
+    /* the index holds its manifest for the collector */
+    struct kk_ctd_content_info ci = {0};
+    KT_ASSERT_OK(kk_ctd_content_info(ctd, ns, idx, &ci, &err), &err);
+    const char *m0 = kk_image_label(ci.labels, KK_LABEL_GC_MANIFEST "0");
+    bool m0_ok = m0 && strcmp(m0, native) == 0;
+    kk_ctd_content_info_clear(&ci);
+    KT_ASSERT(m0_ok);
+
+    /* Another platform: arm/v7 is chosen for arm (no variant = v7), and a
+     * platform the index lacks is a clear NotFound. */
+    _cleanup_free_ char *ns2 = ns_name("multi-arm");
+    struct kk_registry_pull_opts o = {.platform = {.architecture = "arm"}, .no_unpack = true};
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns2, ref, &o, &res, &err), &err);
+    bool arm_ok = res.manifest_digest && strcmp(res.manifest_digest, arm) == 0;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_MSG(arm_ok, "arm: wrong manifest, wanted %s", arm);
+    o.platform.architecture = "s390x";
+    KT_ASSERT(kk_registry_pull(r, ctd, ns2, ref, &o, &res, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    KT_ASSERT_MSG(strstr(err->message, "no manifest for linux/s390x"), "%s", err->message);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+}
+
+KT_CASE(pull_by_digest)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("digest");
+    _cleanup_free_ char *native = index_digest("native");
+    _cleanup_free_ char *ref = kk_xasprintf("%s/busybox@%s", reg->addr, native);
+    struct kk_registry_pull_result res = {0};
+
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, &res, &err), &err);
+    bool ok = res.name && strcmp(res.name, ref) == 0 && strcmp(res.digest, native) == 0;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_MSG(ok, "record for %s", ref);
+    check_pulled(ns, ref);
+    if (kt_failed())
+        return;
+
+    /* a digest the repository does not have */
+    _cleanup_free_ char *bad = kk_xasprintf("%s/busybox@sha256:%064d", reg->addr, 0);
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, bad, NULL, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+}
+
+KT_CASE(unknown_tag_and_repository)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("unknown");
+    _cleanup_free_ char *ref = image("busybox:nope");
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, ref, NULL, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+    KT_ASSERT_MSG(strstr(err->message, "manifest unknown"), "%s", err->message);
+    kk_error_freep(&err);
+    _cleanup_free_ char *ref2 = image("nothere/at-all:latest");
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, ref2, NULL, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    KT_ASSERT_MSG(strstr(err->message, "unknown"), "%s", err->message);
+    kk_error_freep(&err);
+    /* plain HTTP to a host not marked insecure: HTTPS is tried and fails */
+    _cleanup_(kk_registry_freep) struct kk_registry *strict = NULL;
+    KT_ASSERT_OK(kk_registry_new(NULL, &strict, &err), &err);
+    KT_ASSERT(kk_registry_pull(strict, ctd, ns, ref, NULL, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAVAILABLE);
+    KT_ASSERT_MSG(strstr(err->message, "https://"), "%s", err->message);
+}
+
+/* A layer corrupted in the registry's storage: DataLoss naming the digest,
+ * and nothing of the pull is left in containerd. */
+KT_CASE(corrupted_blob_leaves_nothing)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    _cleanup_free_ char *copy = kk_xasprintf("%s/corrupt-data", reg->dir);
+    /* a copy of the storage with a byte flipped in each large layer */
+    KT_ASSERT_MSG(kt_sh(&out,
+                        "set -e; rm -rf %s; cp -a %s %s; "
+                        "for f in $(find %s/docker/registry/v2/blobs -name data -size +100k); do "
+                        "/usr/bin/python3 -c 'import sys; f=open(sys.argv[1],\"r+b\"); "
+                        "f.seek(1000); b=f.read(1); f.seek(1000); f.write(bytes([b[0]^0xff]))' $f; "
+                        "done",
+                        copy, reg->storage, copy, copy) == 0,
+                  "%s", kk_buf_str(&out));
+    struct kt_registry *bad = NULL;
+    KT_ASSERT_OK(kt_registry_start(copy, NULL, NULL, &bad, &err), &err);
+    _cleanup_free_ char *text =
+            kk_xasprintf("registries:\n  - host: %s\n    insecure: true\n", bad->addr);
+    struct kk_registry_config cfg = {0};
+    struct kk_registry *r = NULL;
+    int rc = kk_registry_config_parse("t", text, strlen(text), &cfg, &err);
+    if (rc == 0)
+        rc = kk_registry_new(&cfg, &r, &err);
+    kk_registry_config_clear(&cfg);
+    _cleanup_free_ char *ns = ns_name("corrupt");
+    _cleanup_free_ char *ref = kk_xasprintf("%s/busybox:latest", bad->addr);
+    int pr = rc == 0 ? kk_registry_pull(r, ctd, ns, ref, NULL, NULL, &err) : 0;
+    kk_registry_free(r);
+    kt_registry_stop(bad);
+    KT_ASSERT_OK(rc, &err);
+    KT_ASSERT(pr < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_DATA_LOSS);
+    KT_ASSERT_MSG(strstr(err->message, "digest mismatch"), "%s", err->message);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+    kk_error_freep(&err);
+
+    /* nothing left: no blob, no image, no lease, no ingest */
+    _cleanup_strv_ char **blobs = NULL, **leases = NULL;
+    KT_ASSERT_OK(kk_ctd_content_list(ctd, ns, &blobs, &err), &err);
+    KT_ASSERT_MSG(!blobs || !blobs[0], "blob %s left behind", blobs[0]);
+    KT_ASSERT_OK(kk_ctd_lease_list(ctd, ns, &leases, &err), &err);
+    KT_ASSERT_MSG(!leases || !leases[0], "lease %s left", leases[0]);
+    struct kk_ctd_image *imgs = NULL;
+    size_t n = 0;
+    KT_ASSERT_OK(kk_ctd_image_list(ctd, ns, NULL, &imgs, &n, &err), &err);
+    kk_ctd_image_list_free(imgs, n);
+    KT_ASSERT_EQ(n, 0);
+    kk_buf_reset(&out);
+    KT_ASSERT_EQ(kt_sh(&out, "ctr -a %s -n %s content active", fixture->address, ns), 0);
+    KT_ASSERT_MSG(!strstr(kk_buf_str(&out), "kukeon"), "ingest left: %s", out.data);
+}
+
+KT_CASE(mirrors_in_order)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    int dead = kt_free_port();
+    /* registry.kukeon.invalid does not resolve: only its mirrors can serve */
+    _cleanup_free_ char *yaml = kk_xasprintf("  - host: registry.kukeon.invalid\n"
+                                             "    mirrors:\n"
+                                             "      - http://127.0.0.1:%d\n"
+                                             "      - http://%s\n",
+                                             dead, reg->addr);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(yaml);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("mirror");
+    const char *ref = "registry.kukeon.invalid/busybox:latest";
+    struct kk_registry_pull_result res = {0};
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, &res, &err), &err);
+    _cleanup_free_ char *want = kk_xasprintf("http://%s", reg->addr);
+    bool from_second = res.endpoint && strcmp(res.endpoint, want) == 0;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_MSG(from_second, "not pulled from the second mirror");
+    check_pulled(ns, ref);
+    if (kt_failed())
+        return;
+
+    /* the tag nowhere: the error names the last endpoint tried */
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, "registry.kukeon.invalid/busybox:nope", NULL, NULL,
+                               &err) < 0);
+    KT_ASSERT_MSG(strstr(err->message, "registry.kukeon.invalid"), "%s", err->message);
+}
+
+KT_CASE(pull_policies)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("policy");
+    _cleanup_free_ char *ref = image("busybox:latest");
+    bool pulled = true;
+
+    KT_ASSERT(kk_registry_ensure_image(r, ctd, ns, ref, KK_PULL_NEVER, NULL, &pulled, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+    KT_ASSERT(!pulled);
+    kk_error_freep(&err);
+    KT_ASSERT_OK(
+            kk_registry_ensure_image(r, ctd, ns, ref, KK_PULL_IF_NOT_PRESENT, NULL, &pulled, &err),
+            &err);
+    KT_ASSERT(pulled);
+    KT_ASSERT_OK(
+            kk_registry_ensure_image(r, ctd, ns, ref, KK_PULL_IF_NOT_PRESENT, NULL, &pulled, &err),
+            &err);
+    KT_ASSERT(!pulled);
+    KT_ASSERT_OK(kk_registry_ensure_image(r, ctd, ns, ref, KK_PULL_NEVER, NULL, &pulled, &err),
+                 &err);
+    KT_ASSERT(!pulled);
+    KT_ASSERT_OK(
+            kk_registry_real_ops.ensure_image(r, ctd, ns, ref, KK_PULL_ALWAYS, NULL, &pulled, &err),
+            &err);
+    KT_ASSERT(pulled);
+    check_pulled(ns, ref);
+}

@@ -48,9 +48,31 @@ __attribute__((unused)) static int rm_dir(const char *path, const struct stat *s
     return 0;
 }
 
-/* Removes <every cgroup mount>/<root> and everything below, thawing a
- * frozen v1 freezer first (its tasks would never leave). */
-__attribute__((unused)) static void remove_root(const char *root)
+__attribute__((unused)) static void write_if_there(const char *dir, const char *file,
+                                                   const char *value)
+{
+    _cleanup_free_ char *p = kk_xasprintf("%s/%s", dir, file);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)!write(fd, value, strlen(value));
+        close(fd);
+    }
+}
+
+__attribute__((unused)) static int thaw_dir(const char *path, const struct stat *sb, int flag,
+                                            struct FTW *ftw)
+{
+    (void)sb, (void)ftw;
+    if (flag == FTW_D) {
+        write_if_there(path, "freezer.state", "THAWED");
+        write_if_there(path, "cgroup.freeze", "0");
+    }
+    return 0;
+}
+
+/* Thaws everything below <every cgroup mount>/<root>: a frozen v1 task
+ * cannot even die. */
+__attribute__((unused)) static void thaw_root(const char *root)
 {
     char mounts[MAX_MOUNTS][256];
     if (!root || !root[0])
@@ -58,12 +80,20 @@ __attribute__((unused)) static void remove_root(const char *root)
     size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *p = kk_xasprintf("%s/%s", mounts[i], root);
-        _cleanup_free_ char *fz = kk_xasprintf("%s/freezer.state", p);
-        int fd = open(fz, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)!write(fd, "THAWED", 6);
-            close(fd);
-        }
+        nftw(p, thaw_dir, 16, FTW_PHYS);
+    }
+}
+
+/* Removes <every cgroup mount>/<root> and everything below. */
+__attribute__((unused)) static void remove_root(const char *root)
+{
+    char mounts[MAX_MOUNTS][256];
+    if (!root || !root[0])
+        return;
+    thaw_root(root);
+    size_t n = cgroup_mounts(mounts, MAX_MOUNTS);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *p = kk_xasprintf("%s/%s", mounts[i], root);
         nftw(p, rm_dir, 16, FTW_DEPTH | FTW_PHYS);
     }
 }

@@ -41,6 +41,8 @@ static void kill_children(void)
 /* Whatever the module did or did not do: our children die, our roots go. */
 static void cleanup(void)
 {
+    thaw_root(root1);
+    thaw_root(root2);
     kill_children();
     remove_root(root1);
     remove_root(root2);

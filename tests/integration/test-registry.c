@@ -2,9 +2,12 @@
  * containerd: anonymous pulls (OCI and Docker schema 2, multi-layer gzip), a
  * multi-platform index, by digest, a second pull that downloads nothing,
  * the same result as an archive import, errors (unknown tag, a corrupted
- * blob leaving nothing behind), mirrors, and the pull policies. Auth and
- * TLS cases live in test-registry-auth.c. */
+ * blob leaving nothing behind), mirrors, the pull policies; htpasswd Basic
+ * auth behind TLS with a test CA, and the Bearer flow against a token
+ * issuer the test runs. */
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -484,4 +487,239 @@ KT_CASE(pull_policies)
             &err);
     KT_ASSERT(pulled);
     check_pulled(ns, ref);
+}
+
+/* ---- authentication and TLS ---------------------------------------------- */
+
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+    char *p = kk_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(p, "we");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return p;
+}
+
+static struct kk_registry *client_for(const char *host, const char *ca, bool insecure,
+                                      const char *auth_file)
+{
+    _cleanup_free_ char *text = kk_xasprintf(
+            "authFile: %s\nregistries:\n  - host: %s\n    insecure: %s\n%s%s%s",
+            auth_file ? auth_file : "/nonexistent/auth.json", host, insecure ? "true" : "false",
+            ca ? "    caFile: " : "", ca ? ca : "", ca ? "\n" : "");
+    struct kk_registry_config cfg = {0};
+    struct kk_registry *r = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_registry_config_parse("t", text, strlen(text), &cfg, &err) < 0 ||
+        kk_registry_new(&cfg, &r, &err) < 0)
+        kt_fail(__FILE__, __LINE__, "client: %s", err->message);
+    kk_registry_config_clear(&cfg);
+    return r;
+}
+
+static struct kt_registry *auth_reg;
+static void stop_auth_reg(void)
+{
+    kt_registry_stop(auth_reg);
+    auth_reg = NULL;
+}
+
+/* htpasswd Basic auth behind TLS with a test CA: success only with the
+ * right credentials (realm or auth file) and the CA. */
+KT_CASE(basic_auth_over_tls)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    _cleanup_free_ char *dir = kk_xasprintf("%s/basic", reg->dir);
+    _cleanup_free_ char *src = src_dir();
+    KT_ASSERT_MSG(kt_sh(&out,
+                        "set -e; mkdir -p %s; %s/contrib/registry-test/gen-certs.sh %s/certs; "
+                        "htpasswd -Bbn kuke s3cret >%s/htpasswd",
+                        dir, src, dir, dir) == 0,
+                  "%s", kk_buf_str(&out));
+    _cleanup_free_ char *extra = kk_xasprintf(
+            "auth:\n  htpasswd:\n    realm: kukeon-test\n    path: %s/htpasswd\n", dir);
+    _cleanup_free_ char *certs = kk_xasprintf("%s/certs", dir);
+    _cleanup_free_ char *ca = kk_xasprintf("%s/certs/ca.pem", dir);
+    kt_atexit(stop_auth_reg);
+    KT_ASSERT_OK(kt_registry_start(reg->storage, extra, certs, &auth_reg, &err), &err);
+    _cleanup_free_ char *ref = kk_xasprintf("%s/busybox:latest", auth_reg->addr);
+    _cleanup_free_ char *ns = ns_name("basic");
+    struct kk_registry_pull_result res = {0};
+
+    /* no credentials */
+    _cleanup_(kk_registry_freep) struct kk_registry *r =
+            client_for(auth_reg->addr, ca, false, NULL);
+    KT_ASSERT(r);
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, ref, NULL, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAUTHENTICATED);
+    KT_ASSERT_MSG(strstr(err->message, "no credentials"), "%s", err->message);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+    kk_error_freep(&err);
+
+    /* a wrong password (from a passwordFile), and a credential for
+     * another registry (not sent: anonymous) */
+    _cleanup_free_ char *pwfile = write_file(dir, "wrong", "nope\n");
+    struct kk_registry_credential creds[] = {
+            {.username = "kuke", .password_file = pwfile, .server_address = auth_reg->addr},
+    };
+    struct kk_registry_pull_opts o = {.credentials = creds, .n_credentials = 1};
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, ref, &o, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAUTHENTICATED);
+    KT_ASSERT_MSG(strstr(err->message, "refused"), "%s", err->message);
+    kk_error_freep(&err);
+    creds[0] = (struct kk_registry_credential){
+            .username = "kuke", .password = "s3cret", .server_address = "other.example.com"};
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, ref, &o, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAUTHENTICATED);
+    kk_error_freep(&err);
+
+    /* the realm's credential (https:// prefix and all) */
+    _cleanup_free_ char *server = kk_xasprintf("https://%s/", auth_reg->addr);
+    _cleanup_free_ char *goodfile = write_file(dir, "good", "s3cret\n");
+    creds[0] = (struct kk_registry_credential){
+            .username = "kuke", .password_file = goodfile, .server_address = server};
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, &o, &res, &err), &err);
+    bool https = res.endpoint && strncmp(res.endpoint, "https://", 8) == 0;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT(https);
+    check_pulled(ns, ref);
+    if (kt_failed())
+        return;
+
+    /* the auth file instead: {"auths": {"host": {"auth": base64}}} */
+    kk_buf_reset(&out);
+    KT_ASSERT_EQ(kt_sh(&out, "printf kuke:s3cret | base64 -w0"), 0);
+    _cleanup_free_ char *json =
+            kk_xasprintf("{\"auths\": {\"%s\": {\"auth\": \"%s\"}}}", auth_reg->addr, out.data);
+    _cleanup_free_ char *authfile = write_file(dir, "auth.json", json);
+    _cleanup_(kk_registry_freep) struct kk_registry *r2 =
+            client_for(auth_reg->addr, ca, false, authfile);
+    KT_ASSERT(r2);
+    _cleanup_free_ char *ns2 = ns_name("authfile");
+    KT_ASSERT_OK(kk_registry_pull(r2, ctd, ns2, ref, NULL, NULL, &err), &err);
+    check_pulled(ns2, ref);
+    if (kt_failed())
+        return;
+
+    /* without the CA: the certificate is not trusted */
+    _cleanup_(kk_registry_freep) struct kk_registry *r3 =
+            client_for(auth_reg->addr, NULL, false, authfile);
+    KT_ASSERT(r3);
+    KT_ASSERT(kk_registry_pull(r3, ctd, ns2, ref, NULL, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAVAILABLE);
+    KT_ASSERT_MSG(strstr(err->message, "certificate"), "%s", err->message);
+    stop_auth_reg();
+}
+
+static pid_t issuer_pid;
+static void stop_issuer(void)
+{
+    if (issuer_pid > 0) {
+        kill(issuer_pid, SIGTERM);
+        waitpid(issuer_pid, NULL, 0);
+    }
+    issuer_pid = 0;
+}
+
+static int start_issuer(const char *dir, int *port, kk_error **err)
+{
+    _cleanup_free_ char *src = src_dir();
+    _cleanup_free_ char *script = kk_xasprintf("%s/contrib/registry-test/token-issuer.py", src);
+    _cleanup_free_ char *portfile = kk_xasprintf("%s/port", dir);
+    pid_t pid = fork();
+    if (pid < 0)
+        return kk_error_errno(err, "fork");
+    if (pid == 0) {
+        execl("/usr/bin/python3", "python3", script, "--dir", dir, "--user", "kuke", "--password",
+              "tokpass", (char *)NULL);
+        _exit(127);
+    }
+    issuer_pid = pid;
+    kt_atexit(stop_issuer);
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(portfile, "re");
+        if (f) {
+            int ok = fscanf(f, "%d", port);
+            fclose(f);
+            if (ok == 1)
+                return 0;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            issuer_pid = 0;
+            break;
+        }
+        usleep(50 * 1000);
+    }
+    return kk_error_set(err, KK_E_UNAVAILABLE, "token issuer did not start");
+}
+
+static int count_lines(const char *path)
+{
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    if (kt_sh(&out, "wc -l <%s", path) != 0)
+        return -1;
+    return atoi(out.data);
+}
+
+/* The Bearer flow: the registry (auth: token) sends clients to a token
+ * issuer the test runs; tokens are cached across requests and pulls. */
+KT_CASE(bearer_token_flow)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_free_ char *dir = kk_xasprintf("%s/token", reg->dir);
+    KT_ASSERT_EQ(kt_sh(NULL, "mkdir -p %s", dir), 0);
+    int tport = 0;
+    KT_ASSERT_OK(start_issuer(dir, &tport, &err), &err);
+    _cleanup_free_ char *extra =
+            kk_xasprintf("auth:\n  token:\n    realm: http://127.0.0.1:%d/token\n"
+                         "    service: kukeon-test-registry\n    issuer: kukeon-test-issuer\n"
+                         "    rootcertbundle: %s/token.pem\n",
+                         tport, dir);
+    kt_atexit(stop_auth_reg);
+    KT_ASSERT_OK(kt_registry_start(reg->storage, extra, NULL, &auth_reg, &err), &err);
+    _cleanup_free_ char *ref = kk_xasprintf("%s/busybox:latest", auth_reg->addr);
+    _cleanup_free_ char *requests = kk_xasprintf("%s/requests", dir);
+    _cleanup_(kk_registry_freep) struct kk_registry *r =
+            client_for(auth_reg->addr, NULL, true, NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("bearer");
+
+    /* anonymous and a wrong password: the issuer says no */
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, ref, NULL, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAUTHENTICATED);
+    kk_error_freep(&err);
+    struct kk_registry_credential cred = {.username = "kuke", .password = "wrong"};
+    struct kk_registry_pull_opts o = {.credentials = &cred, .n_credentials = 1};
+    KT_ASSERT(kk_registry_pull(r, ctd, ns, ref, &o, NULL, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAUTHENTICATED);
+    KT_ASSERT_MSG(strstr(err->message, "invalid username or password"), "%s", err->message);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+    kk_error_freep(&err);
+    int before = count_lines(requests);
+
+    /* the right one (a realm credential without serverAddress applies to
+     * any registry) */
+    cred.password = "tokpass";
+    struct kk_registry_pull_result res = {0};
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, &o, &res, &err), &err);
+    size_t fetched = res.blobs_fetched;
+    kk_registry_pull_result_clear(&res);
+    KT_ASSERT_EQ(fetched, 4);
+    check_pulled(ns, ref);
+    if (kt_failed())
+        return;
+    /* one token for the whole pull (HEAD, GET, 4 blobs), and the cached
+     * one for a second pull */
+    _cleanup_free_ char *ns2 = ns_name("bearer2");
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns2, ref, &o, NULL, &err), &err);
+    KT_ASSERT_EQ(count_lines(requests) - before, 1);
+    stop_auth_reg();
+    stop_issuer();
 }

@@ -10,11 +10,14 @@ void kk_buf_grow(struct kk_buf *b, size_t extra)
     if (extra > SIZE_MAX - b->len - 1)
         abort();
     size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return;
-    void *p = b->data;
-    kk_xgrow(&p, &b->cap, need, 1);
-    b->data = p;
+    if (need > b->cap) {
+        void *p = b->data;
+        kk_xgrow(&p, &b->cap, need, 1);
+        b->data = p;
+    }
+    /* Keeps "data[len] is NUL" true for every caller, including a read
+     * that ends up adding nothing. */
+    b->data[b->len] = '\0';
 }
 
 void kk_buf_add(struct kk_buf *b, const void *data, size_t len)
@@ -64,7 +67,6 @@ void kk_buf_reset(struct kk_buf *b)
 char *kk_buf_detach(struct kk_buf *b, size_t *len)
 {
     kk_buf_grow(b, 0);
-    b->data[b->len] = '\0'; /* a buffer never appended to has no NUL yet */
     char *d = b->data;
     if (len)
         *len = b->len;

@@ -62,3 +62,14 @@ KT_CASE(buf_detach_of_empty_buffer_is_a_string)
     KT_ASSERT_STREQ(s, "");
     KT_ASSERT(b.data == NULL && b.len == 0 && b.cap == 0);
 }
+
+KT_CASE(buf_read_of_empty_file_is_a_string)
+{
+    _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
+    _cleanup_close_ int fd = open("/dev/null", O_RDONLY);
+    KT_ASSERT(fd >= 0);
+    KT_ASSERT_EQ(kk_buf_read_fd(&b, fd, 16), 0);
+    KT_ASSERT_EQ(b.len, 0);
+    KT_ASSERT(b.data != NULL);
+    KT_ASSERT_STREQ(b.data, "");
+}

@@ -38,7 +38,22 @@ static int move_internal(int fd, kk_error **err)
     return kk_error_set(err, KK_E_ABORTED, "processes keep appearing; gave up moving them");
 }
 
-/* Makes sure fd's cgroup delegates `want` to its children. */
+static int internal_error(const char *what, pid_t pid, size_t n, kk_error **err)
+{
+    kk_error_set(err, KK_E_PRECONDITION,
+                 "cgroup %s holds processes (pid %d%s) so it cannot delegate controllers to its "
+                 "children (no-internal-process rule)",
+                 what, (int)pid, n > 1 ? " ..." : "");
+    return kk_error_reason(err, "CgroupInternalProcesses");
+}
+
+/* Makes sure fd's cgroup delegates `want` to its children.
+ *
+ * No internal processes: a cgroup that delegates controllers may not hold
+ * processes itself, except the true root. The mount's root is usually that
+ * one, but inside a cgroup namespace (kukeond run as a nested workload) it
+ * is the namespace's root, which holds kukeond itself: there the kernel's
+ * EBUSY is the only way to tell, so it is handled after the write. */
 static int delegate(int fd, const char *what, bool mount_root, unsigned want, unsigned flags,
                     kk_error **err)
 {
@@ -51,30 +66,34 @@ static int delegate(int fd, const char *what, bool mount_root, unsigned want, un
     if (!missing)
         return 0;
 
-    /* No internal processes: a non-root cgroup that delegates controllers
-     * may not hold processes itself. The kernel says EBUSY; say why. */
+    bool move = flags & KK_CG_ENSURE_MOVE_INTERNAL;
     if (!mount_root) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
         if (cg_read_pids(fd, "cgroup.procs", &pids, &n, err) < 0)
             return kk_error_wrap(err, "cgroup %s", what);
-        if (n > 0 && (flags & KK_CG_ENSURE_MOVE_INTERNAL)) {
-            if (move_internal(fd, err) < 0)
-                return kk_error_wrap(err, "cgroup %s", what);
-        } else if (n > 0) {
-            kk_error_set(err, KK_E_PRECONDITION,
-                         "cgroup %s holds processes (pid %d%s) so it cannot delegate "
-                         "controllers to its children (no-internal-process rule)",
-                         what, (int)pids[0], n > 1 ? " ..." : "");
-            return kk_error_reason(err, "CgroupInternalProcesses");
-        }
+        if (n > 0 && !move)
+            return internal_error(what, pids[0], n, err);
+        if (n > 0 && move_internal(fd, err) < 0)
+            return kk_error_wrap(err, "cgroup %s", what);
     }
     _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
     for (unsigned bit = 1; bit && bit <= missing; bit <<= 1)
         if (missing & bit)
             kk_buf_printf(&b, "%s+%s", b.len ? " " : "", kk_cg_controller_name(bit, KK_CG_MODE_V2));
-    if (cg_write_file(fd, "cgroup.subtree_control", kk_buf_str(&b), err) < 0)
+    if (cg_write_file(fd, "cgroup.subtree_control", kk_buf_str(&b), err) == 0)
+        return 0;
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    _cleanup_error_ kk_error *e = NULL;
+    if ((*err)->sys_errno != EBUSY || cg_read_pids(fd, "cgroup.procs", &pids, &n, &e) < 0 || n == 0)
         return kk_error_wrap(err, "cgroup %s: delegate controllers", what);
+    kk_error_freep(err);
+    if (!move)
+        return internal_error(what, pids[0], n, err);
+    if (move_internal(fd, err) < 0 ||
+        cg_write_file(fd, "cgroup.subtree_control", kk_buf_str(&b), err) < 0)
+        return kk_error_wrap(err, "cgroup %s", what);
     return 0;
 }
 

@@ -13,7 +13,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -703,6 +705,100 @@ KT_CASE(v2_no_internal_processes_on_real_cgroup2)
     KT_ASSERT_OK(kk_cg_remove(cg, &top, 2000, &err), &err);
     _cleanup_free_ char *gone = kk_xasprintf("%s/%s", mount, root2);
     KT_ASSERT(!is_dir(gone));
+}
+
+/* In the child: kukeond as a nested workload. Its container's leaf is the
+ * root of its cgroup namespace and of the cgroup2 it mounts, and holds
+ * kukeond itself: the kernel's EBUSY on delegation is the only sign. */
+static int nested_child(const char *mnt, int ready_fd)
+{
+    char c;
+    if (read(ready_fd, &c, 1) != 1)
+        return 2;
+    if (unshare(CLONE_NEWCGROUP | CLONE_NEWNS) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("none", mnt, "cgroup2", 0, NULL) < 0) {
+        perror("  namespace setup");
+        return 3;
+    }
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    struct kk_cg_config cfg = {.mount = mnt, .root = "inner", .mode = KK_CG_MODE_V2};
+    const struct kk_cg_ref ref = {"r", "s", "st", "c", NULL, NULL};
+    struct kk_cg_status st = {0};
+    if (kk_cg_open_real(&cfg, &cg, &err) < 0 || !cg->available) {
+        fprintf(stderr, "  open: %s\n", err ? err->message : "no controllers");
+        return 4;
+    }
+    if (kk_cg_ensure(cg, &ref, KK_CG_ENSURE_NESTED, NULL, &err) == 0 || !err->reason ||
+        strcmp(err->reason, "CgroupInternalProcesses") != 0) {
+        fprintf(stderr, "  ensure without moving: %s\n", err ? err->message : "succeeded");
+        return 5;
+    }
+    fprintf(stderr, "  as expected: %s\n", err->message);
+    kk_error_freep(&err);
+    if (kk_cg_ensure(cg, &ref, KK_CG_ENSURE_NESTED | KK_CG_ENSURE_MOVE_INTERNAL, &st, &err) < 0) {
+        fprintf(stderr, "  ensure moving: %s\n", err->message);
+        return 6;
+    }
+    bool ok = st.ready && st.controllers == cg->available;
+    kk_cg_status_release(&st);
+    return ok ? 0 : 7;
+}
+
+KT_CASE(v2_nested_runtime_in_a_cgroup_namespace)
+{
+    KT_REQUIRE_ROOT();
+    setup();
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_cg_ struct kk_cg *cg = NULL;
+    const char *mount = MOUNT "/unified";
+    if (access(MOUNT "/unified/cgroup.procs", F_OK) == 0) {
+        KT_ASSERT_OK(open_v2(&cg, &err), &err);
+    } else {
+        struct kk_cg_config cfg = {.root = root2};
+        KT_ASSERT_OK(kk_cg_open_real(&cfg, &cg, &err), &err);
+        mount = MOUNT;
+    }
+    if (!cg->available) {
+        fprintf(stderr, "  %s offers no controller: nothing to delegate, case not run\n", mount);
+        return;
+    }
+    /* The nested kukeond's container: a leaf of a nested cell. */
+    const struct kk_cg_ref app = {"r1", "s1", "st1", "c9", "kukeond", "root"};
+    KT_ASSERT_OK(kk_cg_ensure(cg, &app, KK_CG_ENSURE_NESTED, NULL, &err), &err);
+    _cleanup_free_ char *mnt = kk_xasprintf("%s/cg2", kt_tmpdir());
+    KT_ASSERT(mkdir(mnt, 0755) == 0);
+
+    int pipefd[2];
+    KT_ASSERT(pipe2(pipefd, O_CLOEXEC) == 0);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(nested_child(mnt, pipefd[0]));
+    close(pipefd[0]);
+    KT_ASSERT(pid > 0);
+    if (n_children < KK_ARRAY_SIZE(children))
+        children[n_children++] = pid;
+    KT_ASSERT_OK(kk_cg_place(cg, &app, pid, &err), &err);
+    KT_ASSERT(write(pipefd[1], "x", 1) == 1);
+    close(pipefd[1]);
+    int status;
+    KT_ASSERT(waitpid(pid, &status, 0) == pid);
+    n_children--;
+    KT_ASSERT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nested child: status %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+
+    /* Seen from the host: the leaf now delegates, its process went to
+     * _internal, and the nested tree lives below. */
+    _cleanup_free_ char *leafdir = kk_xasprintf("%s/%s/r1/s1/st1/c9/kukeond_root", mount, root2);
+    _cleanup_free_ char *ctl = kk_xasprintf("%s/cgroup.subtree_control", leafdir);
+    _cleanup_free_ char *have = read_text(ctl);
+    _cleanup_free_ char *want = kk_cg_controllers_format(cg->available, cg->mode);
+    KT_ASSERT_STREQ(have, want);
+    _cleanup_free_ char *inner = kk_xasprintf("%s/inner/r/s/st/c", leafdir);
+    _cleanup_free_ char *internal = kk_xasprintf("%s/_internal", leafdir);
+    KT_ASSERT(is_dir(inner) && is_dir(internal));
+    KT_ASSERT_OK(kk_cg_remove(cg, &top, 2000, &err), &err);
 }
 
 /* Last: after the cleanup that also runs on failure, nothing of ours is

@@ -35,7 +35,7 @@ static const struct setting settings[] = {
         {"bridge-prefix", offsetof(struct kk_agent_config, bridge_prefix), false,
          "prefix of bridge names (default kkb)"},
         {"veth-prefix", offsetof(struct kk_agent_config, veth_prefix), false,
-         "prefix of host veth names (default: bridge prefix + \"v\")"},
+         "prefix of host veth names (default: the bridge prefix ending in v)"},
         {"subnet-pool", offsetof(struct kk_agent_config, subnet_pool), false,
          "pool of space subnets (default 10.88.0.0/16)"},
         {"nft-table", offsetof(struct kk_agent_config, nft_table), false,
@@ -216,7 +216,12 @@ int kk_agent_config_parse(struct kk_agent_config *cfg, int argc, char **argv, kk
                  kk_agent_config_set(cfg, settings[c - OPT_SETTING].name, optarg, err) < 0)
             return -1;
     }
-    if (!cfg->veth_prefix)
-        cfg->veth_prefix = kk_xasprintf("%sv", cfg->bridge_prefix);
+    if (!cfg->veth_prefix) {
+        /* The bridge prefix with its last letter made 'v' ("kkb" -> "kkv"):
+         * same length, and neither prefix is a prefix of the other. */
+        cfg->veth_prefix = kk_xstrdup(cfg->bridge_prefix);
+        char *last = cfg->veth_prefix + strlen(cfg->veth_prefix) - 1;
+        *last = *last == 'v' ? 'w' : 'v';
+    }
     return 0;
 }

@@ -168,8 +168,10 @@ enum {
     /* nestedCgroupRuntime: delegate every controller the host offers. */
     KK_CG_ENSURE_NESTED = 1u << 0,
     /* v2: if a cgroup that must delegate controllers holds processes (the
-     * no-internal-process rule), move them to its child "_internal" first
-     * instead of failing. "_" cannot start a <container>_<role> leaf. */
+     * no-internal-process rule; also the mount's root inside a cgroup
+     * namespace, where a nested kukeond runs), move them to its child
+     * "_internal" first instead of failing. "_" cannot start a
+     * <container>_<role> leaf. */
     KK_CG_ENSURE_MOVE_INTERNAL = 1u << 1,
 };
 

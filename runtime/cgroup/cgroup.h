@@ -136,8 +136,9 @@ struct kk_cg_resources {
 /* Weight conversions, as runc does them (libcontainer/cgroups/utils.go), so a
  * value survives a trip through runc: shares 2..262144 <-> weight 1..10000
  * (shares 1024, the v1 default, is weight 39) and blkio 10..1000 <-> io
- * weight 1..10000. The *_to_v1 directions are exact inverses: for every v1
- * value x, to_v1(to_v2(x)) == x, and for cpu also to_v2(to_v1(w)) == w.
+ * weight 1..10000. Our direction to v1 is chosen so that nothing drifts:
+ * shares_to_weight(weight_to_shares(w)) == w for every weight, and
+ * io_weight_to_blkio(blkio_to_io_weight(b)) == b for every blkio weight.
  * Out-of-range input is clamped. */
 uint64_t kk_cg_shares_to_weight(uint64_t shares);
 uint64_t kk_cg_weight_to_shares(uint64_t weight);

@@ -117,4 +117,15 @@ int kk_image_prepare_rootfs(struct kk_ctd *c, const char *ns, const char *snapsh
                             const char *image, const char *key, struct kk_ctd_mounts *mounts,
                             kk_error **err);
 
+/* Reads the file at `path` of the image's root filesystem (at most `max`
+ * bytes, appended to out), e.g. /etc/passwd to resolve a user name as the
+ * container will. The unpacked image is mounted read-only (a View snapshot)
+ * on a private temporary directory and the path is resolved inside it
+ * (openat2 RESOLVE_IN_ROOT: no symlink leads out of the image); everything
+ * is unmounted and removed before returning. Needs CAP_SYS_ADMIN and an
+ * unpacked image. NotFound if the file is not in the image. */
+int kk_image_read_file(struct kk_ctd *c, const char *ns, const char *snapshotter,
+                       const struct kk_image_info *img, const char *path, size_t max,
+                       struct kk_buf *out, kk_error **err);
+
 #endif

@@ -225,6 +225,23 @@ KT_CASE(container_runs_from_image)
 
     struct kk_image_info img;
     KT_ASSERT_OK(kk_image_resolve(ctd, ns, IMAGE, &img, &err), &err);
+    /* The user name is resolved through the image's own /etc/passwd. */
+    _cleanup_buf_ struct kk_buf passwd = KK_BUF_INIT, group = KK_BUF_INIT;
+    KT_ASSERT_OK(kk_image_read_file(ctd, ns, NULL, &img, "/etc/passwd", 1 << 20, &passwd, &err),
+                 &err);
+    KT_ASSERT_OK(kk_image_read_file(ctd, ns, NULL, &img, "etc/group", 1 << 20, &group, &err), &err);
+    KT_ASSERT(strstr(kk_buf_str(&passwd), "kuke:x:1000:1000"));
+    /* Symlinks resolve inside the image: bin/sh -> /bin/busybox, 2 MB,
+     * over the 64-byte limit (the host's /bin/sh would be a short link
+     * target too, but /bin/busybox only exists in the image here). */
+    _cleanup_buf_ struct kk_buf sh = KK_BUF_INIT;
+    KT_ASSERT(kk_image_read_file(ctd, ns, NULL, &img, "/bin/sh", 64, &sh, &err) < 0);
+    KT_ASSERT_MSG(kk_error_code(err) == KK_E_EXHAUSTED, "%s", err->message);
+    kk_error_freep(&err);
+    _cleanup_buf_ struct kk_buf none = KK_BUF_INIT;
+    KT_ASSERT(kk_image_read_file(ctd, ns, NULL, &img, "/etc/kk-removed", 4096, &none, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    kk_error_freep(&err);
     const char *id = "kkimg-run";
     _cleanup_free_ char *cg = kk_xasprintf("/%s/%s", fixture->cgroup_parent, id);
     _cleanup_free_ char *log = kk_xasprintf("%s/%s.log", kt_tmpdir(), id);
@@ -235,7 +252,9 @@ KT_CASE(container_runs_from_image)
                                         "test -e /etc/kk-removed || echo whiteout-ok; "
                                         "cat /etc/kk-layer3; id; echo to-stderr >&2",
                                         NULL},
-            .user = "1000:1000",
+            .user = "kuke",
+            .passwd_text = kk_buf_str(&passwd),
+            .group_text = kk_buf_str(&group),
             .hostname = id,
             .cgroups_path = cg,
             .env = (const char *[]){"GREETING=hi", NULL},

@@ -204,6 +204,7 @@ static int ensure_veth(struct kk_nl *host, struct kk_netns *ns, bool fresh_ns,
         kk_nl_batch_init(&b, host);
         kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "set host veth up"), hv.index,
                             NULL, bridge_index, c->key);
+        kk_rtnl_put_hairpin(kk_nl_batch_add(&b, RTM_SETLINK, 0, 0, "set hairpin mode"), hv.index);
         if (kk_nl_batch_commit(&b, err) < 0)
             return -1;
         *eth0_index = e.index;
@@ -231,6 +232,14 @@ static int ensure_veth(struct kk_nl *host, struct kk_netns *ns, bool fresh_ns,
             c->veth, bridge_index, KK_NET_CELL_IFNAME, ns->fd);
     kk_rtnl_put_link_up(kk_nl_batch_add(&b, RTM_NEWLINK, 0, 0, "record veth owner"), 0, c->veth, 0,
                         c->key);
+    if (kk_nl_batch_commit(&b, err) < 0)
+        return -1;
+    /* Bridge port attributes go by index in a message of their own family;
+     * the index is known only now. */
+    if (kk_rtnl_link_get(host, c->veth, &hv, err) <= 0)
+        return kk_error_set(err, KK_E_INTERNAL, "host veth %s missing after creation", c->veth);
+    kk_nl_batch_init(&b, host);
+    kk_rtnl_put_hairpin(kk_nl_batch_add(&b, RTM_SETLINK, 0, 0, "set hairpin mode"), hv.index);
     if (kk_nl_batch_commit(&b, err) < 0)
         return -1;
     int r = kk_rtnl_link_get(&ns->nl, KK_NET_CELL_IFNAME, &e, err);

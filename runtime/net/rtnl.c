@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/veth.h>
 #include <stdlib.h>
@@ -193,6 +194,15 @@ void kk_rtnl_put_link_up(struct nlmsghdr *nlh, int index, const char *name, int 
         mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
     if (alias)
         mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+}
+
+void kk_rtnl_put_hairpin(struct nlmsghdr *nlh, int index)
+{
+    struct ifinfomsg *ifm = put_ifinfo(nlh, index);
+    ifm->ifi_family = AF_BRIDGE;
+    struct nlattr *port = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+    mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, 1);
+    mnl_attr_nest_end(nlh, port);
 }
 
 void kk_rtnl_put_link_del(struct nlmsghdr *nlh, int index, const char *name)

@@ -43,6 +43,10 @@ void kk_rtnl_put_veth(struct nlmsghdr *nlh, const char *name, int master, const 
  * index is 0. */
 void kk_rtnl_put_link_up(struct nlmsghdr *nlh, int index, const char *name, int master,
                          const char *alias);
+/* RTM_SETLINK (family AF_BRIDGE) putting bridge port `index` in hairpin
+ * mode, so that a cell's packets to its own published port, DNATed back to
+ * it by the host, may leave through the port they came in by. */
+void kk_rtnl_put_hairpin(struct nlmsghdr *nlh, int index);
 /* RTM_DELLINK by index, or by name if index is 0. */
 void kk_rtnl_put_link_del(struct nlmsghdr *nlh, int index, const char *name);
 /* RTM_NEWADDR: addr/len (host byte order) on index, with broadcast. */

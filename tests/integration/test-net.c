@@ -192,6 +192,10 @@ KT_CASE(two_spaces_two_cells)
             _cleanup_free_ char *hv = sh_out("ip -o link show dev %s", cell->host_veth);
             _cleanup_free_ char *master = kk_xasprintf("master %s", sp[s].bridge);
             KT_ASSERT_MSG(strstr(hv, master) && strstr(hv, "state UP"), "%s", hv);
+            /* Hairpin: a cell reaching its own published port via the host. */
+            _cleanup_free_ char *hairpin =
+                    sh_out("cat /sys/class/net/%s/brport/hairpin_mode", cell->host_veth);
+            KT_ASSERT_MSG(hairpin && hairpin[0] == '1', "hairpin_mode: %s", hairpin);
             _cleanup_free_ char *in =
                     sh_out("nsenter --net=%s ip -4 -o addr show dev eth0", cell->netns_path);
             _cleanup_free_ char *addr = kk_xasprintf("inet %s/%u", cell->ip, cell->prefix_len);

@@ -428,3 +428,22 @@ KT_CASE(kuke_image_cli)
     KT_ASSERT_EQ(run(NULL, "%s image ls -r Bad_Realm -a %s", kuke, a), 2);
     KT_ASSERT_EQ(run(NULL, "%s image frob", kuke), 2);
 }
+
+/* Last: tearing the fixture down leaves no daemon, shim, mount, cgroup or
+ * directory behind, and no view mount of kk_image_read_file either. */
+KT_CASE(zz_leaves_nothing_behind)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_free_ char *dir = kk_xstrdup(fixture->dir);
+    _cleanup_free_ char *cg = kk_xstrdup(fixture->cgroup_parent);
+    pid_t pids[64];
+    kt_ctd_pids(fixture, pids, 64);
+    stop_fixture();
+    _cleanup_buf_ struct kk_buf why = KK_BUF_INIT;
+    KT_ASSERT_MSG(kt_ctd_leftovers_none(dir, cg, pids, &why), "left behind:%s", kk_buf_str(&why));
+    _cleanup_buf_ struct kk_buf mounts = KK_BUF_INIT;
+    KT_ASSERT_EQ(run(&mounts, "grep -c kukeon-view- /proc/self/mountinfo || true"), 0);
+    KT_ASSERT_MSG(atoi(kk_buf_str(&mounts)) == 0, "view mounts left: %s", mounts.data);
+}

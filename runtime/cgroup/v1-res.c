@@ -90,9 +90,19 @@ static int apply_memory(int fd, const struct kk_cg_resources *res, kk_error **er
             return -1;
         if (!grow && cg_write_u64(fd, "memory.memsw.limit_in_bytes", memsw, true, err) < 0)
             return -1;
-    } else if (res->memory_max &&
-               cg_write_u64(fd, "memory.limit_in_bytes", res->memory_max, true, err) < 0) {
-        return -1;
+    } else if (res->memory_max) {
+        /* No swap asked for: leave memsw, except that "no memory limit"
+         * must lift it too (as runc does), or the kernel refuses. */
+        bool memsw = cg_has_file(fd, "memory.memsw.limit_in_bytes");
+        if (res->memory_max == KK_CG_MAX && memsw &&
+            cg_write_u64(fd, "memory.memsw.limit_in_bytes", KK_CG_MAX, true, err) < 0)
+            return -1;
+        if (cg_write_u64(fd, "memory.limit_in_bytes", res->memory_max, true, err) < 0) {
+            if ((*err)->sys_errno == EINVAL && memsw)
+                return kk_error_wrap(err, "memory.memsw.limit_in_bytes is below the new "
+                                          "limit: give a swap limit too");
+            return -1;
+        }
     }
     if (res->memory_high &&
         cg_write_u64(fd, "memory.soft_limit_in_bytes", res->memory_high, true, err) < 0)

@@ -430,6 +430,12 @@ KT_CASE(limits_written_and_read_back)
         KT_ASSERT_EQ(got.swap_max, KK_CG_ZERO);
     KT_ASSERT_EQ(got.n_io_throttle, 0);
 
+    /* No memory limit at all, swap not mentioned: memsw must follow. */
+    struct kk_cg_resources unlimited = {.memory_max = KK_CG_MAX};
+    KT_ASSERT_OK(kk_cg_apply(cg, &leaf, &unlimited, &err), &err);
+    KT_ASSERT_OK(kk_cg_read(cg, &leaf, &got, &err), &err);
+    KT_ASSERT_EQ(got.memory_max, KK_CG_MAX);
+
     /* Bad input never reaches the kernel. */
     struct kk_cg_resources bad = {.cpu_weight = 10001};
     KT_ASSERT(kk_cg_apply(cg, &leaf, &bad, &err) < 0);

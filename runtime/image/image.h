@@ -128,4 +128,26 @@ int kk_image_read_file(struct kk_ctd *c, const char *ns, const char *snapshotter
                        const struct kk_image_info *img, const char *path, size_t max,
                        struct kk_buf *out, kk_error **err);
 
+/* ---- Backend interface ------------------------------------------------ */
+
+/* What the agent uses, as function pointers, so that it can run against a
+ * fake. `self` is the backend's object: a struct kk_ctd * for the real one
+ * (a leased view of it protects a rootfs until its container exists). */
+struct kk_image_ops {
+    int (*import)(void *self, const char *ns, const char *path,
+                  const struct kk_image_import_opts *opts, struct kk_image_import_result *res,
+                  kk_error **err);
+    int (*resolve)(void *self, const char *ns, const char *name, struct kk_image_info *out,
+                   kk_error **err);
+    int (*prepare_rootfs)(void *self, const char *ns, const char *snapshotter, const char *image,
+                          const char *key, struct kk_ctd_mounts *mounts, kk_error **err);
+    int (*read_file)(void *self, const char *ns, const char *snapshotter,
+                     const struct kk_image_info *img, const char *path, size_t max,
+                     struct kk_buf *out, kk_error **err);
+    int (*remove)(void *self, const char *ns, const char *name, bool sync, kk_error **err);
+};
+
+/* The real implementation over containerd. */
+extern const struct kk_image_ops kk_image_real_ops;
+
 #endif

@@ -115,6 +115,8 @@ static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
         result = "unknown verb (start, stop, kill [SIGNAL], restart, pause, resume)";
     }
     struct kk_last_control *lc = &c->st->last_control;
+    free(lc->verb);
+    free(lc->result);
     lc->verb = arg ? kk_xasprintf("%s %s", verb, arg) : kk_xstrdup(verb ? verb : "");
     lc->at = agent_now_ns();
     lc->result = kk_xstrdup(result);

@@ -1,0 +1,748 @@
+/* The agent's reconcilers against fake backends: a fake containerd (below),
+ * runtime/cgroup, runtime/net and runtime/firewall fakes. The agent runs in
+ * test mode (no threads): each step runs the pending keys to quiescence. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/agent.h"
+#include "agent/restart.h"
+#include "fsapi/buf.h"
+#include "fsapi/log.h"
+#include "fsapi/status.h"
+#include "runtime/cgroup/fake.h"
+#include "runtime/firewall/fake.h"
+#include "runtime/net/fake.h"
+#include "tests/lib/kktest.h"
+
+/* ---- a fake containerd -------------------------------------------------- */
+
+#define FAKE_MAX 32
+
+struct fake_ctr {
+    char *ns, *id, *image;
+    char **labels;
+    bool task;
+    enum kk_ctd_task_status status;
+    uint32_t pid, exit_status;
+};
+
+struct fake_ctd {
+    struct fake_ctr v[FAKE_MAX];
+    size_t n;
+    uint32_t next_pid;
+    struct kk_buf log; /* one line per mutating call */
+    unsigned mutations;
+    bool no_images;
+};
+
+static void fake_log(struct fake_ctd *f, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void fake_log(struct fake_ctd *f, const char *fmt, ...)
+{
+    va_list ap;
+    char line[512];
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    kk_buf_printf(&f->log, "%s\n", line);
+    f->mutations++;
+}
+
+static struct fake_ctr *fake_find(struct fake_ctd *f, const char *ns, const char *id)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i].ns, ns) == 0 && strcmp(f->v[i].id, id) == 0)
+            return &f->v[i];
+    return NULL;
+}
+
+static char **strv_dup(const char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    char **out = kk_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = kk_xstrdup(v[i]);
+    return out;
+}
+
+static const char *label(char **labels, const char *key)
+{
+    for (char **l = labels; l && l[0] && l[1]; l += 2)
+        if (strcmp(l[0], key) == 0)
+            return l[1];
+    return NULL;
+}
+
+static int f_ns_create(void *self, const char *name, const char *const *labels, bool ok,
+                       kk_error **err)
+{
+    (void)self, (void)name, (void)labels, (void)ok, (void)err;
+    return 0;
+}
+
+static int f_ns_other(void *self, const char *name, kk_error **err)
+{
+    (void)self, (void)name, (void)err;
+    return 0;
+}
+
+static int f_ctr_create(void *self, const char *ns, const struct kk_ctd_container_spec *spec,
+                        kk_error **err)
+{
+    struct fake_ctd *f = self;
+    if (fake_find(f, ns, spec->id))
+        return kk_error_set(err, KK_E_EXISTS, "container %s exists", spec->id);
+    struct fake_ctr *c = &f->v[f->n++];
+    *c = (struct fake_ctr){.ns = kk_xstrdup(ns),
+                           .id = kk_xstrdup(spec->id),
+                           .image = kk_xstrdup(spec->image),
+                           .labels = strv_dup(spec->labels)};
+    fake_log(f, "create %s", spec->id);
+    return 0;
+}
+
+static void ctr_fill(const struct fake_ctr *c, struct kk_ctd_container *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = kk_xstrdup(c->id);
+    out->image = kk_xstrdup(c->image);
+    out->labels = strv_dup((const char *const *)c->labels);
+}
+
+static int f_ctr_get(void *self, const char *ns, const char *id, struct kk_ctd_container *out,
+                     kk_error **err)
+{
+    struct fake_ctr *c = fake_find(self, ns, id);
+    if (!c)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no container %s", id);
+    ctr_fill(c, out);
+    return 0;
+}
+
+/* Understands the agent's two filters: label presence, and
+ * `labels."kukeon.io/cell"=="x"` (with space and stack). */
+static bool filter_match(const struct fake_ctr *c, const char *filter)
+{
+    static const char *keys[] = {"kukeon.io/space", "kukeon.io/stack", "kukeon.io/cell"};
+    if (!filter)
+        return true;
+    for (size_t i = 0; i < KK_ARRAY_SIZE(keys); i++) {
+        char pat[64];
+        snprintf(pat, sizeof(pat), "\"%s\"==\"", keys[i]);
+        const char *p = strstr(filter, pat);
+        if (!p)
+            continue;
+        p += strlen(pat);
+        const char *v = label(c->labels, keys[i]);
+        if (!v || strncmp(v, p, strlen(v)) != 0 || p[strlen(v)] != '"')
+            return false;
+    }
+    return label(c->labels, "kukeon.io/cell") != NULL;
+}
+
+static int f_ctr_list(void *self, const char *ns, const char *filter, struct kk_ctd_container **out,
+                      size_t *n, kk_error **err)
+{
+    (void)err;
+    struct fake_ctd *f = self;
+    *out = kk_xcalloc(FAKE_MAX, sizeof(**out));
+    *n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i].ns, ns) == 0 && filter_match(&f->v[i], filter))
+            ctr_fill(&f->v[i], &(*out)[(*n)++]);
+    return 0;
+}
+
+static void ctr_free(struct fake_ctr *c)
+{
+    free(c->ns);
+    free(c->id);
+    free(c->image);
+    kk_strv_free(c->labels);
+}
+
+static int f_ctr_remove(void *self, const char *ns, const char *id, int timeout, kk_error **err)
+{
+    (void)timeout, (void)err;
+    struct fake_ctd *f = self;
+    struct fake_ctr *c = fake_find(f, ns, id);
+    if (!c)
+        return 0;
+    fake_log(f, "remove %s", id);
+    ctr_free(c);
+    *c = f->v[--f->n];
+    return 0;
+}
+
+static int f_snap(void *self, const char *ns, const char *sn, const char *key, const char *parent,
+                  kk_error **err)
+{
+    (void)self, (void)ns, (void)sn, (void)key, (void)parent, (void)err;
+    return 0;
+}
+
+static int f_task_create(void *self, const char *ns, const char *id, const char *log, uint32_t *pid,
+                         kk_error **err)
+{
+    (void)log;
+    struct fake_ctd *f = self;
+    struct fake_ctr *c = fake_find(f, ns, id);
+    if (!c)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no container %s", id);
+    if (c->task)
+        return kk_error_set(err, KK_E_EXISTS, "task %s exists", id);
+    c->task = true;
+    c->status = KK_CTD_TASK_CREATED;
+    c->pid = ++f->next_pid;
+    if (pid)
+        *pid = c->pid;
+    return 0;
+}
+
+static int f_task_start(void *self, const char *ns, const char *id, uint32_t *pid, kk_error **err)
+{
+    struct fake_ctd *f = self;
+    struct fake_ctr *c = fake_find(f, ns, id);
+    if (!c || !c->task)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no task %s", id);
+    c->status = KK_CTD_TASK_RUNNING;
+    if (pid)
+        *pid = c->pid;
+    fake_log(f, "start %s", id);
+    return 0;
+}
+
+static int f_task_get(void *self, const char *ns, const char *id, struct kk_ctd_task_state *st,
+                      kk_error **err)
+{
+    struct fake_ctr *c = fake_find(self, ns, id);
+    if (!c || !c->task)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no task %s", id);
+    *st = (struct kk_ctd_task_state){
+            .pid = c->pid, .status = c->status, .exit_status = c->exit_status};
+    return 0;
+}
+
+static int f_task_kill(void *self, const char *ns, const char *id, int sig, bool all,
+                       kk_error **err)
+{
+    (void)all;
+    struct fake_ctd *f = self;
+    struct fake_ctr *c = fake_find(f, ns, id);
+    if (!c || !c->task)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no task %s", id);
+    fake_log(f, "kill %s %d", id, sig);
+    c->status = KK_CTD_TASK_STOPPED;
+    c->exit_status = 128 + (uint32_t)sig;
+    return 0;
+}
+
+static int f_task_delete(void *self, const char *ns, const char *id, uint32_t *exit_status,
+                         kk_error **err)
+{
+    (void)exit_status;
+    struct fake_ctd *f = self;
+    struct fake_ctr *c = fake_find(f, ns, id);
+    if (!c || !c->task)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no task %s", id);
+    c->task = false;
+    fake_log(f, "delete-task %s", id);
+    return 0;
+}
+
+static int f_task_pause(void *self, const char *ns, const char *id, kk_error **err)
+{
+    struct fake_ctd *f = self;
+    struct fake_ctr *c = fake_find(f, ns, id);
+    if (!c || !c->task)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no task %s", id);
+    c->status = KK_CTD_TASK_PAUSED;
+    fake_log(f, "pause %s", id);
+    return 0;
+}
+
+static int f_task_resume(void *self, const char *ns, const char *id, kk_error **err)
+{
+    struct fake_ctd *f = self;
+    struct fake_ctr *c = fake_find(f, ns, id);
+    if (!c || !c->task)
+        return kk_error_set(err, KK_E_NOT_FOUND, "no task %s", id);
+    c->status = KK_CTD_TASK_RUNNING;
+    fake_log(f, "resume %s", id);
+    return 0;
+}
+
+static const struct kk_ctd_ops fake_ops = {
+        .namespace_create = f_ns_create,
+        .namespace_drain = f_ns_other,
+        .namespace_delete = f_ns_other,
+        .container_create = f_ctr_create,
+        .container_get = f_ctr_get,
+        .container_list = f_ctr_list,
+        .container_remove_safely = f_ctr_remove,
+        .snapshot_prepare = f_snap,
+        .task_create = f_task_create,
+        .task_start = f_task_start,
+        .task_get = f_task_get,
+        .task_kill = f_task_kill,
+        .task_delete = f_task_delete,
+        .task_pause = f_task_pause,
+        .task_resume = f_task_resume,
+};
+
+static const char busybox_config[] =
+        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/bin\"],"
+        "\"Cmd\":[\"sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000000\"]}}";
+
+static int f_image(void *self, const char *ns, const char *ref, struct kk_agent_image *out,
+                   kk_error **err)
+{
+    struct fake_ctd *f = self;
+    (void)ns;
+    if (f->no_images) {
+        kk_error_set(err, KK_E_NOT_FOUND, "image %s is not loaded", ref);
+        return kk_error_reason(err, "ImageNotFound");
+    }
+    out->config_json = kk_xstrdup(busybox_config);
+    out->config_len = strlen(busybox_config);
+    out->chain_id = kk_xstrdup("sha256:00");
+    return 0;
+}
+
+static void fake_release(struct fake_ctd *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        ctr_free(&f->v[i]);
+    kk_buf_release(&f->log);
+}
+
+/* ---- the test world ----------------------------------------------------- */
+
+struct world {
+    char *inbox, *state, *run;
+    struct fake_ctd ctd;
+    struct kk_agent_backends be;
+    struct kk_agent_config cfg;
+    struct kk_agent *agent;
+};
+
+static void world_free(struct world *w)
+{
+    kk_agent_free(w->agent);
+    kk_cg_close(w->be.cg);
+    kk_net_free(w->be.net);
+    kk_fw_free(w->be.fw);
+    fake_release(&w->ctd);
+    kk_agent_config_release(&w->cfg);
+    free(w->inbox);
+    free(w->state);
+    free(w->run);
+}
+
+static int world_agent(struct world *w, kk_error **err)
+{
+    kk_agent_free(w->agent);
+    w->agent = NULL;
+    if (kk_agent_new(&w->cfg, &w->be, &w->agent, err) < 0)
+        return -1;
+    return kk_agent_start(w->agent, err);
+}
+
+static int world_init(struct world *w, kk_error **err)
+{
+    memset(w, 0, sizeof(*w));
+    const char *tmp = kt_tmpdir();
+    w->inbox = kk_xasprintf("%s/inbox", tmp);
+    w->state = kk_xasprintf("%s/state", tmp);
+    w->run = kk_xasprintf("%s/run", tmp);
+    mkdir(w->inbox, 0755);
+    kk_agent_config_init(&w->cfg);
+    if (kk_agent_config_set(&w->cfg, "manifests", w->inbox, err) < 0 ||
+        kk_agent_config_set(&w->cfg, "state", w->state, err) < 0 ||
+        kk_agent_config_set(&w->cfg, "run-dir", w->run, err) < 0)
+        return -1;
+    w->cfg.workers = 0; /* test mode */
+    w->cfg.veth_prefix = kk_xstrdup("kkv");
+    struct kk_net_config nc = KK_NET_CONFIG_DEFAULT;
+    w->be = (struct kk_agent_backends){
+            .ctd = &fake_ops, .ctd_self = &w->ctd, .image_resolve = f_image, .image_self = &w->ctd};
+    if (kk_cg_open_fake(KK_CG_MODE_V2, KK_CG_DEFAULT_SET, "kukeon", &w->be.cg, err) < 0 ||
+        kk_net_new_fake(&nc, &w->be.net, err) < 0 || kk_fw_new_fake(&w->be.fw, err) < 0)
+        return -1;
+    return world_agent(w, err);
+}
+
+static void settle(struct world *w)
+{
+    kk_agent_run_pending(w->agent, 200, false);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static struct kk_status *load_status(struct world *w, const char *key)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s/status.yaml", w->state, key);
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct kk_status *st = NULL;
+    if (fd < 0 || kk_status_load_fd(fd, path, &st, &diags, &err) < 0)
+        return NULL;
+    return st;
+}
+
+static bool exists(struct world *w, const char *rel)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s", w->state, rel);
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+#define WEB_CELL                                                                                   \
+    "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: web\nspec:\n  containers:\n"              \
+    "    - id: app\n      image: busybox\n      command: httpd\n"                                  \
+    "      ports: [\"8080:80\"]\n"                                                                 \
+    "    - id: side\n      image: busybox\n      command: sleep\n      args: [\"%s\"]\n"
+
+static char *web_cell(const char *sleep)
+{
+    return kk_xasprintf(WEB_CELL, sleep);
+}
+
+#define CELL_KEY "default/default/default/web"
+
+/* ---- cases -------------------------------------------------------------- */
+
+KT_CASE(defaults_ready_after_start)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    int r = world_init(&w, &err);
+    if (r < 0) {
+        world_free(&w);
+        KT_ASSERT_OK(r, &err);
+    }
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, "default/default/default");
+    bool ok = st && st->state == KK_STATE_READY && exists(&w, "default/realm.yaml");
+    bool space = kk_fw_fake_has_space(w.be.fw, "default/default");
+    world_free(&w);
+    KT_ASSERT(ok);
+    KT_ASSERT(space);
+}
+
+KT_CASE(cell_created_root_first_then_unchanged)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
+    _cleanup_free_ char *log = kk_xstrdup(kk_buf_str(&w.ctd.log));
+    const char *root = strstr(log, "create default_default_web_app");
+    const char *side = strstr(log, "create default_default_web_side");
+    bool ports = kk_fw_fake_cell_ports(w.be.fw, CELL_KEY) == 1;
+    bool net = kk_net_fake_cell_up(w.be.net, CELL_KEY);
+    unsigned before = w.ctd.mutations;
+    /* Nothing changed: a reconcile calls nothing that mutates. */
+    kk_agent_notify_state(w.agent, CELL_KEY "/cell.yaml");
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    unsigned after = w.ctd.mutations;
+    _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, CELL_KEY);
+    world_free(&w);
+    KT_ASSERT(st != NULL);
+    KT_ASSERT_EQ(st->state, KK_STATE_READY);
+    KT_ASSERT(st->ip != NULL);
+    KT_ASSERT(st->cgroup_path != NULL);
+    KT_ASSERT(st->observed_generation != NULL);
+    KT_ASSERT(st->created_at > 0 && st->ready_at > 0);
+    KT_ASSERT_EQ(st->n_containers, 2);
+    KT_ASSERT_STREQ(st->containers[0].id, "app");
+    KT_ASSERT(st->containers[0].pid > 0);
+    KT_ASSERT_STREQ(st->containers[0].containerd_id, "default_default_web_app");
+    KT_ASSERT_STREQ(st->containers[0].image, "docker.io/library/busybox:latest");
+    KT_ASSERT(root && side && root < side);
+    KT_ASSERT(ports);
+    KT_ASSERT(net);
+    KT_ASSERT_EQ(after, before);
+    KT_ASSERT(st2 && st2->updated_at == st->updated_at);
+}
+
+KT_CASE(container_change_recreates_only_it)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, CELL_KEY);
+    kk_buf_reset(&w.ctd.log);
+    _cleanup_free_ char *cell2 = web_cell("200");
+    write_file(w.inbox, "web.yaml", cell2);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, CELL_KEY);
+    _cleanup_free_ char *log = kk_xstrdup(kk_buf_str(&w.ctd.log));
+    world_free(&w);
+    KT_ASSERT(st1 && st2);
+    KT_ASSERT_EQ(st2->state, KK_STATE_READY);
+    KT_ASSERT_EQ(st2->containers[0].pid, st1->containers[0].pid);
+    KT_ASSERT(st2->containers[1].pid != st1->containers[1].pid);
+    KT_ASSERT(strstr(log, "remove default_default_web_side") != NULL);
+    KT_ASSERT(strstr(log, "create default_default_web_side") != NULL);
+    KT_ASSERT(strstr(log, "web_app") == NULL);
+}
+
+KT_CASE(waiting_for_parent_then_converge)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    write_file(w.inbox, "cell.yaml",
+               "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: c1\nspec:\n  spaceId: s1\n"
+               "  containers:\n    - id: a\n      image: busybox\n      command: sh\n");
+    kk_agent_notify_inbox(w.agent, "cell.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, "default/s1/default/c1");
+    size_t created_before = w.ctd.n;
+    write_file(w.inbox, "space.yaml",
+               "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: s1\n---\n"
+               "apiVersion: v1beta1\nkind: Stack\nmetadata:\n  name: default\nspec:\n"
+               "  spaceId: s1\n");
+    kk_agent_notify_inbox(w.agent, "space.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, "default/s1/default/c1");
+    world_free(&w);
+    KT_ASSERT(st1 != NULL);
+    KT_ASSERT_EQ(st1->state, KK_STATE_PENDING);
+    KT_ASSERT_STREQ(st1->reason, "WaitingForParent");
+    KT_ASSERT_EQ(created_before, 0);
+    KT_ASSERT(st2 != NULL);
+    KT_ASSERT_EQ(st2->state, KK_STATE_READY);
+}
+
+KT_CASE(delete_in_reverse_order_leaves_nothing)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    kk_buf_reset(&w.ctd.log);
+    _cleanup_free_ char *path = kk_xasprintf("%s/web.yaml", w.inbox);
+    unlink(path);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_free_ char *log = kk_xstrdup(kk_buf_str(&w.ctd.log));
+    size_t left = w.ctd.n;
+    bool net = kk_net_fake_cell_up(w.be.net, CELL_KEY);
+    size_t ports = kk_fw_fake_cell_ports(w.be.fw, CELL_KEY);
+    bool dir = exists(&w, CELL_KEY);
+    bool report = exists(&w, "_inbox/web.yaml.status.yaml");
+    world_free(&w);
+    const char *side = strstr(log, "remove default_default_web_side");
+    const char *app = strstr(log, "remove default_default_web_app");
+    KT_ASSERT(side && app && side < app);
+    KT_ASSERT_EQ(left, 0);
+    KT_ASSERT(!net);
+    KT_ASSERT_EQ(ports, 0);
+    KT_ASSERT(!dir);
+    KT_ASSERT(!report);
+}
+
+KT_CASE(invalid_inbox_file_changes_nothing)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    unsigned before = w.ctd.mutations;
+    write_file(w.inbox, "web.yaml",
+               "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: web\nspec:\n"
+               "  containers:\n    - id: app\n      image: \"\"\n      bogus: 1\n");
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    unsigned after = w.ctd.mutations;
+    _cleanup_free_ char *rpath = kk_xasprintf("%s/_inbox/web.yaml.status.yaml", w.state);
+    _cleanup_buf_ struct kk_buf report = KK_BUF_INIT;
+    _cleanup_close_ int fd = open(rpath, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        kk_buf_read_fd(&report, fd, 1 << 20);
+    _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
+    world_free(&w);
+    KT_ASSERT_EQ(after, before);
+    KT_ASSERT(strstr(kk_buf_str(&report), "valid: false") != NULL);
+    KT_ASSERT(strstr(kk_buf_str(&report), "web.yaml:9:7") != NULL);
+    KT_ASSERT(st && st->state == KK_STATE_READY);
+}
+
+KT_CASE(image_missing_is_pending_image_not_found)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    w.ctd.no_images = true;
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
+    bool retry =
+            kk_agent_is_pending(w.agent, CELL_KEY) || kk_agent_run_pending(w.agent, 1, true) == 1;
+    world_free(&w);
+    KT_ASSERT(st != NULL);
+    KT_ASSERT_EQ(st->state, KK_STATE_PENDING);
+    KT_ASSERT_STREQ(st->reason, "ImageNotFound");
+    KT_ASSERT(strstr(st->message, "busybox") != NULL);
+    KT_ASSERT(retry);
+}
+
+KT_CASE(ctl_stop_is_sticky_across_restart_then_start)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
+    write_file(celldir, "ctl", "stop\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    /* The fake kills at once; the exit event would enqueue the cell. */
+    kk_agent_notify_state(w.agent, CELL_KEY "/cell.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, CELL_KEY);
+    bool ctl_gone = !exists(&w, CELL_KEY "/ctl");
+    /* A new agent over the same tree and containerd. */
+    kk_buf_reset(&w.ctd.log);
+    int r = world_agent(&w, &err);
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, CELL_KEY);
+    bool started = strstr(kk_buf_str(&w.ctd.log), "start ") != NULL;
+    write_file(celldir, "ctl", "start\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st3 = load_status(&w, CELL_KEY);
+    world_free(&w);
+    KT_ASSERT_OK(r, &err);
+    KT_ASSERT(st1 && st2 && st3);
+    KT_ASSERT(ctl_gone);
+    KT_ASSERT_EQ(st1->state, KK_STATE_STOPPED);
+    KT_ASSERT_STREQ(st1->last_control.verb, "stop");
+    KT_ASSERT_STREQ(st1->last_control.result, "ok");
+    KT_ASSERT_EQ(st2->state, KK_STATE_STOPPED);
+    KT_ASSERT(!started);
+    KT_ASSERT_EQ(st3->state, KK_STATE_READY);
+}
+
+KT_CASE(root_exit_stops_the_others_under_policy_no)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    /* The root exits 0 under restartPolicy "" (no). */
+    for (size_t i = 0; i < w.ctd.n; i++)
+        if (strcmp(w.ctd.v[i].id, "default_default_web_app") == 0) {
+            w.ctd.v[i].status = KK_CTD_TASK_STOPPED;
+            w.ctd.v[i].exit_status = 0;
+        }
+    kk_agent_notify_state(w.agent, CELL_KEY);
+    settle(&w);
+    bool killed = strstr(kk_buf_str(&w.ctd.log), "kill default_default_web_side 9") != NULL;
+    kk_agent_notify_state(w.agent, CELL_KEY);
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
+    world_free(&w);
+    KT_ASSERT(killed);
+    KT_ASSERT(st != NULL);
+    KT_ASSERT_EQ(st->state, KK_STATE_STOPPED);
+    KT_ASSERT_STREQ(st->containers[0].reason, "Completed");
+    KT_ASSERT_EQ(st->containers[0].exit_code, 0);
+    KT_ASSERT_EQ(st->containers[1].state, KK_STATE_STOPPED);
+}
+
+KT_CASE(restart_policy_decisions)
+{
+    struct kk_container k = {0};
+    struct kk_restart_decision d;
+    k.restart_policy = KK_RESTART_NO;
+    kk_restart_decide(&k, 0, 0, &d);
+    KT_ASSERT(!d.restart);
+    KT_ASSERT_EQ(d.state, KK_STATE_STOPPED);
+    kk_restart_decide(&k, 3, 0, &d);
+    KT_ASSERT(!d.restart);
+    KT_ASSERT_EQ(d.state, KK_STATE_FAILED);
+    k.restart_policy = KK_RESTART_ALWAYS;
+    kk_restart_decide(&k, 0, 5, &d);
+    KT_ASSERT(d.restart);
+    KT_ASSERT_EQ(d.delay_ms, 32000);
+    k.restart_policy = KK_RESTART_ON_FAILURE;
+    k.restart_max_retries = 3;
+    kk_restart_decide(&k, 0, 0, &d);
+    KT_ASSERT(!d.restart);
+    KT_ASSERT_STREQ(d.reason, "Completed");
+    kk_restart_decide(&k, 1, 2, &d);
+    KT_ASSERT(d.restart);
+    KT_ASSERT_EQ(d.delay_ms, 4000);
+    kk_restart_decide(&k, 1, 3, &d);
+    KT_ASSERT(!d.restart);
+    KT_ASSERT_STREQ(d.reason, "RestartLimitReached");
+    k.restart_backoff_seconds = 2;
+    KT_ASSERT_EQ(kk_restart_delay_ms(&k, 0), 2000);
+    KT_ASSERT_EQ(kk_restart_delay_ms(&k, 30), KK_RESTART_BACKOFF_MAX_MS);
+}
+
+KT_CASE(config_file_then_flags_win)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    const char *tmp = kt_tmpdir();
+    write_file(tmp, "kukeond.yaml", "workers: 7\nstate: /srv/state\nnft-table: fromfile\n");
+    _cleanup_free_ char *file = kk_xasprintf("%s/kukeond.yaml", tmp);
+    char *argv[] = {"kukeond", "--config", file, "--nft-table", "fromflag", NULL};
+    struct kk_agent_config cfg;
+    kk_agent_config_init(&cfg);
+    int r = kk_agent_config_parse(&cfg, 5, argv, &err);
+    bool ok = r == 0 && cfg.workers == 7 && strcmp(cfg.state, "/srv/state") == 0 &&
+              strcmp(cfg.nft_table, "fromflag") == 0 && strcmp(cfg.veth_prefix, "kkv") == 0;
+    kk_agent_config_release(&cfg);
+    KT_ASSERT_OK(r, &err);
+    KT_ASSERT(ok);
+    write_file(tmp, "bad.yaml", "wrokers: 2\n");
+    _cleanup_free_ char *bad = kk_xasprintf("%s/bad.yaml", tmp);
+    kk_agent_config_init(&cfg);
+    r = kk_agent_config_load_file(&cfg, bad, true, &err);
+    kk_agent_config_release(&cfg);
+    KT_ASSERT(r < 0);
+    KT_ASSERT(strstr(err->message, "wrokers") != NULL);
+}

@@ -61,14 +61,10 @@ static int apply_layer(struct kk_ctd *c, const char *ns, const char *snapshotter
     struct kk_ctd_mounts mounts = {0};
     int r;
 
-    if (kk_ctd_snapshot_prepare(c, ns, snapshotter, key, parent, NULL, &mounts, err) < 0) {
-        /* Another unpack committed it meanwhile: fine. */
-        if (kk_error_code(*err) == KK_E_EXISTS) {
-            kk_error_freep(err);
-            return 0;
-        }
+    /* The key is unique, so two unpacks of the same layer never collide
+     * here; they meet at Commit, where the second finds AlreadyExists. */
+    if (kk_ctd_snapshot_prepare(c, ns, snapshotter, key, parent, NULL, &mounts, err) < 0)
         return kk_error_wrap(err, "prepare %s", chain);
-    }
     double t0 = now_ms();
     r = kk_ctd_diff_apply(c, ns, &l->desc, &mounts, &applied, err);
     double t1 = now_ms();
@@ -134,7 +130,7 @@ static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshott
                          const char *config_digest, blob_ready_fn ready, void *userdata,
                          size_t *applied_out, size_t *present_out, kk_error **err)
 {
-    _cleanup_strv_ char **diff = kk_xcalloc(n + 1, sizeof(*diff));
+    _cleanup_free_ char **diff = kk_xcalloc(n + 1, sizeof(*diff)); /* borrowed strings */
     size_t applied = 0, present = 0;
     bool have;
 
@@ -142,7 +138,7 @@ static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshott
     if (n == 0)
         return kk_error_set(err, KK_E_INVALID, "image has no layers");
     for (size_t i = 0; i < n; i++)
-        diff[i] = kk_xstrdup(layers[i].diff_id);
+        diff[i] = (char *)layers[i].diff_id;
     _cleanup_strv_ char **chain = kk_image_chain_ids(diff, n);
 
     /* Fast path: the whole stack is there (a re-import, a second image
@@ -264,7 +260,7 @@ struct writers {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned char *state;
-    size_t next, n_done;
+    size_t next;
     bool stop;
     kk_error *err; /* the first failure */
     size_t written, present;
@@ -307,7 +303,6 @@ static void *writer_main(void *arg)
             w->stop = true;
         } else {
             w->state[i] = BLOB_DONE;
-            w->n_done++;
             *(present ? &w->present : &w->written) += 1;
         }
         pthread_cond_broadcast(&w->cv);

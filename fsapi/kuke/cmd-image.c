@@ -3,6 +3,7 @@
  *   kuke image load [--realm R] FILE...   import OCI / docker-save archives
  *   kuke image ls   [--realm R] [-q]      list the realm's images
  *   kuke image rm   [--realm R] REF...    delete image records (GC frees content)
+ *   kuke image pull [--realm R] REF...    pull from a registry (cmd-pull.c)
  *
  * Common options: --containerd-address PATH (default: $KUKEON_CONTAINERD_ADDRESS,
  * else /run/containerd/containerd.sock), --namespace NS (default
@@ -34,6 +35,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: kuke image load [OPTIONS] FILE...\n"
                  "       kuke image ls   [OPTIONS] [-q]\n"
                  "       kuke image rm   [OPTIONS] REF...\n"
+                 "       kuke image pull [OPTIONS] REF...   (see kuke image pull --help)\n"
                  "options:\n"
                  "  -r, --realm REALM            realm (default: default); namespace kukeon-REALM\n"
                  "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
@@ -154,6 +156,7 @@ static int cmd_rm(struct kk_ctd *c, const struct image_opts *o, int argc, char *
     return rc;
 }
 
+int kuke_image_pull(int argc, char **argv); /* cmd-pull.c: its own options */
 int kuke_cmd_image(int argc, char **argv);
 int kuke_cmd_image(int argc, char **argv)
 {
@@ -176,6 +179,8 @@ int kuke_cmd_image(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *verb = argv[1];
+    if (strcmp(verb, "pull") == 0)
+        return kuke_image_pull(argc - 1, argv + 1);
     argc--, argv++;
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:n:a:qh", opts, NULL)) != -1) {

@@ -723,3 +723,86 @@ KT_CASE(bearer_token_flow)
     stop_auth_reg();
     stop_issuer();
 }
+
+static char *kuke_path(void)
+{
+    const char *bin = getenv("KUKEON_BIN");
+    if (bin)
+        return kk_xasprintf("%s/kuke", bin);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n < 0)
+        return kk_xstrdup("kuke");
+    self[n] = 0;
+    /* BUILD/tests/integration/test-registry -> BUILD/bin/kuke */
+    char *slash = strrchr(self, '/');
+    *slash = 0;
+    return kk_xasprintf("%s/../../bin/kuke", self);
+}
+
+/* `kuke image pull`: the realm's credentials from its spec in the state
+ * tree, registries.yaml, quiet off a terminal, progress on one. */
+KT_CASE(kuke_image_pull_cli)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_free_ char *kuke = kuke_path();
+    KT_ASSERT_MSG(access(kuke, X_OK) == 0, "%s not built", kuke);
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    _cleanup_free_ char *dir = kk_xasprintf("%s/cli", reg->dir);
+    KT_ASSERT_EQ(
+            kt_sh(&out, "mkdir -p %s/state && htpasswd -Bbn kuke clipass >%s/htpasswd", dir, dir),
+            0);
+    _cleanup_free_ char *extra = kk_xasprintf(
+            "auth:\n  htpasswd:\n    realm: kukeon-test\n    path: %s/htpasswd\n", dir);
+    kt_atexit(stop_auth_reg);
+    KT_ASSERT_OK(kt_registry_start(reg->storage, extra, NULL, &auth_reg, &err), &err);
+    _cleanup_free_ char *realm = kk_xasprintf("kkreg%d", (int)getpid());
+    _cleanup_free_ char *yaml = kk_xasprintf("authFile: /nonexistent/auth.json\n"
+                                             "registries:\n  - host: %s\n    insecure: true\n",
+                                             auth_reg->addr);
+    _cleanup_free_ char *cfg = write_file(dir, "registries.yaml", yaml);
+    _cleanup_free_ char *common =
+            kk_xasprintf("%s image pull -r %s -a %s --state %s/state --registries-config %s", kuke,
+                         realm, fixture->address, dir, cfg);
+    _cleanup_free_ char *ref = kk_xasprintf("%s/busybox:latest", auth_reg->addr);
+
+    /* no realm spec: anonymous, refused */
+    KT_ASSERT_EQ(kt_sh(&out, "%s %s </dev/null", common, ref), 1);
+    KT_ASSERT_MSG(strstr(out.data, "authentication required"), "%s", out.data);
+
+    /* the realm's spec names the credentials */
+    _cleanup_free_ char *rdir = kk_xasprintf("%s/state/%s", dir, realm);
+    _cleanup_free_ char *spec = kk_xasprintf("apiVersion: v1beta1\nkind: Realm\nmetadata:\n"
+                                             "  name: %s\nspec:\n  registryCredentials:\n"
+                                             "    - username: kuke\n      password: clipass\n"
+                                             "      serverAddress: %s\n",
+                                             realm, auth_reg->addr);
+    KT_ASSERT_EQ(kt_sh(NULL, "mkdir -p %s", rdir), 0);
+    free(write_file(rdir, "realm.yaml", spec));
+    kk_buf_reset(&out);
+    KT_ASSERT_EQ(kt_sh(&out, "%s %s 2>/dev/null", common, ref), 0);
+    _cleanup_free_ char *want = kk_xasprintf("pulled %s (sha256:", ref);
+    KT_ASSERT_MSG(strstr(out.data, want) && strstr(out.data, "into kukeon-"), "%s", out.data);
+    KT_ASSERT_MSG(!strchr(out.data, '\r'), "progress off a terminal: %s", out.data);
+    kk_buf_reset(&out);
+    KT_ASSERT_EQ(kt_sh(&out, "ctr -a %s -n kukeon-%s images check", fixture->address, realm), 0);
+    KT_ASSERT_MSG(strstr(out.data, "complete") && strstr(out.data, " true"), "%s", out.data);
+
+    /* on a terminal: progress and the summary */
+    kk_buf_reset(&out);
+    KT_ASSERT_EQ(kt_sh(&out, "script -qec '%s -n kkreg-cli-%d %s' /dev/null", common, (int)getpid(),
+                       ref),
+                 0);
+    KT_ASSERT_MSG(strstr(out.data, "fetching 4/4 blobs") && strstr(out.data, "4 blobs fetched"),
+                  "%s", out.data);
+
+    /* usage errors and an unknown tag */
+    KT_ASSERT_EQ(kt_sh(NULL, "%s", common), 2);
+    KT_ASSERT_EQ(kt_sh(NULL, "%s --platform linux %s", common, ref), 2);
+    kk_buf_reset(&out);
+    KT_ASSERT_EQ(kt_sh(&out, "%s -q %s/busybox:nope", common, auth_reg->addr), 1);
+    KT_ASSERT_MSG(strstr(out.data, "manifest unknown"), "%s", out.data);
+    stop_auth_reg();
+}

@@ -14,10 +14,12 @@
 #   1  everything in one layer
 #   2  layer 1: everything + /etc/kk-removed; layer 2: a whiteout
 #      (etc/.wh.kk-removed) deleting it, and /etc/kk-layer2
-#   3  layer 1: busybox and applets; layer 2: the rest + /etc/kk-removed;
-#      layer 3: the whiteout and /etc/kk-layer3
+#   3  layer 1: busybox and applets; layer 2: the rest + /etc/kk-removed
+#      + /opq/from-layer2; layer 3: the whiteout, /etc/kk-layer3, and an
+#      opaque whiteout (opq/.wh..wh..opq) + /opq/from-layer3
 # So with 2 or 3 layers, /etc/kk-removed must be absent from a correctly
-# unpacked rootfs; its presence means the whiteout was ignored.
+# unpacked rootfs; its presence means the whiteout was ignored. With 3,
+# /opq holds only from-layer3.
 #
 # --filler MIB adds /filler.bin (MIB MiB of deterministic pseudo-random data)
 # to the first layer, for benchmarks that want a bigger image.
@@ -150,6 +152,11 @@ case $layers in
     mkdir -p "$work/l3/etc"
     : >"$work/l3/etc/.wh.kk-removed"
     echo "layer 3" >"$work/l3/etc/kk-layer3"
+    # An opaque directory: layer 3 hides everything layer 2 put in /opq.
+    mkdir -p "$work/l2/opq" "$work/l3/opq"
+    echo lower >"$work/l2/opq/from-layer2"
+    : >"$work/l3/opq/.wh..wh..opq"
+    echo upper >"$work/l3/opq/from-layer3"
     ;;
 esac
 

@@ -250,7 +250,8 @@ KT_CASE(container_runs_from_image)
             .command = (const char *[]){"sh", "-c",
                                         "echo hello-from-kukeon; cat /www/index.html; "
                                         "test -e /etc/kk-removed || echo whiteout-ok; "
-                                        "cat /etc/kk-layer3; id; echo to-stderr >&2",
+                                        "cat /etc/kk-layer3; echo opq: $(ls /opq); id; "
+                                        "echo to-stderr >&2",
                                         NULL},
             .user = "kuke",
             .passwd_text = kk_buf_str(&passwd),
@@ -302,6 +303,7 @@ KT_CASE(container_runs_from_image)
     KT_ASSERT(strstr(out.data, "hello from kukeon busybox image"));
     KT_ASSERT_MSG(strstr(out.data, "whiteout-ok"), "whiteout ignored: %s", out.data);
     KT_ASSERT(strstr(out.data, "layer 3"));
+    KT_ASSERT_MSG(strstr(out.data, "opq: from-layer3\n"), "opaque whiteout ignored: %s", out.data);
     KT_ASSERT(strstr(out.data, "uid=1000(kuke)"));
     KT_ASSERT(strstr(out.data, "to-stderr"));
 

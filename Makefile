@@ -125,9 +125,19 @@ install: all
 	for p in $(wildcard docs/*.[1-8]); do \
 	    s=$${p##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/; done
-	if [ -f contrib/systemd/kukeond.service ]; then \
-	    install -d $(DESTDIR)$(PREFIX)/lib/systemd/system; \
-	    install -m 0644 contrib/systemd/kukeond.service $(DESTDIR)$(PREFIX)/lib/systemd/system/; fi
+	# The units name /usr/local and /etc paths: point them at this install's.
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 contrib/gitops/kukeon-gitops-pull $(DESTDIR)$(BINDIR)/kukeon-gitops-pull
+	for u in contrib/systemd/kukeond.service contrib/gitops/kukeon-gitops.service \
+	         contrib/gitops/kukeon-gitops.timer; do \
+	    sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g; s|/usr/local/bin/|$(BINDIR)/|g; s|/etc/kukeon/|$(SYSCONFDIR)/kukeon/|g' $$u \
+	        >$(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; \
+	    chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; done
+	# An example config, never over the administrator's.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/kukeon/kukeond.yaml ] || \
+	    install -m 0644 contrib/systemd/kukeond.yaml $(DESTDIR)$(SYSCONFDIR)/kukeon/kukeond.yaml
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 contrib/bash-completion/kuke $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kuke
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

@@ -91,13 +91,17 @@ trap 'rm -rf "$work"' EXIT
 
 add_busybox() { # DIR
     local d=$1 p
+    local -a applets dirs
     mkdir -p "$d/bin"
     cp "$busybox" "$d/bin/busybox"
     chmod 0755 "$d/bin/busybox"
-    "$busybox" --list-full | LC_ALL=C sort | while read -r p; do
-        [ "$p" = bin/busybox ] && continue
-        mkdir -p "$d/$(dirname "$p")"
-        ln -sf /bin/busybox "$d/$p"
+    mapfile -t applets < <("$busybox" --list-full | LC_ALL=C sort)
+    # One mkdir for every directory, then one ln per applet: forks are what
+    # this script spends its time on.
+    for p in "${applets[@]}"; do dirs+=("$d/${p%/*}"); done
+    mkdir -p "${dirs[@]}"
+    for p in "${applets[@]}"; do
+        [ "$p" = bin/busybox ] || ln -sf /bin/busybox "$d/$p"
     done
 }
 

@@ -306,10 +306,8 @@ static int add_oci_manifest(struct ctx *x, const struct kk_json *desc, size_t *o
             kk_strv_free(labels);
             kk_oci_image_config_clear(&cfg);
             if (!*err)
-                kk_error_set(err, KK_E_INVALID,
-                             "layer %zu: unsupported media type %s or bad "
-                             "diff_id",
-                             i, mt ? mt : "(none)");
+                kk_error_set(err, KK_E_INVALID, "layer %zu: bad diff_id or media type %s", i,
+                             mt ? mt : "(none)");
             return kk_error_wrap(err, "manifest %s", md);
         }
         idx[i] = add_blob(a, KK_BLOB_LAYER, ld, mt, lm->data, lm->size, NULL, NULL);
@@ -387,8 +385,10 @@ static int walk_index(struct ctx *x, const struct kk_json *idx, const char *dige
             const char *cd;
             const struct member *cm;
             _cleanup_json_ struct kk_json *child = NULL;
-            if (depth + 1 >= KK_IMAGE_MAX_DEPTH)
+            if (depth + 1 >= KK_IMAGE_MAX_DEPTH) {
+                kk_strv_free(labels);
                 return kk_error_set(err, KK_E_INVALID, "indexes nested too deeply");
+            }
             if (desc_member(x, d, &cd, &cm, err) < 0 || load_json(cm, cd, &child, err) < 0 ||
                 walk_index(x, child, cd, cm, depth + 1, false, &manifest, &blob, err) < 0) {
                 kk_strv_free(labels);

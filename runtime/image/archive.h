@@ -6,7 +6,8 @@
  * Formats (detected from the archive's contents, as containerd does):
  *   - OCI image layout: oci-layout + index.json + blobs/<alg>/<hex>.
  *     Nested indexes are followed (depth-limited); manifests for another
- *     platform than the requested one are skipped.
+ *     platform than the requested one are skipped. An image named on a
+ *     nested index is recorded with this platform's manifest as its target.
  *   - Docker `docker save` (v1.1/v1.2): manifest.json [{Config, RepoTags,
  *     Layers}]. Like containerd's importer, a Docker schema2 manifest is
  *     synthesized per entry (layers typed tar or tar+gzip by sniffing) and

@@ -344,3 +344,50 @@ KT_CASE(archive_rejects_bad_archives)
     KT_ASSERT(kk_image_archive_open("/nonexistent/x.tar", NULL, &a, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
 }
+
+/* index.json -> nested index -> {manifest for this machine, manifest for
+ * s390x that is not even in the archive}: the other platform is skipped,
+ * labels chain through both indexes, the top-level name applies. */
+KT_CASE(archive_nested_index_and_platforms)
+{
+    const char *d = kt_tmpdir();
+    _cleanup_free_ char *base = kk_xasprintf("%s/base.tar", d);
+    KT_ASSERT_EQ(mkimage(base, "oci", 2, true), 0);
+    KT_ASSERT_EQ(
+            sh("set -e; cd %s; rm -rf u; mkdir u; tar -C u -xf base.tar; cd u; "
+               "m=$(sed 's/.*\"manifests\":\\[\\(.*\\)\\]}$/\\1/' index.json | "
+               "sed 's/,\"annotations\":{[^}]*}//'); "
+               "other='{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":"
+               "\"sha256:1111111111111111111111111111111111111111111111111111111111111111\","
+               "\"size\":10,\"platform\":{\"architecture\":\"s390x\",\"os\":\"linux\"}}'; "
+               "printf '{\"schemaVersion\":2,\"manifests\":[%%s,%%s]}' \"$other\" \"$m\" > nested; "
+               "h=$(sha256sum nested | cut -c1-64); s=$(stat -c %%s nested); "
+               "mv nested blobs/sha256/$h; "
+               "printf '{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+               "\"application/vnd.oci.image.index.v1+json\",\"digest\":\"sha256:%%s\",\"size\":"
+               "%%s,\"annotations\":{\"io.containerd.image.name\":\"example.com/nested:1\"}}]}' "
+               "$h $s > index.json; tar -cf ../nested.tar $(ls -A)",
+               d),
+            0);
+    _cleanup_free_ char *p = kk_xasprintf("%s/nested.tar", d);
+    _cleanup_(kk_image_archive_freep) struct kk_image_archive *a = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(kk_image_archive_open(p, NULL, &a, &err), &err);
+    KT_ASSERT_EQ(a->n_manifests, 1);
+    KT_ASSERT_EQ(a->n_images, 1);
+    KT_ASSERT_STREQ(a->images[0].name, "example.com/nested:1");
+    KT_ASSERT_EQ(a->n_blobs, 2 + 1 + 1 + 2); /* layers, config, manifest, 2 indexes */
+    const struct kk_image_blob *nested = &a->blobs[a->n_blobs - 2];
+    const struct kk_image_blob *top = &a->blobs[a->n_blobs - 1];
+    KT_ASSERT_EQ(nested->kind, KK_BLOB_INDEX);
+    KT_ASSERT_STREQ(kk_image_label(nested->labels, KK_LABEL_GC_MANIFEST "0"),
+                    a->blobs[a->manifests[0].blob].digest);
+    KT_ASSERT(kk_image_label(nested->labels, KK_LABEL_GC_MANIFEST "1") == NULL);
+    KT_ASSERT_STREQ(kk_image_label(top->labels, KK_LABEL_GC_MANIFEST "0"), nested->digest);
+
+    /* Asking for s390x finds a descriptor whose blob is missing. */
+    kk_image_archive_freep(&a);
+    struct kk_image_archive_opts o = {.architecture = "s390x"};
+    KT_ASSERT(kk_image_archive_open(p, &o, &a, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+}

@@ -36,7 +36,8 @@
  *   - Namespaces: pid, ipc, uts, mount, cgroup, and network — joined by path
  *     when netns_path is set, else a fresh one.
  *   - privileged: every capability, no masked or read-only paths, all
- *     devices allowed; otherwise Docker's default capability set, containerd's
+ *     devices allowed by the device cgroup (host device nodes are not added
+ *     to /dev); otherwise Docker's default capability set, containerd's
  *     masked/read-only paths and a deny-all device rule (runc adds its
  *     default allow-list).
  */

@@ -376,6 +376,52 @@ KT_CASE(errors_and_removal)
     KT_ASSERT_EQ(n, 0);
 }
 
+/* Imported without unpacking, the rootfs helper unpacks on demand (under
+ * the caller's lease) and is idempotent. */
+KT_CASE(rootfs_unpacks_on_demand)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_free_ char *archive = mkimage("oci", 3, false);
+    _cleanup_free_ char *ns = ns_name("lazy");
+    struct kk_image_import_opts io = {.no_unpack = true};
+    struct kk_image_import_result res = {0};
+    KT_ASSERT_OK(kk_image_import(ctd, ns, archive, &io, &res, &err), &err);
+    KT_ASSERT_EQ(res.layers_unpacked + res.layers_present, 0);
+    kk_image_import_result_clear(&res);
+
+    struct kk_image_info info;
+    bool unpacked = true;
+    KT_ASSERT_OK(kk_image_resolve(ctd, ns, IMAGE, &info, &err), &err);
+    int r = kk_image_is_unpacked(ctd, ns, NULL, &info, &unpacked, &err);
+    kk_image_info_clear(&info);
+    KT_ASSERT_OK(r, &err);
+    KT_ASSERT(!unpacked);
+
+    _cleanup_free_ char *lease = kk_xasprintf("kkimg-lazy-%d", (int)getpid());
+    KT_ASSERT_OK(kk_ctd_lease_create(ctd, ns, lease, 600, &err), &err);
+    struct kk_ctd *lc = NULL;
+    KT_ASSERT_OK(kk_ctd_with_lease(ctd, lease, &lc, &err), &err);
+    struct kk_ctd_mounts m1 = {0}, m2 = {0};
+    r = kk_image_prepare_rootfs(lc, ns, NULL, IMAGE, "lazy-rootfs", &m1, &err);
+    if (r == 0)
+        r = kk_image_prepare_rootfs(lc, ns, NULL, IMAGE, "lazy-rootfs", &m2, &err);
+    bool same = r == 0 && m1.n == 1 && m2.n == 1 && strcmp(m1.v[0].type, "overlay") == 0 &&
+                strcmp(m1.v[0].type, m2.v[0].type) == 0;
+    kk_ctd_mounts_clear(&m1);
+    kk_ctd_mounts_clear(&m2);
+    kk_ctd_close(lc);
+    KT_ASSERT_OK(r, &err);
+    KT_ASSERT_MSG(same, "rootfs mounts differ between calls");
+
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    KT_ASSERT_EQ(run(&out, "ctr -a %s -n %s images check", fixture->address, ns), 0);
+    KT_ASSERT_MSG(strstr(out.data, "complete") && strstr(out.data, " true"), "%s", out.data);
+    KT_ASSERT_OK(kk_ctd_snapshot_remove(ctd, ns, NULL, "lazy-rootfs", &err), &err);
+    KT_ASSERT_OK(kk_ctd_lease_delete(ctd, ns, lease, false, &err), &err);
+}
+
 static char *kuke_path(void)
 {
     const char *bin = getenv("KUKEON_BIN");

@@ -178,9 +178,14 @@ int reg_fetch_blobs(struct reg_session *s, struct reg_blob *blobs, size_t n, uns
             break;
         int still = 0;
         CURLMcode mc = curl_multi_perform(multi, &still);
-        if (mc == CURLM_OK)
-            mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
         if (mc != CURLM_OK) {
+            r = kk_error_set(err, KK_E_INTERNAL, "curl multi: %s", curl_multi_strerror(mc));
+            break;
+        }
+        /* Wait only while nothing has finished: a transfer that completed
+         * in this perform is handled (and its successor started) now. */
+        if ((size_t)still == running &&
+            (mc = curl_multi_poll(multi, NULL, 0, 1000, NULL)) != CURLM_OK) {
             r = kk_error_set(err, KK_E_INTERNAL, "curl multi: %s", curl_multi_strerror(mc));
             break;
         }

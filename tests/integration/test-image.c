@@ -243,22 +243,40 @@ KT_CASE(container_runs_from_image)
     KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
     kk_error_freep(&err);
     const char *id = "kkimg-run";
+    _cleanup_free_ char *vol_ro = kk_xasprintf("%s/vol-ro", kt_tmpdir());
+    _cleanup_free_ char *vol_rw = kk_xasprintf("%s/vol-rw", kt_tmpdir());
+    KT_ASSERT_EQ(run(NULL, "mkdir -p %s %s && echo from-volume > %s/f && chmod 777 %s %s", vol_ro,
+                     vol_rw, vol_ro, vol_ro, vol_rw),
+                 0);
+    /* Both world-writable: only the read-only mount may stop the write. */
+    const struct kk_oci_bind binds[] = {{vol_ro, "/data", true}, {vol_rw, "/scratch", false}};
     _cleanup_free_ char *cg = kk_xasprintf("/%s/%s", fixture->cgroup_parent, id);
     _cleanup_free_ char *log = kk_xasprintf("%s/%s.log", kt_tmpdir(), id);
     struct kk_oci_spec_config sc = {
             .image = &img.config,
-            .command = (const char *[]){"sh", "-c",
-                                        "echo hello-from-kukeon; cat /www/index.html; "
-                                        "test -e /etc/kk-removed || echo whiteout-ok; "
-                                        "cat /etc/kk-layer3; echo opq: $(ls /opq); id; "
-                                        "echo to-stderr >&2",
-                                        NULL},
+            .command =
+                    (const char *[]){"sh", "-c",
+                                     "echo hello-from-kukeon; cat /www/index.html; "
+                                     "test -e /etc/kk-removed || echo whiteout-ok; "
+                                     "cat /etc/kk-layer3; echo opq: $(ls /opq); id; "
+                                     "echo to-stderr >&2; echo host: $(hostname); "
+                                     "echo env: $GREETING $HOME; cat /data/f; "
+                                     "touch /data/x 2>/dev/null || echo volume-ro; "
+                                     "touch /scratch/x && echo volume-rw; "
+                                     "echo mem: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                                     "/sys/fs/cgroup/memory.max 2>/dev/null); "
+                                     "echo pids: $(cat /sys/fs/cgroup/pids/pids.max "
+                                     "/sys/fs/cgroup/pids.max 2>/dev/null)",
+                                     NULL},
             .user = "kuke",
             .passwd_text = kk_buf_str(&passwd),
             .group_text = kk_buf_str(&group),
             .hostname = id,
             .cgroups_path = cg,
             .env = (const char *[]){"GREETING=hi", NULL},
+            .binds = binds,
+            .n_binds = KK_ARRAY_SIZE(binds),
+            .resources = {.memory_limit = 64 << 20, .pids_limit = 42},
     };
     _cleanup_buf_ struct kk_buf spec = KK_BUF_INIT;
     int r = kk_oci_spec_build(&sc, &spec, &err);
@@ -306,6 +324,13 @@ KT_CASE(container_runs_from_image)
     KT_ASSERT_MSG(strstr(out.data, "opq: from-layer3\n"), "opaque whiteout ignored: %s", out.data);
     KT_ASSERT(strstr(out.data, "uid=1000(kuke)"));
     KT_ASSERT(strstr(out.data, "to-stderr"));
+    KT_ASSERT(strstr(out.data, "host: kkimg-run\n"));
+    KT_ASSERT(strstr(out.data, "env: hi /home/kuke\n"));
+    KT_ASSERT(strstr(out.data, "from-volume"));
+    KT_ASSERT_MSG(strstr(out.data, "volume-ro") && strstr(out.data, "volume-rw"), "volumes: %s",
+                  out.data);
+    KT_ASSERT_MSG(strstr(out.data, "mem: 67108864\n"), "memory limit: %s", out.data);
+    KT_ASSERT_MSG(strstr(out.data, "pids: 42\n"), "pids limit: %s", out.data);
 
     /* The rootfs snapshot went with the container. */
     struct kk_ctd_snapshot_info si = {0};

@@ -2,8 +2,9 @@
 #include "agent/metrics.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <math.h>
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -95,10 +96,31 @@ static void header(struct kk_buf *out, const char *name, const char *type, const
     kk_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A Go-style float: "0.005", "2.5", "30"; never an exponent for our bounds. */
+/* The shortest decimal that reads back as exactly v, laid out like Go's
+ * strconv.FormatFloat(v, 'g', -1, 64), which Prometheus itself uses: "60",
+ * "0.005", "120.321", "1e-05" -- never "6e+01" nor "0.0050000000000000001". */
 static void add_double(struct kk_buf *out, double v)
 {
-    kk_buf_printf(out, "%.9g", v);
+    char text[40];
+    int digits, exponent;
+
+    if (v != v) {
+        kk_buf_adds(out, "NaN");
+        return;
+    }
+    if (v > DBL_MAX || v < -DBL_MAX) {
+        kk_buf_adds(out, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    for (digits = 0; digits < 17; digits++) {
+        snprintf(text, sizeof(text), "%.*e", digits, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    exponent = atoi(strchr(text, 'e') + 1);
+    if (exponent >= -4 && exponent < 6) /* Go: %e below 1e-4 and from 1e6 */
+        snprintf(text, sizeof(text), "%.*f", digits > exponent ? digits - exponent : 0, v);
+    kk_buf_adds(out, text);
 }
 
 void kk_metrics_render(struct kk_metrics *m, struct kk_buf *out)
@@ -167,12 +189,12 @@ static int open_parent(const char *dir, kk_error **err)
     _cleanup_error_ kk_error *first = NULL;
     int fd = kk_fs_open_root(dir, &first);
 
-    if (fd >= 0 || kk_error_code(first) != KK_E_NOT_FOUND) {
-        if (fd < 0) {
-            *err = TAKE_PTR(first);
-            return -1;
-        }
+    if (fd >= 0)
         return fd;
+    if (kk_error_code(first) != KK_E_NOT_FOUND) {
+        kk_error_free(*err);
+        *err = TAKE_PTR(first);
+        return -1;
     }
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return kk_error_errno(err, "mkdir %s", dir);

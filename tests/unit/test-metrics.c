@@ -80,6 +80,36 @@ KT_CASE(render_has_every_series)
     KT_ASSERT(out.len > 0 && t[out.len - 1] == '\n');
 }
 
+/* Sums print as the shortest exact decimal, as Prometheus' Go code does. */
+KT_CASE(sums_print_shortest_exact_decimals)
+{
+    static const struct {
+        double sum;
+        const char *text;
+    } cases[] = {
+            {0, "0"},
+            {60, "60"},
+            {999999, "999999"},
+            {1e6, "1e+06"},
+            {0.005, "0.005"},
+            {120.321, "120.321"},
+            {1e-05, "1e-05"},
+            {0.1 + 0.2, "0.30000000000000004"},
+            {123456789.25, "1.2345678925e+08"},
+            {1e21, "1e+21"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+        _cleanup_free_ char *line = NULL;
+        struct kk_metrics_values v = {.reconcile_sum_s = cases[i].sum};
+
+        kk_metrics_render_values(&v, &out);
+        line = kk_xasprintf("kukeon_reconcile_duration_seconds_sum %s", cases[i].text);
+        KT_ASSERT_MSG(has_line(kk_buf_str(&out), line), "no line \"%s\"", line);
+    }
+}
+
 KT_CASE(fresh_metrics_are_all_zero_but_present)
 {
     _cleanup_(kk_metrics_destroy) struct kk_metrics m;

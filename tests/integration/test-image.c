@@ -401,6 +401,97 @@ KT_CASE(errors_and_removal)
     KT_ASSERT_EQ(n, 0);
 }
 
+static char netns_name[64];
+
+static void delete_netns(void)
+{
+    if (netns_name[0])
+        run(NULL, "ip netns delete %s", netns_name);
+    netns_name[0] = 0;
+}
+
+/* Runs one container from the image; returns its task's exit status via
+ * *status (wait_ms < 0: do not wait, leave it running). */
+static int run_container(const char *ns, const char *id, const char *netns,
+                         const char *const *command, int wait_ms, uint32_t *status, const char *log,
+                         kk_error **err)
+{
+    struct kk_image_info img;
+    if (kk_image_resolve(ctd, ns, IMAGE, &img, err) < 0)
+        return -1;
+    _cleanup_free_ char *cg = kk_xasprintf("/%s/%s", fixture->cgroup_parent, id);
+    struct kk_oci_spec_config sc = {
+            .image = &img.config,
+            .command = command,
+            .netns_path = netns,
+            .cgroups_path = cg,
+    };
+    _cleanup_buf_ struct kk_buf spec = KK_BUF_INIT;
+    int r = kk_oci_spec_build(&sc, &spec, err);
+    kk_image_info_clear(&img);
+    if (r < 0)
+        return -1;
+    struct kk_ctd_container_spec cs = {
+            .id = id,
+            .image = IMAGE,
+            .spec_json = spec.data,
+            .spec_len = spec.len,
+            .snapshot_key = id,
+    };
+    if (kk_image_prepare_rootfs(ctd, ns, NULL, IMAGE, id, NULL, err) < 0 ||
+        kk_ctd_container_create(ctd, ns, &cs, err) < 0 ||
+        kk_ctd_task_create(ctd, ns, id, NULL, log, NULL, err) < 0 ||
+        kk_ctd_task_start(ctd, ns, id, NULL, err) < 0)
+        return -1;
+    return wait_ms < 0 ? 0 : kk_ctd_task_wait(ctd, ns, id, wait_ms, status, err);
+}
+
+/* Two containers in one network namespace joined by path: a busybox httpd
+ * and a wget of it over 127.0.0.1. */
+KT_CASE(containers_share_a_netns_by_path)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_free_ char *archive = mkimage("oci", 1, true);
+    _cleanup_free_ char *ns = ns_name("net");
+    KT_ASSERT_OK(kk_image_import(ctd, ns, archive, NULL, NULL, &err), &err);
+
+    snprintf(netns_name, sizeof(netns_name), "kkimg-%d", (int)getpid());
+    kt_atexit(delete_netns);
+    KT_ASSERT_EQ(run(NULL, "ip netns add %s && ip netns exec %s ip link set lo up", netns_name,
+                     netns_name),
+                 0);
+    _cleanup_free_ char *path = kk_xasprintf("/var/run/netns/%s", netns_name);
+    _cleanup_free_ char *log_web = kk_xasprintf("%s/web.log", kt_tmpdir());
+    _cleanup_free_ char *log_get = kk_xasprintf("%s/get.log", kt_tmpdir());
+    uint32_t status = 99;
+
+    int r = run_container(ns, "kkimg-web", path,
+                          (const char *[]){"httpd", "-f", "-p", "8080", "-h", "/www", NULL}, -1,
+                          NULL, log_web, &err);
+    if (r == 0)
+        r = run_container(ns, "kkimg-get", path,
+                          (const char *[]){"sh", "-c",
+                                           "for i in 1 2 3 4 5 6 7 8 9 10; do "
+                                           "wget -qO- http://127.0.0.1:8080/ && exit 0; "
+                                           "sleep 0.2; done; exit 1",
+                                           NULL},
+                          20000, &status, log_get, &err);
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL;
+    /* httpd as PID 1 ignores SIGTERM: the short timeout ends in SIGKILL. */
+    int r1 = kk_ctd_container_remove_safely(ctd, ns, "kkimg-web", 500, &e1);
+    int r2 = kk_ctd_container_remove_safely(ctd, ns, "kkimg-get", 500, &e2);
+    delete_netns();
+    KT_ASSERT_OK(r, &err);
+    KT_ASSERT_OK(r1, &e1);
+    KT_ASSERT_OK(r2, &e2);
+    _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+    KT_ASSERT_EQ(read_file(log_get, &out), 0);
+    KT_ASSERT_MSG(status == 0 && strstr(kk_buf_str(&out), "hello from kukeon busybox image"),
+                  "status %u, log: %s", status, kk_buf_str(&out));
+}
+
 /* Imported without unpacking, the rootfs helper unpacks on demand (under
  * the caller's lease) and is idempotent. */
 KT_CASE(rootfs_unpacks_on_demand)

@@ -666,7 +666,12 @@ int kk_image_archive_parse(const void *data, size_t len, const struct kk_image_a
     };
     int r;
 
-    if (index_members(&x, data, len, err) < 0) {
+    const uint8_t *b = data;
+    if (len >= 2 && ((b[0] == 0x1f && b[1] == 0x8b) || (b[0] == 0x28 && b[1] == 0xb5))) {
+        r = kk_error_set(err, KK_E_INVALID,
+                         "the archive is compressed; decompress it first (an image archive is "
+                         "a plain tar, its layers may be gzip)");
+    } else if (index_members(&x, data, len, err) < 0) {
         r = -1;
     } else if (find(&x, "oci-layout")) {
         a->format = KK_IMAGE_FORMAT_OCI;

@@ -338,6 +338,13 @@ KT_CASE(archive_rejects_bad_archives)
     KT_ASSERT_EQ(kk_error_code(err), KK_E_DATA_LOSS);
     kk_error_freep(&err);
 
+    /* A compressed archive gets a clear message. */
+    KT_ASSERT_EQ(sh("gzip -c %s > %s/good.tar.gz", good, d), 0);
+    _cleanup_free_ char *gz = kk_xasprintf("%s/good.tar.gz", d);
+    KT_ASSERT(kk_image_archive_open(gz, NULL, &a, &err) < 0);
+    KT_ASSERT(strstr(err->message, "compressed"));
+    kk_error_freep(&err);
+
     /* Not a regular file; missing file. */
     KT_ASSERT(kk_image_archive_open(d, NULL, &a, &err) < 0);
     kk_error_freep(&err);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # End to end: contrib/gitops/kukeon-gitops-pull feeding a running kukeond
 # from a local bare git repository. Commit a cell -> it runs; change it ->
-# it is updated; a broken commit -> not published, reported, what runs is
+# it is updated; renaming its file restarts nothing; a broken commit -> not published, reported, what runs is
 # untouched; delete it -> it is pruned. The inbox starts as the plain empty
 # directory of a fresh install and becomes the puller's symlink while the
 # agent runs. Also `kuke doctor` against this real containerd. Root only.
@@ -80,11 +80,27 @@ else
 fi
 PID2=$(e2e_status_field $CELL pid)
 GEN2=$(e2e_status_field $CELL observedGeneration)
+
+kt_case renamed_file_restarts_nothing
+git -C "$T/work" mv hosts/node1/pinger.yaml hosts/node1/renamed.yaml
+commit "rename"
+if ! pull; then
+    kt_fail "pull: $(cat "$T/pull.out")"
+else
+    sleep 2 # time for a (wrong) restart to show
+    if [ "$(e2e_status_field $CELL pid)" != "$PID2" ] || [ "$(e2e_status_field $CELL state)" != Ready ]; then
+        kt_fail "renaming the file restarted the cell: pid $PID2 -> $(e2e_status_field $CELL pid)"
+    elif ! grep -q "key: $CELL" "$STATE/_inbox/renamed.yaml.status.yaml" 2>/dev/null; then
+        kt_fail "renamed.yaml does not own the cell"
+    else
+        kt_pass
+    fi
+fi
 PUBLISHED=$(readlink "$INBOX")
 
 kt_case broken_commit_leaves_what_runs
 printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: pinger\nspec:\n  containers:\n    - id: main\n      image: [\n' \
-    >"$HOSTDIR/pinger.yaml"
+    >"$HOSTDIR/renamed.yaml"
 commit "broken"
 pull
 rc=$?
@@ -93,7 +109,7 @@ if [ "$rc" != 1 ]; then
     kt_fail "pull exit $rc for a broken commit"
 elif [ "$(readlink "$INBOX")" != "$PUBLISHED" ]; then
     kt_fail "a broken commit was published"
-elif [ "$(pulled result)" != failed ] || ! pulled message | grep -q "pinger.yaml:[0-9]*:[0-9]*"; then
+elif [ "$(pulled result)" != failed ] || ! pulled message | grep -q "renamed.yaml:[0-9]*:[0-9]*"; then
     kt_fail "not reported: $(cat "$T/gitops/status.yaml")"
 elif [ "$(e2e_status_field $CELL pid)" != "$PID2" ] ||
     [ "$(e2e_status_field $CELL observedGeneration)" != "$GEN2" ] ||
@@ -104,7 +120,7 @@ else
 fi
 
 kt_case delete_prunes
-git -C "$T/work" rm -q hosts/node1/pinger.yaml
+git -C "$T/work" rm -q hosts/node1/renamed.yaml
 mkdir -p "$HOSTDIR" && touch "$HOSTDIR/.keep"
 commit "nothing on node1"
 if ! pull; then

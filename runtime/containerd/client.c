@@ -1,4 +1,5 @@
 /* The client object, shared helpers, Version and Namespaces. */
+#include <stdint.h>
 #include <string.h>
 
 #include "github.com/containerd/containerd/api/services/namespaces/v1/namespace.pb-c.h"
@@ -106,7 +107,11 @@ char **ctd_strv_dup(char *const *v, size_t n)
 
 int64_t ctd_timestamp_ns(const Google__Protobuf__Timestamp *ts)
 {
-    return ts ? ts->seconds * 1000000000 + ts->nanos : 0;
+    /* Go's zero time (year 1) means "not set"; so does anything outside
+     * what an int64 of nanoseconds can hold. */
+    if (!ts || ts->seconds <= 0 || ts->seconds > INT64_MAX / 1000000000 - 1)
+        return 0;
+    return ts->seconds * 1000000000 + ts->nanos;
 }
 
 int kk_ctd_open(const char *address, const struct kk_ctd_opts *opts, struct kk_ctd **out,

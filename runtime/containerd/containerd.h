@@ -247,6 +247,14 @@ void kk_ctd_container_list_free(struct kk_ctd_container *v, size_t n);
 
 int kk_ctd_container_create(struct kk_ctd *c, const char *ns,
                             const struct kk_ctd_container_spec *spec, kk_error **err);
+/* Prepares the container's rootfs snapshot (spec->snapshot_key, on the
+ * committed snapshot `parent`, e.g. an image's top chain ID) and creates the
+ * container, holding the snapshot with a short lease in between: an active
+ * snapshot nothing refers to yet is fair game for the garbage collector.
+ * If the create fails, the snapshot is removed again. */
+int kk_ctd_container_create_from(struct kk_ctd *c, const char *ns,
+                                 const struct kk_ctd_container_spec *spec, const char *parent,
+                                 kk_error **err);
 int kk_ctd_container_get(struct kk_ctd *c, const char *ns, const char *id,
                          struct kk_ctd_container *out, kk_error **err);
 /* filter: e.g. `labels."kukeon.io/cell"=="web"`, or NULL for all. */
@@ -372,6 +380,9 @@ struct kk_ctd_ops {
     int (*namespace_delete)(void *self, const char *name, kk_error **err);
     int (*container_create)(void *self, const char *ns, const struct kk_ctd_container_spec *spec,
                             kk_error **err);
+    int (*container_create_from)(void *self, const char *ns,
+                                 const struct kk_ctd_container_spec *spec, const char *parent,
+                                 kk_error **err);
     int (*container_get)(void *self, const char *ns, const char *id, struct kk_ctd_container *out,
                          kk_error **err);
     int (*container_list)(void *self, const char *ns, const char *filter,

@@ -1,9 +1,11 @@
 /* Container records and their safe removal. */
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
+#include "fsapi/log.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "runtime/containerd/internal.h"
 
@@ -11,6 +13,7 @@ typedef Containerd__Services__Containers__V1__Container Container;
 
 #define CONTAINERS(m)   CTD_SVC("containers.v1.Containers/" m)
 #define KILL_TIMEOUT_MS 10000
+#define LEASE_EXPIRE_S  300
 
 void kk_ctd_container_clear(struct kk_ctd_container *ctr)
 {
@@ -84,6 +87,40 @@ int kk_ctd_container_create(struct kk_ctd *c, const char *ns,
                       NULL, err);
     ctd_kv_free(ctr.labels, ctr.n_labels);
     return r < 0 ? kk_error_wrap(err, "create container %s", spec->id) : 0;
+}
+
+int kk_ctd_container_create_from(struct kk_ctd *c, const char *ns,
+                                 const struct kk_ctd_container_spec *spec, const char *parent,
+                                 kk_error **err)
+{
+    static unsigned counter;
+    if (ctd_check_name("container id", spec->id, err) < 0 ||
+        ctd_check_name("parent snapshot", parent, err) < 0)
+        return -1;
+    struct kk_ctd_container_spec s = *spec;
+    if (!s.snapshot_key || !*s.snapshot_key)
+        s.snapshot_key = s.id;
+    _cleanup_free_ char *lease = kk_xasprintf("kukeon-create-%s-%d-%u", s.id, (int)getpid(),
+                                              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    if (kk_ctd_lease_create(c, ns, lease, LEASE_EXPIRE_S, err) < 0)
+        return kk_error_wrap(err, "create container %s", s.id);
+    _cleanup_ctd_ struct kk_ctd *leased = NULL;
+    int r = kk_ctd_with_lease(c, lease, &leased, err);
+    if (r == 0)
+        r = kk_ctd_snapshot_prepare(leased, ns, s.snapshotter, s.snapshot_key, parent, NULL, NULL,
+                                    err);
+    if (r == 0 && kk_ctd_container_create(c, ns, &s, err) < 0) {
+        kk_error *ignored = NULL;
+        kk_ctd_snapshot_remove(c, ns, s.snapshotter, s.snapshot_key, &ignored);
+        kk_error_free(ignored);
+        r = -1;
+    }
+    /* The container record holds the snapshot now; the lease can go. */
+    kk_error *lease_err = NULL;
+    if (kk_ctd_lease_delete(c, ns, lease, false, &lease_err) < 0)
+        kk_log_warn("%s (it expires by itself)", lease_err->message);
+    kk_error_free(lease_err);
+    return r < 0 ? kk_error_wrap(err, "create container %s from %s", s.id, parent) : 0;
 }
 
 int kk_ctd_container_get(struct kk_ctd *c, const char *ns, const char *id,

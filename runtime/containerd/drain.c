@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "github.com/containerd/containerd/api/services/content/v1/content.pb-c.h"
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb-c.h"
+#include "google/protobuf/field_mask.pb-c.h"
 #include "runtime/containerd/internal.h"
 
 #define DRAIN_STOP_TIMEOUT_MS 2000
@@ -72,13 +74,50 @@ static bool is_parent(const struct kk_ctd_snapshot_info *v, size_t n, const char
     return false;
 }
 
-/* Leaves first: a snapshot with children cannot be removed. A removal
- * refused with FailedPrecondition (a child the list did not show yet, or
- * one still being removed) is retried on the next pass. */
+/* Runs the garbage collector now: a lease deleted with sync. */
+static int collect_garbage(struct kk_ctd *c, const char *ns, kk_error **err)
+{
+    static unsigned counter;
+    _cleanup_free_ char *id = kk_xasprintf("kukeon-gc-%d-%u", (int)getpid(),
+                                           __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    if (kk_ctd_lease_create(c, ns, id, 60, err) < 0)
+        return -1;
+    return kk_ctd_lease_delete(c, ns, id, true, err);
+}
+
+/* Drops every label of a snapshot (containerd.io/gc.root among them). */
+static int clear_snapshot_labels(struct kk_ctd *c, const char *ns, const char *snapshotter,
+                                 const char *name, kk_error **err)
+{
+    Containerd__Services__Snapshots__V1__Info info =
+            CONTAINERD__SERVICES__SNAPSHOTS__V1__INFO__INIT;
+    info.name = (char *)name;
+    char *paths[] = {"labels"};
+    Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+    mask.n_paths = 1;
+    mask.paths = paths;
+    Containerd__Services__Snapshots__V1__UpdateSnapshotRequest req =
+            CONTAINERD__SERVICES__SNAPSHOTS__V1__UPDATE_SNAPSHOT_REQUEST__INIT;
+    req.snapshotter = (char *)snapshotter;
+    req.info = &info;
+    req.update_mask = &mask;
+    return ctd_unary(c, ns, CTD_SVC("snapshots.v1.Snapshots/Update"), &req.base,
+                     &containerd__services__snapshots__v1__update_snapshot_response__descriptor,
+                     NULL, err);
+}
+
+/* Leaves first: a snapshot with children cannot be removed.
+ *
+ * containerd 1.6's garbage collector deletes a snapshot without taking it
+ * off its parent's list of children, so a parent whose child was collected
+ * is refused forever (FailedPrecondition) although no child is listed. Only
+ * the collector can take such a parent: when removal stalls, the refused
+ * snapshots lose their labels (a gc.root label would keep them) and the
+ * collector runs, once. */
 static void drain_snapshots(struct kk_ctd *c, const char *ns, const char *snapshotter,
                             kk_error **first)
 {
-    int stalls = 0;
+    bool collected = false;
     for (int pass = 0; pass < MAX_SNAPSHOT_PASSES; pass++) {
         kk_error *err = NULL;
         struct kk_ctd_snapshot_info *v = NULL;
@@ -96,26 +135,28 @@ static void drain_snapshots(struct kk_ctd *c, const char *ns, const char *snapsh
         for (size_t i = 0; i < n; i++) {
             if (is_parent(v, n, v[i].name))
                 continue;
-            if (kk_ctd_snapshot_remove(c, ns, snapshotter, v[i].name, &err) == 0)
+            /* NotFound: the garbage collector was quicker; gone all the same. */
+            if (kk_ctd_snapshot_remove(c, ns, snapshotter, v[i].name, &err) == 0 ||
+                kk_error_code(err) == KK_E_NOT_FOUND) {
                 removed++;
-            else if (kk_error_code(err) == KK_E_PRECONDITION) {
+            } else if (kk_error_code(err) == KK_E_PRECONDITION && !collected) {
                 kk_error_free(refused);
                 refused = TAKE_PTR(err);
+                clear_snapshot_labels(c, ns, snapshotter, v[i].name, &err);
             }
             keep_first(first, &err);
         }
         kk_ctd_snapshot_list_free(v, n);
-        if (n == 0 || (removed == 0 && !refused)) {
+        if (refused && removed == 0) {
             kk_error_free(refused);
-            return;
-        }
-        if (removed == 0 && ++stalls > 3) {
-            keep_first(first, &refused);
-            return;
+            collect_garbage(c, ns, &err);
+            keep_first(first, &err);
+            collected = true;
+            continue;
         }
         kk_error_free(refused);
-        if (removed == 0)
-            usleep(100 * 1000);
+        if (n == 0 || removed == 0)
+            return;
     }
 }
 

@@ -23,6 +23,13 @@ static int container_create(void *self, const char *ns, const struct kk_ctd_cont
     return kk_ctd_container_create(self, ns, spec, err);
 }
 
+static int container_create_from(void *self, const char *ns,
+                                 const struct kk_ctd_container_spec *spec, const char *parent,
+                                 kk_error **err)
+{
+    return kk_ctd_container_create_from(self, ns, spec, parent, err);
+}
+
 static int container_get(void *self, const char *ns, const char *id, struct kk_ctd_container *out,
                          kk_error **err)
 {
@@ -109,6 +116,7 @@ const struct kk_ctd_ops kk_ctd_real_ops = {
         .namespace_drain = namespace_drain,
         .namespace_delete = namespace_delete,
         .container_create = container_create,
+        .container_create_from = container_create_from,
         .container_get = container_get,
         .container_list = container_list,
         .container_remove_safely = container_remove_safely,

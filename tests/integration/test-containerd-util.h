@@ -166,8 +166,6 @@ __attribute__((unused)) static int kt_make_container(struct kk_ctd *c, const cha
                                                      const char *args, const char *cgroup_parent,
                                                      const char *const *labels, kk_error **err)
 {
-    if (kk_ctd_snapshot_prepare(c, ns, NULL, id, rootfs, NULL, NULL, err) < 0)
-        return -1;
     _cleanup_free_ char *spec = kt_spec_json(args, cgroup_parent, id);
     struct kk_ctd_container_spec cs = {
             .id = id,
@@ -175,9 +173,8 @@ __attribute__((unused)) static int kt_make_container(struct kk_ctd *c, const cha
             .labels = labels,
             .spec_json = spec,
             .spec_len = strlen(spec),
-            .snapshot_key = id,
     };
-    return kk_ctd_container_create(c, ns, &cs, err);
+    return kk_ctd_container_create_from(c, ns, &cs, rootfs, err);
 }
 
 /* Collects events from the I/O thread for a test to wait on. */

@@ -276,6 +276,12 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         }
         uint32_t pid = 0;
         if (task_start_new(c, d, &pid, &err) < 0) {
+            if (err->reason && strcmp(err->reason, "StaleTask") == 0) {
+                _cleanup_error_ kk_error *e2 = NULL;
+                if (a->be.ctd->container_remove_safely(a->be.ctd_self, c->ns, d->ctd_id,
+                                                       (int)a->cfg.stop_timeout_s * 1000, &e2) < 0)
+                    kk_log_warn("%s: %s", c->keystr, e2->message);
+            }
             set_entry(cs, KK_STATE_PENDING, "StartFailed", err->message);
             kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
             c->failed = true;

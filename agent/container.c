@@ -123,8 +123,14 @@ int task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, k
             return kk_error_wrap(err, "create task %s", d->ctd_id);
         /* A task left over (e.g. stopped, not deleted): replace it. */
         kk_error_freep(err);
-        _cleanup_error_ kk_error *e2 = NULL;
-        a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, &e2);
+        if (a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, err) < 0 &&
+            kk_error_code(*err) != KK_E_NOT_FOUND) {
+            /* containerd cannot let go of it (e.g. its shim died): the
+             * caller removes the whole container and creates it again. */
+            kk_error_wrap(err, "stale task %s", d->ctd_id);
+            return kk_error_reason(err, "StaleTask");
+        }
+        kk_error_freep(err);
         if (a->be.ctd->task_create(a->be.ctd_self, c->ns, d->ctd_id, d->log_path, pid, err) < 0)
             return kk_error_wrap(err, "create task %s", d->ctd_id);
     }

@@ -470,6 +470,17 @@ static void finish_transfer(struct kk_grpc *g, struct kk_grpc_call *call, CURLco
         }
         fail(g, call, KK_E_UNAVAILABLE, "cannot connect: %s", curl_easy_strerror(res));
         return;
+    case CURLE_HTTP2_STREAM:
+        /* The server answered and reset the stream while the request was
+         * still being sent (an unknown method, a message over its limit);
+         * libcurl 7.88 then drops the status it received. The connection
+         * itself is fine. */
+        if (nothing_received) {
+            fail(g, call, KK_E_UNKNOWN, "%s",
+                 "stream reset by the server before its status could be read");
+            return;
+        }
+        break;
     default:
         g->conn = CONN_NONE;
         break;

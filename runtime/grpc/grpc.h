@@ -24,6 +24,11 @@
  * kk_error code, grpc-message (percent-decoded) its message. Transport
  * failures are KK_E_UNAVAILABLE.
  *
+ * Known limit (libcurl 7.88): when the server ends a call while the request
+ * is still being sent — an unknown method, a message over the server's size
+ * limit — it resets the stream and libcurl loses the status; such a call
+ * fails with KK_E_UNKNOWN "stream reset by the server ...".
+ *
  * Reconnection: libcurl 7.88 cannot reuse a connection opened with
  * CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE for a request that also asks for prior
  * knowledge (curl#10634), so the request that opens a connection uses prior

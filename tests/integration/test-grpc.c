@@ -90,7 +90,12 @@ KT_CASE(unary_and_status_codes)
     KT_ASSERT_EQ(r2, -1);
     KT_ASSERT_EQ(kk_error_code(pre), KK_E_PRECONDITION);
     KT_ASSERT_EQ(r3, -1);
-    KT_ASSERT_EQ(kk_error_code(unimpl), KK_E_UNIMPLEMENTED);
+    /* The server answers an unknown method at once; when its reset beats
+     * our request body, libcurl 7.88 loses the status (see grpc.h). */
+    KT_ASSERT_MSG(kk_error_code(unimpl) == KK_E_UNIMPLEMENTED ||
+                          (kk_error_code(unimpl) == KK_E_UNKNOWN &&
+                           strstr(unimpl->message, "stream reset by the server")),
+                  "%s", unimpl->message);
     kk_error_free(nf);
     kk_error_free(pre);
     kk_error_free(unimpl);

@@ -377,6 +377,7 @@ static int pull_from(struct pull *p, struct reg_session *s, kk_error **err)
     _cleanup_strv_ char **mlabels = NULL;
     int r = -1;
 
+    int64_t t_start = reg_now_ns();
     memset(docs, 0, sizeof(docs));
     progress(p, "resolving", true);
     if (fetch_doc(p, s, ref->digest ? ref->digest : ref->tag, ref->digest, -1, NULL, &docs[0],
@@ -410,9 +411,11 @@ static int pull_from(struct pull *p, struct reg_session *s, kk_error **err)
                      man->media_type);
         goto out;
     }
+    int64_t t_fetch = reg_now_ns();
     if (manifest_parse(man, &m, err) < 0 || fetch_blobs(p, s, &m, err) < 0 ||
         read_config(p, &m, &cfg, err) < 0)
         goto out;
+    int64_t t_fetched = reg_now_ns();
 
     /* A single-platform image must still be for this platform. */
     const char *want_os = p->o->platform.os ? p->o->platform.os : "linux";
@@ -467,6 +470,11 @@ static int pull_from(struct pull *p, struct reg_session *s, kk_error **err)
         p->res->layers_unpacked = unpacked;
         p->res->layers_present = m.n_layers - unpacked;
     }
+    kk_log_debug("pull %s from %s: resolved in %.1f ms, %zu blobs (%jd bytes) fetched and "
+                 "written in %.1f ms, recorded and unpacked in %.1f ms",
+                 ref->name, s->ep->base, (double)(t_fetch - t_start) / 1e6, p->res->blobs_fetched,
+                 (intmax_t)p->res->bytes_fetched, (double)(t_fetched - t_fetch) / 1e6,
+                 (double)(reg_now_ns() - t_fetched) / 1e6);
     r = 0;
 out:
     kk_oci_image_config_clear(&cfg);

@@ -389,6 +389,9 @@ struct kk_ctd_ops {
                           struct kk_ctd_container **out, size_t *n, kk_error **err);
     int (*container_remove_safely)(void *self, const char *ns, const char *id, int stop_timeout_ms,
                                    kk_error **err);
+    /* Real: the snapshot is held by a lease that expires by itself after
+     * two minutes, so that the garbage collector cannot take it before
+     * container_create refers to it (or use container_create_from). */
     int (*snapshot_prepare)(void *self, const char *ns, const char *snapshotter, const char *key,
                             const char *parent, kk_error **err);
     int (*task_create)(void *self, const char *ns, const char *id, const char *log_path,

@@ -1,5 +1,9 @@
 /* struct kk_ctd_ops for the real client: thin adapters from `void *self`. */
+#include <unistd.h>
+
 #include "runtime/containerd/internal.h"
+
+#define PREPARE_LEASE_S 120
 
 static int namespace_create(void *self, const char *name, const char *const *labels, bool exist_ok,
                             kk_error **err)
@@ -48,10 +52,20 @@ static int container_remove_safely(void *self, const char *ns, const char *id, i
     return kk_ctd_container_remove_safely(self, ns, id, stop_timeout_ms, err);
 }
 
+/* The new snapshot is referenced by nothing until container_create: hold
+ * it with a lease that expires by itself (the caller never sees it). */
 static int snapshot_prepare(void *self, const char *ns, const char *snapshotter, const char *key,
                             const char *parent, kk_error **err)
 {
-    return kk_ctd_snapshot_prepare(self, ns, snapshotter, key, parent, NULL, NULL, err);
+    static unsigned counter;
+    _cleanup_free_ char *lease = kk_xasprintf("kukeon-prepare-%d-%u", (int)getpid(),
+                                              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    if (kk_ctd_lease_create(self, ns, lease, PREPARE_LEASE_S, err) < 0)
+        return kk_error_wrap(err, "prepare snapshot %s", key);
+    _cleanup_ctd_ struct kk_ctd *leased = NULL;
+    if (kk_ctd_with_lease(self, lease, &leased, err) < 0)
+        return -1;
+    return kk_ctd_snapshot_prepare(leased, ns, snapshotter, key, parent, NULL, NULL, err);
 }
 
 static int task_create(void *self, const char *ns, const char *id, const char *log_path,

@@ -240,6 +240,43 @@ KT_CASE(wait_does_not_block_other_calls)
     KT_ASSERT_OK(kk_ctd_container_remove_safely(client, ns, id, 1000, &err), &err);
 }
 
+/* The function-pointer table the agent uses, end to end. */
+KT_CASE(backend_ops_table)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    const struct kk_ctd_ops *ops = &kk_ctd_real_ops;
+    const char *id = "c-ops";
+    _cleanup_free_ char *spec = kt_spec_json("\"sleep\",\"1000\"", fixture->cgroup_parent, id);
+    const char *labels[] = {"kukeon.io/cell", "ops", NULL};
+    struct kk_ctd_container_spec cs = {.id = id,
+                                       .labels = labels,
+                                       .spec_json = spec,
+                                       .spec_len = strlen(spec),
+                                       .snapshot_key = id};
+    KT_ASSERT_OK(ops->snapshot_prepare(client, ns, NULL, id, ROOTFS, &err), &err);
+    KT_ASSERT_OK(ops->container_create(client, ns, &cs, &err), &err);
+    _cleanup_free_ char *log = log_path(id);
+    uint32_t pid = 0;
+    KT_ASSERT_OK(ops->task_create(client, ns, id, log, &pid, &err), &err);
+    KT_ASSERT_OK(ops->task_start(client, ns, id, NULL, &err), &err);
+    struct kk_ctd_task_state st;
+    KT_ASSERT_OK(ops->task_get(client, ns, id, &st, &err), &err);
+    KT_ASSERT_EQ(st.status, KK_CTD_TASK_RUNNING);
+    KT_ASSERT_EQ(st.pid, pid);
+    struct kk_ctd_container *v = NULL;
+    size_t n = 0;
+    KT_ASSERT_OK(
+            ops->container_list(client, ns, "labels.\"kukeon.io/cell\"==\"ops\"", &v, &n, &err),
+            &err);
+    kk_ctd_container_list_free(v, n);
+    KT_ASSERT_EQ(n, 1);
+    KT_ASSERT_OK(ops->container_remove_safely(client, ns, id, 0, &err), &err);
+    KT_ASSERT(ops->task_get(client, ns, id, &st, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+}
+
 KT_CASE(containerd_restart)
 {
     KT_REQUIRE_ROOT();

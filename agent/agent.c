@@ -259,6 +259,20 @@ void kk_agent_set_watch(struct kk_agent *a, struct kk_watch *w)
         a->watch = w;
 }
 
+/* The inbox wins: a spec the inbox owns that someone edited in the tree is
+ * put back by applying its inbox file again (which writes only if the
+ * content differs, so the agent's own writes end here). */
+static void put_back_inbox_owned(struct kk_agent *a, const struct kk_key *key)
+{
+    _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    if (spec_load(a, key, &r, &err) <= 0)
+        return;
+    const char *src = kk_kvs_get(&r->meta.annotations, SOURCE_ANNOTATION);
+    if (src)
+        kk_agent_notify_inbox(a, src);
+}
+
 void kk_agent_notify_state(struct kk_agent *a, const char *relpath)
 {
     struct kk_tree_class c;
@@ -282,6 +296,8 @@ void kk_agent_notify_state(struct kk_agent *a, const char *relpath)
     }
     kk_log_debug("%s: %s changed", buf, kk_tree_file_name(c.file));
     agent_enqueue(a, buf);
+    if (c.file == KK_TREE_SPEC || c.file == KK_TREE_CONTAINER_SPEC)
+        put_back_inbox_owned(a, &c.key);
 }
 
 void kk_agent_notify_inbox(struct kk_agent *a, const char *name)

@@ -2,16 +2,20 @@
  * (root first), restart policy, ctl requests, status; and deletion. */
 #include "agent/cell.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "agent/restart.h"
+#include "fsapi/atomic.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/log.h"
 #include "fsapi/manifest.h"
 #include "runtime/net/hosts.h"
 
 #define STANDALONE_MAX 64
+#define LOG_MAX_BYTES  (10 * 1024 * 1024)
 
 static void set_entry(struct kk_container_status *cs, enum kk_state state, const char *reason,
                       const char *message)
@@ -344,6 +348,35 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
     return ts.pid;
 }
 
+/* Caps containers/<id>.log at LOG_MAX_BYTES: the content moves to
+ * <id>.log.1 (replacing the previous one) and the log is truncated in place
+ * (copytruncate: the shim keeps its O_APPEND descriptor, so it goes on
+ * writing at the new end; a line written between the copy and the truncate
+ * is lost). Runs on every reconcile of the cell, hence at least at every
+ * resync. */
+static void rotate_log(struct cell_ctx *c, const struct desired *d)
+{
+    struct kk_key ck;
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_key_init(&ck, KK_LEVEL_CONTAINER, c->key->names[0], c->key->names[1], c->key->names[2],
+                    c->key->names[3], d->spec->id, &err) < 0)
+        return;
+    _cleanup_free_ char *rel = kk_tree_log_path(&ck);
+    _cleanup_close_ int fd = kk_fs_open(c->a->rootfd, rel, O_RDWR, 0, &err);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= LOG_MAX_BYTES)
+        return;
+    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
+    _cleanup_free_ char *old = kk_xasprintf("%s.1", rel);
+    if (kk_buf_read_fd(&data, fd, 2 * LOG_MAX_BYTES) < 0 ||
+        kk_atomic_write(c->a->rootfd, old, data.data, data.len, 0640, &err) < 0 ||
+        ftruncate(fd, 0) < 0) {
+        kk_log_warn("%s: rotate %s: %s", c->keystr, rel, err ? err->message : strerror(errno));
+        return;
+    }
+    kk_log_info("%s: %s rotated (%lld bytes)", c->keystr, rel, (long long)sb.st_size);
+}
+
 /* ---- the cell ----------------------------------------------------------- */
 
 static char *ctd_filter(const struct kk_key *key)
@@ -655,6 +688,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
         observe_and_act(c, &c->desired[i], cs, exists[i]);
         if (i == 0 && c->desired[0].root)
             follow_root(c, exists);
+        rotate_log(c, &c->desired[i]);
     }
     /* Forget the bookkeeping of containers that left the spec. */
     for (size_t i = 0; i < c->mem->n_ctrs;) {

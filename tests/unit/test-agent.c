@@ -746,3 +746,70 @@ KT_CASE(config_file_then_flags_win)
     KT_ASSERT(r < 0);
     KT_ASSERT(strstr(err->message, "wrokers") != NULL);
 }
+
+KT_CASE(inbox_owned_spec_edit_is_put_back)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    kk_buf_reset(&w.ctd.log);
+    _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
+    /* Edit the materialised spec in place (its annotation stays). */
+    _cleanup_free_ char *path = kk_xasprintf("%s/cell.yaml", celldir);
+    _cleanup_buf_ struct kk_buf orig = KK_BUF_INIT;
+    _cleanup_close_ int ofd = open(path, O_RDONLY | O_CLOEXEC);
+    if (ofd >= 0)
+        kk_buf_read_fd(&orig, ofd, 1 << 20);
+    char *hit = strstr(orig.data ? orig.data : "", "100");
+    KT_ASSERT(hit != NULL);
+    memcpy(hit, "999", 3);
+    write_file(celldir, "cell.yaml", orig.data);
+    kk_agent_notify_state(w.agent, CELL_KEY "/cell.yaml");
+    settle(&w);
+    _cleanup_buf_ struct kk_buf spec = KK_BUF_INIT;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        kk_buf_read_fd(&spec, fd, 1 << 20);
+    bool recreated = strstr(kk_buf_str(&w.ctd.log), "create ") != NULL;
+    world_free(&w);
+    KT_ASSERT_MSG(strstr(kk_buf_str(&spec), "100") != NULL, "spec: %s", kk_buf_str(&spec));
+    KT_ASSERT(strstr(kk_buf_str(&spec), "999") == NULL);
+    KT_ASSERT(strstr(kk_buf_str(&spec), "kukeon.io/source") != NULL);
+    /* The edit may have run once before being put back; what counts is
+     * that the spec ends as the inbox says. */
+    (void)recreated;
+}
+
+KT_CASE(log_over_cap_is_rotated)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_free_ char *dir = kk_xasprintf("%s/" CELL_KEY "/containers", w.state);
+    mkdir(dir, 0755);
+    _cleanup_free_ char *log = kk_xasprintf("%s/app.log", dir);
+    FILE *f = fopen(log, "w");
+    KT_ASSERT(f != NULL);
+    static char chunk[1 << 16];
+    memset(chunk, 'x', sizeof(chunk));
+    for (int i = 0; i < 11 * 16; i++)
+        fwrite(chunk, 1, sizeof(chunk), f);
+    fclose(f);
+    kk_agent_notify_state(w.agent, CELL_KEY);
+    settle(&w);
+    struct stat cur, old;
+    _cleanup_free_ char *log1 = kk_xasprintf("%s.1", log);
+    int r1 = stat(log, &cur), r2 = stat(log1, &old);
+    world_free(&w);
+    KT_ASSERT(r1 == 0 && r2 == 0);
+    KT_ASSERT_EQ(cur.st_size, 0);
+    KT_ASSERT_EQ(old.st_size, 11 * (1 << 20));
+}

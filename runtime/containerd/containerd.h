@@ -111,9 +111,12 @@ typedef long (*kk_ctd_reader)(void *userdata, void *buf, size_t len, int64_t off
 /* Writes a blob of `size` bytes whose digest is `digest`, with labels set on
  * commit. Checks Content.Info first: returns 1 (nothing sent) if the blob is
  * already there, 0 once written. Blobs up to one chunk (1 MiB) go as one
- * COMMIT message; larger ones stream in 1 MiB chunks. A stale ingest with the
- * same ref (an earlier failed write) is aborted and retried once. `ref`
- * NULL: "kukeon-<digest>". */
+ * COMMIT message; larger ones stream in 1 MiB chunks. A write refused at
+ * commit (a wrong digest) aborts its ingest; one that was cut short (the
+ * ref held by a concurrent writer, containerd restarting, a status lost by
+ * libcurl) re-checks Info and is retried a few times. A leftover ingest of
+ * the same ref from an earlier run is restarted from offset 0. Safe from
+ * several threads at once. `ref` NULL: "kukeon-<digest>". */
 int kk_ctd_content_write(struct kk_ctd *c, const char *ns, const char *ref, const char *digest,
                          int64_t size, kk_ctd_reader read, void *userdata,
                          const char *const *labels, kk_error **err);

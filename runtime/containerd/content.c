@@ -1,12 +1,14 @@
 /* Content: info, write (small blobs as one COMMIT, larger ones streamed in
  * 1 MiB chunks), read, labels, delete, abort, list. */
 #include <string.h>
+#include <unistd.h>
 
 #include "github.com/containerd/containerd/api/services/content/v1/content.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "runtime/containerd/internal.h"
 
-#define CHUNK ((size_t)1 << 20)
+#define CHUNK          ((size_t)1 << 20)
+#define WRITE_ATTEMPTS 4
 
 typedef Containerd__Services__Content__V1__WriteContentRequest WriteRequest;
 
@@ -175,7 +177,7 @@ int kk_ctd_content_write(struct kk_ctd *c, const char *ns, const char *ref, cons
     w.chunk = kk_xmalloc((size_t)size < CHUNK ? (size_t)size + 1 : CHUNK);
 
     int r = -1;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         kk_error_freep(err);
         r = write_once(c, ns, &w, err);
         if (r == 0)
@@ -186,20 +188,25 @@ int kk_ctd_content_write(struct kk_ctd *c, const char *ns, const char *ref, cons
             r = 1;
             break;
         }
-        /* Leave no stale ingest behind (a wrong digest keeps it). */
-        kk_error *abort_err = NULL;
-        kk_ctd_content_abort(c, ns, w.ref, &abort_err);
-        kk_error_free(abort_err);
-        if (code != KK_E_UNAVAILABLE)
+        if (code != KK_E_UNAVAILABLE && code != KK_E_UNKNOWN) {
+            /* A refused commit (a wrong digest) leaves its ingest behind. */
+            kk_error *abort_err = NULL;
+            kk_ctd_content_abort(c, ns, w.ref, &abort_err);
+            kk_error_free(abort_err);
             break;
-        /* The status may have been lost (the server ended the call while
-         * we were still uploading): did the blob get there? */
-        if (kk_ctd_content_info(c, ns, digest, NULL, &abort_err) == 0) {
+        }
+        /* Unavailable: containerd went away, or another writer holds the
+         * ref (never abort it under them). Unknown: the server ended the
+         * call while we were uploading and libcurl lost its status (e.g.
+         * AlreadyExists). Is the blob there now? If not, write again. */
+        kk_error *info_err2 = NULL;
+        if (kk_ctd_content_info(c, ns, digest, NULL, &info_err2) == 0) {
             kk_error_freep(err);
             r = 1;
             break;
         }
-        kk_error_free(abort_err);
+        kk_error_free(info_err2);
+        usleep((useconds_t)(attempt + 1) * 100 * 1000);
     }
     free(w.chunk);
     ctd_kv_free(w.labels, w.n_labels);

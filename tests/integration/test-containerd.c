@@ -1,6 +1,7 @@
 /* The containerd client against a private containerd: version, namespaces,
  * content, leases, image records, snapshots, Diff.Apply, drain. Tasks,
  * events and restarts are in test-containerd-tasks.c. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -77,11 +78,11 @@ KT_CASE(namespaces)
     KT_ASSERT_OK(kk_ctd_namespace_list(client, &names, &err), &err);
     KT_ASSERT(has(names, name));
 
-    /* Not empty: FailedPrecondition until drained. */
-    const char blob[] = "namespace blob";
-    _cleanup_free_ char *d = kt_sha256(blob, sizeof(blob));
-    KT_ASSERT_OK(kk_ctd_content_write_mem(client, name, NULL, d, blob, sizeof(blob), NULL, &err),
-                 &err);
+    /* Not empty (an image record, which no garbage collection takes):
+     * FailedPrecondition until drained. */
+    _cleanup_free_ char *d = kt_sha256("m", 1);
+    struct kk_ctd_desc target = {"application/vnd.oci.image.manifest.v1+json", d, 1};
+    KT_ASSERT_OK(kk_ctd_image_put(client, name, "kktest/ns:1", &target, NULL, &err), &err);
     KT_ASSERT(kk_ctd_namespace_delete(client, name, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_PRECONDITION);
     kk_error_freep(&err);
@@ -196,6 +197,58 @@ KT_CASE(content_small_and_streamed)
     KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
     kk_error_freep(&err);
     KT_ASSERT_OK(kk_ctd_lease_delete(client, ns, "kktest-content", true, &err), &err);
+}
+
+struct writer_arg {
+    struct kk_ctd *c;
+    const char *digest, *data;
+    size_t len;
+    int rc;
+    kk_code code;
+};
+
+static void *write_blob(void *arg)
+{
+    struct writer_arg *w = arg;
+    kk_error *err = NULL;
+    w->rc = kk_ctd_content_write_mem(w->c, ns, NULL, w->digest, w->data, w->len, NULL, &err);
+    w->code = kk_error_code(err);
+    kk_error_free(err);
+    return NULL;
+}
+
+KT_CASE(content_concurrent_writers)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    KT_ASSERT_OK(kk_ctd_lease_create(client, ns, "kktest-concurrent", 600, &err), &err);
+    _cleanup_ctd_ struct kk_ctd *leased = NULL;
+    KT_ASSERT_OK(kk_ctd_with_lease(client, "kktest-concurrent", &leased, &err), &err);
+    size_t len = (5u << 20) + 3;
+    _cleanup_free_ char *data = kk_xmalloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(i * 13 + i / 777);
+    _cleanup_free_ char *d = kt_sha256(data, len);
+    struct writer_arg w[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (struct writer_arg){leased, d, data, len, -9, KK_E_OK};
+        pthread_create(&t[i], NULL, write_blob, &w[i]);
+    }
+    int written = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        KT_ASSERT_MSG(w[i].rc >= 0, "writer %d: rc %d code %s", i, w[i].rc,
+                      kk_code_name(w[i].code));
+        written += w[i].rc == 0;
+    }
+    KT_ASSERT(written >= 1);
+    _cleanup_buf_ struct kk_buf back = KK_BUF_INIT;
+    KT_ASSERT_OK(kk_ctd_content_read(client, ns, d, 8u << 20, &back, &err), &err);
+    KT_ASSERT_EQ(back.len, len);
+    KT_ASSERT(memcmp(back.data, data, len) == 0);
+    KT_ASSERT_OK(kk_ctd_lease_delete(client, ns, "kktest-concurrent", true, &err), &err);
 }
 
 KT_CASE(leases_protect_content)

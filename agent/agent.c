@@ -205,8 +205,52 @@ int kk_agent_reconcile(struct kk_agent *a, const char *keystr)
 
 static int queue_fn(void *userdata, const char *key, unsigned attempt)
 {
+    struct kk_agent *a = userdata;
     (void)attempt;
-    return kk_agent_reconcile(userdata, key);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = kk_agent_reconcile(a, key);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    kk_metrics_observe_reconcile(&a->metrics, s, r != KK_QUEUE_RETRY);
+    return r;
+}
+
+bool kk_agent_converged(struct kk_agent *a)
+{
+    pthread_mutex_lock(&a->lock);
+    bool scanned = a->scanned;
+    pthread_mutex_unlock(&a->lock);
+    if (!scanned)
+        return false;
+    if (!a->queue)
+        return true;
+    struct kk_queue_stats qs;
+    kk_queue_get_stats(a->queue, &qs);
+    return qs.queued == 0 && qs.running == 0;
+}
+
+void kk_agent_summary(struct kk_agent *a, char *buf, size_t size)
+{
+    unsigned ready = 0, pending = 0, other = 0;
+    pthread_mutex_lock(&a->lock);
+    for (struct res_mem *m = a->mems; m; m = m->next) {
+        size_t slashes = 0;
+        for (const char *p = m->key; *p; p++)
+            slashes += *p == '/';
+        if (slashes != 3)
+            continue;
+        if (m->state == KK_STATE_READY)
+            ready++;
+        else if (m->state == KK_STATE_PENDING || m->state == KK_STATE_NONE)
+            pending++;
+        else
+            other++;
+    }
+    bool up = a->ctd_connected;
+    pthread_mutex_unlock(&a->lock);
+    snprintf(buf, size, "%u cells ready, %u pending, %u other, containerd %s", ready, pending,
+             other, up ? "up" : "down");
 }
 
 static bool is_ancestor_key(const char *parent, const char *key)
@@ -295,6 +339,7 @@ void kk_agent_notify_state(struct kk_agent *a, const char *relpath)
         return; /* status, logs, reports: the agent's own writes */
     }
     kk_log_debug("%s: %s changed", buf, kk_tree_file_name(c.file));
+    kk_metrics_event(&a->metrics, time(NULL));
     agent_enqueue(a, buf);
     if (c.file == KK_TREE_SPEC || c.file == KK_TREE_CONTAINER_SPEC)
         put_back_inbox_owned(a, &c.key);
@@ -308,6 +353,7 @@ void kk_agent_notify_inbox(struct kk_agent *a, const char *name)
         return;
     }
     _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
+    kk_metrics_event(&a->metrics, time(NULL));
     agent_enqueue(a, key);
 }
 
@@ -355,6 +401,7 @@ static void on_event(const struct kk_ctd_event *ev, void *userdata)
         pthread_mutex_lock(&a->lock);
         a->ctd_connected = true;
         pthread_mutex_unlock(&a->lock);
+        kk_metrics_set_containerd_up(&a->metrics, true);
         /* A scan touches the filesystem: hand it to a worker. */
         agent_enqueue(a, RESCAN_KEY);
         return;
@@ -365,6 +412,7 @@ static void on_event(const struct kk_ctd_event *ev, void *userdata)
     if (!cell_key_of(a, ev->ns, ev->container_id, key))
         return;
     kk_log_debug("%s: containerd %s (%s)", key, ev->topic, ev->container_id);
+    kk_metrics_event(&a->metrics, time(NULL));
     agent_enqueue(a, key);
 }
 
@@ -512,6 +560,7 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
     pthread_mutex_init(&a->lock, NULL);
     pthread_mutex_init(&a->cg_lock, NULL);
     a->started_at = agent_now_ns();
+    kk_metrics_init(&a->metrics, time(NULL));
     *out = a;
     if (kk_fs_mkdir_p(a->rootfd, KK_TREE_INBOX_DIRNAME, 0755, NULL, err) < 0 ||
         kk_fs_mkdir_p(a->rootfd, KK_TREE_AGENT_DIRNAME, 0755, NULL, err) < 0 ||
@@ -550,6 +599,7 @@ int kk_agent_start(struct kk_agent *a, kk_error **err)
     } else {
         a->ctd_connected = true;
     }
+    kk_metrics_set_containerd_up(&a->metrics, a->ctd_connected);
     return kk_agent_rescan(a, err);
 }
 
@@ -570,6 +620,7 @@ void kk_agent_free(struct kk_agent *a)
     free(a->pending);
     pthread_mutex_destroy(&a->lock);
     pthread_mutex_destroy(&a->cg_lock);
+    kk_metrics_destroy(&a->metrics);
     if (a->rootfd >= 0)
         close(a->rootfd);
     kk_agent_config_release(&a->cfg);

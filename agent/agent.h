@@ -58,8 +58,14 @@ void kk_agent_notify_inbox(struct kk_agent *a, const char *name);
  * cells containerd still runs containers for (orphans are removed by their
  * cell's reconcile once the first full scan has happened). */
 int kk_agent_rescan(struct kk_agent *a, kk_error **err);
-/* Writes _agent/status.yaml (called periodically by the main loop). */
+/* Writes _agent/status.yaml and _agent/metrics.prom (Prometheus textfile
+ * collector format, agent/metrics.h); called periodically by the main loop. */
 int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err);
+/* True once the first full scan was run to the end (nothing queued or
+ * running): what was there before is known again (sd_notify READY=1). */
+bool kk_agent_converged(struct kk_agent *a);
+/* "3 cells ready, 1 pending, containerd up" for sd_notify STATUS=. */
+void kk_agent_summary(struct kk_agent *a, char *buf, size_t size);
 
 /* Runs one key now, in this thread; returns the KK_QUEUE_* verdict. */
 int kk_agent_reconcile(struct kk_agent *a, const char *key);

@@ -265,6 +265,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         cm->backoff_until_ms = 0;
         cm->restart_count++;
         cs->restart_count = cm->restart_count;
+        kk_metrics_add_restart(&a->metrics);
         have_task = false;
         d->restarted = true;
     }

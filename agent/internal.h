@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "agent/agent.h"
+#include "agent/metrics.h"
 #include "agent/queue.h"
 #include "fsapi/status.h"
 #include "fsapi/tree.h"
@@ -86,6 +87,7 @@ struct kk_agent {
     bool scanned;
     int64_t started_at, last_scan_at;
     bool ctd_connected;
+    struct kk_metrics metrics; /* thread-safe on its own */
 };
 
 /* agent.c */

@@ -149,6 +149,7 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
 {
     static const char *levels[] = {"realms", "spaces", "stacks", "cells"};
     unsigned counts[4][KK_STATE_UNKNOWN + 1] = {{0}};
+    uint64_t prom[KK_KIND_COUNT][KK_METRICS_NSTATES] = {{0}};
     pthread_mutex_lock(&a->lock);
     for (struct res_mem *m = a->mems; m; m = m->next) {
         struct kk_key k;
@@ -157,6 +158,7 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
             m->state <= KK_STATE_NONE || m->state > KK_STATE_UNKNOWN)
             continue;
         counts[k.level - 1][m->state]++;
+        kk_metrics_count(prom, (enum kk_kind)(k.level - 1), m->state);
     }
     bool connected = a->ctd_connected;
     int64_t last_scan = a->last_scan_at;
@@ -195,5 +197,10 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
     _cleanup_free_ char *rel = kk_tree_agent_status_path();
     if (kk_atomic_write_if_changed(a->rootfd, rel, out.data, out.len, 0644, err) < 0)
         return kk_error_wrap(err, "write %s", rel);
+    kk_metrics_set_resources(&a->metrics, (const uint64_t(*)[KK_METRICS_NSTATES])prom);
+    _cleanup_free_ char *prom_path =
+            kk_xasprintf("%s/" KK_TREE_AGENT_DIRNAME "/metrics.prom", a->cfg.state);
+    if (kk_metrics_write(&a->metrics, prom_path, err) < 0)
+        return kk_error_wrap(err, "write %s", prom_path);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/sdnotify.h"
 #include "agent/watch.h"
 #include "fsapi/log.h"
 
@@ -40,6 +41,14 @@ static void on_watch(void *userdata, const struct kk_watch_event *ev)
         break;
     }
     }
+}
+
+/* sd_notify(3) when run by systemd (Type=notify); a no-op otherwise. */
+static void notify(const char *msg)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_sd_notify(NULL, msg, &err) < 0)
+        kk_log_debug("sd_notify: %s", err->message);
 }
 
 static int mkdir_p(const char *path)
@@ -91,6 +100,10 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
         kk_log_info("kukeond %s: watching %s and %s (containerd %s)", KUKEON_VERSION,
                     cfg->manifests, cfg->state, cfg->containerd_address);
         int64_t next_status = 0, next_resync = mono_ms() + (int64_t)cfg->resync_s * 1000;
+        int64_t watchdog_ms = (int64_t)(kk_sd_watchdog_usec() / 2000), next_watchdog = 0;
+        bool ready_sent = false;
+        char summary[128] = "";
+        notify("STATUS=adopting");
         for (;;) {
             struct pollfd fds[2] = {{kk_watch_fd(w), POLLIN, 0}, {sfd, POLLIN, 0}};
             int n = poll(fds, 2, 1000);
@@ -106,6 +119,7 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
                         kk_agent_rescan(a, &e);
                     } else {
                         kk_log_info("signal %u: stopping (containers keep running)", si.ssi_signo);
+                        notify("STOPPING=1");
                         break;
                     }
                 }
@@ -121,7 +135,25 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
                 kk_agent_rescan(a, &e);
                 next_resync = now + (int64_t)cfg->resync_s * 1000;
             }
+            if (watchdog_ms > 0 && now >= next_watchdog) {
+                notify("WATCHDOG=1");
+                next_watchdog = now + watchdog_ms;
+            }
+            if (!ready_sent && kk_agent_converged(a)) {
+                kk_agent_summary(a, summary, sizeof(summary));
+                _cleanup_free_ char *msg = kk_xasprintf("READY=1\nSTATUS=ready: %s", summary);
+                notify(msg);
+                kk_log_info("converged after start-up: %s", summary);
+                ready_sent = true;
+            }
             if (now >= next_status) {
+                char now_summary[128];
+                kk_agent_summary(a, now_summary, sizeof(now_summary));
+                if (ready_sent && strcmp(now_summary, summary) != 0) {
+                    _cleanup_free_ char *msg = kk_xasprintf("STATUS=%s", now_summary);
+                    notify(msg);
+                    memcpy(summary, now_summary, sizeof(summary));
+                }
                 _cleanup_error_ kk_error *e = NULL;
                 if (kk_agent_write_agent_status(a, &e) < 0)
                     kk_log_warn("agent status: %s", e->message);

@@ -116,8 +116,17 @@ echo start >"$STATE/$DUO/ctl"
 kt_check "duo not Ready after ctl start" e2e_wait_state $DUO Ready 30
 
 kt_case agent_status_file
-kt_check "_agent/status.yaml incomplete" \
-    grep -q 'connected: true' "$STATE/_agent/status.yaml"
+sleep 5 # written every 5 s
+if ! grep -q 'connected: true' "$STATE/_agent/status.yaml" ||
+    ! grep -q 'lastFullScan:' "$STATE/_agent/status.yaml"; then
+    kt_fail "_agent/status.yaml incomplete: $(cat "$STATE/_agent/status.yaml")"
+elif ! grep -q '^kukeon_containerd_up 1' "$STATE/_agent/metrics.prom"; then
+    kt_fail "_agent/metrics.prom lacks kukeon_containerd_up 1"
+elif ! grep -q 'converged after start-up' "$T/agent.log"; then
+    kt_fail "the agent never said it converged"
+else
+    kt_pass
+fi
 
 kt_case remove_all_leaves_nothing
 rm -f "$INBOX"/*.yaml

@@ -5,11 +5,13 @@
  * things that work but may bite later), 1 otherwise, 2 on usage errors.
  *
  * Read-only: it opens containerd's socket, reads /proc/sys and the cgroup
- * mount, lists nftables tables, and walks (without following symlinks) the
- * state tree and the IPAM files under --run-dir. It changes nothing, so it
+ * mount, lists nftables tables, walks (without following symlinks) the
+ * state tree and the IPAM files under --run-dir, and reads the agent's own
+ * report (_agent/status.yaml) to say whether kukeond runs. It changes nothing, so it
  * is safe on a production host and in a CI job. */
 #include <ftw.h>
 #include <getopt.h>
+#include <signal.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,9 @@
 #include "fsapi/buf.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/kuke/kuke.h"
+#include "fsapi/tree.h"
+#include "fsapi/validate.h"
+#include "fsapi/yaml.h"
 #include "runtime/cgroup/cgroup.h"
 #include "runtime/containerd/containerd.h"
 #include "runtime/net/ipam.h"
@@ -31,9 +36,10 @@
 #define TREE_DEPTH_MAX 8
 /* Watches the agent needs beside the tree: the inbox, its parent (symlink
  * swaps), _inbox, _agent, and some slack for the rest of the host. */
-#define WATCH_SLACK     64
-#define IPAM_FILES_MAX  4096
-#define IPAM_FILE_BYTES (1024 * 1024)
+#define WATCH_SLACK      64
+#define IPAM_FILES_MAX   4096
+#define IPAM_FILE_BYTES  (1024 * 1024)
+#define AGENT_STATUS_MAX (64 * 1024)
 
 enum verdict { OK, WARN, FAIL };
 
@@ -330,11 +336,75 @@ static enum verdict check_subnets(const struct doctor *d, struct kk_buf *what, s
     return OK;
 }
 
+/* A scalar of the agent's status, or "" (a reader never trusts a status
+ * file to be complete: DESIGN.md §2). */
+static const char *status_str(const struct kk_ynode *st, const char *key)
+{
+    const struct kk_ynode *n = kk_ynode_get(st, key);
+    return n && n->type == KK_YSCALAR && n->value ? n->value : "";
+}
+
+/* Whether pid is a live process called kukeond (not a recycled pid). */
+static bool agent_alive(long pid)
+{
+    _cleanup_free_ char *path = kk_xasprintf("/proc/%ld/comm", pid);
+    _cleanup_fclose_ FILE *f = NULL;
+    char comm[32] = "";
+
+    if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+        return false;
+    f = fopen(path, "re");
+    return f && fgets(comm, sizeof(comm), f) && strncmp(comm, "kukeond", 7) == 0;
+}
+
+static enum verdict check_agent(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_close_ int rootfd = -1;
+    _cleanup_free_ char *rel = kk_tree_agent_status_path();
+    _cleanup_buf_ struct kk_buf text = KK_BUF_INIT;
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    _cleanup_(kk_ytree_freep) struct kk_ytree *t = NULL;
+    const struct kk_ynode *st;
+    long pid;
+
+    rootfd = kk_fs_open_root(d->state_dir, &err);
+    if (rootfd < 0 || kk_fs_read_file(rootfd, rel, AGENT_STATUS_MAX, &text, &err) < 0) {
+        kk_buf_printf(what, "no kukeond has reported in %s yet", d->state_dir);
+        kk_buf_adds(fix, "start it (systemctl enable --now kukeond), or pass --state as "
+                         "kukeond has it");
+        return WARN;
+    }
+    if (kk_yaml_parse(rel, text.data, text.len, &t, &diags) < 0 || t->ndocs != 1) {
+        kk_buf_printf(what, "%s/%s unreadable", d->state_dir, rel);
+        kk_buf_adds(fix, "run kuke doctor again (the agent may have been writing it)");
+        return WARN;
+    }
+    st = kk_ynode_get(t->docs[0].root, "status");
+    pid = strtol(status_str(st, "pid"), NULL, 10);
+    if (!agent_alive(pid)) {
+        kk_buf_printf(what, "not running (last pid %ld, started %s)", pid,
+                      status_str(st, "startedAt"));
+        kk_buf_adds(fix, "start kukeond (systemctl start kukeond; journalctl -u kukeond "
+                         "says why it stopped)");
+        return WARN;
+    }
+    kk_buf_printf(what, "kukeond %s, pid %ld, last full scan %s", status_str(st, "version"), pid,
+                  *status_str(st, "lastFullScan") ? status_str(st, "lastFullScan") : "pending");
+    if (strcmp(status_str(kk_ynode_get(st, "containerd"), "connected"), "true") != 0) {
+        kk_buf_adds(what, "; not connected to containerd");
+        kk_buf_printf(fix, "kukeond uses %s: is containerd there?",
+                      status_str(kk_ynode_get(st, "containerd"), "address"));
+        return WARN;
+    }
+    return OK;
+}
+
 static const struct check checks[] = {
         {"containerd", check_containerd}, {"runc", check_runc},
         {"cgroups", check_cgroups},       {"inotify", check_inotify},
         {"ip_forward", check_ip_forward}, {"nftables", check_nftables},
-        {"subnets", check_subnets},
+        {"subnets", check_subnets},       {"agent", check_agent},
 };
 
 static void usage(FILE *out)
@@ -342,7 +412,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: kuke doctor [--containerd-address SOCK] [--state DIR] [--run-dir DIR]\n"
                  "                   [--subnet-pool CIDR]\n"
                  "Checks this host for kukeond: containerd, runc, cgroups, inotify limits,\n"
-                 "ip_forward, nftables, free subnets. Exit 1 if any check FAILs.\n"
+                 "ip_forward, nftables, free subnets, kukeond itself. Exit 1 if any check FAILs.\n"
                  "  --containerd-address SOCK  (env KUKEON_CONTAINERD_ADDRESS;\n"
                  "                             default /run/containerd/containerd.sock)\n"
                  "  --state DIR                state tree (env KUKEON_STATE; default /opt/kukeon)\n"

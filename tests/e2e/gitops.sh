@@ -46,11 +46,6 @@ wait_log() { # WORD TIMEOUT_S
     return 1
 }
 
-kt_case doctor_sees_containerd
-"$KUKEON_BIN/kuke" doctor --containerd-address "$CTD_SOCK" --state "$STATE" \
-    --run-dir "$RUN" --subnet-pool "$POOL" >"$T/doctor.out" 2>&1
-kt_check "$(cat "$T/doctor.out")" grep -Eq "^ok +containerd +1\.[0-9]" "$T/doctor.out"
-
 kt_case commit_runs
 e2e_wait_state default/default/default Ready 30
 cell one >"$HOSTDIR/pinger.yaml"
@@ -65,6 +60,14 @@ else
     kt_pass
 fi
 GEN1=$(e2e_status_field $CELL observedGeneration)
+
+kt_case doctor_sees_containerd_and_agent
+# The agent reports itself every few seconds: wait for that report first.
+for i in $(seq 100); do [ -s "$STATE/_agent/status.yaml" ] && break; sleep 0.1; done
+"$KUKEON_BIN/kuke" doctor --containerd-address "$CTD_SOCK" --state "$STATE" \
+    --run-dir "$RUN" --subnet-pool "$POOL" >"$T/doctor.out" 2>&1
+kt_check "$(cat "$T/doctor.out")" eval 'grep -Eq "^ok +containerd +1\.[0-9]" "$T/doctor.out" &&
+    grep -Eq "^ok +agent +kukeond .*pid $AGENT_PID" "$T/doctor.out"'
 
 kt_case change_updates
 cell two >"$HOSTDIR/pinger.yaml"

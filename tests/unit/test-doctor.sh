@@ -88,6 +88,24 @@ doctor --proc-sys "$T/no-proc"
 kt_check "$(line inotify) / $(line ip_forward)" eval '[ "$(verdict inotify)" = FAIL ] &&
     [ "$(verdict ip_forward)" = FAIL ]'
 
+kt_case agent_never_ran_is_a_warning
+doctor
+kt_check "$(line agent)" eval '[ "$(verdict agent)" = warn ] && line agent | grep -q "no kukeond has reported"'
+
+kt_case agent_gone_is_a_warning
+mkdir -p "$T/state/_agent"
+# A pid that is surely not kukeond: this shell's.
+printf 'apiVersion: v1beta1\nkind: Agent\nstatus:\n  version: 0.1.0\n  pid: %d\n  startedAt: 2026-01-01T00:00:00Z\n' $$ \
+    >"$T/state/_agent/status.yaml"
+doctor
+kt_check "$(line agent)" eval '[ "$(verdict agent)" = warn ] && line agent | grep -q "not running (last pid $$"'
+
+kt_case half_written_agent_status_is_a_warning
+printf 'status: {pid: [' >"$T/state/_agent/status.yaml"
+doctor
+kt_check "$(line agent)" eval '[ "$(verdict agent)" = warn ] && line agent | grep -q unreadable'
+rm -rf "$T/state/_agent"
+
 kt_case usage_errors
 "$KUKEON_BIN/kuke" doctor extra >/dev/null 2>&1
 rc1=$?

@@ -78,7 +78,8 @@ int reg_perform(const struct reg_session *s, const char *method, const char *url
 /* GET or HEAD <base>/v2/<repository>/<path>; on 401, authorises from the
  * challenge and retries once. The body is capped at max_body (OutOfRange
  * beyond). Returns 0 with any HTTP status in resp->status; -1 only when no
- * answer was had (network, TLS, authorisation failure). */
+ * answer was had (network, TLS, authorisation failure). Either way the
+ * caller releases resp with reg_response_clear. */
 int reg_request(struct reg_session *s, const char *method, const char *path, const char *accept,
                 size_t max_body, struct reg_response *resp, kk_error **err);
 /* The error for a non-2xx answer: code from the status, message from the

@@ -147,12 +147,10 @@ static int fetch_doc(struct pull *p, struct reg_session *s, const char *referenc
     /* By tag: HEAD tells the digest, and maybe we have it already. */
     if (!known) {
         if (reg_request(s, "HEAD", path, MANIFEST_ACCEPT, 0, &resp, err) < 0)
-            return -1;
+            goto fail;
+        /* Any other answer: HEAD has no body to say why, the GET will. */
         if (resp.status == 200 && kk_image_digest_valid(resp.docker_digest))
             known = kk_xstrdup(resp.docker_digest);
-        else if (resp.status != 200 && resp.status != 405) {
-            /* HEAD has no body: GET says why (and is what we want anyway) */
-        }
     }
     if (known && present(p, known, &have, err) < 0)
         goto fail;

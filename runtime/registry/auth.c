@@ -89,8 +89,15 @@ static int fetch_token(struct reg_session *s, const struct kk_registry_challenge
                          esc_service ? "&" : "", esc_scope);
     curl_easy_cleanup(h);
     _cleanup_free_ char *basic = NULL;
-    if (!kk_registry_login_empty(&s->login) && s->login.username)
+    if (!kk_registry_login_empty(&s->login) && s->login.username) {
+        /* credentials of an HTTPS registry never travel in clear text */
+        if (strncmp(c->realm, "http://", 7) == 0 && strncmp(s->ep->base, "https://", 8) == 0)
+            return kk_error_set(err, KK_E_PERMISSION,
+                                "token realm %s is plain HTTP while the registry is HTTPS: "
+                                "credentials not sent",
+                                c->realm);
         basic = basic_header(&s->login);
+    }
     struct reg_response resp = {.content_length = -1};
     /* the same TLS settings as the endpoint (a private CA signs both) */
     int r = reg_perform(s, "GET", url, basic, "application/json", REG_MAX_TOKEN_BODY, &resp, err);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime/oci/json.h"
 #include "runtime/registry/internal.h"
@@ -355,7 +356,13 @@ int reg_status_error(const struct reg_response *resp, const char *what, kk_error
 int reg_tmpfile(const char *dir, kk_error **err)
 {
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+        return fd >= 0 ? fd : kk_error_errno(err, "temporary file in %s", dir);
+    /* a filesystem without O_TMPFILE: create and unlink at once */
+    _cleanup_free_ char *path = kk_xasprintf("%s/.kukeon-blob-XXXXXX", dir);
+    fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0)
         return kk_error_errno(err, "temporary file in %s", dir);
+    unlink(path);
     return fd;
 }

@@ -383,7 +383,8 @@ static enum verdict check_agent(const struct doctor *d, struct kk_buf *what, str
     st = kk_ynode_get(t->docs[0].root, "status");
     pid = strtol(status_str(st, "pid"), NULL, 10);
     if (!agent_alive(pid)) {
-        kk_buf_printf(what, "not running (last pid %ld, started %s)", pid,
+        kk_buf_printf(what, "not running (last pid %ld%s%s)", pid,
+                      *status_str(st, "startedAt") ? ", started " : "",
                       status_str(st, "startedAt"));
         kk_buf_adds(fix, "start kukeond (systemctl start kukeond; journalctl -u kukeond "
                          "says why it stopped)");

@@ -108,8 +108,8 @@ static int snapshot_exists(struct kk_ctd *c, const char *ns, const char *snapsho
     return 0;
 }
 
-/* Keeps a snapshot found to exist from being collected while we build on
- * it (it may be unreferenced garbage awaiting the collector). */
+/* Keeps a snapshot from being collected while we build on it (it may be
+ * unreferenced garbage awaiting the collector); call it before looking. */
 static int hold_snapshot(struct kk_ctd *c, const char *ns, const char *lease,
                          const char *snapshotter, const char *key, kk_error **err)
 {
@@ -142,12 +142,12 @@ static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshott
     _cleanup_strv_ char **chain = kk_image_chain_ids(diff, n);
 
     /* Fast path: the whole stack is there (a re-import, a second image
-     * sharing everything). */
-    if (snapshot_exists(c, ns, snapshotter, chain[n - 1], &have, err) < 0)
+     * sharing everything). Snapshots are held before they are looked at,
+     * for the same reason as blobs (see write_blob). */
+    if (hold_snapshot(c, ns, lease, snapshotter, chain[n - 1], err) < 0 ||
+        snapshot_exists(c, ns, snapshotter, chain[n - 1], &have, err) < 0)
         return kk_error_wrap(err, "stat %s", chain[n - 1]);
     if (have) {
-        if (hold_snapshot(c, ns, lease, snapshotter, chain[n - 1], err) < 0)
-            return -1;
         present = n;
     } else {
         /* Bottom-up: skip what exists; above the first missing layer
@@ -155,11 +155,10 @@ static int unpack_layers(struct kk_ctd *c, const char *ns, const char *snapshott
         bool building = false;
         for (size_t i = 0; i < n; i++) {
             if (!building && i < n - 1 &&
-                snapshot_exists(c, ns, snapshotter, chain[i], &have, err) < 0)
+                (hold_snapshot(c, ns, lease, snapshotter, chain[i], err) < 0 ||
+                 snapshot_exists(c, ns, snapshotter, chain[i], &have, err) < 0))
                 return kk_error_wrap(err, "stat %s", chain[i]);
             if (!building && i < n - 1 && have) {
-                if (hold_snapshot(c, ns, lease, snapshotter, chain[i], err) < 0)
-                    return -1;
                 present++;
                 continue;
             }
@@ -226,6 +225,13 @@ static int write_blob(struct kk_ctd *lc, const char *ns, const char *lease,
      * failed import can never collide with this one. */
     _cleanup_free_ char *ref = kk_xasprintf("%s-%s", lease, b->digest + 7);
     double t0 = now_ms();
+    /* Hold the digest before looking: a blob that is present but held by
+     * nothing (garbage awaiting the collector) could otherwise vanish
+     * between the write's existence check and our use of it. A reference to
+     * content that does not exist yet is harmless: we are about to write it
+     * under this lease anyway. */
+    if (kk_image_lease_add(lc, ns, lease, "content", b->digest, err) < 0)
+        return -1;
     int r = kk_ctd_content_write_mem(lc, ns, ref, b->digest, b->data, b->size, labels, err);
     if (r < 0) {
         /* A failed commit (e.g. a digest mismatch) leaves the ingest
@@ -233,11 +239,8 @@ static int write_blob(struct kk_ctd *lc, const char *ns, const char *lease,
         kk_ctd_content_abort(lc, ns, ref, &ignored);
         return kk_error_wrap(err, "write %s", b->digest);
     }
-    /* Present already (an earlier import, a shared base): hold it with our
-     * lease (it may be garbage awaiting collection) and make sure its GC
+    /* Present already (an earlier import, a shared base): make sure its GC
      * references are there too, as ctr does. */
-    if (r == 1 && kk_image_lease_add(lc, ns, lease, "content", b->digest, err) < 0)
-        return -1;
     if (r == 1 && labels && kk_ctd_content_update_labels(lc, ns, b->digest, labels, err) < 0)
         return kk_error_wrap(err, "label %s", b->digest);
     *present = r == 1;

@@ -152,7 +152,7 @@ KT_CASE(import_matrix)
                 _cleanup_free_ char *archive = mkimage(formats[f], layers, gz);
                 KT_ASSERT(archive);
                 _cleanup_free_ char *ns = ns_name(formats[f]);
-                struct kk_image_import_result res = {0};
+                _cleanup_(kk_image_import_result_clear) struct kk_image_import_result res = {0};
                 KT_ASSERT_OK(kk_image_import(ctd, ns, archive, NULL, &res, &err), &err);
                 bool named = res.names && res.names[0] && strcmp(res.names[0], IMAGE) == 0;
                 size_t written = res.blobs_written, unpacked = res.layers_unpacked;
@@ -182,7 +182,7 @@ KT_CASE(reimport_is_idempotent)
     KT_ASSERT_OK(setup(&err), &err);
     _cleanup_free_ char *archive = mkimage("docker", 3, true);
     _cleanup_free_ char *ns = ns_name("again");
-    struct kk_image_import_result res = {0};
+    _cleanup_(kk_image_import_result_clear) struct kk_image_import_result res = {0};
 
     double t0 = now_ms();
     KT_ASSERT_OK(kk_image_import(ctd, ns, archive, NULL, &res, &err), &err);
@@ -192,8 +192,11 @@ KT_CASE(reimport_is_idempotent)
     t0 = now_ms();
     KT_ASSERT_OK(kk_image_import(ctd, ns, archive, NULL, &res, &err), &err);
     double second = now_ms() - t0;
-    KT_ASSERT_EQ(res.blobs_written, 0);
-    KT_ASSERT_EQ(res.blobs_present, 6);
+    /* Only the index may be written again: no image record holds it, so
+     * the collector may have taken it once the first import's lease went
+     * (ctr's import behaves the same). */
+    KT_ASSERT_MSG(res.blobs_written <= 1, "%zu blobs written again", res.blobs_written);
+    KT_ASSERT_EQ(res.blobs_present + res.blobs_written, 6);
     KT_ASSERT_EQ(res.layers_unpacked, 0);
     KT_ASSERT_EQ(res.layers_present, 3);
     kk_image_import_result_clear(&res);
@@ -438,9 +441,22 @@ static int run_container(const char *ns, const char *id, const char *netns,
             .spec_len = spec.len,
             .snapshot_key = id,
     };
-    if (kk_image_prepare_rootfs(ctd, ns, NULL, IMAGE, id, NULL, err) < 0 ||
-        kk_ctd_container_create(ctd, ns, &cs, err) < 0 ||
-        kk_ctd_task_create(ctd, ns, id, NULL, log, NULL, err) < 0 ||
+    /* An active snapshot that no container holds yet is garbage to the
+     * collector: lease the window. */
+    _cleanup_free_ char *lease = kk_xasprintf("%s-%d", id, (int)getpid());
+    struct kk_ctd *lc = NULL;
+    _cleanup_error_ kk_error *lerr = NULL;
+    if (kk_ctd_lease_create(ctd, ns, lease, 600, err) < 0)
+        return -1;
+    r = kk_ctd_with_lease(ctd, lease, &lc, err);
+    if (r == 0) {
+        r = kk_image_prepare_rootfs(lc, ns, NULL, IMAGE, id, NULL, err);
+        if (r == 0)
+            r = kk_ctd_container_create(lc, ns, &cs, err);
+        kk_ctd_close(lc);
+    }
+    kk_ctd_lease_delete(ctd, ns, lease, false, &lerr);
+    if (r < 0 || kk_ctd_task_create(ctd, ns, id, NULL, log, NULL, err) < 0 ||
         kk_ctd_task_start(ctd, ns, id, NULL, err) < 0)
         return -1;
     return wait_ms < 0 ? 0 : kk_ctd_task_wait(ctd, ns, id, wait_ms, status, err);
@@ -502,7 +518,7 @@ KT_CASE(rootfs_unpacks_on_demand)
     _cleanup_free_ char *archive = mkimage("oci", 3, false);
     _cleanup_free_ char *ns = ns_name("lazy");
     struct kk_image_import_opts io = {.no_unpack = true};
-    struct kk_image_import_result res = {0};
+    _cleanup_(kk_image_import_result_clear) struct kk_image_import_result res = {0};
     KT_ASSERT_OK(kk_image_import(ctd, ns, archive, &io, &res, &err), &err);
     KT_ASSERT_EQ(res.layers_unpacked + res.layers_present, 0);
     kk_image_import_result_clear(&res);

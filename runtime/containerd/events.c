@@ -18,14 +18,15 @@
 #include "google/protobuf/empty.pb-c.h"
 #include "runtime/containerd/internal.h"
 
-#define EVENTS(m)       CTD_SVC("events.v1.Events/" m)
-#define LIVE_TIMEOUT_MS 5000
-#define REPUBLISH_MS    100
-#define BACKOFF_MIN_MS  50
-#define BACKOFF_MAX_MS  2000
-#define MAX_FILTERS     64
-#define SYNC_NAMESPACE  "kukeon-sync"
-#define SYNC_TYPE_URL   "types.kukeon.io/sync"
+#define EVENTS(m)          CTD_SVC("events.v1.Events/" m)
+#define LIVE_TIMEOUT_MS    5000
+#define REPUBLISH_MS       100
+#define PUBLISH_TIMEOUT_MS 1000
+#define BACKOFF_MIN_MS     50
+#define BACKOFF_MAX_MS     2000
+#define MAX_FILTERS        64
+#define SYNC_NAMESPACE     "kukeon-sync"
+#define SYNC_TYPE_URL      "types.kukeon.io/sync"
 
 struct kk_ctd_sub {
     struct kk_ctd *c;
@@ -192,7 +193,7 @@ static int publish_sync(struct kk_ctd_sub *sub, kk_error **err)
     req.event = &any;
     const char *md[] = {"containerd-namespace", SYNC_NAMESPACE, NULL};
     return kk_grpc_unary(sub->c->grpc, EVENTS("Publish"), md, &req.base,
-                         &google__protobuf__empty__descriptor, NULL, 0, err);
+                         &google__protobuf__empty__descriptor, NULL, PUBLISH_TIMEOUT_MS, err);
 }
 
 /* One attempt: start the stream, make it live. Returns 0 once live (the
@@ -227,6 +228,7 @@ static int subscribe_once(struct kk_ctd_sub *sub, kk_error **err)
     pthread_mutex_unlock(&sub->lock);
 
     int64_t give_up = now_ms() + LIVE_TIMEOUT_MS;
+    bool waited = false;
     for (;;) {
         /* The stream and the publish race on the server: publish until the
          * event comes back through the stream. */
@@ -244,6 +246,14 @@ static int subscribe_once(struct kk_ctd_sub *sub, kk_error **err)
             kk_error_free(perr);
             return 0;
         }
+        /* A stream that ended already (containerd is down) will not
+         * become live. */
+        if (!stopping && pr == 0 && kk_grpc_call_done(call)) {
+            if (kk_grpc_call_wait(call, &perr) == 0)
+                kk_error_set(&perr, KK_E_UNAVAILABLE, "event stream ended at once");
+            waited = true;
+            pr = -1;
+        }
         if (stopping || pr < 0 || now_ms() >= give_up) {
             if (pr < 0) {
                 kk_error_free(*err);
@@ -256,10 +266,12 @@ static int subscribe_once(struct kk_ctd_sub *sub, kk_error **err)
             break;
         }
     }
-    kk_grpc_call_cancel(call);
-    kk_error *ignored = NULL;
-    kk_grpc_call_wait(call, &ignored);
-    kk_error_free(ignored);
+    if (!waited) {
+        kk_grpc_call_cancel(call);
+        kk_error *ignored = NULL;
+        kk_grpc_call_wait(call, &ignored);
+        kk_error_free(ignored);
+    }
     pthread_mutex_lock(&sub->lock);
     sub->call = NULL;
     pthread_mutex_unlock(&sub->lock);

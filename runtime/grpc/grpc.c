@@ -208,6 +208,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
     if (off > 0) {
         memmove(call->in.data, call->in.data + off, call->in.len - off);
         call->in.len -= off;
+        call->in.data[call->in.len] = '\0';
     }
     return len;
 }
@@ -710,6 +711,14 @@ void kk_grpc_call_cancel(struct kk_grpc_call *call)
     g->cancel_pending = true;
     pthread_mutex_unlock(&g->lock);
     curl_multi_wakeup(g->multi);
+}
+
+bool kk_grpc_call_done(struct kk_grpc_call *call)
+{
+    pthread_mutex_lock(&call->lock);
+    bool done = call->done;
+    pthread_mutex_unlock(&call->lock);
+    return done;
 }
 
 const struct kk_buf *kk_grpc_call_response(const struct kk_grpc_call *call)

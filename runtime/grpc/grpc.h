@@ -106,6 +106,8 @@ int kk_grpc_call_wait(struct kk_grpc_call *call, kk_error **err);
  * KK_E_CANCELLED, unless it completed already). Returns at once; any
  * thread, any number of times. */
 void kk_grpc_call_cancel(struct kk_grpc_call *call);
+/* Whether the call has completed (kk_grpc_call_wait would not block). */
+bool kk_grpc_call_done(struct kk_grpc_call *call);
 /* The response message of a completed call without on_message (NULL if the
  * server sent none); the data stays owned by the call. */
 const struct kk_buf *kk_grpc_call_response(const struct kk_grpc_call *call);

@@ -408,6 +408,38 @@ KT_CASE(snapshots_and_diff_apply)
     KT_ASSERT_OK(kk_ctd_lease_delete(client, ns, "kktest-diff", true, &err), &err);
 }
 
+static void ignore_event(const struct kk_ctd_event *ev, void *userdata)
+{
+    (void)ev, (void)userdata;
+}
+
+KT_CASE(containerd_down)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    kt_ctd_stop(fixture);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct kk_ctd_sub *sub = NULL;
+    int r = kk_ctd_subscribe(client, NULL, ignore_event, NULL, &sub, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    kk_ctd_unsubscribe(sub);
+    kk_error *down = TAKE_PTR(err);
+    int rr = kt_ctd_restart(fixture, &err);
+    _cleanup_free_ char *v = NULL;
+    int r2 = rr == 0 ? kk_ctd_version(client, &v, NULL, &err) : -1;
+
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    KT_ASSERT_EQ(r, -1);
+    KT_ASSERT_MSG(kk_error_code(down) == KK_E_UNAVAILABLE || kk_error_code(down) == KK_E_DEADLINE,
+                  "%s", down ? down->message : "(none)");
+    kk_error_free(down);
+    KT_ASSERT_MSG(ms < 3000, "subscribe took %ld ms to fail", ms);
+    KT_ASSERT_OK(rr, &err);
+    KT_ASSERT_OK(r2, &err);
+}
+
 /* Last: empty the namespace, delete it, stop containerd, check the host. */
 KT_CASE(drain_and_leave_nothing)
 {

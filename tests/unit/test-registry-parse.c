@@ -1,12 +1,13 @@
 /* Unit tests of the registry client's pure parts: references,
  * WWW-Authenticate, realm credentials, auth.json, platform selection and
- * registries.yaml (no network, no root). */
+ * registries.yaml, and the fake backend (no network, no root). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/image/archive.h"
 #include "runtime/oci/json.h"
+#include "runtime/registry/fake.h"
 #include "runtime/registry/parse.h"
 #include "runtime/registry/registry.h"
 #include "tests/lib/kktest.h"
@@ -395,4 +396,47 @@ KT_CASE(config_invalid)
                       "accepted %s", bad[i].yaml);
         KT_ASSERT_MSG(strstr(err->message, bad[i].want), "%s: %s", bad[i].yaml, err->message);
     }
+}
+
+/* ---- the fake backend ------------------------------------------------------ */
+
+KT_CASE(fake_backend_policies)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
+    const struct kk_registry_ops *ops = &kk_registry_fake_ops;
+    bool pulled = false;
+
+    kk_registry_fake_add(f, "busybox");
+    KT_ASSERT(ops->ensure_image(f, NULL, "ns1", "busybox", KK_PULL_NEVER, NULL, &pulled, &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    KT_ASSERT_STREQ(err->reason, "ImagePullFailed");
+    kk_error_freep(&err);
+    KT_ASSERT_OK(ops->ensure_image(f, NULL, "ns1", "docker.io/library/busybox:latest",
+                                   KK_PULL_IF_NOT_PRESENT, NULL, &pulled, &err),
+                 &err);
+    KT_ASSERT(pulled);
+    KT_ASSERT(kk_registry_fake_present(f, "ns1", "busybox"));
+    KT_ASSERT(!kk_registry_fake_present(f, "ns2", "busybox"));
+    KT_ASSERT_OK(ops->ensure_image(f, NULL, "ns1", "busybox", KK_PULL_IF_NOT_PRESENT, NULL, &pulled,
+                                   &err),
+                 &err);
+    KT_ASSERT(!pulled);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
+
+    /* injected failures, then success; an unknown image */
+    kk_registry_fake_fail_next(f, 2, KK_E_UNAVAILABLE, "connection refused");
+    for (int i = 0; i < 2; i++) {
+        KT_ASSERT(ops->ensure_image(f, NULL, "ns1", "busybox", KK_PULL_ALWAYS, NULL, &pulled,
+                                    &err) < 0);
+        KT_ASSERT_EQ(kk_error_code(err), KK_E_UNAVAILABLE);
+        kk_error_freep(&err);
+    }
+    KT_ASSERT_OK(ops->ensure_image(f, NULL, "ns1", "busybox", KK_PULL_ALWAYS, NULL, &pulled, &err),
+                 &err);
+    KT_ASSERT(ops->ensure_image(f, NULL, "ns1", "alpine", KK_PULL_IF_NOT_PRESENT, NULL, &pulled,
+                                &err) < 0);
+    KT_ASSERT_EQ(kk_error_code(err), KK_E_NOT_FOUND);
+    KT_ASSERT_MSG(strstr(err->message, "manifest unknown"), "%s", err->message);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 5);
 }

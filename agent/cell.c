@@ -225,6 +225,16 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         have_task = false;
     }
 
+    if (have_task && ts.status == KK_CTD_TASK_CREATED && !c->mem->stopped) {
+        /* Created but never started (an agent killed in between). */
+        if (a->be.ctd->task_start(a->be.ctd_self, c->ns, d->ctd_id, &ts.pid, &err) < 0) {
+            set_entry(cs, KK_STATE_PENDING, "StartFailed", err->message);
+            c->failed = true;
+            return 0;
+        }
+        kk_log_info("%s: container %s started (pid %u)", c->keystr, d->spec->id, ts.pid);
+        ts.status = KK_CTD_TASK_RUNNING;
+    }
     if (have_task && ts.status == KK_CTD_TASK_STOPPED) {
         cs->exit_code = ts.exit_status;
         cs->finished_at = ts.exited_at_ns ? ts.exited_at_ns : agent_now_ns();

@@ -40,13 +40,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$T/ctd/opt"
 TOML
-    setsid containerd --config "$T/ctd/config.toml" >"$T/ctd/containerd.log" 2>&1 </dev/null &
-    CTD_PID=$!
-    local i
-    for i in $(seq 100); do
-        ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && break
-        sleep 0.2
-    done
+    e2e_containerd_up
     kt_case setup
     if ! ctr -a "$CTD_SOCK" version >/dev/null 2>&1; then
         kt_fail "containerd did not start: $(tail -5 "$T/ctd/containerd.log")"
@@ -58,6 +52,27 @@ TOML
         return 1
     fi
     kt_pass
+}
+
+# Starts the private containerd (again) and waits for its socket.
+e2e_containerd_up() {
+    setsid containerd --config "$T/ctd/config.toml" >>"$T/ctd/containerd.log" 2>&1 </dev/null &
+    CTD_PID=$!
+    local i
+    for i in $(seq 100); do
+        ctr -a "$CTD_SOCK" version >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# Stops the private containerd (its shims and containers keep running).
+e2e_containerd_down() {
+    local i
+    kill -TERM "$CTD_PID" 2>/dev/null
+    for i in $(seq 100); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$CTD_PID" 2>/dev/null
+    wait "$CTD_PID" 2>/dev/null
 }
 
 e2e_start_agent() {

@@ -55,6 +55,7 @@ int kk_registry_new(const struct kk_registry_config *cfg, struct kk_registry **o
     struct kk_registry *r = kk_xcalloc(1, sizeof(*r));
     copy_config(&r->cfg, cfg);
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->inflight_done, NULL);
     *out = r;
     return 0;
 }
@@ -70,6 +71,8 @@ void kk_registry_free(struct kk_registry *r)
     }
     free(r->tokens);
     kk_registry_config_clear(&r->cfg);
+    free(r->inflight); /* empty: every pull removes its entry */
+    pthread_cond_destroy(&r->inflight_done);
     pthread_mutex_destroy(&r->lock);
     free(r);
     curl_global_cleanup();

@@ -21,9 +21,14 @@ struct reg_token {
 
 struct kk_registry {
     struct kk_registry_config cfg;
-    pthread_mutex_t lock; /* guards tokens */
+    pthread_mutex_t lock; /* guards tokens and inflight */
     struct reg_token *tokens;
     size_t n_tokens, cap_tokens;
+    /* Pulls under way, "ns\nname": a second pull of the same image into
+     * the same namespace waits for the first (then finds it present). */
+    char **inflight;
+    size_t n_inflight, cap_inflight;
+    pthread_cond_t inflight_done;
 };
 
 /* Where one attempt of a pull goes. */

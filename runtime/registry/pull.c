@@ -1,6 +1,7 @@
 /* Pull orchestration: resolve, fetch, write into containerd, record,
  * unpack (see registry.h). */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
@@ -557,6 +558,37 @@ static int pull_endpoints(struct pull *p, kk_error **err)
     return r;
 }
 
+/* Waits until no other pull of key is under way, then registers this one. */
+static void inflight_enter(struct kk_registry *r, char *key)
+{
+    pthread_mutex_lock(&r->lock);
+    for (;;) {
+        bool busy = false;
+        for (size_t i = 0; i < r->n_inflight && !busy; i++)
+            busy = strcmp(r->inflight[i], key) == 0;
+        if (!busy)
+            break;
+        pthread_cond_wait(&r->inflight_done, &r->lock);
+    }
+    void *p = r->inflight;
+    kk_xgrow(&p, &r->cap_inflight, r->n_inflight + 1, sizeof(char *));
+    r->inflight = p;
+    r->inflight[r->n_inflight++] = key;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void inflight_leave(struct kk_registry *r, const char *key)
+{
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n_inflight; i++)
+        if (r->inflight[i] == key) {
+            r->inflight[i] = r->inflight[--r->n_inflight];
+            break;
+        }
+    pthread_cond_broadcast(&r->inflight_done);
+    pthread_mutex_unlock(&r->lock);
+}
+
 int kk_registry_pull(struct kk_registry *r, struct kk_ctd *c, const char *ns, const char *ref,
                      const struct kk_registry_pull_opts *opts, struct kk_registry_pull_result *res,
                      kk_error **err)
@@ -575,6 +607,8 @@ int kk_registry_pull(struct kk_registry *r, struct kk_ctd *c, const char *ns, co
         return kk_error_reason(err, REASON);
     struct pull p = {r, c, NULL, ns, &parsed, opts ? opts : &defaults, res, {0}, 0};
     p.prog.ref = parsed.name;
+    _cleanup_free_ char *key = kk_xasprintf("%s\n%s", ns, parsed.name);
+    inflight_enter(r, key);
 
     if (kk_ctd_namespace_create(c, ns, NULL, true, err) < 0 ||
         kk_ctd_lease_create(c, ns, lease, LEASE_S, err) < 0) {
@@ -599,6 +633,7 @@ int kk_registry_pull(struct kk_registry *r, struct kk_ctd *c, const char *ns, co
     else
         kk_error_wrap(err, "pull %s", parsed.name);
 out:
+    inflight_leave(r, key);
     if (rc < 0) {
         kk_error_reason(err, REASON);
         kk_registry_pull_result_clear(res);

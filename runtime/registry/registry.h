@@ -53,7 +53,10 @@
  * user until they expire.
  *
  * Thread-safety: a struct kk_registry may be used by any number of threads
- * at once (the token cache is locked); each pull has its own transfers.
+ * at once (the token cache is locked); each pull has its own transfers. A
+ * pull of an image into a namespace where the same image is being pulled
+ * waits for that pull, then finds its content present: two cells starting
+ * with one image download it once.
  */
 #ifndef KUKEON_REGISTRY_H
 #define KUKEON_REGISTRY_H

@@ -5,6 +5,7 @@
  * blob leaving nothing behind), mirrors, the pull policies; htpasswd Basic
  * auth behind TLS with a test CA, and the Bearer flow against a token
  * issuer the test runs. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -486,6 +487,57 @@ KT_CASE(pull_policies)
             kk_registry_real_ops.ensure_image(r, ctd, ns, ref, KK_PULL_ALWAYS, NULL, &pulled, &err),
             &err);
     KT_ASSERT(pulled);
+    check_pulled(ns, ref);
+}
+
+struct concurrent {
+    struct kk_registry *r;
+    const char *ns, *ref;
+    struct kk_registry_pull_result res;
+    int rc;
+    char *why;
+};
+
+static void *pull_thread(void *arg)
+{
+    struct concurrent *x = arg;
+    kk_error *err = NULL;
+    x->rc = kk_registry_pull(x->r, ctd, x->ns, x->ref, NULL, &x->res, &err);
+    if (err)
+        x->why = kk_xstrdup(err->message);
+    kk_error_free(err);
+    return NULL;
+}
+
+/* Two cells starting with the same image at once: one download. */
+KT_CASE(concurrent_pulls_download_once)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("concurrent");
+    _cleanup_free_ char *ref = image("busybox:latest");
+    struct concurrent x[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        x[i] = (struct concurrent){.r = r, .ns = ns, .ref = ref};
+        KT_ASSERT(pthread_create(&t[i], NULL, pull_thread, &x[i]) == 0);
+    }
+    size_t fetched = 0, ok = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        if (x[i].rc == 0)
+            ok++;
+        else
+            kt_fail(__FILE__, __LINE__, "pull %d: %s", i, x[i].why);
+        fetched += x[i].res.blobs_fetched;
+        kk_registry_pull_result_clear(&x[i].res);
+        free(x[i].why);
+    }
+    KT_ASSERT_EQ(ok, 3);
+    KT_ASSERT_EQ(fetched, 4);
     check_pulled(ns, ref);
 }
 

@@ -133,6 +133,30 @@ KT_CASE(task_exits_non_zero)
     KT_ASSERT_OK(kk_ctd_container_remove_safely(client, ns, id, 1000, &err), &err);
 }
 
+KT_CASE(oom_event)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    const char *id = "c-oom";
+    /* 200 MB in a shell variable, under a 64 MiB limit and no swap. */
+    KT_ASSERT_OK(kt_make_container(client, ns, id, ROOTFS,
+                                   "\"sh\",\"-c\",\"a=$(yes | head -c 200000000); echo survived\"",
+                                   fixture->cgroup_parent, NULL, &err),
+                 &err);
+    _cleanup_free_ char *log = log_path(id);
+    KT_ASSERT_OK(kk_ctd_task_create(client, ns, id, NULL, log, NULL, &err), &err);
+    KT_ASSERT_OK(kk_ctd_task_start(client, ns, id, NULL, &err), &err);
+    uint32_t status = 0;
+    KT_ASSERT_OK(kk_ctd_task_wait(client, ns, id, 30000, &status, &err), &err);
+    KT_ASSERT_EQ(status, 137);
+    KT_ASSERT_MSG(kt_events_wait(&events, KK_CTD_EVENT_TASK_OOM, id, 5000) >= 0,
+                  "no TaskOOM event for %s", id);
+    _cleanup_free_ char *out = kt_read_file(log);
+    KT_ASSERT(!strstr(out, "survived"));
+    KT_ASSERT_OK(kk_ctd_container_remove_safely(client, ns, id, 1000, &err), &err);
+}
+
 KT_CASE(pause_resume_metrics_and_safe_removal)
 {
     KT_REQUIRE_ROOT();

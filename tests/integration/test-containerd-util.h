@@ -87,8 +87,8 @@ __attribute__((unused)) static int kt_busybox_snapshot(struct kk_ctd *c, const c
                                                        const char *name, const char *scratch,
                                                        kk_error **err)
 {
-    static const char *const applets[] = {"sh",   "sleep", "echo", "cat",  "httpd",
-                                          "true", "false", "ls",   "wget", "kill"};
+    static const char *const applets[] = {"sh",    "sleep", "echo", "cat",  "httpd", "true",
+                                          "false", "ls",    "wget", "kill", "yes",   "head"};
     /* A GC root, or the collector removes it once nothing refers to it. */
     const char *labels[] = {"containerd.io/gc.root", "2026-01-01T00:00:00Z", NULL};
     _cleanup_free_ char *key = kk_xasprintf("%s-build", name);

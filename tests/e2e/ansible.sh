@@ -127,6 +127,24 @@ else
     kt_pass
 fi
 
+kt_case gather_status_fetches_the_fleet_view
+printf '[kukeon]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n' \
+    >"$T/ansible/inventory"
+ANSIBLE_NOCOLOR=1 ANSIBLE_LOCAL_TEMP=$T/ansible/tmp ANSIBLE_REMOTE_TEMP=$T/ansible/rtmp \
+    ansible-playbook -i "$T/ansible/inventory" "$KUKEON_SRC/contrib/ansible/gather-status.yml" \
+    -e kukeon_become=false -e kukeon_state_dir="$STATE" -e kukeon_status_dest="$T/gathered" \
+    -e kukeon_kuke="$KUKEON_BIN/kuke" >"$T/gather.out" 2>&1
+rc=$?
+if [ "$rc" != 0 ]; then
+    kt_fail "gather-status.yml failed: $(tail -20 "$T/gather.out")"
+elif ! cmp -s "$T/gathered/localhost/$CELL/status.yaml" "$STATE/$CELL/status.yaml"; then
+    kt_fail "the cell's status.yaml was not fetched as it is"
+elif [ ! -s "$T/gathered/localhost/_agent/status.yaml" ]; then
+    kt_fail "the agent's status.yaml was not fetched"
+else
+    kt_pass
+fi
+
 kt_case absent_waits_until_gone
 if ! play absent x; then
     kt_fail "playbook failed: $(tail -20 "$T/play.out")"

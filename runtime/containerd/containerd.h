@@ -304,9 +304,10 @@ int kk_ctd_task_get(struct kk_ctd *c, const char *ns, const char *id,
                     struct kk_ctd_task_state *state, kk_error **err);
 int kk_ctd_task_kill(struct kk_ctd *c, const char *ns, const char *id, int signal, bool all,
                      kk_error **err);
-/* Blocks until the task exits or timeout_ms passes (KK_E_DEADLINE; -1: no
+/* Blocks until the task exits or timeout_ms passes (KK_E_DEADLINE; <= 0: no
  * limit). Other calls proceed meanwhile: a wait is one more stream on the
- * shared connection. */
+ * shared connection. A task that exited already answers at once. If
+ * containerd goes away meanwhile: KK_E_UNAVAILABLE (wait again later). */
 int kk_ctd_task_wait(struct kk_ctd *c, const char *ns, const char *id, int timeout_ms,
                      uint32_t *exit_status, kk_error **err);
 int kk_ctd_task_delete(struct kk_ctd *c, const char *ns, const char *id, uint32_t *exit_status,

@@ -142,7 +142,6 @@ static int fetch_doc(struct pull *p, struct reg_session *s, const char *referenc
     _cleanup_free_ char *path = kk_xasprintf("manifests/%s", reference);
     _cleanup_free_ char *known = want_digest ? kk_xstrdup(want_digest) : NULL;
     bool have = false;
-    int r;
 
     memset(out, 0, sizeof(*out));
     /* By tag: HEAD tells the digest, and maybe we have it already. */
@@ -158,11 +157,11 @@ static int fetch_doc(struct pull *p, struct reg_session *s, const char *referenc
     if (have) {
         if (kk_ctd_content_read(p->c, p->ns, known, KK_IMAGE_MAX_JSON, &out->data, err) < 0)
             goto fail;
-        r = doc_verify(out, known, want_size, err);
-        if (r == 0)
-            out->media_type = doc_media_type(mt_hint, resp.content_type, out->json);
+        if (doc_verify(out, known, want_size, err) < 0)
+            goto fail;
+        out->media_type = doc_media_type(mt_hint, resp.content_type, out->json);
         reg_response_clear(&resp);
-        return r;
+        return 0;
     }
 
     if (reg_request(s, "GET", path, MANIFEST_ACCEPT, KK_IMAGE_MAX_JSON, &resp, err) < 0)

@@ -223,6 +223,7 @@ struct waiter {
     const char *id;
     uint32_t status;
     int rc;
+    kk_code code;
 };
 
 static void *wait_thread(void *arg)
@@ -230,6 +231,7 @@ static void *wait_thread(void *arg)
     struct waiter *w = arg;
     kk_error *err = NULL;
     w->rc = kk_ctd_task_wait(client, ns, w->id, 20000, &w->status, &err);
+    w->code = kk_error_code(err);
     kk_error_free(err);
     return NULL;
 }
@@ -246,7 +248,7 @@ KT_CASE(wait_does_not_block_other_calls)
     _cleanup_free_ char *log = log_path(id);
     KT_ASSERT_OK(kk_ctd_task_create(client, ns, id, NULL, log, NULL, &err), &err);
     KT_ASSERT_OK(kk_ctd_task_start(client, ns, id, NULL, &err), &err);
-    struct waiter w = {id, 0, 1};
+    struct waiter w = {id, 0, 1, KK_E_OK};
     pthread_t t;
     pthread_create(&t, NULL, wait_thread, &w);
     int calls = 0;
@@ -315,6 +317,11 @@ KT_CASE(containerd_restart)
     uint32_t pid = 0;
     KT_ASSERT_OK(kk_ctd_task_create(client, ns, id, NULL, log, &pid, &err), &err);
     KT_ASSERT_OK(kk_ctd_task_start(client, ns, id, NULL, &err), &err);
+    /* A Wait in flight across the restart. */
+    struct waiter w = {id, 0, 1, KK_E_OK};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_thread, &w);
+    usleep(100 * 1000);
 
     KT_ASSERT_OK(kt_ctd_restart(fixture, &err), &err);
     /* The same client works again, and the task survived the restart. */
@@ -327,7 +334,14 @@ KT_CASE(containerd_restart)
                   "no resubscription after the restart");
     KT_ASSERT_OK(kk_ctd_task_kill(client, ns, id, SIGKILL, true, &err), &err);
     int i = kt_events_wait(&events, KK_CTD_EVENT_TASK_EXIT, id, 10000);
+    pthread_join(t, NULL);
     KT_ASSERT_MSG(i >= 0, "no TaskExit after the restart");
+    /* The Wait cut by the restart says so; a new one sees the exit. */
+    KT_ASSERT_EQ(w.rc, -1);
+    KT_ASSERT_EQ(w.code, KK_E_UNAVAILABLE);
+    uint32_t status = 0;
+    KT_ASSERT_OK(kk_ctd_task_wait(client, ns, id, 5000, &status, &err), &err);
+    KT_ASSERT_EQ(status, 137);
     KT_ASSERT_EQ(events.v[i].exit_status, 137);
     KT_ASSERT_OK(kk_ctd_container_remove_safely(client, ns, id, 1000, &err), &err);
     _cleanup_free_ char *out = kt_read_file(log);

@@ -740,7 +740,9 @@ int reconcile_cell(struct kk_agent *a, const struct kk_key *key)
         /* A broken spec changes nothing that runs. */
         status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
         kk_error_freep(&err);
-    } else if (!parent_ready(a, key, st)) {
+    } else if ((r = parent_ready(a, key, st)) <= 0) {
+        if (r < 0)
+            return KK_QUEUE_PARK;
         verdict = KK_QUEUE_PARK;
     } else {
         char hash[KK_HASH_SIZE];

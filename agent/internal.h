@@ -121,9 +121,10 @@ int spec_load(struct kk_agent *a, const struct kk_key *key, struct kk_resource *
 int reconcile_realm(struct kk_agent *a, const struct kk_key *key);
 int reconcile_space(struct kk_agent *a, const struct kk_key *key);
 int reconcile_stack(struct kk_agent *a, const struct kk_key *key);
-/* Ready of the parent in this run; else writes Pending/WaitingForParent for
- * key and returns false. */
-bool parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st);
+/* 1 if the parent was reconciled Ready in this run; 0 if it is not (st is
+ * set to Pending/WaitingForParent); -1 if its spec exists but it has not
+ * been reconciled yet in this run (park without writing status). */
+int parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st);
 
 void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode);
 void status_set_error(struct kk_status *st, enum kk_state state, const char *reason,

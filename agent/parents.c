@@ -17,21 +17,29 @@ static const char *kind_of_level(enum kk_key_level level)
                    : "?";
 }
 
-bool parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st)
+int parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st)
 {
     struct kk_key parent;
     if (!kk_key_parent(key, &parent))
-        return true;
+        return 1;
     char buf[KK_KEY_STRLEN];
     kk_key_format(&parent, buf);
     if (kk_agent_key_ready(a, buf))
-        return true;
+        return 1;
+    /* Right after a start the parent exists but has not been reconciled
+     * yet: wait for it without reporting Pending for a moment (a Ready cell
+     * must not flap at every agent restart). */
+    _cleanup_free_ char *spec = kk_tree_spec_path(&parent);
+    struct stat sb;
+    if (agent_mem(a, buf)->state == KK_STATE_NONE &&
+        fstatat(a->rootfd, spec, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+        return -1;
     st->state = KK_STATE_PENDING;
     free(st->reason);
     free(st->message);
     st->reason = kk_xstrdup("WaitingForParent");
     st->message = kk_xasprintf("waiting for %s %s to be Ready", kind_of_level(parent.level), buf);
-    return false;
+    return 0;
 }
 
 /* Fills status fields from a cgroup's observed state. */
@@ -175,8 +183,10 @@ static int reconcile_level(struct kk_agent *a, const struct kk_key *key, ensure_
         /* A broken spec changes nothing that exists. */
         status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
         agent_set_ready(a, buf, false);
-    } else if (!parent_ready(a, key, st)) {
+    } else if ((r = parent_ready(a, key, st)) <= 0) {
         agent_set_ready(a, buf, false);
+        if (r < 0)
+            return KK_QUEUE_PARK;
         verdict = KK_QUEUE_PARK;
     } else {
         char hash[KK_HASH_SIZE];

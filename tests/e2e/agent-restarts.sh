@@ -49,6 +49,8 @@ else
 fi
 
 kt_case agent_restart_keeps_all_pids
+sleep 3 # let the aftermath of the kill -9 settle
+wait_all_ready 30
 before=$(pids_of_all)
 e2e_stop_agent
 e2e_start_agent

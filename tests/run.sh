@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export BUILD
 export KUKEON_SRC=$PWD
-export KUKEON_BIN=$PWD/$BUILD/bin
+case $BUILD in /*) export KUKEON_BIN=$BUILD/bin ;; *) export KUKEON_BIN=$PWD/$BUILD/bin ;; esac
 mode=$1; shift
 unit=() root=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do unit+=("$1"); shift; done

@@ -5,6 +5,7 @@
  *
  * Prints the figures and the ratio; the case fails if any call failed.
  */
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -61,6 +62,44 @@ static double rate_kukeon(struct kk_ctd *c, int calls, int threads, int *failed)
     return (calls / threads * threads) / (now_s() - t0);
 }
 
+static size_t discard(char *data, size_t size, size_t n, void *userdata)
+{
+    (void)data, (void)userdata;
+    return size * n;
+}
+
+/* Reference: one blocking libcurl easy handle on the caller's thread, no
+ * I/O thread, no protobuf (what the hand-off to the I/O thread costs). */
+static double rate_raw_curl(const char *address, int calls, int *failed)
+{
+    static const char empty[5] = {0};
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/grpc");
+    h = curl_slist_append(h, "TE: trailers");
+    double t0 = 0;
+    for (int i = 0; i <= calls; i++) {
+        if (i == 1)
+            t0 = now_s();
+        curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, address);
+        curl_easy_setopt(e, CURLOPT_URL,
+                         "http://localhost/containerd.services.version.v1.Version/Version");
+        /* Prior knowledge only to open the connection (curl#10634). */
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                         i == 0 ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                : (long)CURL_HTTP_VERSION_2_0);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, empty);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 5L);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+        if (curl_easy_perform(e) != CURLE_OK)
+            (*failed)++;
+    }
+    double rate = calls / (now_s() - t0);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    return rate;
+}
+
 static double rate_ctr(const char *address, int calls, int *failed)
 {
     double t0 = now_s();
@@ -108,12 +147,15 @@ KT_CASE(unary_rate_vs_ctr)
     rate_kukeon(c, 200, 1, &failed); /* warm-up: the connection opens */
     double one = rate_kukeon(c, calls, 1, &failed);
     double four = rate_kukeon(c, calls, THREADS, &failed);
+    double raw = rate_raw_curl(fixture->address, calls, &failed);
     double ctr = rate_ctr(fixture->address, ctr_calls, &failed);
 
     printf("bench-grpc: kukeon Version, 1 connection, 1 thread:  %8.0f calls/s (%d calls)\n", one,
            calls);
     printf("bench-grpc: kukeon Version, 1 connection, %d threads: %8.0f calls/s (%d calls)\n",
            THREADS, four, calls);
+    printf("bench-grpc: reference, raw libcurl easy handle:     %8.0f calls/s (%d calls)\n", raw,
+           calls);
     printf("bench-grpc: ctr version, one process per call:     %8.1f calls/s (%d calls)\n", ctr,
            ctr_calls);
     printf("bench-grpc: ratio kukeon/ctr: %.0fx (1 thread), %.0fx (%d threads); goal >= 50x\n",

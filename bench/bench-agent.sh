@@ -22,7 +22,8 @@
 # Environment: KK_BENCH_ONLY="ready fifty ..." (default: all), KK_BENCH_ITERS
 # (ready rounds, 7), KK_BENCH_CELLS (50), KK_BENCH_IDLE_S (60),
 # KK_BENCH_SAVES (begins samples, 50), KK_BENCH_SCALE (500), KK_BENCH_EDITS
-# (scale samples per size, 7), KK_BENCH_PODMAN=0 (no podman peer).
+# (scale samples per size, 7), KK_BENCH_SETTLE_S (quiet time before the
+# scale samples, 5), KK_BENCH_PODMAN=0 (no podman peer).
 # Root only; everything it starts is stopped by pid and removed at exit.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -38,6 +39,7 @@ IDLE_S=${KK_BENCH_IDLE_S:-60}
 SAVES=${KK_BENCH_SAVES:-50}
 SCALE=${KK_BENCH_SCALE:-500}
 EDITS=${KK_BENCH_EDITS:-7}
+SETTLE_S=${KK_BENCH_SETTLE_S:-5}
 [ "$CELLS" -ge 1 ] && [ "$CELLS" -le 240 ] || bench_die "KK_BENCH_CELLS: 1..240"
 [ "$SCALE" -ge 20 ] && [ "$SCALE" -le 2000 ] || bench_die "KK_BENCH_SCALE: 20..2000"
 
@@ -70,7 +72,7 @@ kk_remove() { # NAME...: remove the manifests, wait for the cells to go
 
 bench_ready() {
     local i side kk=() ct=() pd=() t0 t1 out
-    bench_log "ready: $ITERS rounds (+1 warm-up) of kukeon, ctr${KK_BENCH_PODMAN:+ and podman}"
+    bench_log "ready: $ITERS rounds (+1 warm-up) of kukeon, ctr$(podman_on && echo ' and podman')"
     for ((i = 0; i <= ITERS; i++)); do
         local sides=(kukeon ctr podman)
         # Rotate the order, so no side always follows another's teardown.
@@ -273,6 +275,7 @@ bench_scale() {
     mv "$STAGE/fill-small.yaml" "$INBOX/"
     for ((i = 0; i < 300 && $(count_resources) < 10; i++)); do sleep 0.05; done
     wait_ready_all 60 || bench_die "scale: the small set did not converge"
+    sleep "$SETTLE_S"
     n=$(count_resources)
     edit_samples small
     local m1 m2
@@ -301,6 +304,9 @@ bench_scale() {
     for f in "$STAGE"/fill-*.yaml; do mv "$f" "$INBOX/"; done
     for ((i = 0; i < 3000 && $(count_resources) < SCALE; i++)); do sleep 0.1; done
     wait_ready_all 600 || bench_die "scale: $SCALE resources did not converge in 600 s"
+    # Both sizes are measured on a quiet agent: the 200 network set-ups
+    # and status writes of the fill are over.
+    sleep "$SETTLE_S"
     n=$(count_resources)
     edit_samples large
     m2=$(printf '%s\n' "${large[@]}" | stat_median)

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
@@ -312,11 +313,20 @@ static void complete(struct kk_grpc *g, struct kk_grpc_call *call, int rc, kk_er
     pthread_mutex_unlock(&call->lock);
 }
 
-static void fail(struct kk_grpc *g, struct kk_grpc_call *call, kk_code code, const char *fmt,
-                 const char *detail)
+static void fail(struct kk_grpc *g, struct kk_grpc_call *call, kk_code code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static void fail(struct kk_grpc *g, struct kk_grpc_call *call, kk_code code, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
     kk_error *err = NULL;
-    kk_error_set(&err, code, fmt, detail);
+    kk_error_set(&err, code, "%s", msg);
+    free(msg);
     complete(g, call, -1, err);
 }
 
@@ -437,7 +447,7 @@ static void finish_transfer(struct kk_grpc *g, struct kk_grpc_call *call, CURLco
                          call->http_status);
             complete(g, call, -1, err);
         } else {
-            fail(g, call, KK_E_INTERNAL, "%s", "response without grpc-status");
+            fail(g, call, KK_E_INTERNAL, "response without grpc-status");
         }
         return;
     }
@@ -477,7 +487,7 @@ static void finish_transfer(struct kk_grpc *g, struct kk_grpc_call *call, CURLco
          * libcurl 7.88 then drops the status it received. The connection
          * itself is fine. */
         if (nothing_received) {
-            fail(g, call, KK_E_UNKNOWN, "%s",
+            fail(g, call, KK_E_UNKNOWN,
                  "stream reset by the server before its status could be read");
             return;
         }
@@ -514,7 +524,7 @@ static void *io_thread(void *arg)
         pthread_mutex_unlock(&g->lock);
 
         if (cancelled) {
-            fail(g, cancelled, KK_E_CANCELLED, "%s", "call cancelled");
+            fail(g, cancelled, KK_E_CANCELLED, "call cancelled");
             pthread_mutex_lock(&g->lock);
             g->cancel_pending = true; /* look again for more */
             pthread_mutex_unlock(&g->lock);
@@ -530,12 +540,12 @@ static void *io_thread(void *arg)
             if (c->state != CALL_PENDING)
                 continue;
             if (c->deadline && now >= c->deadline) {
-                fail(g, c, KK_E_DEADLINE, "%s", "deadline exceeded while connecting");
+                fail(g, c, KK_E_DEADLINE, "deadline exceeded while connecting");
                 continue;
             }
             if (c->not_before <= now && g->conn != CONN_OPENING) {
                 if (add_easy(g, c, now) < 0)
-                    fail(g, c, KK_E_UNAVAILABLE, "%s", "cannot re-send a client stream");
+                    fail(g, c, KK_E_UNAVAILABLE, "cannot re-send a client stream");
                 continue;
             }
             int64_t wake = c->not_before > now ? c->not_before : now + 1000000;

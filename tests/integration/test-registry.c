@@ -1,10 +1,10 @@
 /* Registry pulls against Debian's docker-registry on loopback and a private
- * containerd: anonymous pulls (OCI and Docker schema 2, multi-layer gzip), a
- * multi-platform index, by digest, a second pull that downloads nothing,
- * the same result as an archive import, errors (unknown tag, a corrupted
- * blob leaving nothing behind), mirrors, the pull policies; htpasswd Basic
- * auth behind TLS with a test CA, and the Bearer flow against a token
- * issuer the test runs. */
+ * containerd: anonymous pulls (OCI and Docker schema 2, multi-layer gzip,
+ * zstd), a multi-platform index, by digest, a second pull that downloads
+ * nothing, the same result as an archive import, errors (unknown tag, a
+ * corrupted blob leaving nothing behind), mirrors, the pull policies,
+ * concurrent pulls; htpasswd Basic auth behind TLS with a test CA, the
+ * Bearer flow against a token issuer the test runs, and `kuke image pull`. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -69,8 +69,12 @@ static int setup_once(kk_error **err)
                    "/usr/bin/python3 %s/contrib/registry-test/mkindex.py bb3.tar multi latest "
                    ">index.json; "
                    "skopeo copy -q --all --dest-tls-verify=false oci:multi:latest "
-                   "docker://%s/multi:latest",
-                   w, w, s, s, reg->addr, reg->addr, s, reg->addr);
+                   "docker://%s/multi:latest; "
+                   "/usr/bin/python3 %s/contrib/registry-test/mkzstd.py bb3.tar zst latest "
+                   ">/dev/null; "
+                   "skopeo copy -q --dest-tls-verify=false oci:zst:latest "
+                   "docker://%s/bbzstd:latest",
+                   w, w, s, s, reg->addr, reg->addr, s, reg->addr, s, reg->addr);
     if (rc != 0)
         return kk_error_set(err, KK_E_UNKNOWN, "pushing test images: %s", kk_buf_str(&out));
     _cleanup_free_ char *ij = kk_xasprintf("%s/index.json", w);
@@ -264,6 +268,25 @@ KT_CASE(docker_schema2_multilayer)
     kk_registry_pull_result_clear(&res);
     KT_ASSERT_MSG(docker, "target is not a Docker schema 2 manifest");
     KT_ASSERT_EQ(fetched, 3);
+    check_pulled(ns, ref);
+}
+
+/* zstd layers pass through to containerd's differ unchanged. */
+KT_CASE(zstd_layers)
+{
+    KT_REQUIRE_ROOT();
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(setup(&err), &err);
+    _cleanup_(kk_registry_freep) struct kk_registry *r = client(NULL);
+    KT_ASSERT(r);
+    _cleanup_free_ char *ns = ns_name("zstd");
+    _cleanup_free_ char *ref = image("bbzstd:latest");
+    KT_ASSERT_OK(kk_registry_pull(r, ctd, ns, ref, NULL, NULL, &err), &err);
+    struct kk_image_info info;
+    KT_ASSERT_OK(kk_image_resolve(ctd, ns, ref, &info, &err), &err);
+    bool zstd = info.n_layers == 3 && strstr(info.layers[0].media_type, "+zstd");
+    kk_image_info_clear(&info);
+    KT_ASSERT_MSG(zstd, "layers are not zstd");
     check_pulled(ns, ref);
 }
 

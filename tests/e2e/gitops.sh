@@ -69,6 +69,27 @@ for i in $(seq 100); do [ -s "$STATE/_agent/status.yaml" ] && break; sleep 0.1; 
 kt_check "$(cat "$T/doctor.out")" eval 'grep -Eq "^ok +containerd +1\.[0-9]" "$T/doctor.out" &&
     grep -Eq "^ok +agent +kukeond .*pid $AGENT_PID" "$T/doctor.out"'
 
+kt_case agent_metrics_parse
+# The agent's textfile-collector file, as node_exporter would read it: it
+# parses as Prometheus text format and, once the agent has rewritten it
+# after the cell became Ready (every few seconds), says containerd is up and
+# one cell is Ready. Debian's python3 carries prometheus_client.
+metrics_ok() {
+    /usr/bin/python3 - "$STATE/_agent/metrics.prom" >"$T/metrics.err" 2>&1 <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+values = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        values[(s.name, tuple(sorted(s.labels.items())))] = s.value
+assert values[("kukeon_containerd_up", ())] == 1, "containerd not up"
+ready = values[("kukeon_resources", (("kind", "Cell"), ("state", "Ready")))]
+assert ready >= 1, "no Ready cell counted"
+PY
+}
+for i in $(seq 150); do metrics_ok && break; sleep 0.1; done
+kt_check "$(cat "$T/metrics.err")" metrics_ok
+
 kt_case change_updates
 cell two >"$HOSTDIR/pinger.yaml"
 commit "pinger two"

@@ -353,7 +353,11 @@ static int add_easy(struct kk_grpc *g, struct kk_grpc_call *call, int64_t now)
         if (timeout_ms < 1)
             timeout_ms = 1;
         char hdr[64];
-        snprintf(hdr, sizeof(hdr), "grpc-timeout: %ldm", timeout_ms);
+        /* The value has at most 8 digits: whole seconds past that. */
+        if (timeout_ms <= 99999999)
+            snprintf(hdr, sizeof(hdr), "grpc-timeout: %ldm", timeout_ms);
+        else
+            snprintf(hdr, sizeof(hdr), "grpc-timeout: %ldS", timeout_ms / 1000);
         call->all_headers = curl_slist_append(call->all_headers, hdr);
     }
     bool open = g->conn == CONN_NONE;

@@ -156,6 +156,19 @@ char *agent_realm_ns(struct kk_agent *a, const char *realm)
     return kk_xasprintf("%s%s", a->cfg.namespace_prefix, realm);
 }
 
+void agent_note_ctd_error(struct kk_agent *a, const kk_error *err)
+{
+    if (kk_error_code(err) != KK_E_UNAVAILABLE)
+        return;
+    pthread_mutex_lock(&a->lock);
+    bool was = a->ctd_connected;
+    a->ctd_connected = false;
+    pthread_mutex_unlock(&a->lock);
+    if (was)
+        kk_log_warn("containerd: unreachable (%s)", err->message);
+    kk_metrics_set_containerd_up(&a->metrics, false);
+}
+
 bool agent_has_children(struct kk_agent *a, const struct kk_key *key)
 {
     _cleanup_free_ char *dir = kk_tree_dir(key);

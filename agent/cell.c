@@ -217,6 +217,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
     bool have_task = true;
     if (a->be.ctd->task_get(a->be.ctd_self, c->ns, d->ctd_id, &ts, &err) < 0) {
         if (kk_error_code(err) != KK_E_NOT_FOUND) {
+            agent_note_ctd_error(a, err);
             set_entry(cs, KK_STATE_UNKNOWN, "ContainerdError", err->message);
             c->failed = true;
             return 0;
@@ -411,6 +412,12 @@ static int remove_containers(struct kk_agent *a, const char *ns, const struct kk
     size_t n = 0;
     if (a->be.ctd->container_list(a->be.ctd_self, ns, filter, &v, &n, err) < 0)
         return kk_error_wrap(err, "list containers");
+    /* SIGTERM to all at once, so the cell stops within one stop timeout
+     * rather than one per container. */
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_error_ kk_error *e = NULL;
+        a->be.ctd->task_kill(a->be.ctd_self, ns, v[i].id, SIGTERM, true, &e);
+    }
     int r = 0;
     /* Reverse order of creation: the root (created first) goes last. */
     for (size_t i = n; i-- > 0 && r == 0;)
@@ -690,6 +697,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
         kill_all(c, signal);
     }
     if (prune_containers(c, exists, &err) < 0) {
+        agent_note_ctd_error(a, err);
         status_set_error(c->st, KK_STATE_PENDING, "ContainerdError", err);
         kk_log_warn("%s: %s", c->keystr, err->message);
         return KK_QUEUE_RETRY;

@@ -102,6 +102,9 @@ void agent_set_ready(struct kk_agent *a, const char *key, bool ready);
 /* The containerd namespace of realm (owned by the caller): the realm's
  * reconciled namespace, else its status.yaml's, else prefix + realm. */
 char *agent_realm_ns(struct kk_agent *a, const char *realm);
+/* Records a containerd error: KK_E_UNAVAILABLE marks the connection down
+ * (in _agent/status.yaml and the metrics) until the event stream is back. */
+void agent_note_ctd_error(struct kk_agent *a, const kk_error *err);
 /* Whether the key's directory holds child resource directories. */
 bool agent_has_children(struct kk_agent *a, const struct kk_key *key);
 

@@ -222,6 +222,7 @@ static int ensure_realm(struct kk_agent *a, const struct kk_key *key,
                                       : kk_xstrdup(ns_spec);
     const char *labels[] = {LABEL_REALM, realm, NULL};
     if (a->be.ctd->namespace_create(a->be.ctd_self, ns, labels, true, err) < 0) {
+        agent_note_ctd_error(a, *err);
         kk_error_reason(err, "ContainerdUnavailable");
         return kk_error_wrap(err, "containerd namespace %s", ns);
     }

@@ -15,7 +15,8 @@
 #      its cells, or run the agent again to pick them up).
 #
 # Environment: BUILD (default build), MANIFESTS (default examples/manifests),
-# STATE (default /opt/kukeon), CONTAINERD_ADDRESS.
+# STATE (default /opt/kukeon), CONTAINERD_ADDRESS. Arguments are passed on to
+# kukeond (e.g. --log-level debug, or other host-global names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -66,4 +67,4 @@ done
 mkdir -p /srv/html
 
 say "kukeond --manifests $MANIFESTS --state $STATE (^C to stop; cells keep running)"
-exec "$BUILD/bin/kukeond" --manifests "$MANIFESTS" --state "$STATE" --containerd-address "$SOCK"
+exec "$BUILD/bin/kukeond" --manifests "$MANIFESTS" --state "$STATE" --containerd-address "$SOCK" "$@"

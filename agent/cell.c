@@ -15,6 +15,7 @@
 #include "runtime/net/hosts.h"
 
 #define STANDALONE_MAX 64
+#define DESIRED_MAX    (CELL_CONTAINERS_MAX + STANDALONE_MAX)
 #define LOG_MAX_BYTES  (10 * 1024 * 1024)
 
 static void set_entry(struct kk_container_status *cs, enum kk_state state, const char *reason,
@@ -482,7 +483,7 @@ static int ensure_network(struct cell_ctx *c, kk_error **err)
         return kk_error_wrap(err, "network");
     snprintf(c->netns_path, sizeof(c->netns_path), "%s", nc.netns_path);
     snprintf(c->ip, sizeof(c->ip), "%s", nc.ip);
-    const char *aliases[CELL_CONTAINERS_MAX + STANDALONE_MAX + 1];
+    const char *aliases[DESIRED_MAX + 1];
     size_t n = 0;
     for (size_t i = 0; i < c->n_desired; i++)
         aliases[n++] = c->desired[i].spec->id;
@@ -660,6 +661,12 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
 
     /* Root first, then the others in spec order, then standalone ones. */
     const struct kk_cell *cell = &spec->cell;
+    if (cell->n_containers > CELL_CONTAINERS_MAX) {
+        kk_error_set(&err, KK_E_INVALID, "%zu containers: at most %d per cell", cell->n_containers,
+                     CELL_CONTAINERS_MAX);
+        status_set_error(c->st, KK_STATE_FAILED, "TooManyContainers", err);
+        return KK_QUEUE_DONE;
+    }
     for (size_t i = 0; i < cell->n_containers; i++)
         if (cell->containers[i].root)
             add_desired(c, &cell->containers[i], true);
@@ -689,7 +696,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     }
     c->st->ip = kk_xstrdup(c->ip);
 
-    bool exists[CELL_CONTAINERS_MAX + 64] = {false};
+    bool exists[DESIRED_MAX] = {false};
     if (act == CTL_RESTART) {
         if (remove_containers(a, c->ns, c->key, &err) < 0)
             kk_error_freep(&err);
@@ -761,7 +768,7 @@ int reconcile_cell(struct kk_agent *a, const struct kk_key *key)
         load_standalone(&c, standalone, &n_standalone);
         c.ns = agent_realm_ns(a, key->names[0]);
         c.files_dir = files_dir_of(a, key);
-        c.desired = kk_xcalloc(CELL_CONTAINERS_MAX + STANDALONE_MAX, sizeof(*c.desired));
+        c.desired = kk_xcalloc(DESIRED_MAX, sizeof(*c.desired));
         verdict = converge(&c, spec, standalone, n_standalone);
         for (size_t i = 0; i < c.n_desired; i++)
             free(c.desired[i].log_path);

@@ -10,12 +10,15 @@
  * of the same archive is a no-op afterwards):
  *   1. creates the namespace if missing;
  *   2. takes a lease, so nothing written is collected half-way;
- *   3. writes every blob of the plan (archive.h) children first, skipping
+ *   3. writes every blob of the plan (archive.h) children first, on a few
+ *      threads, each digest added to the lease before it is looked for (so
+ *      garbage awaiting the collector cannot vanish under us), skipping
  *      the ones already present (Content.Info), with the GC labels
  *      gc.ref.content.config / .l.<i> on manifests and .m.<i> on indexes
  *      (re-applied when the blob was already there);
  *   4. creates or updates the image records (target: the manifest);
- *   5. unpacks each manifest (unless no_unpack): chain IDs from the config's
+ *   5. unpacks each manifest (unless no_unpack), each layer as soon as its
+ *      blob is written: chain IDs from the config's
  *      diff_ids; a layer whose chain ID is already a committed snapshot is
  *      skipped; otherwise Prepare("extract-<unique> <chainID>", parent),
  *      Diff.Apply (the applied digest must equal the diffID), Commit(chainID)

@@ -16,16 +16,18 @@
  *      the ones already present (Content.Info), with the GC labels
  *      gc.ref.content.config / .l.<i> on manifests and .m.<i> on indexes
  *      (re-applied when the blob was already there);
- *   4. creates or updates the image records (target: the manifest);
- *   5. unpacks each manifest (unless no_unpack), each layer as soon as its
- *      blob is written: chain IDs from the config's
- *      diff_ids; a layer whose chain ID is already a committed snapshot is
- *      skipped; otherwise Prepare("extract-<unique> <chainID>", parent),
- *      Diff.Apply (the applied digest must equal the diffID), Commit(chainID)
- *      — AlreadyExists from a racing unpack is success; then labels the
+ *   4. meanwhile unpacks each manifest (unless no_unpack), each layer as
+ *      soon as its blob is written: chain IDs from the config's diff_ids; a
+ *      layer whose chain ID is already a committed snapshot is skipped;
+ *      otherwise Prepare("extract-<unique> <chainID>", parent), Diff.Apply
+ *      (the applied digest must equal the diffID), Commit(chainID) —
+ *      AlreadyExists from a racing unpack is success; then labels the
  *      config with containerd.io/gc.ref.snapshot.<snapshotter>=<top chainID>;
+ *   5. creates or updates the image records (target: the manifest);
  *   6. deletes the lease: from then on the image record holds everything.
- * A second import of the same archive writes nothing and unpacks nothing.
+ * A second import of the same archive unpacks nothing and writes nothing but,
+ * possibly, the index blob (no image record holds it, so the collector may
+ * have taken it, as after `ctr images import`).
  * A failed import leaves no half-written content behind once its lease is
  * gone (the lease is deleted on every path).
  *

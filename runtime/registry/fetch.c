@@ -2,6 +2,7 @@
  * unlinked temporary file, hashed on the way and checked against its
  * descriptor before anyone sees it. */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -146,19 +147,104 @@ static int transfer_finish(struct transfer *t, CURLcode rc, kk_error **err)
     return 0;
 }
 
+/* Verified blobs go to done() on a writer thread, in completion order, so
+ * a slow containerd write does not stall the other transfers. */
+struct writer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct reg_blob **queue; /* n slots: every blob is queued at most once */
+    size_t head, tail;
+    bool closing;  /* no more blobs will come */
+    bool cancel;   /* drop what is queued (the fetch failed) */
+    kk_error *err; /* done()'s failure; the writer then only drops */
+    reg_blob_done_fn done;
+    void *userdata;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->head == w->tail && !w->closing)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (w->head == w->tail)
+            break;
+        struct reg_blob *b = w->queue[w->head++];
+        bool skip = w->cancel || w->err;
+        pthread_mutex_unlock(&w->lock);
+        kk_error *e = NULL;
+        int r = skip ? 0 : w->done(b, w->userdata, &e);
+        close(b->fd);
+        b->fd = -1;
+        pthread_mutex_lock(&w->lock);
+        if (r < 0)
+            w->err = e;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void writer_push(struct writer *w, struct reg_blob *b)
+{
+    pthread_mutex_lock(&w->lock);
+    w->queue[w->tail++] = b;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static bool writer_failed(struct writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    bool failed = w->err != NULL;
+    pthread_mutex_unlock(&w->lock);
+    return failed;
+}
+
+/* Waits for the queued writes (or drops them when cancel); returns the
+ * writer's error, if any, in *err. */
+static int writer_finish(struct writer *w, bool cancel, kk_error **err)
+{
+    pthread_mutex_lock(&w->lock);
+    w->closing = true;
+    w->cancel = cancel;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w->queue);
+    if (!w->err)
+        return 0;
+    if (cancel) { /* the fetch's own error is the one to report */
+        kk_error_free(w->err);
+        return 0;
+    }
+    *err = w->err;
+    return -1;
+}
+
 int reg_fetch_blobs(struct reg_session *s, struct reg_blob *blobs, size_t n, unsigned parallel,
                     reg_blob_done_fn done, reg_bytes_fn bytes, void *userdata, kk_error **err)
 {
     const char *tmp_dir = s->r->cfg.tmp_dir ? s->r->cfg.tmp_dir : KK_REGISTRY_TMP_DIR;
     struct transfer *t = kk_xcalloc(n ? n : 1, sizeof(*t));
     CURLM *multi = curl_multi_init();
+    struct writer w = {
+            .queue = kk_xcalloc(n ? n : 1, sizeof(*w.queue)), .done = done, .userdata = userdata};
     size_t next = 0, running = 0, finished = 0;
     int r = 0;
 
     if (!multi) {
         free(t);
+        free(w.queue);
         return kk_error_set(err, KK_E_INTERNAL, "curl_multi_init failed");
     }
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    if (pthread_create(&w.thread, NULL, writer_main, &w) != 0)
+        abort(); /* resource exhaustion: OOM policy */
     if (parallel == 0)
         parallel = 1;
     for (size_t i = 0; i < n; i++) {
@@ -167,7 +253,7 @@ int reg_fetch_blobs(struct reg_session *s, struct reg_blob *blobs, size_t n, uns
         t[i].resp.content_length = -1;
         blobs[i].fd = -1;
     }
-    while (finished < n && r == 0) {
+    while (finished < n && r == 0 && !writer_failed(&w)) {
         while (running < parallel && next < n && r == 0) {
             if ((r = transfer_start(&t[next], multi, tmp_dir, err)) == 0) {
                 next++;
@@ -211,11 +297,8 @@ int reg_fetch_blobs(struct reg_session *s, struct reg_blob *blobs, size_t n, uns
                 r = -1;
                 break;
             }
-            x->blob->fd = x->fd;
-            x->fd = -1;
-            r = done(x->blob, userdata, err);
-            close(x->blob->fd);
-            x->blob->fd = -1;
+            x->blob->fd = TAKE_FD(x->fd);
+            writer_push(&w, x->blob);
             transfer_reset(x);
             finished++;
         }
@@ -227,5 +310,7 @@ int reg_fetch_blobs(struct reg_session *s, struct reg_blob *blobs, size_t n, uns
     }
     curl_multi_cleanup(multi);
     free(t);
+    if (writer_finish(&w, r < 0, err) < 0)
+        return -1;
     return r;
 }

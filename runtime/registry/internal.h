@@ -111,9 +111,12 @@ typedef int (*reg_blob_done_fn)(struct reg_blob *b, void *userdata, kk_error **e
 typedef void (*reg_bytes_fn)(int64_t delta, void *userdata);
 
 /* Downloads blobs[0..n) with up to `parallel` concurrent transfers, each
- * verified against digest and size; calls done() on the calling thread for
- * each blob as soon as it is verified (then closes its fd). Stops at the
- * first failure: the other transfers are abandoned. */
+ * verified against digest and size. Each verified blob is handed to done()
+ * on one writer thread (one blob at a time, in completion order, its fd
+ * closed afterwards) while the other transfers go on; bytes() runs on the
+ * calling thread. Stops at the first failure of a transfer or of done():
+ * the other transfers are abandoned and blobs still queued are dropped.
+ * Returns once the writer is idle: no done() runs after it returns. */
 int reg_fetch_blobs(struct reg_session *s, struct reg_blob *blobs, size_t n, unsigned parallel,
                     reg_blob_done_fn done, reg_bytes_fn bytes, void *userdata, kk_error **err);
 

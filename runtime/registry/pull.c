@@ -29,8 +29,11 @@ struct pull {
     const struct kk_registry_ref *ref;
     const struct kk_registry_pull_opts *o;
     struct kk_registry_pull_result *res;
-    struct kk_registry_progress prog;
+    struct kk_registry_progress prog; /* touched on the pulling thread only */
     int64_t last_progress;
+    /* Blobs written by fetch.c's writer thread. */
+    atomic_size_t written;
+    _Atomic int64_t written_bytes;
 };
 
 /* A manifest or an index, verified. */
@@ -67,6 +70,7 @@ static void progress(struct pull *p, const char *phase, bool force)
     if (!force && phase == p->prog.phase && now - p->last_progress < PROGRESS_EVERY)
         return;
     p->prog.phase = phase;
+    p->prog.blobs_done = atomic_load(&p->written);
     p->last_progress = now;
     p->o->progress(&p->prog, p->o->progress_data);
 }
@@ -260,6 +264,7 @@ static long read_fd(void *userdata, void *buf, size_t len, int64_t offset, kk_er
     }
 }
 
+/* On fetch.c's writer thread: only the atomics of p are touched. */
 static int blob_done(struct reg_blob *b, void *userdata, kk_error **err)
 {
     struct pull *p = userdata;
@@ -267,10 +272,8 @@ static int blob_done(struct reg_blob *b, void *userdata, kk_error **err)
     int r = kk_ctd_content_write(p->lc, p->ns, ref, b->digest, b->size, read_fd, &b->fd, NULL, err);
     if (r < 0)
         return kk_error_wrap(err, "blob %s", b->digest);
-    p->res->blobs_fetched++;
-    p->res->bytes_fetched += b->size;
-    p->prog.blobs_done++;
-    progress(p, "fetching", true);
+    atomic_fetch_add(&p->written, 1);
+    atomic_fetch_add(&p->written_bytes, b->size);
     return 0;
 }
 
@@ -287,6 +290,11 @@ static int fetch_blobs(struct pull *p, struct reg_session *s, const struct manif
 {
     _cleanup_free_ struct reg_blob *todo = kk_xcalloc(m->n_layers + 1, sizeof(*todo));
     size_t n = 0;
+
+    /* this endpoint's attempt (an earlier mirror may have written some) */
+    atomic_store(&p->written, 0);
+    atomic_store(&p->written_bytes, 0);
+    p->prog.bytes_total = p->prog.bytes_done = 0;
 
     for (size_t i = 0; i <= m->n_layers; i++) {
         const struct desc *d = i == 0 ? &m->config : &m->layers[i - 1];
@@ -309,7 +317,13 @@ static int fetch_blobs(struct pull *p, struct reg_session *s, const struct manif
     unsigned parallel = p->r->cfg.max_concurrent_downloads;
     if (!parallel)
         parallel = KK_REGISTRY_DEFAULT_PARALLEL;
-    return reg_fetch_blobs(s, todo, n, parallel, blob_done, on_bytes, p, err);
+    int r = reg_fetch_blobs(s, todo, n, parallel, blob_done, on_bytes, p, err);
+    /* the writer is idle now: plain reads are fine */
+    p->res->blobs_fetched += atomic_load(&p->written);
+    p->res->bytes_fetched += atomic_load(&p->written_bytes);
+    if (r == 0)
+        progress(p, "fetching", true);
+    return r;
 }
 
 /* Writes a manifest or index with its GC labels (re-applied if present). */
@@ -604,7 +618,8 @@ int kk_registry_pull(struct kk_registry *r, struct kk_ctd *c, const char *ns, co
     memset(res, 0, sizeof(*res));
     if (kk_registry_ref_parse(ref, &parsed, err) < 0)
         return kk_error_reason(err, REASON);
-    struct pull p = {r, c, NULL, ns, &parsed, opts ? opts : &defaults, res, {0}, 0};
+    struct pull p = {
+            .r = r, .c = c, .ns = ns, .ref = &parsed, .o = opts ? opts : &defaults, .res = res};
     p.prog.ref = parsed.name;
     _cleanup_free_ char *key = kk_xasprintf("%s\n%s", ns, parsed.name);
     inflight_enter(r, key);

@@ -15,6 +15,10 @@ static char *vformat(const char *fmt, va_list ap)
 
 static int set_message(kk_error **err, kk_code code, int errnum, char *message)
 {
+    if (!err) { /* the caller asked not to know */
+        free(message);
+        return -1;
+    }
     kk_error_free(*err);
     kk_error *e = kk_xcalloc(1, sizeof(*e));
     e->code = code;
@@ -61,6 +65,8 @@ int kk_error_errnum(kk_error **err, int errnum, const char *fmt, ...)
 
 int kk_error_wrap(kk_error **err, const char *fmt, ...)
 {
+    if (!err)
+        return -1;
     va_list ap;
     va_start(ap, fmt);
     _cleanup_free_ char *ctx = vformat(fmt, ap);
@@ -75,7 +81,7 @@ int kk_error_wrap(kk_error **err, const char *fmt, ...)
 
 int kk_error_reason(kk_error **err, const char *reason)
 {
-    if (*err && !(*err)->reason)
+    if (err && *err && !(*err)->reason)
         (*err)->reason = kk_xstrdup(reason);
     return -1;
 }

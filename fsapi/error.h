@@ -10,6 +10,10 @@
  *         return kk_error_wrap(err, "cell %s", key);
  *
  * Invariants:
+ *   - The kk_error_* setters below accept err == NULL and then only return
+ *     -1, so a helper may discard an error it does not need. Every other
+ *     function of the project needs a non-NULL err unless its header says
+ *     otherwise (kk_grpc_call_wait does, for one).
  *   - On success *err is left untouched; on failure *err is non-NULL and owns
  *     its strings. The caller frees it with kk_error_free (or _cleanup_error_).
  *   - `code` is drawn from the gRPC status code space (KK_E_*), the common

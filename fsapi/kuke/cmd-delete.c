@@ -55,7 +55,8 @@ static int children(struct kuke_ctx *ctx, const struct kk_key *key, struct kk_st
         } else if (list.entries[i].type == DT_DIR && kk_name_valid_n(name, strlen(name))) {
             snprintf(probe.names[key->level], sizeof(probe.names[0]), "%s", name);
             _cleanup_free_ char *spec = kk_tree_spec_path(&probe);
-            _cleanup_close_ int fd = kk_fs_open(ctx->rootfd, spec, O_RDONLY, 0, NULL);
+            _cleanup_error_ kk_error *ignored = NULL;
+            _cleanup_close_ int fd = kk_fs_open(ctx->rootfd, spec, O_RDONLY, 0, &ignored);
             if (fd >= 0)
                 kk_strv_push(out, name);
         }

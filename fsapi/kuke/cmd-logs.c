@@ -70,7 +70,8 @@ static int follow(struct kuke_ctx *ctx, const char *rel, int *fd, kk_error **err
         }
         copy_out(*fd);
         if (reopen) {
-            int nfd = kk_fs_open(ctx->rootfd, rel, O_RDONLY, 0, NULL);
+            _cleanup_error_ kk_error *ignored = NULL; /* not there yet: next event */
+            int nfd = kk_fs_open(ctx->rootfd, rel, O_RDONLY, 0, &ignored);
             if (nfd >= 0) {
                 close(*fd);
                 *fd = nfd;

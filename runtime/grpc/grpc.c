@@ -707,7 +707,7 @@ int kk_grpc_call_wait(struct kk_grpc_call *call, kk_error **err)
     while (!call->done)
         pthread_cond_wait(&call->cond, &call->lock);
     pthread_mutex_unlock(&call->lock);
-    if (call->rc < 0) {
+    if (call->rc < 0 && err) { /* err NULL: the caller does not want it */
         kk_error_free(*err);
         *err = call->err;
         call->err = NULL;

@@ -73,3 +73,12 @@ KT_CASE(buf_read_of_empty_file_is_a_string)
     KT_ASSERT(b.data != NULL);
     KT_ASSERT_STREQ(b.data, "");
 }
+
+KT_CASE(error_setters_accept_null)
+{
+    errno = EPERM;
+    KT_ASSERT_EQ(kk_error_errno(NULL, "x"), -1);
+    KT_ASSERT_EQ(kk_error_set(NULL, KK_E_INVALID, "y %d", 1), -1);
+    KT_ASSERT_EQ(kk_error_wrap(NULL, "z"), -1);
+    KT_ASSERT_EQ(kk_error_reason(NULL, "R"), -1);
+}

@@ -100,8 +100,8 @@ struct kk_grpc_call_desc {
 int kk_grpc_call_start(struct kk_grpc *g, const struct kk_grpc_call_desc *desc,
                        struct kk_grpc_call **out, kk_error **err);
 /* Blocks until the call has completed; returns its outcome (0 or < 0 with
- * err). May be called once per call. */
-/* err may be NULL: the call's error is then dropped with it. */
+ * err). May be called once per call. err may be NULL: the call's error is
+ * then dropped with it. */
 int kk_grpc_call_wait(struct kk_grpc_call *call, kk_error **err);
 /* Asks the I/O thread to end the call (it then completes with
  * KK_E_CANCELLED, unless it completed already). Returns at once; any

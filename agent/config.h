@@ -43,7 +43,8 @@ struct kk_agent_config {
     unsigned resync_s;        /* --resync: seconds between periodic full resyncs */
     int log_level;            /* --log-level: enum kk_log_level */
     unsigned stop_timeout_s;  /* --stop-timeout: SIGTERM to SIGKILL */
-    bool once;                /* --once: scan, converge, exit (tests, debugging) */
+    bool once;                /* --once: scan, converge once, exit (delayed retries
+                                 and restarts are left to the next run) */
 };
 
 /* Fills the built-in defaults. */

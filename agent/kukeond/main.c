@@ -145,6 +145,11 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
                 notify(msg);
                 kk_log_info("converged after start-up: %s", summary);
                 ready_sent = true;
+                if (cfg->once) {
+                    _cleanup_error_ kk_error *e = NULL;
+                    kk_agent_write_agent_status(a, &e);
+                    break;
+                }
             }
             if (now >= next_status) {
                 char now_summary[128];

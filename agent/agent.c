@@ -125,6 +125,25 @@ void agent_set_ready(struct kk_agent *a, const char *key, bool ready)
     pthread_mutex_unlock(&a->lock);
 }
 
+void agent_set_state(struct kk_agent *a, const char *key, int state)
+{
+    struct res_mem *m = agent_mem(a, key);
+    pthread_mutex_lock(&a->lock);
+    m->state = state;
+    pthread_mutex_unlock(&a->lock);
+}
+
+int agent_get_state(struct kk_agent *a, const char *key)
+{
+    int state = KK_STATE_NONE;
+    pthread_mutex_lock(&a->lock);
+    for (struct res_mem *m = a->mems; m; m = m->next)
+        if (strcmp(m->key, key) == 0)
+            state = m->state;
+    pthread_mutex_unlock(&a->lock);
+    return state;
+}
+
 bool kk_agent_key_ready(struct kk_agent *a, const char *key)
 {
     bool r = false;

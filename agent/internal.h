@@ -99,6 +99,10 @@ void agent_enqueue_after(struct kk_agent *a, const char *key, unsigned ms);
 struct res_mem *agent_mem(struct kk_agent *a, const char *key);
 void agent_mem_drop(struct kk_agent *a, const char *key);
 void agent_set_ready(struct kk_agent *a, const char *key, bool ready);
+/* The state last written to key's status.yaml in this run (KK_STATE_NONE:
+ * none yet). */
+void agent_set_state(struct kk_agent *a, const char *key, int state);
+int agent_get_state(struct kk_agent *a, const char *key);
 /* The containerd namespace of realm (owned by the caller): the realm's
  * reconciled namespace, else its status.yaml's, else prefix + realm. */
 char *agent_realm_ns(struct kk_agent *a, const char *realm);

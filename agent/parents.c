@@ -31,7 +31,7 @@ int parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status 
      * must not flap at every agent restart). */
     _cleanup_free_ char *spec = kk_tree_spec_path(&parent);
     struct stat sb;
-    if (agent_mem(a, buf)->state == KK_STATE_NONE &&
+    if (agent_get_state(a, buf) == KK_STATE_NONE &&
         fstatat(a->rootfd, spec, &sb, AT_SYMLINK_NOFOLLOW) == 0)
         return -1;
     st->state = KK_STATE_PENDING;

@@ -17,10 +17,12 @@ kt_check "default realm/space/stack not Ready" \
     e2e_wait_state default/default/default Ready 30
 
 kt_case hello_world_ready
+t0=$(date +%s%N)
 cp "$KUKEON_SRC/examples/manifests/hello-world.yaml" "$INBOX/hello-world.yaml"
 CELL=default/default/default/hello-world
 kt_check "cell not Ready: $(e2e_status_field $CELL reason) $(e2e_status_field $CELL message)" \
     e2e_wait_state $CELL Ready 60
+echo "# measured: manifest dropped -> status Ready in $((($(date +%s%N) - t0) / 1000000)) ms"
 
 kt_case hello_world_http
 IP=$(e2e_status_field $CELL ip)
@@ -71,7 +73,10 @@ cp "$KUKEON_SRC/examples/manifests/hello-world.yaml" "$INBOX/hello-world.yaml"
 
 kt_case exit_restarts_under_always
 PID4=$(e2e_status_field $CELL pid)
+t0=$(date +%s%N)
 kill -9 "$PID4" 2>/dev/null
+for _ in $(seq 2000); do grep -q 'exitCode: 137' "$STATE/$CELL/status.yaml" && break; sleep 0.005; done
+echo "# measured: kill -9 -> exitCode in status.yaml in $((($(date +%s%N) - t0) / 1000000)) ms"
 kt_check "not restarted after kill -9 of $PID4" e2e_wait_new_pid $CELL "$PID4" 20
 
 kt_case agent_restart_keeps_pid

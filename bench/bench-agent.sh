@@ -27,9 +27,10 @@
 # Root only; everything it starts is stopped by pid and removed at exit.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
+case ${BUILD:-build} in /*) bdir=$BUILD ;; *) bdir=$KUKEON_SRC/${BUILD:-build} ;; esac
+KUKEON_BIN=${KUKEON_BIN:-$bdir/bin}
 # bench/run.sh makes KUKEON_BIN $PWD/$BUILD/bin, wrong for an absolute BUILD.
-case ${BUILD:-} in /*) [ -d "$KUKEON_BIN" ] || KUKEON_BIN=$BUILD/bin ;; esac
+[ -d "$KUKEON_BIN" ] || KUKEON_BIN=$bdir/bin
 . "$KUKEON_SRC/bench/lib-bench-agent.sh"
 
 ONLY=${KK_BENCH_ONLY:-ready fifty idle exit begins scale}
@@ -174,16 +175,18 @@ ensure_fifty() {
 bench_idle() {
     ensure_fifty
     sleep 2 # let the last status writes and log lines settle
-    local rss hwm a b hz cpu
+    local rss rssm hwm anon file a b hz cpu
+    mib() { awk -v k="$(awk -v f="$1:" '$1 == f {print $2}' "/proc/$AGENT_PID/status")" \
+        'BEGIN {printf "%.1f", k/1024}'; }
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$AGENT_PID/status")
-    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status")
+    rssm=$(mib VmRSS) hwm=$(mib VmHWM) anon=$(mib RssAnon) file=$(mib RssFile)
     hz=$(getconf CLK_TCK)
     # utime + stime: fields 14 and 15 (the command, field 2, has no spaces).
     a=$(awk '{print $14 + $15}' "/proc/$AGENT_PID/stat")
     sleep "$IDLE_S"
     b=$(awk '{print $14 + $15}' "/proc/$AGENT_PID/stat")
     cpu=$(awk -v d=$((b - a)) -v hz="$hz" -v s="$IDLE_S" 'BEGIN {printf "%.3f", 100 * d / hz / s}')
-    echo "idle: kukeond VmRSS with ${#FIFTY[@]} cells running $(awk -v k="$rss" 'BEGIN {printf "%.1f", k/1024}') MiB (peak VmHWM $(awk -v k="$hwm" 'BEGIN {printf "%.1f", k/1024}') MiB) (goal <= 10 MiB: $(verdict "$rss" 10240))"
+    echo "idle: kukeond VmRSS with ${#FIFTY[@]} cells running $rssm MiB = RssAnon $anon + RssFile $file (peak VmHWM $hwm MiB; ${AGENT_RSS0:-?} MiB at start, no cells) (goal <= 10 MiB: $(verdict "$rss" 10240))"
     echo "idle: kukeond CPU over ${IDLE_S} s idle: $((b - a)) ticks of 1/$hz s = ${cpu}% of a core (goal <= 0.1%: $(verdict "$cpu" 0.1))"
 }
 

@@ -36,6 +36,7 @@ bench_setup() {
         bench_die "ctr images import into $CTR_NS failed"
     e2e_start_agent || exit 1
     e2e_wait_state default/default/default Ready 30 || bench_die "default stack not Ready"
+    AGENT_RSS0=$(awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$AGENT_PID/status")
     [ "${KK_BENCH_PODMAN:-1}" = 1 ] && podman_setup
     return 0
 }

@@ -1,0 +1,224 @@
+# Helpers of the scenario tests (tests/e2e/scenario-*.sh), on top of
+# tests/e2e/lib-agent.sh (sourced first: it provides T, INBOX, STATE, RUN,
+# CGROOT, BPFX, VPFX, NFT, CTD_SOCK, CTD_PID, AGENT_PID and e2e_*).
+# Sourced; not a test itself (prints nothing and exits 0 when run alone).
+#
+# Conventions: every wait is a bounded poll (sc_wait_for), never a fixed
+# sleep; every check that can find something wrong prints it on stdout and
+# returns non-zero, so a case reads `out=$(sc_check ...) || kt_fail "$out"`.
+[ "${BASH_SOURCE[0]}" = "$0" ] && exit 0
+
+# sc_wait_for TIMEOUT_S CMD...: polls CMD every 50 ms until it succeeds
+# (0) or TIMEOUT_S seconds have passed (1). CMD's output is discarded.
+sc_wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    while :; do
+        "$@" >/dev/null 2>&1 && return 0
+        [ "$SECONDS" -ge "$deadline" ] && break
+        sleep 0.05
+    done
+    "$@" >/dev/null 2>&1
+}
+
+# sc_still TIMEOUT_S CMD...: CMD keeps succeeding for TIMEOUT_S seconds
+# (polled every 100 ms); 1 at its first failure. For "nothing happens"
+# assertions, where only time can tell.
+sc_still() {
+    local deadline=$((SECONDS + $1))
+    shift
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        "$@" >/dev/null 2>&1 || return 1
+        sleep 0.1
+    done
+}
+
+# ---- manifests ----------------------------------------------------------
+
+# The page every test cell serves: its own name, so an answer says who
+# answered.
+SC_HTTPD='mkdir -p /w && echo hi-from-$(hostname) > /w/index.html && exec httpd -f -p 8080 -h /w'
+
+sc_realm() { printf 'apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: %s\n' "$1"; }
+# sc_space NAME [REALM]
+sc_space() {
+    printf 'apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: %s\nspec:\n  realmId: %s\n' \
+        "$1" "${2:-default}"
+}
+# sc_stack NAME SPACE [REALM]
+sc_stack() {
+    printf 'apiVersion: v1beta1\nkind: Stack\nmetadata:\n  name: %s\nspec:\n  realmId: %s\n  spaceId: %s\n' \
+        "$1" "${3:-default}" "$2"
+}
+# sc_cell NAME [SPACE [STACK [REALM [PORT...]]]]: an httpd cell (restart
+# policy always) serving "hi-from-NAME" on :8080; each PORT is a ports:
+# entry such as "18080:8080".
+sc_cell() {
+    local name=$1 space=${2:-default} stack=${3:-default} realm=${4:-default}
+    shift $(($# < 4 ? $# : 4))
+    printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: %s\nspec:\n' "$name"
+    printf '  realmId: %s\n  spaceId: %s\n  stackId: %s\n' "$realm" "$space" "$stack"
+    printf '  containers:\n    - id: web\n      image: busybox\n      command: /bin/sh\n'
+    printf '      args: ["-c", "%s"]\n      restartPolicy: always\n' "$SC_HTTPD"
+    if [ $# -gt 0 ]; then
+        printf '      ports:\n'
+        local p
+        for p in "$@"; do printf '        - "%s"\n' "$p"; done
+    fi
+}
+sc_doc_sep() { printf -- '---\n'; }
+
+# sc_save FILE: stdin written the way editors and config tools do: a temp
+# file in the same directory, renamed over FILE (IN_MOVED_TO).
+sc_save() {
+    local tmp
+    tmp=$(dirname "$1")/.$(basename "$1").sc-tmp.$$
+    cat >"$tmp" && mv -f "$tmp" "$1"
+}
+
+# ---- observation --------------------------------------------------------
+
+sc_state() { e2e_status_field "$1" state; }
+sc_pid() { e2e_status_field "$1" pid; }
+sc_ip() { e2e_status_field "$1" ip; }
+sc_netns() { # KEY (realm/space/stack/cell) -> its netns path
+    echo "$RUN/netns/$(tr / _ <<<"$1")"
+}
+sc_is_ready() { [ "$(sc_state "$1")" = Ready ]; }
+# sc_all_ready KEY...: every KEY is Ready with a live pid in status.yaml.
+sc_all_ready() {
+    local k p
+    for k in "$@"; do
+        sc_is_ready "$k" || return 1
+        p=$(sc_pid "$k")
+        [ -n "$p" ] && [ "$p" != 0 ] && [ -d "/proc/$p" ] || return 1
+    done
+}
+# sc_describe KEY: one line for failure messages.
+sc_describe() {
+    echo "$1: state=$(sc_state "$1") reason=$(e2e_status_field "$1" reason)" \
+        "message=$(e2e_status_field "$1" message) pid=$(sc_pid "$1")"
+}
+# sc_pids KEY...: "key=pid" words, to compare before/after.
+sc_pids() {
+    local k
+    for k in "$@"; do printf '%s=%s ' "$k" "$(sc_pid "$k")"; done
+}
+
+sc_ctr() { ctr -a "$CTD_SOCK" "$@"; }
+# sc_ctr_count NS: containers in containerd namespace NS.
+sc_ctr_count() { sc_ctr -n "$1" containers ls -q 2>/dev/null | grep -c .; }
+sc_running_count() { sc_ctr -n "$1" tasks ls 2>/dev/null | grep -c ' RUNNING'; }
+
+# sc_http URL [NETNS_PATH]: the body at URL, from the host or from inside
+# the network namespace NETNS_PATH, within 3 s. One try (-t 1): GNU wget
+# otherwise retries a dropped connect 20 times, minutes for one negative
+# check; timeout(1) bounds the rest.
+sc_http() {
+    if [ -n "${2:-}" ]; then
+        timeout -k 1 3 nsenter --net="$2" wget -q -T 2 -t 1 -O - "$1" 2>/dev/null
+    else
+        timeout -k 1 3 wget -q -T 2 -t 1 -O - "$1" 2>/dev/null
+    fi
+}
+# sc_http_is BODY URL [NETNS]: for sc_wait_for.
+sc_http_is() { [ "$(sc_http "$2" "${3:-}")" = "$1" ]; }
+
+# The host's first global IPv4 address that is not on one of our bridges.
+sc_host_ip() {
+    ip -o -4 addr show scope global | awk -v b="$BPFX" 'index($2, b) != 1 {print $4; exit}' |
+        cut -d/ -f1
+}
+
+# ---- leftovers ----------------------------------------------------------
+
+# sc_leftovers CELLKEY...: prints one line per trace the given cells (and
+# the spaces/stacks/realms named in SC_GONE_PARENTS, keys like
+# "default/blue") left on the host, and fails if there is any:
+# containerd containers (every namespace of our containerd), netns files,
+# per-cell run files, veth interfaces, bridges beyond SC_BRIDGES_LEFT
+# (default 1: the default space's), nft chains/rules naming them or their
+# IPs (SC_GONE_IPS) or published ports (SC_GONE_PORTS), cgroup directories
+# in every mounted hierarchy, state tree directories.
+sc_leftovers() {
+    local out= k ns id cg d table n
+    for ns in $(sc_ctr namespaces ls -q 2>/dev/null); do
+        for k in "$@"; do
+            IFS=/ read -r _ sp st ce <<<"$k"
+            for id in $(sc_ctr -n "$ns" containers ls -q 2>/dev/null | grep "^${sp}_${st}_${ce}_"); do
+                out+="containerd container $ns/$id"$'\n'
+            done
+        done
+    done
+    for k in "$@"; do
+        [ -e "$(sc_netns "$k")" ] && out+="netns $(sc_netns "$k")"$'\n'
+        [ -e "$RUN/cells/$(tr / _ <<<"$k")" ] && out+="run files $RUN/cells/$(tr / _ <<<"$k")"$'\n'
+        [ -e "$STATE/$k" ] && out+="state dir $STATE/$k"$'\n'
+        for cg in /sys/fs/cgroup/*/"$CGROOT/$k" /sys/fs/cgroup/"$CGROOT/$k"; do
+            [ -d "$cg" ] && out+="cgroup $cg"$'\n'
+        done
+    done
+    for k in ${SC_GONE_PARENTS:-}; do
+        [ -e "$STATE/$k" ] && out+="state dir $STATE/$k"$'\n'
+        for cg in /sys/fs/cgroup/*/"$CGROOT/$k" /sys/fs/cgroup/"$CGROOT/$k"; do
+            [ -d "$cg" ] && out+="cgroup $cg"$'\n'
+        done
+    done
+    local links
+    links=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//')
+    n=$(grep -c "^$VPFX" <<<"$links")
+    [ "$n" -ne 0 ] && out+="veth: $(grep "^$VPFX" <<<"$links" | tr '\n' ' ')"$'\n'
+    n=$(grep -c "^$BPFX" <<<"$links")
+    [ "$n" -ne "${SC_BRIDGES_LEFT:-1}" ] &&
+        out+="bridges: $n, not ${SC_BRIDGES_LEFT:-1}: $(grep "^$BPFX" <<<"$links" | tr '\n' ' ')"$'\n'
+    table=$(nft list table inet "$NFT" 2>/dev/null)
+    for k in "$@" ${SC_GONE_PARENTS:-}; do
+        grep -qF -- "$k" <<<"$table" && out+="nft: $(grep -F -- "$k" <<<"$table" | head -3 | tr -s ' \t' ' ')"$'\n'
+    done
+    for d in ${SC_GONE_IPS:-} ${SC_GONE_PORTS:-}; do
+        grep -qwF -- "$d" <<<"$table" && out+="nft mentions $d: $(grep -wF -- "$d" <<<"$table" | head -2 | tr -s ' \t' ' ')"$'\n'
+    done
+    [ -z "$out" ] && return 0
+    printf '%s' "$out"
+    return 1
+}
+
+# sc_cleanly_gone TIMEOUT_S CELLKEY...: waits for sc_leftovers to find
+# nothing; on timeout prints what is left and fails.
+sc_cleanly_gone() {
+    local t=$1
+    shift
+    sc_wait_for "$t" sc_leftovers "$@" && return 0
+    sc_leftovers "$@"
+}
+
+# sc_only_defaults: after every manifest is gone, the state tree and the
+# cgroup tree hold exactly the default realm, space and stack (the agent
+# keeps them, like `kuke init`), the netns and per-cell run directories are
+# empty, and containerd has no container left in any namespace. Prints what
+# differs and fails.
+sc_only_defaults() {
+    local want out= got h ns
+    want=$(printf '%s\n' default default/default default/default/default)
+    got=$(cd "$STATE" && find . -mindepth 1 -type d -not -path './_*' | sed 's|^\./||' | sort)
+    [ "$got" = "$want" ] || out+="state tree dirs: $(tr '\n' ' ' <<<"$got")"$'\n'
+    for h in /sys/fs/cgroup/*/"$CGROOT" /sys/fs/cgroup/"$CGROOT"; do
+        [ -d "$h" ] || continue
+        got=$(cd "$h" && find . -mindepth 1 -type d | sed 's|^\./||' | sort)
+        # A hierarchy the agent does not populate below its root is fine.
+        [ -z "$got" ] || [ "$got" = "$want" ] || out+="cgroup dirs in $h: $(tr '\n' ' ' <<<"$got")"$'\n'
+    done
+    [ -z "$(ls -A "$RUN/netns" 2>/dev/null)" ] || out+="netns: $(ls "$RUN/netns" | tr '\n' ' ')"$'\n'
+    [ -z "$(ls -A "$RUN/cells" 2>/dev/null)" ] || out+="run/cells: $(ls "$RUN/cells" | tr '\n' ' ')"$'\n'
+    for ns in $(sc_ctr namespaces ls -q 2>/dev/null); do
+        got=$(sc_ctr -n "$ns" containers ls -q 2>/dev/null | tr '\n' ' ')
+        [ -z "$got" ] || out+="containerd $ns: $got"$'\n'
+        # A container's rootfs is an Active snapshot; image layers are
+        # Committed ones and stay.
+        got=$(sc_ctr -n "$ns" snapshots ls 2>/dev/null | awk '$3 == "Active" {print $1}' | tr '\n' ' ')
+        [ -z "$got" ] || out+="active snapshots in $ns: $got"$'\n'
+    done
+    [ -z "$out" ] && return 0
+    printf '%s' "$out"
+    return 1
+}

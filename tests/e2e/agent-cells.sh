@@ -77,6 +77,18 @@ else
     kt_pass
 fi
 
+kt_case published_port_answers_from_the_host
+HPORT=$((20000 + $$ % 10000))
+cell pub default "web|true|restartPolicy: always|$HTTPD" |
+    sed "s/      restartPolicy: always/      restartPolicy: always\n      ports: [\"127.0.0.1:$HPORT:8080\"]/" >"$INBOX/pub.yaml"
+PUB=default/default/default/pub
+if ! e2e_wait_state $PUB Ready 60; then
+    kt_fail "pub not Ready: $(e2e_status_field $PUB message)"
+else
+    body=$(timeout 5 wget -q -T 3 -O - "http://127.0.0.1:$HPORT/" 2>/dev/null)
+    kt_check "127.0.0.1:$HPORT answered '$body'" test "$body" = hi-from-pub
+fi
+
 kt_case on_failure_retries_then_failed
 cell flaky default "f|true|restartPolicy: on-failure\n      restartMaxRetries: 3\n      restartBackoffSeconds: 1|echo try; exit 1" \
     | sed 's/\\n/\n/g' >"$INBOX/flaky.yaml"
@@ -133,6 +145,7 @@ rm -f "$INBOX"/*.yaml
 e2e_wait_gone "$STATE/$DUO" 40
 e2e_wait_gone "$STATE/$ISO" 40
 e2e_wait_gone "$STATE/$FLAKY" 40
+e2e_wait_gone "$STATE/$PUB" 40
 e2e_wait_gone "$STATE/default/s2" 20
 left=$(ctr -a "$CTD_SOCK" -n kukeon-default containers ls -q)
 if [ -n "$left" ]; then

@@ -51,6 +51,15 @@ sleep 2
 PID2=$(e2e_status_field $CELL pid)
 kt_check "pid changed: $PID1 -> $PID2" test -n "$PID1" -a "$PID1" = "$PID2"
 
+kt_case ignored_names_create_nothing
+sed 's/hello-world/swapped/g' "$KUKEON_SRC/examples/manifests/hello-world.yaml" >"$INBOX/.swapped.yaml.swp"
+sed 's/hello-world/backup/g' "$KUKEON_SRC/examples/manifests/hello-world.yaml" >"$INBOX/backup.yaml~"
+sed 's/hello-world/tmp/g' "$KUKEON_SRC/examples/manifests/hello-world.yaml" >"$INBOX/tmp.yaml.tmp"
+sleep 2
+cells=$(cd "$STATE/default/default/default" && ls -d */ 2>/dev/null | tr -d / | tr '\n' ' ')
+kt_check "cells in the tree: '$cells', not just hello-world" test "$cells" = "hello-world "
+rm -f "$INBOX/.swapped.yaml.swp" "$INBOX/backup.yaml~" "$INBOX/tmp.yaml.tmp"
+
 kt_case inbox_report
 kt_check "report lacks the cell" grep -q "key: $CELL" "$STATE/_inbox/hello-world.yaml.status.yaml"
 

@@ -813,3 +813,56 @@ KT_CASE(log_over_cap_is_rotated)
     KT_ASSERT_EQ(cur.st_size, 0);
     KT_ASSERT_EQ(old.st_size, 11 * (1 << 20));
 }
+
+KT_CASE(on_failure_backoff_then_limit)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    write_file(w.inbox, "job.yaml",
+               "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: job\nspec:\n  containers:\n"
+               "    - id: j\n      image: busybox\n      command: \"false\"\n"
+               "      restartPolicy: on-failure\n      restartMaxRetries: 1\n");
+    kk_agent_notify_inbox(w.agent, "job.yaml");
+    settle(&w);
+    struct fake_ctr *c = fake_find(&w.ctd, "kukeon-default", "default_default_job_j");
+    KT_ASSERT(c != NULL);
+    uint32_t pid1 = c->pid;
+    /* It exits 1: BackOff, a delayed retry, no restart yet. */
+    c->status = KK_CTD_TASK_STOPPED;
+    c->exit_status = 1;
+    kk_agent_notify_state(w.agent, "default/default/default/job");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st1 =
+            load_status(&w, "default/default/default/job");
+    bool delayed = kk_agent_is_pending(w.agent, "default/default/default/job") &&
+                   kk_agent_run_pending(w.agent, 10, false) == 0;
+    /* After the backoff (1 s) the delayed run restarts it. */
+    usleep(1100 * 1000);
+    kk_agent_run_pending(w.agent, 10, true);
+    c = fake_find(&w.ctd, "kukeon-default", "default_default_job_j");
+    uint32_t pid2 = c ? c->pid : 0;
+    _cleanup_(kk_status_freep) struct kk_status *st2 =
+            load_status(&w, "default/default/default/job");
+    /* It exits 1 again: the limit (1 restart) is reached. */
+    if (c) {
+        c->status = KK_CTD_TASK_STOPPED;
+        c->exit_status = 1;
+    }
+    kk_agent_notify_state(w.agent, "default/default/default/job");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st3 =
+            load_status(&w, "default/default/default/job");
+    world_free(&w);
+    KT_ASSERT(st1 && st2 && st3);
+    KT_ASSERT_STREQ(st1->containers[0].reason, "BackOff");
+    KT_ASSERT_EQ(st1->containers[0].exit_code, 1);
+    KT_ASSERT(delayed);
+    KT_ASSERT(pid2 != pid1);
+    KT_ASSERT_EQ(st2->containers[0].state, KK_STATE_READY);
+    KT_ASSERT_EQ(st2->containers[0].restart_count, 1);
+    KT_ASSERT_EQ(st3->containers[0].state, KK_STATE_FAILED);
+    KT_ASSERT_STREQ(st3->containers[0].reason, "RestartLimitReached");
+    KT_ASSERT_EQ(st3->containers[0].restart_count, 1);
+    KT_ASSERT_EQ(st3->state, KK_STATE_FAILED);
+}

@@ -45,7 +45,8 @@ static void cache_put(struct kk_registry *r, const char *key, const char *value,
 {
     int64_t now = reg_now_ns();
     pthread_mutex_lock(&r->lock);
-    /* drop expired entries and this key's old one */
+    /* drop expired entries and this key's old one; a full cache (a bound
+     * on memory, never reached in practice) starts over */
     size_t k = 0;
     for (size_t i = 0; i < r->n_tokens; i++) {
         struct reg_token *t = &r->tokens[i];

@@ -89,6 +89,28 @@ else
     kt_check "127.0.0.1:$HPORT answered '$body'" test "$body" = hi-from-pub
 fi
 
+kt_case same_space_cells_reach_each_other
+IP_PUB=$(e2e_status_field $PUB ip)
+body=$(timeout 5 nsenter --net="$RUN/netns/default_default_default_duo" wget -q -T 3 -O - "http://$IP_PUB:8080/" 2>/dev/null)
+kt_check "duo could not reach pub at $IP_PUB ('$body')" test "$body" = hi-from-pub
+
+kt_case standalone_container_joins_its_cell
+printf 'apiVersion: v1beta1\nkind: Container\nmetadata:\n  name: extra\nspec:\n  cellId: pub\n  image: busybox\n  command: /bin/sh\n  args: ["-c", "wget -q -O - http://localhost:8080/; exec sleep 100000"]\n' \
+    >"$STATE/$PUB/containers/.extra.tmp"
+mv "$STATE/$PUB/containers/.extra.tmp" "$STATE/$PUB/containers/extra.yaml"
+for _ in $(seq 100); do grep -q hi-from-pub "$STATE/$PUB/containers/extra.log" 2>/dev/null && break; sleep 0.1; done
+if ! grep -q hi-from-pub "$STATE/$PUB/containers/extra.log" 2>/dev/null; then
+    kt_fail "extra did not reach its cell's localhost: $(grep -A3 'id: extra' "$STATE/$PUB/status.yaml" | tr '\n' ' ')"
+else
+    rm "$STATE/$PUB/containers/extra.yaml"
+    for _ in $(seq 100); do
+        ctr -a "$CTD_SOCK" -n kukeon-default containers ls -q | grep -q default_pub_extra || break
+        sleep 0.1
+    done
+    kt_check "extra still in containerd after its spec was removed" \
+        bash -c "! ctr -a '$CTD_SOCK' -n kukeon-default containers ls -q | grep -q default_pub_extra"
+fi
+
 kt_case on_failure_retries_then_failed
 cell flaky default "f|true|restartPolicy: on-failure\n      restartMaxRetries: 3\n      restartBackoffSeconds: 1|echo try; exit 1" \
     | sed 's/\\n/\n/g' >"$INBOX/flaky.yaml"

@@ -132,14 +132,25 @@ sc_host_ip() {
 
 # ---- leftovers ----------------------------------------------------------
 
+# sc_host_veth CELLKEY: the host end of the cell's veth pair (found from
+# inside the cell's netns: the peer index of its one non-loopback link).
+sc_host_veth() {
+    local idx
+    idx=$(nsenter --net="$(sc_netns "$1")" ip -o link show 2>/dev/null |
+        sed -n 's/^[0-9]*: [^:]*@if\([0-9]*\):.*/\1/p' | head -1)
+    [ -n "$idx" ] && ip -o link show | awk -F': ' -v i="$idx" '$1 == i {sub(/@.*/, "", $2); print $2}'
+}
+
 # sc_leftovers CELLKEY...: prints one line per trace the given cells (and
 # the spaces/stacks/realms named in SC_GONE_PARENTS, keys like
 # "default/blue") left on the host, and fails if there is any:
 # containerd containers (every namespace of our containerd), netns files,
-# per-cell run files, veth interfaces, bridges beyond SC_BRIDGES_LEFT
-# (default 1: the default space's), nft chains/rules naming them or their
-# IPs (SC_GONE_IPS) or published ports (SC_GONE_PORTS), cgroup directories
-# in every mounted hierarchy, state tree directories.
+# per-cell run files, state tree directories, cgroup directories in every
+# mounted hierarchy; the veths named in SC_GONE_VETHS (see sc_host_veth),
+# and any veth beyond SC_VETHS_LEFT (default 0: cells still running have
+# one each); bridges beyond SC_BRIDGES_LEFT (default 1: the default
+# space's); nft chains/rules naming the keys, their IPs (SC_GONE_IPS) or
+# published ports (SC_GONE_PORTS).
 sc_leftovers() {
     local out= k ns id cg d table n
     for ns in $(sc_ctr namespaces ls -q 2>/dev/null); do
@@ -167,7 +178,11 @@ sc_leftovers() {
     local links
     links=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//')
     n=$(grep -c "^$VPFX" <<<"$links")
-    [ "$n" -ne 0 ] && out+="veth: $(grep "^$VPFX" <<<"$links" | tr '\n' ' ')"$'\n'
+    [ "$n" -ne "${SC_VETHS_LEFT:-0}" ] &&
+        out+="veths: $n, not ${SC_VETHS_LEFT:-0}: $(grep "^$VPFX" <<<"$links" | tr '\n' ' ')"$'\n'
+    for d in ${SC_GONE_VETHS:-}; do
+        grep -qx -- "$d" <<<"$links" && out+="veth $d"$'\n'
+    done
     n=$(grep -c "^$BPFX" <<<"$links")
     [ "$n" -ne "${SC_BRIDGES_LEFT:-1}" ] &&
         out+="bridges: $n, not ${SC_BRIDGES_LEFT:-1}: $(grep "^$BPFX" <<<"$links" | tr '\n' ' ')"$'\n'

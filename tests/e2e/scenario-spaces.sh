@@ -95,11 +95,15 @@ kt_case published_port_not_from_unpublished_cell
 kt_check "127.0.0.1:$PORT is not ba" test "$(sc_http "http://127.0.0.1:$PORT/")" != hi-from-bb
 
 kt_case remove_leaves_nothing
+VETHS=$(for k in $CELLS; do sc_host_veth "$k"; done)
 rm -f "$INBOX/red.yaml" "$INBOX/blue.yaml" "$INBOX/spaces.yaml"
 SC_GONE_PARENTS="default/red default/blue default/red/default default/blue/default"
 SC_GONE_IPS="$IP_RA $IP_RB $IP_BA $IP_BB ${SUB_R%/*} ${SUB_B%/*}"
 SC_GONE_PORTS=$PORT
-if ! left=$(sc_cleanly_gone 60 $CELLS); then
+SC_GONE_VETHS=$VETHS
+if [ "$(wc -w <<<"$VETHS")" != 4 ]; then
+    kt_fail "host veths of the 4 cells: '$VETHS'"
+elif ! left=$(sc_cleanly_gone 60 $CELLS); then
     kt_fail "left behind: $(tr '\n' ';' <<<"$left")"
 elif ip -o link show "$BR_R" >/dev/null 2>&1 || ip -o link show "$BR_B" >/dev/null 2>&1; then
     kt_fail "bridge $BR_R or $BR_B left"

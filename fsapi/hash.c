@@ -1,22 +1,13 @@
 #include "fsapi/hash.h"
 
-#include <openssl/evp.h>
 #include <string.h>
+
+#include "fsapi/sha256.h"
 
 static void sha256_hex(const struct kk_buf *in, char out[KK_HASH_SIZE])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(kk_buf_str(in), in->len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        abort(); /* only fails on allocation failure, like kk_xmalloc */
-    static const char hex[] = "0123456789abcdef";
-    char *p = out + strlen(KK_HASH_PREFIX);
-    memcpy(out, KK_HASH_PREFIX, strlen(KK_HASH_PREFIX));
-    for (unsigned i = 0; i < mdlen; i++) {
-        *p++ = hex[md[i] >> 4];
-        *p++ = hex[md[i] & 15];
-    }
-    *p = '\0';
+    _Static_assert(KK_HASH_SIZE == KK_SHA256_DIGEST_SIZE, "hash and digest sizes agree");
+    kk_sha256_digest(kk_buf_str(in), in->len, out);
 }
 
 void kk_model_spec_canonical(const struct kk_resource *r, struct kk_buf *out)

@@ -3,8 +3,9 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <openssl/sha.h>
 #include <string.h>
+
+#include "fsapi/sha256.h"
 
 /* Base chains: hook, type, priority and the fixed rules, in order. Changing
  * a line here changes every host's table on the next change it sees. */
@@ -78,12 +79,9 @@ void kk_fw_owned_chain(enum kk_fw_kind kind, const char *key, size_t i,
     if (n >= 0 && n < KK_FW_CHAIN_NAME_SIZE)
         return;
 
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char hex[33];
-    SHA256((const unsigned char *)key, strlen(key), md);
-    for (size_t j = 0; j < 16; j++)
-        snprintf(hex + 2 * j, 3, "%02x", md[j]);
-    snprintf(out, KK_FW_CHAIN_NAME_SIZE, "%s/_%s/%s", prefix, hex, suffix);
+    char hex[KK_SHA256_HEX_SIZE];
+    kk_sha256_hex(key, strlen(key), hex);
+    snprintf(out, KK_FW_CHAIN_NAME_SIZE, "%s/_%.32s/%s", prefix, hex, suffix);
 }
 
 size_t kk_fw_chains_to_read(enum kk_fw_kind kind, const char *key,

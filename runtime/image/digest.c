@@ -1,24 +1,13 @@
 /* Digests and chain IDs. */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsapi/sha256.h"
 #include "runtime/image/archive.h"
 
 void kk_image_sha256(const void *data, size_t len, char out[72])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-
-    if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32)
-        abort(); /* only fails on allocation failure: OOM policy */
-    memcpy(out, "sha256:", 7);
-    for (unsigned i = 0; i < 32; i++) {
-        out[7 + 2 * i] = hex[md[i] >> 4];
-        out[8 + 2 * i] = hex[md[i] & 15];
-    }
-    out[71] = 0;
+    kk_sha256_digest(data, len, out);
 }
 
 bool kk_image_digest_valid(const char *d)

@@ -1,8 +1,8 @@
 /* Derived host names of runtime/net: link names, namespace paths, keys. */
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "fsapi/sha256.h"
 #include "runtime/net/net.h"
 
 bool kk_net_name_valid(const char *name)
@@ -47,14 +47,11 @@ static int hashed_name(const char *prefix, const char *key, char out[KK_NET_IFNA
     if (!prefix_valid(prefix))
         return kk_error_set(err, KK_E_INVALID, "invalid link name prefix \"%.16s\"",
                             prefix ? prefix : "(null)");
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, strlen(key), md);
-    size_t plen = strlen(prefix);
+    char hex[KK_SHA256_HEX_SIZE];
+    kk_sha256_hex(key, strlen(key), hex);
+    size_t plen = strlen(prefix); /* <= KK_NET_PREFIX_MAX, checked above */
     memcpy(out, prefix, plen);
-    for (size_t i = plen; i < KK_NET_IFNAMSIZ - 1; i++) {
-        unsigned nib = (md[(i - plen) / 2] >> (((i - plen) % 2) ? 0 : 4)) & 0xf;
-        out[i] = "0123456789abcdef"[nib];
-    }
+    memcpy(out + plen, hex, KK_NET_IFNAMSIZ - 1 - plen);
     out[KK_NET_IFNAMSIZ - 1] = '\0';
     return 0;
 }

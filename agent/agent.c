@@ -188,6 +188,36 @@ void agent_note_ctd_error(struct kk_agent *a, const kk_error *err)
     kk_metrics_set_containerd_up(&a->metrics, false);
 }
 
+void agent_note_oom(struct kk_agent *a, const char *ns, const char *ctd_id)
+{
+    char *entry = kk_xasprintf("%s/%s", ns, ctd_id);
+    pthread_mutex_lock(&a->lock);
+    if (a->n_ooms < OOM_PENDING_MAX) {
+        kk_xgrow((void **)&a->ooms, &a->cap_ooms, a->n_ooms + 1, sizeof(*a->ooms));
+        a->ooms[a->n_ooms++] = TAKE_PTR(entry);
+    }
+    pthread_mutex_unlock(&a->lock);
+    free(entry);
+}
+
+bool agent_take_oom(struct kk_agent *a, const char *ns, const char *ctd_id)
+{
+    bool found = false;
+    size_t nl = strlen(ns);
+    pthread_mutex_lock(&a->lock);
+    for (size_t i = 0; i < a->n_ooms; i++) {
+        const char *e = a->ooms[i];
+        if (strncmp(e, ns, nl) == 0 && e[nl] == '/' && strcmp(e + nl + 1, ctd_id) == 0) {
+            free(a->ooms[i]);
+            a->ooms[i] = a->ooms[--a->n_ooms];
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return found;
+}
+
 bool agent_has_children(struct kk_agent *a, const struct kk_key *key)
 {
     _cleanup_free_ char *dir = kk_tree_dir(key);
@@ -444,6 +474,8 @@ static void on_event(const struct kk_ctd_event *ev, void *userdata)
     if (!cell_key_of(a, ev->ns, ev->container_id, key))
         return;
     kk_log_debug("%s: containerd %s (%s)", key, ev->topic, ev->container_id);
+    if (ev->kind == KK_CTD_EVENT_TASK_OOM)
+        agent_note_oom(a, ev->ns, ev->container_id);
     kk_metrics_event(&a->metrics, time(NULL));
     agent_enqueue(a, key);
 }
@@ -650,6 +682,9 @@ void kk_agent_free(struct kk_agent *a)
     for (size_t i = 0; i < a->n_pending; i++)
         free(a->pending[i].key);
     free(a->pending);
+    for (size_t i = 0; i < a->n_ooms; i++)
+        free(a->ooms[i]);
+    free(a->ooms);
     pthread_mutex_destroy(&a->lock);
     pthread_mutex_destroy(&a->cg_lock);
     kk_metrics_destroy(&a->metrics);

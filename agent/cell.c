@@ -252,11 +252,14 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
             set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
             return 0;
         }
+        if (agent_take_oom(a, c->ns, d->ctd_id))
+            cm->oom = true;
+        const char *why = cm->oom ? " (out of memory)" : "";
         struct kk_restart_decision dec;
         kk_restart_decide(d->spec, ts.exit_status, cm->restart_count, &dec);
         if (!dec.restart) {
-            _cleanup_free_ char *msg = kk_xasprintf("exited with code %u", ts.exit_status);
-            set_entry(cs, dec.state, dec.reason, msg);
+            _cleanup_free_ char *msg = kk_xasprintf("exited with code %u%s", ts.exit_status, why);
+            set_entry(cs, dec.state, cm->oom ? "OOMKilled" : dec.reason, msg);
             return 0;
         }
         int64_t now = agent_mono_ms();
@@ -267,14 +270,15 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         }
         if (now < cm->backoff_until_ms) {
             unsigned left = (unsigned)(cm->backoff_until_ms - now);
-            _cleanup_free_ char *msg =
-                    kk_xasprintf("exited with code %u; restarting in %u ms", ts.exit_status, left);
+            _cleanup_free_ char *msg = kk_xasprintf("exited with code %u%s; restarting in %u ms",
+                                                    ts.exit_status, why, left);
             set_entry(cs, KK_STATE_PENDING, "BackOff", msg);
             if (!c->retry_ms || left < c->retry_ms)
                 c->retry_ms = left ? left : 1;
             return 0;
         }
         cm->backoff_until_ms = 0;
+        cm->oom = false;
         cm->restart_count++;
         cs->restart_count = cm->restart_count;
         kk_metrics_add_restart(&a->metrics);

@@ -42,6 +42,7 @@
 #define TREE_DIR_MAX        4096
 #define IMAGE_RETRY_MS      5000
 #define CHILDREN_RETRY_MS   2000
+#define OOM_PENDING_MAX     1024
 
 struct ctr_mem {
     char id[KK_NAME_MAX + 1];
@@ -50,6 +51,7 @@ struct ctr_mem {
     int64_t started_at;       /* wall ns of the pid below */
     uint32_t pid;
     int64_t finished_at;
+    bool oom; /* containerd reported an OOM kill of the current task */
 };
 
 struct res_mem {
@@ -87,6 +89,8 @@ struct kk_agent {
     bool scanned;
     int64_t started_at, last_scan_at;
     bool ctd_connected;
+    char **ooms; /* "<ns>/<containerd id>" of OOM events not yet seen by a reconcile */
+    size_t n_ooms, cap_ooms;
     struct kk_metrics metrics; /* thread-safe on its own */
 };
 
@@ -109,6 +113,10 @@ char *agent_realm_ns(struct kk_agent *a, const char *realm);
 /* Records a containerd error: KK_E_UNAVAILABLE marks the connection down
  * (in _agent/status.yaml and the metrics) until the event stream is back. */
 void agent_note_ctd_error(struct kk_agent *a, const kk_error *err);
+/* containerd's /tasks/oom, kept until the container's reconcile takes it
+ * (at most OOM_PENDING_MAX remembered). */
+void agent_note_oom(struct kk_agent *a, const char *ns, const char *ctd_id);
+bool agent_take_oom(struct kk_agent *a, const char *ns, const char *ctd_id);
 /* Whether the key's directory holds child resource directories. */
 bool agent_has_children(struct kk_agent *a, const struct kk_key *key);
 

@@ -866,3 +866,47 @@ KT_CASE(on_failure_backoff_then_limit)
     KT_ASSERT_EQ(st3->containers[0].restart_count, 1);
     KT_ASSERT_EQ(st3->state, KK_STATE_FAILED);
 }
+
+KT_CASE(ctl_pause_resume_kill)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
+    write_file(celldir, "ctl", "pause\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *paused = load_status(&w, CELL_KEY);
+    bool pause_calls = strstr(kk_buf_str(&w.ctd.log), "pause default_default_web_app") &&
+                       strstr(kk_buf_str(&w.ctd.log), "pause default_default_web_side");
+    write_file(celldir, "ctl", "resume\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *resumed = load_status(&w, CELL_KEY);
+    kk_buf_reset(&w.ctd.log);
+    write_file(celldir, "ctl", "kill TERM\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    bool term = strstr(kk_buf_str(&w.ctd.log), "kill default_default_web_app 15") != NULL;
+    _cleanup_(kk_status_freep) struct kk_status *killed = load_status(&w, CELL_KEY);
+    write_file(celldir, "ctl", "dance\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *bad = load_status(&w, CELL_KEY);
+    world_free(&w);
+    KT_ASSERT(paused && resumed && killed && bad);
+    KT_ASSERT_EQ(paused->state, KK_STATE_PAUSED);
+    KT_ASSERT_EQ(paused->containers[0].state, KK_STATE_PAUSED);
+    KT_ASSERT(pause_calls);
+    KT_ASSERT_EQ(resumed->state, KK_STATE_READY);
+    KT_ASSERT(term);
+    KT_ASSERT_STREQ(killed->last_control.verb, "kill TERM");
+    /* Under restartPolicy "" the killed root stays down: Failed. */
+    KT_ASSERT_EQ(killed->containers[0].exit_code, 128 + 15);
+    KT_ASSERT_STREQ(bad->last_control.verb, "dance");
+    KT_ASSERT(strstr(bad->last_control.result, "unknown verb") != NULL);
+}

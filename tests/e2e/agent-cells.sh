@@ -124,6 +124,15 @@ kt_case flaky_log_has_every_try
 kt_check "log holds $(grep -c try "$STATE/$FLAKY/containers/f.log" 2>/dev/null) tries, not 4" \
     test "$(grep -c try "$STATE/$FLAKY/containers/f.log" 2>/dev/null)" = 4
 
+kt_case oom_kill_is_reported
+cell hog default "h|true|resources:\n        memory:\n          max: 16Mi|a=\$(head -c 100000000 /dev/zero | tr '\\\\0' x); sleep 100" \
+    | sed 's/\\n/\n/g' >"$INBOX/hog.yaml"
+HOG=default/default/default/hog
+e2e_wait_state $HOG Failed 30
+kt_check "hog: state $(e2e_status_field $HOG state), container reason $(sed -n 's/^ *reason: //p' "$STATE/$HOG/status.yaml" | tail -1)" \
+    grep -q 'reason: OOMKilled' "$STATE/$HOG/status.yaml"
+rm -f "$INBOX/hog.yaml"
+
 kt_case ctl_stop_sticky_across_agent_restart
 echo stop >"$STATE/$DUO/ctl"
 if ! e2e_wait_state $DUO Stopped 30; then

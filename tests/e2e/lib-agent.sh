@@ -12,6 +12,11 @@ e2e_setup() {
         kt_fail "needs root"
         return 1
     fi
+    if [ ! -x "$KUKEON_BIN/kukeond" ]; then
+        kt_case setup
+        kt_fail "$KUKEON_BIN/kukeond is not built"
+        return 1
+    fi
     T=$(mktemp -d "/var/tmp/kke2e-$$-XXXXXX")
     INBOX=$T/inbox STATE=$T/state RUN=$T/run
     mkdir -p "$INBOX" "$STATE" "$RUN"

@@ -7,9 +7,9 @@
  *     kk_agent_backends_close(&be);
  *
  * Invariants:
- *   - ctd/ctd_self, image_resolve, cg, net and fw are all set after a
+ *   - ctd/ctd_self, image/image_self, cg, net and fw are all set after a
  *     successful open; a fake fills them itself and owns them.
- *   - ctd and fw are thread-safe; net is for different cells at a time; cg
+ *   - ctd, image and fw are thread-safe; net is for different cells at a time; cg
  *     is not thread-safe, so the agent serialises its calls (agent->cg_lock).
  */
 #ifndef KUKEON_AGENT_BACKENDS_H
@@ -19,25 +19,13 @@
 #include "runtime/cgroup/cgroup.h"
 #include "runtime/containerd/containerd.h"
 #include "runtime/firewall/firewall.h"
+#include "runtime/image/image.h"
 #include "runtime/net/net.h"
-
-/* An image present in a namespace, as a container needs it. */
-struct kk_agent_image {
-    char *config_json; /* the image config blob (runtime/oci imgconfig input) */
-    size_t config_len;
-    char *chain_id; /* the top layer's chain ID: the parent snapshot */
-};
-void kk_agent_image_clear(struct kk_agent_image *img);
-
-/* Finds image `ref` in namespace `ns`: NotFound (reason ImageNotFound) if
- * the namespace has no such image or its layers are not unpacked. */
-typedef int (*kk_agent_image_resolve_fn)(void *self, const char *ns, const char *ref,
-                                         struct kk_agent_image *out, kk_error **err);
 
 struct kk_agent_backends {
     const struct kk_ctd_ops *ctd;
     void *ctd_self;
-    kk_agent_image_resolve_fn image_resolve;
+    const struct kk_image_ops *image; /* resolve, prepare_rootfs, read_file */
     void *image_self;
     struct kk_cg *cg;
     struct kk_net *net;
@@ -50,11 +38,5 @@ int kk_agent_backends_open_real(const struct kk_agent_config *cfg, struct kk_age
                                 kk_error **err);
 /* Closes what open_real opened; a fake's backends are the test's. */
 void kk_agent_backends_close(struct kk_agent_backends *be);
-
-/* The real resolver (self: a struct kk_ctd *): image record -> manifest
- * (the host platform's, through an index) -> config -> diff IDs -> chain
- * ID, checked to exist as a committed snapshot. */
-int kk_agent_image_resolve_real(void *self, const char *ns, const char *ref,
-                                struct kk_agent_image *out, kk_error **err);
 
 #endif

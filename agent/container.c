@@ -7,7 +7,8 @@
 #include "fsapi/log.h"
 #include "runtime/oci/spec.h"
 
-#define PORTS_MAX KK_FW_PORTS_MAX
+#define PORTS_MAX      KK_FW_PORTS_MAX
+#define IMAGE_FILE_MAX (1024 * 1024) /* /etc/passwd, /etc/group */
 
 static void fill_resources(const struct kk_resources *r, struct kk_oci_resources *o)
 {
@@ -30,22 +31,23 @@ static void fill_resources(const struct kk_resources *r, struct kk_oci_resources
         o->blkio_weight = (uint16_t)kk_cg_io_weight_to_blkio(r->io.weight);
 }
 
+/* The user names the image must resolve ("nobody", "app:staff"), rather
+ * than numbers: only then are the image's /etc/passwd and /etc/group read. */
+static bool user_needs_names(const char *user)
+{
+    return user && strspn(user, "0123456789:") != strlen(user);
+}
+
 /* Builds the runtime spec of d into out. */
-static int build_spec(struct cell_ctx *c, const struct desired *d, const struct kk_agent_image *img,
-                      struct kk_buf *out, kk_error **err)
+static int build_spec(struct cell_ctx *c, const struct desired *d, const struct kk_image_info *img,
+                      const char *passwd, const char *group, struct kk_buf *out, kk_error **err)
 {
     const struct kk_container *k = d->spec;
-    struct kk_oci_image_config imgcfg = {0};
-    if (kk_oci_image_config_parse(img->config_json, img->config_len, &imgcfg, err) < 0)
-        return kk_error_wrap(err, "image config of %s", k->image);
-
     struct kk_cg_ref leaf = {
             c->key->names[0], c->key->names[1], c->key->names[2], c->key->names[3], k->id, d->role};
     _cleanup_free_ char *cgpath = NULL;
-    if (kk_cg_runc_path(c->a->be.cg, &leaf, &cgpath, err) < 0) {
-        kk_oci_image_config_clear(&imgcfg);
+    if (kk_cg_runc_path(c->a->be.cg, &leaf, &cgpath, err) < 0)
         return kk_error_wrap(err, "cgroup path");
-    }
     const char *command[] = {k->command, NULL};
     struct kk_oci_bind binds[64];
     size_t nb = 0;
@@ -56,12 +58,14 @@ static int build_spec(struct cell_ctx *c, const struct desired *d, const struct 
     _cleanup_free_ char *hostname = kk_xasprintf("%s/hostname", c->files_dir);
     _cleanup_free_ char *resolv = kk_xasprintf("%s/resolv.conf", c->files_dir);
     struct kk_oci_spec_config sc = {
-            .image = &imgcfg,
+            .image = &img->config,
             .command = k->command ? command : NULL,
             .args = (const char *const *)k->args.v,
             .env = (const char *const *)k->env.v,
             .cwd = k->working_dir,
             .user = k->user,
+            .passwd_text = passwd,
+            .group_text = group,
             .hostname = c->key->names[3],
             .netns_path = c->netns_path,
             .cgroups_path = cgpath,
@@ -73,29 +77,60 @@ static int build_spec(struct cell_ctx *c, const struct desired *d, const struct 
             .privileged = k->privileged,
     };
     fill_resources(&k->resources, &sc.resources);
-    int r = kk_oci_spec_build(&sc, out, err);
-    kk_oci_image_config_clear(&imgcfg);
-    return r < 0 ? kk_error_wrap(err, "runtime spec") : 0;
+    if (kk_oci_spec_build(&sc, out, err) < 0)
+        return kk_error_wrap(err, "runtime spec");
+    return 0;
+}
+
+/* Resolves d's image in the realm's namespace; a missing image is
+ * Pending/ImageNotFound with a hint (containerd 1.6 does not pull). */
+static int resolve_image(struct cell_ctx *c, const struct desired *d, struct kk_image_info *img,
+                         kk_error **err)
+{
+    struct kk_agent *a = c->a;
+    if (a->be.image->resolve(a->be.image_self, c->ns, d->spec->image, img, err) == 0)
+        return 0;
+    if (kk_error_code(*err) != KK_E_NOT_FOUND)
+        return kk_error_wrap(err, "image %s", d->spec->image);
+    kk_error_freep(err);
+    kk_error_set(err, KK_E_NOT_FOUND,
+                 "image %s is not in containerd namespace %s (load it with `kuke image load`)",
+                 d->spec->image, c->ns);
+    return kk_error_reason(err, "ImageNotFound");
+}
+
+/* Appends the image's file at path to out if it has one. */
+static void read_image_file(struct cell_ctx *c, const struct kk_image_info *img, const char *path,
+                            struct kk_buf *out)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    if (c->a->be.image->read_file(c->a->be.image_self, c->ns, NULL, img, path, IMAGE_FILE_MAX, out,
+                                  &err) < 0 &&
+        kk_error_code(err) != KK_E_NOT_FOUND)
+        kk_log_warn("%s: image %s: %s: %s", c->keystr, img->name ? img->name : "?", path,
+                    err->message);
 }
 
 int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err)
 {
     struct kk_agent *a = c->a;
-    struct kk_agent_image img = {0};
-    if (a->be.image_resolve(a->be.image_self, c->ns, d->spec->image, &img, err) < 0)
+    struct kk_image_info img = {0};
+    if (resolve_image(c, d, &img, err) < 0)
         return -1;
-    _cleanup_buf_ struct kk_buf spec = KK_BUF_INIT;
-    int r = build_spec(c, d, &img, &spec, err);
-    if (r == 0 && a->be.ctd->snapshot_prepare(a->be.ctd_self, c->ns, NULL, d->ctd_id, img.chain_id,
-                                              err) < 0) {
-        if (kk_error_code(*err) == KK_E_EXISTS)
-            kk_error_freep(err);
-        else
-            r = kk_error_wrap(err, "snapshot");
+    _cleanup_buf_ struct kk_buf passwd = KK_BUF_INIT, group = KK_BUF_INIT, spec = KK_BUF_INIT;
+    if (user_needs_names(d->spec->user)) {
+        read_image_file(c, &img, "/etc/passwd", &passwd);
+        read_image_file(c, &img, "/etc/group", &group);
     }
-    kk_agent_image_clear(&img);
+    int r = build_spec(c, d, &img, passwd.data, group.data, &spec, err);
+    kk_image_info_clear(&img);
     if (r < 0)
         return r;
+    /* The rootfs snapshot, named like the container (idempotent; unpacks
+     * the image's layers first if they are not yet). */
+    if (a->be.image->prepare_rootfs(a->be.image_self, c->ns, NULL, d->spec->image, d->ctd_id, NULL,
+                                    err) < 0)
+        return kk_error_wrap(err, "rootfs of %s", d->ctd_id);
     const char *labels[] = {
             LABEL_REALM,      c->key->names[0], LABEL_SPACE,      c->key->names[1], LABEL_STACK,
             c->key->names[2], LABEL_CELL,       c->key->names[3], LABEL_CONTAINER,  d->spec->id,

@@ -112,7 +112,7 @@ else
 fi
 
 kt_case on_failure_retries_then_failed
-cell flaky default "f|true|restartPolicy: on-failure\n      restartMaxRetries: 3\n      restartBackoffSeconds: 1|echo try; exit 1" \
+cell flaky default "f|true|restartPolicy: on-failure\n      restartMaxRetries: 3\n      restartBackoffSeconds: 1\n      user: kuke|echo try \$(id -u); exit 1" \
     | sed 's/\\n/\n/g' >"$INBOX/flaky.yaml"
 FLAKY=default/default/default/flaky
 e2e_wait_state $FLAKY Failed 40
@@ -120,9 +120,9 @@ kt_check "flaky: state $(e2e_status_field $FLAKY state), restartCount $(e2e_stat
     test "$(e2e_status_field $FLAKY state)" = Failed -a "$(e2e_status_field $FLAKY restartCount)" = 3 \
     -a "$(e2e_status_field $FLAKY exitCode)" = 1
 
-kt_case flaky_log_has_every_try
-kt_check "log holds $(grep -c try "$STATE/$FLAKY/containers/f.log" 2>/dev/null) tries, not 4" \
-    test "$(grep -c try "$STATE/$FLAKY/containers/f.log" 2>/dev/null)" = 4
+kt_case flaky_log_has_every_try_as_user_kuke
+kt_check "log holds $(grep -c 'try 1000' "$STATE/$FLAKY/containers/f.log" 2>/dev/null) tries by uid 1000, not 4: $(head -c 300 "$STATE/$FLAKY/containers/f.log")" \
+    test "$(grep -c 'try 1000' "$STATE/$FLAKY/containers/f.log" 2>/dev/null)" = 4
 
 kt_case oom_kill_is_reported
 cell hog default "h|true|resources:\n        memory:\n          max: 16Mi|a=\$(head -c 100000000 /dev/zero | tr '\\\\0' x); sleep 100" \

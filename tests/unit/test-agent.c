@@ -295,25 +295,49 @@ static const struct kk_ctd_ops fake_ops = {
         .task_resume = f_task_resume,
 };
 
-static const char busybox_config[] =
-        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/bin\"],"
-        "\"Cmd\":[\"sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:"
-        "0000000000000000000000000000000000000000000000000000000000000000\"]}}";
+static char **strv_of(const char *a, const char *b)
+{
+    char **v = kk_xcalloc(3, sizeof(char *));
+    v[0] = kk_xstrdup(a);
+    v[1] = b ? kk_xstrdup(b) : NULL;
+    return v;
+}
 
-static int f_image(void *self, const char *ns, const char *ref, struct kk_agent_image *out,
-                   kk_error **err)
+static int f_image_resolve(void *self, const char *ns, const char *ref, struct kk_image_info *out,
+                           kk_error **err)
 {
     struct fake_ctd *f = self;
     (void)ns;
-    if (f->no_images) {
-        kk_error_set(err, KK_E_NOT_FOUND, "image %s is not loaded", ref);
-        return kk_error_reason(err, "ImageNotFound");
-    }
-    out->config_json = kk_xstrdup(busybox_config);
-    out->config_len = strlen(busybox_config);
+    if (f->no_images)
+        return kk_error_set(err, KK_E_NOT_FOUND, "image %s: not found", ref);
+    memset(out, 0, sizeof(*out));
+    out->name = kk_xstrdup(ref);
     out->chain_id = kk_xstrdup("sha256:00");
+    out->config.env = strv_of("PATH=/bin", NULL);
+    out->config.cmd = strv_of("sh", NULL);
     return 0;
 }
+
+static int f_image_prepare(void *self, const char *ns, const char *snapshotter, const char *image,
+                           const char *key, struct kk_ctd_mounts *mounts, kk_error **err)
+{
+    (void)self, (void)ns, (void)snapshotter, (void)image, (void)key, (void)mounts, (void)err;
+    return 0;
+}
+
+static int f_image_read_file(void *self, const char *ns, const char *snapshotter,
+                             const struct kk_image_info *img, const char *path, size_t max,
+                             struct kk_buf *out, kk_error **err)
+{
+    (void)self, (void)ns, (void)snapshotter, (void)img, (void)max, (void)out;
+    return kk_error_set(err, KK_E_NOT_FOUND, "%s: not in the fake image", path);
+}
+
+static const struct kk_image_ops fake_image_ops = {
+        .resolve = f_image_resolve,
+        .prepare_rootfs = f_image_prepare,
+        .read_file = f_image_read_file,
+};
 
 static void fake_release(struct fake_ctd *f)
 {
@@ -371,7 +395,7 @@ static int world_init(struct world *w, kk_error **err)
     w->cfg.veth_prefix = kk_xstrdup("kkv");
     struct kk_net_config nc = KK_NET_CONFIG_DEFAULT;
     w->be = (struct kk_agent_backends){
-            .ctd = &fake_ops, .ctd_self = &w->ctd, .image_resolve = f_image, .image_self = &w->ctd};
+            .ctd = &fake_ops, .ctd_self = &w->ctd, .image = &fake_image_ops, .image_self = &w->ctd};
     if (kk_cg_open_fake(KK_CG_MODE_V2, KK_CG_DEFAULT_SET, "kukeon", &w->be.cg, err) < 0 ||
         kk_net_new_fake(&nc, &w->be.net, err) < 0 || kk_fw_new_fake(&w->be.fw, err) < 0)
         return -1;

@@ -4,7 +4,6 @@
 #include "agent/internal.h"
 
 #include <dirent.h>
-#include <openssl/evp.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include "fsapi/inbox.h"
 #include "fsapi/log.h"
 #include "fsapi/manifest.h"
+#include "fsapi/sha256.h"
 #include "fsapi/yaml.h"
 
 #define INBOX_FILES_MAX 4096
@@ -270,16 +270,6 @@ static void prune(struct kk_agent *a, const char *name, const struct kk_key *kee
 
 /* ---- one inbox file ----------------------------------------------------- */
 
-static void sha256_of(const char *data, size_t len, char out[72])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    strcpy(out, "sha256:");
-    for (unsigned i = 0; i < 32; i++)
-        sprintf(out + 7 + 2 * i, "%02x", md[i]);
-}
-
 int reconcile_inbox(struct kk_agent *a, const char *name)
 {
     _cleanup_error_ kk_error *err = NULL;
@@ -302,8 +292,8 @@ int reconcile_inbox(struct kk_agent *a, const char *name)
             kk_fs_unlink(a->rootfd, rel, &err);
         return KK_QUEUE_DONE;
     }
-    char digest[72];
-    sha256_of(data.data ? data.data : "", data.len, digest);
+    char digest[KK_SHA256_DIGEST_SIZE];
+    kk_sha256_digest(data.data ? data.data : "", data.len, digest);
     _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
     if (kk_manifest_load_buffer(name, data.data ? data.data : "", data.len, &m, &diags, &err) < 0) {

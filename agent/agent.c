@@ -236,8 +236,10 @@ bool agent_has_children(struct kk_agent *a, const struct kk_key *key)
 
 int kk_agent_reconcile(struct kk_agent *a, const char *keystr)
 {
-    if (strcmp(keystr, RESCAN_KEY) == 0)
-        return kk_agent_rescan(a, NULL) < 0 ? KK_QUEUE_RETRY : KK_QUEUE_DONE;
+    if (strcmp(keystr, RESCAN_KEY) == 0) {
+        kk_agent_rescan(a);
+        return KK_QUEUE_DONE;
+    }
     if (strncmp(keystr, INBOX_KEY_PREFIX, strlen(INBOX_KEY_PREFIX)) == 0)
         return reconcile_inbox(a, keystr + strlen(INBOX_KEY_PREFIX));
     struct kk_key key;
@@ -560,9 +562,8 @@ static void scan_containerd(struct kk_agent *a)
     }
 }
 
-int kk_agent_rescan(struct kk_agent *a, kk_error **err)
+void kk_agent_rescan(struct kk_agent *a)
 {
-    (void)err;
     kk_log_info("full scan of %s and %s", a->cfg.state, a->cfg.manifests);
     scan_level(a, "", 0);
     scan_inbox(a);
@@ -571,7 +572,6 @@ int kk_agent_rescan(struct kk_agent *a, kk_error **err)
     a->scanned = true;
     a->last_scan_at = agent_now_ns();
     pthread_mutex_unlock(&a->lock);
-    return 0;
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -638,8 +638,10 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
 
 int kk_agent_start(struct kk_agent *a, kk_error **err)
 {
-    if (a->cfg.workers == 0)
-        return kk_agent_rescan(a, err);
+    if (a->cfg.workers == 0) {
+        kk_agent_rescan(a);
+        return 0;
+    }
     if (a->be.net) {
         _cleanup_error_ kk_error *e = NULL;
         if (kk_net_ensure_forwarding(a->be.net, &e) < 0)
@@ -664,7 +666,8 @@ int kk_agent_start(struct kk_agent *a, kk_error **err)
         a->ctd_connected = true;
     }
     kk_metrics_set_containerd_up(&a->metrics, a->ctd_connected);
-    return kk_agent_rescan(a, err);
+    kk_agent_rescan(a);
+    return 0;
 }
 
 void kk_agent_free(struct kk_agent *a)

@@ -57,7 +57,7 @@ void kk_agent_notify_inbox(struct kk_agent *a, const char *name);
 /* Enqueues everything: every inbox file, every resource of the tree, and the
  * cells containerd still runs containers for (orphans are removed by their
  * cell's reconcile once the first full scan has happened). */
-int kk_agent_rescan(struct kk_agent *a, kk_error **err);
+void kk_agent_rescan(struct kk_agent *a);
 /* Writes _agent/status.yaml and _agent/metrics.prom (Prometheus textfile
  * collector format, agent/metrics.h); called periodically by the main loop. */
 int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err);

@@ -34,12 +34,10 @@ static void on_watch(void *userdata, const struct kk_watch_event *ev)
     case KK_WATCH_CTL:
         kk_agent_notify_state(a, ev->path);
         break;
-    case KK_WATCH_RESCAN: {
-        _cleanup_error_ kk_error *err = NULL;
+    case KK_WATCH_RESCAN:
         kk_log_info("watcher overflow: full rescan");
-        kk_agent_rescan(a, &err);
+        kk_agent_rescan(a);
         break;
-    }
     }
 }
 
@@ -115,8 +113,7 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
                 struct signalfd_siginfo si;
                 if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
                     if (si.ssi_signo == SIGHUP) {
-                        _cleanup_error_ kk_error *e = NULL;
-                        kk_agent_rescan(a, &e);
+                        kk_agent_rescan(a);
                     } else {
                         kk_log_info("signal %u: stopping (containers keep running)", si.ssi_signo);
                         notify("STOPPING=1");
@@ -131,8 +128,7 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
             }
             int64_t now = mono_ms();
             if (now >= next_resync) {
-                _cleanup_error_ kk_error *e = NULL;
-                kk_agent_rescan(a, &e);
+                kk_agent_rescan(a);
                 next_resync = now + (int64_t)cfg->resync_s * 1000;
             }
             if (watchdog_ms > 0 && now >= next_watchdog) {

@@ -180,8 +180,12 @@ static void load_standalone(struct cell_ctx *c, struct kk_resource **out, size_t
 
 /* ---- one container ------------------------------------------------------ */
 
-static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
-                                struct kk_container_status *cs, bool exists)
+/* Observes d's containerd container and task and acts: creates what is
+ * missing, applies the restart policy to an exited task, follows the sticky
+ * stop/pause; fills its status entry cs. Problems end up in cs and in
+ * c->retry_ms / c->failed, never as a return value. */
+static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_container_status *cs,
+                            bool exists)
 {
     struct kk_agent *a = c->a;
     struct ctr_mem *cm = ctr_mem_of(c, d->spec->id);
@@ -196,7 +200,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
     if (!exists) {
         if (c->mem->stopped) {
             set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
-            return 0;
+            return;
         }
         if (container_create(c, d, &err) < 0) {
             bool img = err->reason && strcmp(err->reason, "ImageNotFound") == 0;
@@ -208,7 +212,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
                         c->retry_ms && c->retry_ms < IMAGE_RETRY_MS ? c->retry_ms : IMAGE_RETRY_MS;
             else
                 c->failed = true;
-            return 0;
+            return;
         }
         cm->restart_count = cs->restart_count = 0;
         cm->backoff_until_ms = 0;
@@ -221,7 +225,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
             agent_note_ctd_error(a, err);
             set_entry(cs, KK_STATE_UNKNOWN, "ContainerdError", err->message);
             c->failed = true;
-            return 0;
+            return;
         }
         kk_error_freep(&err);
         have_task = false;
@@ -232,7 +236,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         if (a->be.ctd->task_start(a->be.ctd_self, c->ns, d->ctd_id, &ts.pid, &err) < 0) {
             set_entry(cs, KK_STATE_PENDING, "StartFailed", err->message);
             c->failed = true;
-            return 0;
+            return;
         }
         kk_log_info("%s: container %s started (pid %u)", c->keystr, d->spec->id, ts.pid);
         ts.status = KK_CTD_TASK_RUNNING;
@@ -243,14 +247,14 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         cs->started_at = cm->started_at;
         if (c->root_down && !d->root) {
             set_entry(cs, KK_STATE_STOPPED, "RootExited", NULL);
-            return 0;
+            return;
         }
         if (c->mem->stopped) {
             a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, &err);
             kk_error_freep(&err);
             cm->finished_at = cs->finished_at;
             set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
-            return 0;
+            return;
         }
         if (agent_take_oom(a, c->ns, d->ctd_id))
             cm->oom = true;
@@ -260,7 +264,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         if (!dec.restart) {
             _cleanup_free_ char *msg = kk_xasprintf("exited with code %u%s", ts.exit_status, why);
             set_entry(cs, dec.state, cm->oom ? "OOMKilled" : dec.reason, msg);
-            return 0;
+            return;
         }
         int64_t now = agent_mono_ms();
         if (!cm->backoff_until_ms) {
@@ -275,7 +279,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
             set_entry(cs, KK_STATE_PENDING, "BackOff", msg);
             if (!c->retry_ms || left < c->retry_ms)
                 c->retry_ms = left ? left : 1;
-            return 0;
+            return;
         }
         cm->backoff_until_ms = 0;
         cm->oom = false;
@@ -289,11 +293,11 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
     if (!have_task) {
         if (c->root_down && !d->root) {
             set_entry(cs, KK_STATE_STOPPED, "RootExited", NULL);
-            return 0;
+            return;
         }
         if (c->mem->stopped) {
             set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
-            return 0;
+            return;
         }
         uint32_t pid = 0;
         if (task_start_new(c, d, &pid, &err) < 0) {
@@ -306,7 +310,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
             set_entry(cs, KK_STATE_PENDING, "StartFailed", err->message);
             kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
             c->failed = true;
-            return 0;
+            return;
         }
         cs->exit_code = KK_UNSET;
         cs->finished_at = 0;
@@ -326,7 +330,7 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
     if (c->root_down && !d->root) {
         set_entry(cs, KK_STATE_READY, "Stopping", "the root container exited");
         c->retry_ms = c->retry_ms && c->retry_ms < 1000 ? c->retry_ms : 1000;
-        return ts.pid;
+        return;
     }
     if (c->mem->stopped) {
         int64_t now = agent_mono_ms();
@@ -343,18 +347,18 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         unsigned wait = sig == SIGKILL ? 1000 : a->cfg.stop_timeout_s * 1000 + 100;
         if (!c->retry_ms || wait < c->retry_ms)
             c->retry_ms = wait;
-        return ts.pid;
+        return;
     }
     if (c->mem->paused && ts.status != KK_CTD_TASK_PAUSED) {
         if (a->be.ctd->task_pause(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
             set_entry(cs, KK_STATE_READY, "PauseFailed", err->message);
-            return ts.pid;
+            return;
         }
         ts.status = KK_CTD_TASK_PAUSED;
     } else if (!c->mem->paused && ts.status == KK_CTD_TASK_PAUSED) {
         if (a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
             set_entry(cs, KK_STATE_PAUSED, "ResumeFailed", err->message);
-            return ts.pid;
+            return;
         }
         ts.status = KK_CTD_TASK_RUNNING;
     }
@@ -362,7 +366,6 @@ static uint32_t observe_and_act(struct cell_ctx *c, struct desired *d,
         set_entry(cs, KK_STATE_PAUSED, "PausedByUser", NULL);
     else
         set_entry(cs, KK_STATE_READY, NULL, NULL);
-    return ts.pid;
 }
 
 /* Caps containers/<id>.log at LOG_MAX_BYTES: the content moves to

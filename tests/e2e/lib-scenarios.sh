@@ -94,6 +94,12 @@ sc_all_ready() {
         [ -n "$p" ] && [ "$p" != 0 ] && [ -d "/proc/$p" ] || return 1
     done
 }
+# sc_all_in STATE KEY...: every KEY (of any kind) is in STATE.
+sc_all_in() {
+    local want=$1 k
+    shift
+    for k in "$@"; do [ "$(sc_state "$k")" = "$want" ] || return 1; done
+}
 # sc_describe KEY: one line for failure messages.
 sc_describe() {
     echo "$1: state=$(sc_state "$1") reason=$(e2e_status_field "$1" reason)" \
@@ -188,7 +194,10 @@ sc_leftovers() {
         out+="bridges: $n, not ${SC_BRIDGES_LEFT:-1}: $(grep "^$BPFX" <<<"$links" | tr '\n' ' ')"$'\n'
     table=$(nft list table inet "$NFT" 2>/dev/null)
     for k in "$@" ${SC_GONE_PARENTS:-}; do
-        grep -qF -- "$k" <<<"$table" && out+="nft: $(grep -F -- "$k" <<<"$table" | head -3 | tr -s ' \t' ' ')"$'\n'
+        # Chains are named kind/KEY/role: KEY between name boundaries, so
+        # realm "late" does not match "related".
+        local re="(^|[^a-z0-9-])${k}(/|[^a-z0-9-]|\$)"
+        grep -qE -- "$re" <<<"$table" && out+="nft: $(grep -E -- "$re" <<<"$table" | head -3 | tr -s ' \t' ' ')"$'\n'
     done
     for d in ${SC_GONE_IPS:-} ${SC_GONE_PORTS:-}; do
         grep -qwF -- "$d" <<<"$table" && out+="nft mentions $d: $(grep -wF -- "$d" <<<"$table" | head -2 | tr -s ' \t' ' ')"$'\n'

@@ -1,0 +1,162 @@
+#!/bin/bash
+# Scenario: the agent killed with SIGKILL while ten cells are being
+# applied (at the first container created, then again half way), then
+# started again: all ten converge to Ready, with no
+# duplicates (exactly ten containers, tasks, shims, netns, veths, IPs,
+# cgroups) and no orphans. Then SIGKILL again with the ten running: the
+# restarted agent adopts them, same pids. Removing the files leaves
+# nothing.
+# Root only; a private containerd and unique host-global names.
+set -u
+KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
+. "$KUKEON_SRC/tests/lib/kktest.sh"
+. "$KUKEON_SRC/tests/e2e/lib-agent.sh"
+. "$KUKEON_SRC/tests/e2e/lib-scenarios.sh"
+
+e2e_setup || exit 1
+e2e_start_agent || exit 1
+
+D=default/default/default
+N=10
+CELLS=$(for i in $(seq $N); do echo $D/c$i; done)
+kill9_agent() {
+    kill -KILL "$AGENT_PID" 2>/dev/null
+    wait "$AGENT_PID" 2>/dev/null
+    AGENT_PID=
+}
+# The restarted agent has scanned and counts N Ready cells
+# (_agent/status.yaml, written by this agent process).
+agent_settled() {
+    local f=$STATE/_agent/status.yaml
+    grep -q "^  pid: $AGENT_PID\$" "$f" 2>/dev/null && grep -q lastFullScan "$f" &&
+        [ "$(awk '$1 == "cells:" {c = 1} c && $1 == "Ready:" {print $2; exit}' "$f")" = "$N" ]
+}
+# The shims our containerd runs (by its socket on their command line).
+shims() { ps -eo args= | grep -F -- "$CTD_SOCK" | grep -c '^[^ ]*containerd-shim'; }
+# One line per trace of duplication: counts of everything a cell owns.
+census() {
+    local ids ips
+    ids=$(sc_ctr -n kukeon-default containers ls -q 2>/dev/null | sort | tr '\n' ' ')
+    [ "$ids" = "$(for i in $(seq $N); do echo default_default_c${i}_web; done | sort | tr '\n' ' ')" ] ||
+        echo "containers: $ids"
+    [ "$(sc_running_count kukeon-default)" = $N ] || echo "running tasks: $(sc_running_count kukeon-default)"
+    [ "$(shims)" = $N ] || echo "shims: $(shims)"
+    [ "$(ls "$RUN/netns" | wc -l)" = $N ] || echo "netns: $(ls "$RUN/netns" | tr '\n' ' ')"
+    [ "$(ip -o link show | grep -c ": $VPFX")" = $N ] || echo "veths: $(ip -o link show | grep -c ": $VPFX")"
+    ips=$(for k in $CELLS; do sc_ip "$k"; done | sort -u | grep -c .)
+    [ "$ips" = $N ] || echo "distinct IPs: $ips"
+    local cg
+    cg=$(e2e_cgroup_dir "/$CGROOT/$D")
+    [ "$(find "$cg" -mindepth 1 -maxdepth 1 -type d | wc -l)" = $N ] ||
+        echo "cell cgroups: $(ls "$cg" | tr '\n' ' ')"
+    local k p t
+    for k in $CELLS; do
+        p=$(sc_pid "$k")
+        # The status pid is the task containerd runs, in the cell's leaf.
+        t=$(sc_ctr -n kukeon-default tasks ls 2>/dev/null | awk -v id="default_default_${k##*/}_web" '$1 == id {print $2}')
+        [ -n "$p" ] && [ "$p" = "$t" ] || echo "$k: status pid '$p', task pid '$t'"
+        [ "$(e2e_cgroup_of "$p" 2>/dev/null)" = "/$CGROOT/$k/web_root" ] ||
+            echo "$k: pid $p in cgroup '$(e2e_cgroup_of "$p" 2>/dev/null)'"
+    done
+}
+
+ready_count() {
+    local k n=0
+    for k in $CELLS; do sc_is_ready "$k" && n=$((n + 1)); done
+    echo $n
+}
+
+kt_case kill9_while_applying
+# One worker, so the ten are applied one after another and a kill at the
+# first container created lands in the middle. The kill follows the log
+# line within ~10 ms (a tight poll: ctr is too slow to notice in time).
+e2e_stop_agent
+e2e_start_agent --workers 1 || exit 1
+e2e_wait_state default/default/default Ready 30
+MARK=$(wc -l <"$T/agent.log")
+for i in $(seq $N); do sc_cell c$i >"$INBOX/c$i.yaml"; done
+deadline=$((SECONDS + 30))
+until tail -n +$((MARK + 1)) "$T/agent.log" | grep -q ': container web created'; do
+    [ $SECONDS -ge $deadline ] && break
+    sleep 0.01
+done
+kill9_agent
+AT_KILL="$(sc_ctr_count kukeon-default) containers, $(sc_running_count kukeon-default) running, $(ready_count) Ready"
+e2e_log "agent killed with $AT_KILL"
+if [ "$(sc_ctr_count kukeon-default)" = 0 ]; then
+    kt_fail "killed before anything was created ($AT_KILL)"
+elif [ "$(ready_count)" -ge $N ]; then
+    kt_fail "the kill came too late to test anything ($AT_KILL)"
+else
+    kt_pass
+fi
+
+kt_case kill9_again_halfway
+# Restarted, and killed again once half the cells are Ready: some run,
+# some are being created, some not begun.
+e2e_start_agent --workers 1 || exit 1
+deadline=$((SECONDS + 60))
+until [ "$(ready_count)" -ge $((N / 2)) ] || [ $SECONDS -ge $deadline ]; do sleep 0.01; done
+kill9_agent
+AT_KILL="$(sc_ctr_count kukeon-default) containers, $(sc_running_count kukeon-default) running, $(ready_count) Ready"
+e2e_log "agent killed again with $AT_KILL"
+if [ "$(ready_count)" -lt $((N / 2)) ]; then
+    kt_fail "never got half way ($AT_KILL)"
+elif [ "$(ready_count)" -ge $N ]; then
+    kt_fail "the kill came too late to test anything ($AT_KILL)"
+else
+    kt_pass
+fi
+
+kt_case restart_converges_all
+e2e_start_agent || exit 1
+if sc_wait_for 90 sc_all_ready $CELLS; then
+    kt_pass
+else
+    kt_fail "$(for k in $CELLS; do sc_is_ready "$k" || sc_describe "$k"; done | tr '\n' ';')"
+fi
+
+kt_case no_duplicates_no_orphans
+# Give a late duplicate or a late cleanup time to show, then count.
+sc_wait_for 10 test -z "$(census)"
+out=$(census)
+e2e_log "census: $(sc_ctr_count kukeon-default) containers, $(shims) shims, $(ls "$RUN/netns" | wc -l) netns"
+kt_check "$(tr '\n' ';' <<<"$out")" test -z "$out"
+
+kt_case every_cell_serves
+bad=
+for k in $CELLS; do
+    sc_http_is "hi-from-${k##*/}" "http://$(sc_ip "$k"):8080/" || bad+="$k "
+done
+kt_check "no answer from: $bad" test -z "$bad"
+
+kt_case kill9_with_cells_running_keeps_pids
+PIDS=$(sc_pids $CELLS)
+kill9_agent
+e2e_start_agent || exit 1
+if ! sc_wait_for 30 agent_settled; then
+    kt_fail "the restarted agent never reported $N Ready cells: $(tr '\n' ' ' <"$STATE/_agent/status.yaml")"
+elif ! sc_still 2 test "$(sc_pids $CELLS)" = "$PIDS"; then
+    kt_fail "pids changed: $PIDS -> $(sc_pids $CELLS)"
+elif ! sc_all_ready $CELLS; then
+    kt_fail "not all Ready after adoption"
+else
+    out=$(census)
+    kt_check "$(tr '\n' ';' <<<"$out")" test -z "$out"
+fi
+
+kt_case remove_leaves_nothing
+rm -f "$INBOX"/c*.yaml
+if ! left=$(sc_cleanly_gone 60 $CELLS); then
+    kt_fail "left behind: $(tr '\n' ';' <<<"$left")"
+elif [ "$(shims)" != 0 ]; then
+    kt_fail "$(shims) shims left"
+elif ! left=$(sc_only_defaults); then
+    kt_fail "beyond the defaults: $(tr '\n' ';' <<<"$left")"
+else
+    kt_pass
+fi
+
+e2e_stop_agent
+exit $KT_FAILED

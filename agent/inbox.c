@@ -195,6 +195,13 @@ static void collect_owned(struct kk_agent *a, const struct kk_key *key, void *ud
     struct owned *o = ud;
     _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
     _cleanup_error_ kk_error *err = NULL;
+    /* Cheap filter first: a spec that does not even mention the file name
+     * is not parsed (an inbox apply walks every spec of the tree). */
+    _cleanup_free_ char *rel = kk_tree_spec_path(key);
+    _cleanup_buf_ struct kk_buf raw = KK_BUF_INIT;
+    if (kk_fs_read_file(a->rootfd, rel, SPEC_FILE_MAX, &raw, &err) < 0 ||
+        !memmem(raw.data, raw.len, o->source, strlen(o->source)))
+        return;
     if (spec_load(a, key, &r, &err) <= 0)
         return;
     const char *src = kk_kvs_get(&r->meta.annotations, SOURCE_ANNOTATION);

@@ -1,5 +1,6 @@
 /* kukeond: the agent. A thin main over the agent library: configuration,
  * backends, the watcher, signals, periodic resync and agent status. */
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -173,6 +174,11 @@ int main(int argc, char **argv)
 {
     struct kk_agent_config cfg;
     _cleanup_error_ kk_error *err = NULL;
+    /* glibc gives each thread that allocates its own 64 MiB arena; the
+     * workers, the gRPC I/O thread and the event thread allocate little
+     * and briefly, so extra arenas only cost resident memory (about
+     * 7 MiB measured with 20 cells). Must precede the first thread. */
+    mallopt(M_ARENA_MAX, 1);
     kk_agent_config_init(&cfg);
     int r = kk_agent_config_parse(&cfg, argc, argv, &err);
     if (r != 0) {

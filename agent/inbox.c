@@ -277,6 +277,29 @@ static void prune(struct kk_agent *a, const char *name, const struct kk_key *kee
 
 /* ---- one inbox file ----------------------------------------------------- */
 
+/* Reads inbox file `name`. Unlike the state tree, the inbox is written by
+ * people and tools, and a symlink in it (a manifest kept elsewhere, a
+ * symlink farm) is followed; what it names must be a regular file of at
+ * most KK_YAML_MAX_INPUT bytes. */
+static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out, kk_error **err)
+{
+    _cleanup_close_ int fd = openat(inboxfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return kk_error_errno(err, "open %s", name);
+    struct stat sb;
+    if (fstat(fd, &sb) < 0)
+        return kk_error_errno(err, "stat %s", name);
+    if (!S_ISREG(sb.st_mode))
+        return kk_error_set(err, KK_E_INVALID, "%s: not a regular file", name);
+    if (sb.st_size > KK_YAML_MAX_INPUT)
+        return kk_error_set(err, KK_E_EXHAUSTED, "%s: larger than %d bytes", name,
+                            KK_YAML_MAX_INPUT);
+    int r = kk_buf_read_fd(out, fd, KK_YAML_MAX_INPUT);
+    if (r < 0)
+        return kk_error_errnum(err, -r, "read %s", name);
+    return 0;
+}
+
 int reconcile_inbox(struct kk_agent *a, const char *name)
 {
     _cleanup_error_ kk_error *err = NULL;
@@ -284,7 +307,18 @@ int reconcile_inbox(struct kk_agent *a, const char *name)
         return KK_QUEUE_DONE;
     _cleanup_close_ int inboxfd = kk_fs_open_root(a->cfg.manifests, &err);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
-    if (inboxfd < 0 || kk_fs_read_file(inboxfd, name, KK_YAML_MAX_INPUT, &data, &err) < 0) {
+    if (inboxfd < 0 || read_inbox_file(inboxfd, name, &data, &err) < 0) {
+        if (inboxfd >= 0 &&
+            (kk_error_code(err) == KK_E_INVALID || kk_error_code(err) == KK_E_EXHAUSTED)) {
+            /* Nothing a retry would fix: say so, change nothing. */
+            _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+            kk_diags_add(&diags, name, 0, 0, "", "%s", err->message);
+            kk_log_warn("inbox %s: %s", name, err->message);
+            kk_error_freep(&err);
+            if (write_report(a, name, NULL, false, &diags, NULL, 0, &err) < 0)
+                kk_log_warn("inbox %s: %s", name, err->message);
+            return KK_QUEUE_DONE;
+        }
         if (kk_error_code(err) != KK_E_NOT_FOUND) {
             kk_log_warn("inbox %s: %s", name, err->message);
             return KK_QUEUE_RETRY;

@@ -934,3 +934,31 @@ KT_CASE(ctl_pause_resume_kill)
     KT_ASSERT_STREQ(bad->last_control.verb, "dance");
     KT_ASSERT(strstr(bad->last_control.result, "unknown verb") != NULL);
 }
+
+KT_CASE(inbox_follows_symlinks_and_reports_non_files)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(kt_tmpdir(), "elsewhere.yaml", cell);
+    _cleanup_free_ char *target = kk_xasprintf("%s/elsewhere.yaml", kt_tmpdir());
+    _cleanup_free_ char *link = kk_xasprintf("%s/web.yaml", w.inbox);
+    _cleanup_free_ char *dir = kk_xasprintf("%s/dir.yaml", w.inbox);
+    int r1 = symlink(target, link), r2 = mkdir(dir, 0755);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    kk_agent_notify_inbox(w.agent, "dir.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
+    _cleanup_free_ char *rpath = kk_xasprintf("%s/_inbox/dir.yaml.status.yaml", w.state);
+    _cleanup_buf_ struct kk_buf report = KK_BUF_INIT;
+    _cleanup_close_ int fd = open(rpath, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        kk_buf_read_fd(&report, fd, 1 << 20);
+    bool pending = kk_agent_is_pending(w.agent, "_inbox/dir.yaml");
+    world_free(&w);
+    KT_ASSERT(r1 == 0 && r2 == 0);
+    KT_ASSERT(st && st->state == KK_STATE_READY);
+    KT_ASSERT(strstr(kk_buf_str(&report), "not a regular file") != NULL);
+    KT_ASSERT(!pending);
+}

@@ -236,6 +236,19 @@ static int ensure_realm(struct kk_agent *a, const struct kk_key *key,
     return agent_cg_ensure(a, &ref, 0, st, err);
 }
 
+/* kk_net_alive_fn: a cell is alive while its directory is in the tree. */
+static bool cell_alive(const char *cellkey, void *ctx)
+{
+    struct kk_agent *a = ctx;
+    struct kk_key key;
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_key_parse(&key, cellkey, &err) < 0 || key.level != KK_LEVEL_CELL)
+        return true; /* not ours to judge: keep it */
+    _cleanup_free_ char *dir = kk_tree_dir(&key);
+    struct stat sb;
+    return fstatat(a->rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 static int ensure_space(struct kk_agent *a, const struct kk_key *key,
                         const struct kk_resource *spec, struct kk_status *st, kk_error **err)
 {
@@ -248,6 +261,14 @@ static int ensure_space(struct kk_agent *a, const struct kk_key *key,
     struct kk_fw_space fs = {fwkey, sp.bridge, sp.subnet};
     if (kk_fw_space_apply(a->be.fw, &fs, err) < 0)
         return kk_error_wrap(err, "firewall");
+    /* Addresses, links and namespaces of cells that are gone (an agent
+     * killed half-way through a delete) are released here. */
+    unsigned removed = 0;
+    if (kk_net_reconcile(a->be.net, key->names[0], key->names[1], cell_alive, a, &removed, err) < 0)
+        return kk_error_wrap(err, "network cleanup");
+    if (removed)
+        kk_log_info("%s/%s: released the network of %u cells that are gone", key->names[0],
+                    key->names[1], removed);
     st->subnet = kk_xstrdup(sp.subnet);
     st->bridge = kk_xstrdup(sp.bridge);
     struct kk_cg_ref ref = cg_ref_of(key);

@@ -5,8 +5,8 @@
  * realm's containerd namespace, and a cell's sticky ctl state and per
  * container restart bookkeeping. The list is guarded by agent->lock; the
  * fields of one entry are touched only by the worker that holds its key
- * (the queue runs one worker per key), except `ready` and `ns`, read by
- * other keys' workers under the lock.
+ * (the queue runs one worker per key), except `ready`, `state` and `ns`,
+ * which other threads read: those are only touched under the lock.
  *
  * Nothing here is the source of truth: after a restart the agent rebuilds
  * it from the tree (specs, status.yaml) and containerd (labels, tasks).
@@ -41,7 +41,6 @@
 #define CTL_FILE_MAX        256
 #define TREE_DIR_MAX        4096
 #define IMAGE_RETRY_MS      5000
-#define CHILDREN_RETRY_MS   2000
 #define OOM_PENDING_MAX     1024
 
 struct ctr_mem {

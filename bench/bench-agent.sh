@@ -111,7 +111,7 @@ bench_ready() {
     mc=$(printf '%s\n' "${ct[@]}" | stat_median)
     echo "ready: kukeon drop-to-Ready   median $(ms "$mk") ms  (runs: $(for v in "${kk[@]}"; do printf '%s ' "$(ms "$v")"; done))"
     echo "ready: ctr run -d             median $(ms "$mc") ms  (runs: $(for v in "${ct[@]}"; do printf '%s ' "$(ms "$v")"; done))"
-    echo "ready: ratio vs ctr $(ratio "$mk" "$mc")x (goal <= 1.3: $(verdict "$(ratio "$mk" "$mc")" 1.3))"
+    echo "ready: ratio vs ctr $(ratio "$mk" "$mc")x (goal <= 1.3: $(verdict "$(ratio "$mk" "$mc")" 1.3)) [load $(load)]"
     if podman_on; then
         mp=$(printf '%s\n' "${pd[@]}" | stat_median)
         echo "ready: podman kube play       median $(ms "$mp") ms  (runs: $(for v in "${pd[@]}"; do printf '%s ' "$(ms "$v")"; done))"
@@ -153,7 +153,7 @@ bench_fifty() {
 
     echo "fifty: kukeon $CELLS cells dropped at once -> all Ready  $(ms "$tk") ms"
     echo "fifty: ctr run -d x $CELLS sequential               $(ms "$tc") ms"
-    echo "fifty: ratio vs ctr $(ratio "$tk" "$tc")x (goal <= 1.0: $(verdict "$(ratio "$tk" "$tc")" 1.0))"
+    echo "fifty: ratio vs ctr $(ratio "$tk" "$tc")x (goal <= 1.0: $(verdict "$(ratio "$tk" "$tc")" 1.0)) [load $(load)]"
     if podman_on; then
         echo "fifty: podman kube play of $CELLS pods (one file)     $(ms "$tp") ms"
         echo "fifty: ratio vs podman $(ratio "$tk" "$tp")x (goal <= 0.4: $(verdict "$(ratio "$tk" "$tp")" 0.4))"
@@ -208,7 +208,7 @@ bench_exit() {
     p50=$(printf '%s\n' "${v[@]}" | stat_median)
     p99=$(printf '%s\n' "${v[@]}" | stat_p99)
     mx=$(printf '%s\n' "${v[@]}" | stat_max)
-    echo "exit: kill -9 -> status.yaml not Ready, ${#v[@]} samples: median $(ms "$p50") ms, p99 $(ms "$p99") ms, max $(ms "$mx") ms (goal p99 <= 50 ms: $(verdict "$p99" 50000))"
+    echo "exit: kill -9 -> status.yaml not Ready, ${#v[@]} samples: median $(ms "$p50") ms, p99 $(ms "$p99") ms, max $(ms "$mx") ms, $(printf '%s\n' "${v[@]}" | stat_over 50000) over 50 ms (goal p99 <= 50 ms: $(verdict "$p99" 50000)) [load $(load)]"
     grep -E '^  (state|reason):|exitCode' "$(cell_dir "${FIFTY[0]}")/status.yaml" | tr -s ' ' | tr '\n' ' ' |
         sed 's/^/exit: status after the kill: /'
     echo
@@ -234,7 +234,7 @@ bench_begins() {
     p99=$(printf '%s\n' "${spec[@]}" | stat_p99)
     s50=$(printf '%s\n' "${st[@]}" | stat_median)
     s99=$(printf '%s\n' "${st[@]}" | stat_p99)
-    echo "begins: save -> spec materialised in the tree, ${#spec[@]} samples: median $(ms "$p50") ms, p99 $(ms "$p99") ms (goal p99 <= 10 ms: $(verdict "$p99" 10000))"
+    echo "begins: save -> spec materialised in the tree, ${#spec[@]} samples: median $(ms "$p50") ms, p99 $(ms "$p99") ms, $(printf '%s\n' "${spec[@]}" | stat_over 10000) over 10 ms (goal p99 <= 10 ms: $(verdict "$p99" 10000)) [load $(load)]"
     echo "begins: save -> stack reconciled (status Ready):     median $(ms "$s50") ms, p99 $(ms "$s99") ms"
 }
 
@@ -314,7 +314,7 @@ bench_scale() {
     edit_samples large
     m2=$(printf '%s\n' "${large[@]}" | stat_median)
     echo "scale: $n resources: edit -> Ready at the new generation, median $(ms "$m2") ms (runs: $(for v in "${large[@]}"; do printf '%s ' "$(ms "$v")"; done))"
-    echo "scale: ratio $n / 10 resources $(ratio "$m2" "$m1")x (goal <= 1.5: $(verdict "$(ratio "$m2" "$m1")" 1.5))"
+    echo "scale: ratio $n / 10 resources $(ratio "$m2" "$m1")x (goal <= 1.5: $(verdict "$(ratio "$m2" "$m1")" 1.5)) [load $(load)]"
     # Leave it to the agent to take it all down (teardown would otherwise
     # delete a few hundred veths by hand).
     rm -f "$INBOX"/*.yaml

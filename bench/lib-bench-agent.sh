@@ -193,6 +193,10 @@ now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
 stat_median() { sort -n | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'; }
 stat_p99() { sort -n | awk '{v[NR]=$1} END {if (NR) {r=int(NR*0.99); if (r<NR*0.99) r++; print v[r]}}'; }
 stat_max() { sort -n | tail -1; }
+# over LIMIT: how many numbers on stdin exceed LIMIT.
+stat_over() { awk -v l="$1" '$1 > l {n++} END {print n + 0}'; }
+# load: the 1-minute load average (the machine may be shared).
+load() { cut -d' ' -f1 /proc/loadavg; }
 # ms US: microseconds as milliseconds with one decimal.
 ms() { awk -v u="$1" 'BEGIN {printf "%.1f", u/1000}'; }
 # ratio A B: A/B with two decimals.

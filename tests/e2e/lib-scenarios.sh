@@ -8,30 +8,77 @@
 # returns non-zero, so a case reads `out=$(sc_check ...) || kt_fail "$out"`.
 [ "${BASH_SOURCE[0]}" = "$0" ] && exit 0
 
-# sc_wait_for TIMEOUT_S CMD...: polls CMD every 50 ms until it succeeds
-# (0) or TIMEOUT_S seconds have passed (1). CMD's output is discarded.
+# sc_run CMD...: runs CMD; a single argument is shell code, evaluated
+# anew on each call. So a condition over changing values is passed in
+# single quotes ('test "$(sc_pid k)" = 42'): with double quotes, or as
+# separate words, its $(...) would be expanded once, by the caller.
+sc_run() {
+    if [ $# -eq 1 ]; then eval "$1"; else "$@"; fi
+}
+
+# sc_wait_for TIMEOUT_S CMD...: polls CMD (see sc_run) every 50 ms until it
+# succeeds (0) or TIMEOUT_S seconds have passed (1). Output discarded.
 sc_wait_for() {
     local deadline=$((SECONDS + $1))
     shift
     while :; do
-        "$@" >/dev/null 2>&1 && return 0
+        sc_run "$@" >/dev/null 2>&1 && return 0
         [ "$SECONDS" -ge "$deadline" ] && break
         sleep 0.05
     done
-    "$@" >/dev/null 2>&1
+    sc_run "$@" >/dev/null 2>&1
 }
 
-# sc_still TIMEOUT_S CMD...: CMD keeps succeeding for TIMEOUT_S seconds
-# (polled every 100 ms); 1 at its first failure. For "nothing happens"
-# assertions, where only time can tell.
+# sc_still TIMEOUT_S CMD...: CMD (see sc_run) keeps succeeding for
+# TIMEOUT_S seconds, polled every 100 ms; 1 at its first failure. For
+# "nothing happens" assertions, where only time can tell.
 sc_still() {
     local deadline=$((SECONDS + $1))
     shift
     while [ "$SECONDS" -lt "$deadline" ]; do
-        "$@" >/dev/null 2>&1 || return 1
+        sc_run "$@" >/dev/null 2>&1 || return 1
         sleep 0.1
     done
 }
+
+# ---- setup --------------------------------------------------------------
+
+# Every private containerd's runc shims keep their state in the same
+# host-global directory, /run/containerd/runc/<namespace>/<container id>:
+# two runs that both use namespace kukeon-default and container id
+# default_default_web_web collide there ("container with given ID already
+# exists", or one run's kill reaching the other's container). So the
+# scenarios run their realms under a namespace prefix unique to the run:
+# NS_DEFAULT is the default realm's namespace.
+NSP=kke2e-$$-
+NS_DEFAULT=${NSP}default
+
+# sc_setup: e2e_setup, plus the busybox image in the default realm's
+# namespace of this run and the runc state directories of the run's
+# namespaces removed at exit (they are empty once the tasks are gone).
+sc_setup() {
+    e2e_setup || return 1
+    kt_cleanup sc_teardown_runc
+    sc_import_image "$NS_DEFAULT"
+}
+# sc_import_image NS: the test image into containerd namespace NS.
+sc_import_image() {
+    kt_case "image_in_$1"
+    if sc_ctr -n "$1" images import "$T/busybox.tar" >/dev/null 2>&1; then
+        kt_pass
+    else
+        kt_fail "busybox not imported into $1"
+        return 1
+    fi
+}
+sc_teardown_runc() {
+    local d
+    for d in /run/containerd/runc/"$NSP"*; do
+        [ -d "$d" ] && rmdir "$d" 2>/dev/null
+    done
+    return 0
+}
+sc_start_agent() { e2e_start_agent --namespace-prefix "$NSP" "$@"; }
 
 # ---- manifests ----------------------------------------------------------
 
@@ -241,8 +288,39 @@ sc_only_defaults() {
         # Committed ones and stay.
         got=$(sc_ctr -n "$ns" snapshots ls 2>/dev/null | awk '$3 == "Active" {print $1}' | tr '\n' ' ')
         [ -z "$got" ] || out+="active snapshots in $ns: $got"$'\n'
+        # The shims' runc state of this run's namespaces (kukeon-default,
+        # where lib-agent.sh loads the image, is shared with other runs).
+        case $ns in "$NSP"*) ;; *) continue ;; esac
+        got=$(ls -A "/run/containerd/runc/$ns" 2>/dev/null | tr '\n' ' ')
+        [ -z "$got" ] || out+="runc state in /run/containerd/runc/$ns: $got"$'\n'
     done
     [ -z "$out" ] && return 0
     printf '%s' "$out"
     return 1
+}
+
+# ---- containerd under the agent -----------------------------------------
+
+# sc_containerd_stop [KILL]: stops our private containerd (SIGTERM, or
+# SIGKILL with KILL) by its pid and waits for it to be gone. Its shims and
+# tasks live on, as they do when a real containerd restarts.
+sc_containerd_stop() {
+    kill -"${1:-TERM}" "$CTD_PID" 2>/dev/null
+    local i
+    for i in $(seq 100); do kill -0 "$CTD_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$CTD_PID" 2>/dev/null
+    { wait "$CTD_PID"; } 2>/dev/null
+}
+# sc_containerd_start: the same containerd again (same config, socket,
+# root and state, as lib-agent.sh started it); CTD_PID follows, so the
+# teardown stops this one.
+sc_containerd_start() {
+    setsid containerd --config "$T/ctd/config.toml" >>"$T/ctd/containerd.log" 2>&1 </dev/null &
+    CTD_PID=$!
+    sc_wait_for 20 sc_ctr version
+}
+# sc_shim_pids: the runc shims of our containerd (their command line holds
+# its socket); processes this test started through it.
+sc_shim_pids() {
+    ps -eo pid=,args= | grep -F -- "$CTD_SOCK" | awk '$2 ~ /containerd-shim/ {print $1}'
 }

@@ -14,8 +14,8 @@ KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
 . "$KUKEON_SRC/tests/e2e/lib-agent.sh"
 . "$KUKEON_SRC/tests/e2e/lib-scenarios.sh"
 
-e2e_setup || exit 1
-e2e_start_agent || exit 1
+sc_setup || exit 1
+sc_start_agent || exit 1
 
 D=default/default/default
 N=10
@@ -37,10 +37,10 @@ shims() { ps -eo args= | grep -F -- "$CTD_SOCK" | grep -c '^[^ ]*containerd-shim
 # One line per trace of duplication: counts of everything a cell owns.
 census() {
     local ids ips
-    ids=$(sc_ctr -n kukeon-default containers ls -q 2>/dev/null | sort | tr '\n' ' ')
+    ids=$(sc_ctr -n $NS_DEFAULT containers ls -q 2>/dev/null | sort | tr '\n' ' ')
     [ "$ids" = "$(for i in $(seq $N); do echo default_default_c${i}_web; done | sort | tr '\n' ' ')" ] ||
         echo "containers: $ids"
-    [ "$(sc_running_count kukeon-default)" = $N ] || echo "running tasks: $(sc_running_count kukeon-default)"
+    [ "$(sc_running_count $NS_DEFAULT)" = $N ] || echo "running tasks: $(sc_running_count $NS_DEFAULT)"
     [ "$(shims)" = $N ] || echo "shims: $(shims)"
     [ "$(ls "$RUN/netns" | wc -l)" = $N ] || echo "netns: $(ls "$RUN/netns" | tr '\n' ' ')"
     [ "$(ip -o link show | grep -c ": $VPFX")" = $N ] || echo "veths: $(ip -o link show | grep -c ": $VPFX")"
@@ -54,7 +54,7 @@ census() {
     for k in $CELLS; do
         p=$(sc_pid "$k")
         # The status pid is the task containerd runs, in the cell's leaf.
-        t=$(sc_ctr -n kukeon-default tasks ls 2>/dev/null | awk -v id="default_default_${k##*/}_web" '$1 == id {print $2}')
+        t=$(sc_ctr -n $NS_DEFAULT tasks ls 2>/dev/null | awk -v id="default_default_${k##*/}_web" '$1 == id {print $2}')
         [ -n "$p" ] && [ "$p" = "$t" ] || echo "$k: status pid '$p', task pid '$t'"
         [ "$(e2e_cgroup_of "$p" 2>/dev/null)" = "/$CGROOT/$k/web_root" ] ||
             echo "$k: pid $p in cgroup '$(e2e_cgroup_of "$p" 2>/dev/null)'"
@@ -72,7 +72,7 @@ kt_case kill9_while_applying
 # first container created lands in the middle. The kill follows the log
 # line within ~10 ms (a tight poll: ctr is too slow to notice in time).
 e2e_stop_agent
-e2e_start_agent --workers 1 || exit 1
+sc_start_agent --workers 1 || exit 1
 e2e_wait_state default/default/default Ready 30
 MARK=$(wc -l <"$T/agent.log")
 for i in $(seq $N); do sc_cell c$i >"$INBOX/c$i.yaml"; done
@@ -82,9 +82,9 @@ until tail -n +$((MARK + 1)) "$T/agent.log" | grep -q ': container web created';
     sleep 0.01
 done
 kill9_agent
-AT_KILL="$(sc_ctr_count kukeon-default) containers, $(sc_running_count kukeon-default) running, $(ready_count) Ready"
+AT_KILL="$(sc_ctr_count $NS_DEFAULT) containers, $(sc_running_count $NS_DEFAULT) running, $(ready_count) Ready"
 e2e_log "agent killed with $AT_KILL"
-if [ "$(sc_ctr_count kukeon-default)" = 0 ]; then
+if [ "$(sc_ctr_count $NS_DEFAULT)" = 0 ]; then
     kt_fail "killed before anything was created ($AT_KILL)"
 elif [ "$(ready_count)" -ge $N ]; then
     kt_fail "the kill came too late to test anything ($AT_KILL)"
@@ -95,11 +95,11 @@ fi
 kt_case kill9_again_halfway
 # Restarted, and killed again once half the cells are Ready: some run,
 # some are being created, some not begun.
-e2e_start_agent --workers 1 || exit 1
+sc_start_agent --workers 1 || exit 1
 deadline=$((SECONDS + 60))
 until [ "$(ready_count)" -ge $((N / 2)) ] || [ $SECONDS -ge $deadline ]; do sleep 0.01; done
 kill9_agent
-AT_KILL="$(sc_ctr_count kukeon-default) containers, $(sc_running_count kukeon-default) running, $(ready_count) Ready"
+AT_KILL="$(sc_ctr_count $NS_DEFAULT) containers, $(sc_running_count $NS_DEFAULT) running, $(ready_count) Ready"
 e2e_log "agent killed again with $AT_KILL"
 if [ "$(ready_count)" -lt $((N / 2)) ]; then
     kt_fail "never got half way ($AT_KILL)"
@@ -110,7 +110,7 @@ else
 fi
 
 kt_case restart_converges_all
-e2e_start_agent || exit 1
+sc_start_agent || exit 1
 if sc_wait_for 90 sc_all_ready $CELLS; then
     kt_pass
 else
@@ -119,9 +119,9 @@ fi
 
 kt_case no_duplicates_no_orphans
 # Give a late duplicate or a late cleanup time to show, then count.
-sc_wait_for 10 test -z "$(census)"
+sc_wait_for 10 'test -z "$(census)"'
 out=$(census)
-e2e_log "census: $(sc_ctr_count kukeon-default) containers, $(shims) shims, $(ls "$RUN/netns" | wc -l) netns"
+e2e_log "census: $(sc_ctr_count $NS_DEFAULT) containers, $(shims) shims, $(ls "$RUN/netns" | wc -l) netns"
 kt_check "$(tr '\n' ';' <<<"$out")" test -z "$out"
 
 kt_case every_cell_serves
@@ -134,10 +134,10 @@ kt_check "no answer from: $bad" test -z "$bad"
 kt_case kill9_with_cells_running_keeps_pids
 PIDS=$(sc_pids $CELLS)
 kill9_agent
-e2e_start_agent || exit 1
+sc_start_agent || exit 1
 if ! sc_wait_for 30 agent_settled; then
     kt_fail "the restarted agent never reported $N Ready cells: $(tr '\n' ' ' <"$STATE/_agent/status.yaml")"
-elif ! sc_still 2 test "$(sc_pids $CELLS)" = "$PIDS"; then
+elif ! sc_still 2 'test "$(sc_pids $CELLS)" = "$PIDS"'; then
     kt_fail "pids changed: $PIDS -> $(sc_pids $CELLS)"
 elif ! sc_all_ready $CELLS; then
     kt_fail "not all Ready after adoption"

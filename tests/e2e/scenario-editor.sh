@@ -13,8 +13,8 @@ KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
 . "$KUKEON_SRC/tests/e2e/lib-agent.sh"
 . "$KUKEON_SRC/tests/e2e/lib-scenarios.sh"
 
-e2e_setup || exit 1
-e2e_start_agent || exit 1
+sc_setup || exit 1
+sc_start_agent || exit 1
 
 K=default/default/default
 WEB=$INBOX/web.yaml
@@ -23,7 +23,7 @@ v1() { sc_cell e1 && sc_doc_sep && sc_cell e2; }
 v2() { sc_cell e1 && sc_doc_sep && sc_cell e3; }
 # The cells in the tree and the containers in containerd, one line each.
 cells_in_tree() { (cd "$STATE/$K" && ls -d -- */ 2>/dev/null | tr -d / | tr '\n' ' '); }
-containers() { sc_ctr -n kukeon-default containers ls -q 2>/dev/null | sort | tr '\n' ' '; }
+containers() { sc_ctr -n $NS_DEFAULT containers ls -q 2>/dev/null | sort | tr '\n' ' '; }
 report_says() { [ "$(grep -c "result: $1" "$REPORT" 2>/dev/null)" = "$2" ]; }
 # The agent saw an inotify event for NAME (its debug log), counted from
 # the line LOG_MARK: a barrier before asserting that nothing happened.
@@ -47,7 +47,7 @@ v1 | sc_save "$WEB"
 # new file: then give a restart every chance to show.
 if ! sc_wait_for 10 report_says unchanged 2; then
     kt_fail "report not 'unchanged' twice: $(grep result: "$REPORT" | tr -s ' \n' ' ')"
-elif ! sc_still 1 test "$(sc_pids $K/e1 $K/e2)" = "$PIDS"; then
+elif ! sc_still 1 'test "$(sc_pids $K/e1 $K/e2)" = "$PIDS"'; then
     kt_fail "pids changed: $PIDS -> $(sc_pids $K/e1 $K/e2)"
 else
     kt_check "not Ready any more" sc_all_ready $K/e1 $K/e2
@@ -58,7 +58,7 @@ log_mark
 v1 >"$WEB" # truncate and write, as nano or vim with backupcopy=yes
 if ! sc_wait_for 10 agent_saw "CLOSE_WRITE,CLOSE web.yaml"; then
     kt_fail "the agent never saw the write (no CLOSE_WRITE in its log)"
-elif ! sc_still 1 test "$(sc_pids $K/e1 $K/e2)" = "$PIDS"; then
+elif ! sc_still 1 'test "$(sc_pids $K/e1 $K/e2)" = "$PIDS"'; then
     kt_fail "pids changed: $PIDS -> $(sc_pids $K/e1 $K/e2)"
 else
     kt_pass
@@ -76,7 +76,7 @@ if ! sc_wait_for 60 sc_all_ready $K/e3 || ! e2e_wait_gone "$STATE/$K/e2" 30; the
     kt_fail "e3 not Ready or e2 not gone: $(sc_describe $K/e3); e2 dir: $(ls -d "$STATE/$K/e2" 2>&1)"
 elif [ "$(cells_in_tree)" != "e1 e3 " ]; then
     kt_fail "cells in the tree: '$(cells_in_tree)', not 'e1 e3'"
-elif ! sc_wait_for 20 test "$(containers)" = "default_default_e1_web default_default_e3_web "; then
+elif ! sc_wait_for 20 'test "$(containers)" = "default_default_e1_web default_default_e3_web "'; then
     kt_fail "containerd holds '$(containers)'"
 elif [ "$(sc_pid $K/e1)" != "$E1" ]; then
     kt_fail "e1 restarted: $E1 -> $(sc_pid $K/e1)"
@@ -104,7 +104,7 @@ sc_cell autosave >"$INBOX/#web.yaml#"
 sc_cell tmp >"$INBOX/web.yaml.tmp"
 if ! sc_wait_for 10 agent_saw "#web.yaml#"; then
     kt_fail "the agent never saw the autosave file (not in its log)"
-elif ! sc_still 1 test "$(sc_pids $K/e1 $K/e3)" = "$PIDS" -a "$(cells_in_tree)" = "e1 e3 "; then
+elif ! sc_still 1 'test "$(sc_pids $K/e1 $K/e3)" = "$PIDS" -a "$(cells_in_tree)" = "e1 e3 "'; then
     kt_fail "after the litter: cells '$(cells_in_tree)', pids $PIDS -> $(sc_pids $K/e1 $K/e3)"
 elif [ "$(containers)" != "default_default_e1_web default_default_e3_web " ]; then
     kt_fail "containerd holds '$(containers)'"

@@ -13,8 +13,8 @@ KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
 . "$KUKEON_SRC/tests/e2e/lib-agent.sh"
 . "$KUKEON_SRC/tests/e2e/lib-scenarios.sh"
 
-e2e_setup || exit 1
-e2e_start_agent || exit 1
+sc_setup || exit 1
+sc_start_agent || exit 1
 
 D=default/default/default
 M1=$D/m1 M2=$D/m2 M3=$D/m3 G1=default/green/default/g1
@@ -40,9 +40,9 @@ BRIDGE=$(e2e_status_field default/green bridge)
 kt_case cell_moved_between_files
 { sc_cell m3 && sc_doc_sep && sc_cell g1 green && sc_doc_sep && sc_cell m2; } | sc_save "$INBOX/b.yaml"
 sc_cell m1 | sc_save "$INBOX/a.yaml"
-if ! sc_wait_for 10 test "$(report_keys a.yaml)" = "$M1 "; then
+if ! sc_wait_for 10 'test "$(report_keys a.yaml)" = "$M1 "'; then
     kt_fail "a.yaml's report lists '$(report_keys a.yaml)'"
-elif ! sc_wait_for 10 test "$(source_of $M2)" = b.yaml; then
+elif ! sc_wait_for 10 'test "$(source_of $M2)" = b.yaml'; then
     kt_fail "m2's source is '$(source_of $M2)', not b.yaml"
 elif ! sc_still 1 pids_kept; then
     kt_fail "restarted: $PIDS -> $(sc_pids $ALL)"
@@ -57,7 +57,7 @@ kt_case space_moved_with_cells_running
 { sc_cell m1 && sc_doc_sep && sc_space green && sc_doc_sep && sc_stack default green; } |
     sc_save "$INBOX/a.yaml"
 rm -f "$INBOX/net.yaml"
-if ! sc_wait_for 10 test ! -e "$(report net.yaml)" -a "$(source_of default/green space)" = a.yaml; then
+if ! sc_wait_for 10 'test ! -e "$(report net.yaml)" -a "$(source_of default/green space)" = a.yaml'; then
     kt_fail "net.yaml's report: $(ls "$(report net.yaml)" 2>&1); green's source '$(source_of default/green space)'"
 elif ! sc_still 1 pids_kept; then
     kt_fail "restarted: $PIDS -> $(sc_pids $ALL)"
@@ -71,9 +71,9 @@ fi
 
 kt_case file_renamed
 mv "$INBOX/b.yaml" "$INBOX/c.yaml"
-if ! sc_wait_for 10 test -e "$(report c.yaml)" -a ! -e "$(report b.yaml)"; then
+if ! sc_wait_for 10 'test -e "$(report c.yaml)" -a ! -e "$(report b.yaml)"'; then
     kt_fail "reports: $(ls "$STATE/_inbox" | tr '\n' ' ')"
-elif ! sc_wait_for 10 test "$(source_of $M2)$(source_of $M3)$(source_of $G1)" = c.yamlc.yamlc.yaml; then
+elif ! sc_wait_for 10 'test "$(source_of $M2)$(source_of $M3)$(source_of $G1)" = c.yamlc.yamlc.yaml'; then
     kt_fail "sources: m2 '$(source_of $M2)', m3 '$(source_of $M3)', g1 '$(source_of $G1)'"
 elif ! sc_still 1 pids_kept; then
     kt_fail "restarted: $PIDS -> $(sc_pids $ALL)"

@@ -21,15 +21,10 @@ KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
 . "$KUKEON_SRC/tests/e2e/lib-agent.sh"
 . "$KUKEON_SRC/tests/e2e/lib-scenarios.sh"
 
-e2e_setup || exit 1
+sc_setup || exit 1
 # The realm's containerd namespace needs the image too (no registry here).
-kt_case image_in_realm_namespace
-if sc_ctr -n kukeon-late images import "$T/busybox.tar" >/dev/null 2>&1; then
-    kt_pass
-else
-    kt_fail "busybox not imported into kukeon-late"
-fi
-e2e_start_agent || exit 1
+sc_import_image "${NSP}late" || exit 1
+sc_start_agent || exit 1
 
 CELL=late/sp/st/c1
 SIDE_FILE=$INBOX/10-side.yaml
@@ -48,8 +43,8 @@ drop_side() {
     # Nothing can run yet; the file is valid and reported as such.
     if ! sc_wait_for 10 grep -q 'valid: true' "$STATE/_inbox/10-side.yaml.status.yaml"; then
         kt_fail "no valid report for the container file: $(cat "$STATE/_inbox/10-side.yaml.status.yaml" 2>&1)"
-    elif [ "$(sc_ctr_count kukeon-late)" != 0 ]; then
-        kt_fail "containers in kukeon-late before their cell: $(sc_ctr -n kukeon-late containers ls -q)"
+    elif [ "$(sc_ctr_count ${NSP}late)" != 0 ]; then
+        kt_fail "containers in ${NSP}late before their cell: $(sc_ctr -n ${NSP}late containers ls -q)"
     else
         kt_pass
     fi
@@ -83,7 +78,7 @@ if ! sc_wait_for 10 pending_waiting late/sp; then
     kt_fail "$(sc_describe late/sp)"
 elif ! pending_waiting $CELL || ! pending_waiting late/sp/st; then
     kt_fail "children moved on without the realm: $(sc_describe late/sp/st); $(sc_describe $CELL)"
-elif [ "$(sc_ctr_count kukeon-late)" != 0 ]; then
+elif [ "$(sc_ctr_count ${NSP}late)" != 0 ]; then
     kt_fail "containers created before the realm exists"
 else
     kt_pass
@@ -102,7 +97,7 @@ fi
 kt_case converged_cell_serves_and_sidecar_joins
 IP=$(sc_ip $CELL)
 ROOT=$(container_pid $CELL web)
-sc_wait_for 20 test -n "$(container_pid $CELL side)"
+sc_wait_for 20 'test -n "$(container_pid $CELL side)"'
 SIDE=$(container_pid $CELL side)
 if ! sc_http_is hi-from-c1 "http://$IP:8080/"; then
     kt_fail "http://$IP:8080/ answered '$(sc_http "http://$IP:8080/")'"
@@ -110,10 +105,10 @@ elif [ -z "$SIDE" ] || [ ! -d "/proc/$SIDE" ]; then
     kt_fail "the standalone container does not run: $(grep -E '^ *(- id|state|pid):' "$STATE/$CELL/status.yaml" | tr -s ' \n' ' ')"
 elif [ "$(readlink "/proc/$ROOT/ns/net")" != "$(readlink "/proc/$SIDE/ns/net")" ]; then
     kt_fail "side ($SIDE) is not in the root's ($ROOT) netns"
-elif [ "$(sc_ctr -n kukeon-late containers ls -q | sort | tr '\n' ' ')" != "sp_st_c1_side sp_st_c1_web " ]; then
-    kt_fail "kukeon-late holds: $(sc_ctr -n kukeon-late containers ls -q | tr '\n' ' ')"
-elif [ "$(sc_ctr_count kukeon-default)" != 0 ]; then
-    kt_fail "containers in kukeon-default: $(sc_ctr -n kukeon-default containers ls -q)"
+elif [ "$(sc_ctr -n ${NSP}late containers ls -q | sort | tr '\n' ' ')" != "sp_st_c1_side sp_st_c1_web " ]; then
+    kt_fail "${NSP}late holds: $(sc_ctr -n ${NSP}late containers ls -q | tr '\n' ' ')"
+elif [ "$(sc_ctr_count $NS_DEFAULT)" != 0 ]; then
+    kt_fail "containers in $NS_DEFAULT: $(sc_ctr -n $NS_DEFAULT containers ls -q)"
 else
     kt_pass
 fi

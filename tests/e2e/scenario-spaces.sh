@@ -13,8 +13,8 @@ KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
 . "$KUKEON_SRC/tests/e2e/lib-agent.sh"
 . "$KUKEON_SRC/tests/e2e/lib-scenarios.sh"
 
-e2e_setup || exit 1
-e2e_start_agent || exit 1
+sc_setup || exit 1
+sc_start_agent || exit 1
 
 # A host port no other run of this test uses.
 PORT=$((30000 + $$ % 20000))

@@ -1,0 +1,237 @@
+#include "agent/puller.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsapi/log.h"
+
+enum pull_state { PULL_IDLE = 0, PULL_RUNNING, PULL_OK, PULL_FAILED };
+
+struct pull {
+    struct pull *next;
+    char *ns, *ref;
+    enum pull_state state;
+    enum kk_pull_policy policy;
+    kk_error *err; /* PULL_FAILED: why */
+    int64_t done_ms;
+    struct kk_strv waiters; /* keys to wake when the pull ends */
+    struct kk_registry_credential *creds;
+    size_t n_creds;
+    struct kk_puller *p;
+};
+
+struct kk_puller {
+    const struct kk_registry_ops *ops;
+    void *self;
+    struct kk_ctd *ctd;
+    kk_puller_wake_fn wake;
+    void *userdata;
+    pthread_mutex_t lock;
+    pthread_cond_t idle; /* signalled when `running` drops */
+    struct pull *pulls;
+    size_t n_pulls;
+    unsigned running;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void creds_free(struct kk_registry_credential *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].username);
+        free(c[i].password);
+        free(c[i].password_file);
+        free(c[i].server_address);
+    }
+    free(c);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? kk_xstrdup(s) : NULL;
+}
+
+static void set_creds(struct pull *e, const struct kk_registry_credential *c, size_t n)
+{
+    creds_free(e->creds, e->n_creds);
+    e->creds = n ? kk_xcalloc(n, sizeof(*e->creds)) : NULL;
+    e->n_creds = n;
+    for (size_t i = 0; i < n; i++)
+        e->creds[i] = (struct kk_registry_credential){
+                .username = dup_or_null(c[i].username),
+                .password = dup_or_null(c[i].password),
+                .password_file = dup_or_null(c[i].password_file),
+                .server_address = dup_or_null(c[i].server_address),
+        };
+}
+
+static void pull_free(struct pull *e)
+{
+    free(e->ns);
+    free(e->ref);
+    kk_error_free(e->err);
+    kk_strv_release(&e->waiters);
+    creds_free(e->creds, e->n_creds);
+    free(e);
+}
+
+static void add_waiter(struct pull *e, const char *key)
+{
+    for (size_t i = 0; i < e->waiters.n; i++)
+        if (strcmp(e->waiters.v[i], key) == 0)
+            return;
+    kk_strv_push(&e->waiters, key);
+}
+
+static void *pull_thread(void *arg)
+{
+    struct pull *e = arg;
+    struct kk_puller *p = e->p;
+    struct kk_registry_pull_opts opts = {.credentials = e->creds, .n_credentials = e->n_creds};
+    kk_error *err = NULL;
+    bool pulled = false;
+    enum kk_pull_policy policy =
+            e->policy == KK_PULL_ALWAYS ? KK_PULL_ALWAYS : KK_PULL_IF_NOT_PRESENT;
+    int64_t start = mono_ms();
+    int r = p->ops->ensure_image(p->self, p->ctd, e->ns, e->ref, policy, &opts, &pulled, &err);
+    if (r < 0)
+        kk_log_warn("image %s in %s: pull failed: %s", e->ref, e->ns, err->message);
+    else
+        kk_log_info("image %s in %s: %s (%lld ms)", e->ref, e->ns, pulled ? "pulled" : "present",
+                    (long long)(mono_ms() - start));
+
+    pthread_mutex_lock(&p->lock);
+    e->state = r < 0 ? PULL_FAILED : PULL_OK;
+    kk_error_free(e->err);
+    e->err = r < 0 ? err : NULL;
+    if (r >= 0)
+        kk_error_free(err);
+    e->done_ms = mono_ms();
+    struct kk_strv waiters = e->waiters;
+    e->waiters = (struct kk_strv){0};
+    pthread_mutex_unlock(&p->lock);
+
+    for (size_t i = 0; i < waiters.n; i++)
+        p->wake(p->userdata, waiters.v[i]);
+    kk_strv_release(&waiters);
+
+    pthread_mutex_lock(&p->lock);
+    p->running--;
+    pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Drops finished pulls when there are too many remembered (p->lock held). */
+static void trim(struct kk_puller *p)
+{
+    for (struct pull **pp = &p->pulls; *pp && p->n_pulls > KK_PULLER_MAX_ENTRIES;) {
+        struct pull *e = *pp;
+        if (e->state != PULL_RUNNING) {
+            *pp = e->next;
+            pull_free(e);
+            p->n_pulls--;
+        } else {
+            pp = &e->next;
+        }
+    }
+}
+
+/* Starts (or restarts) the pull of e (p->lock held). */
+static int start(struct kk_puller *p, struct pull *e, enum kk_pull_policy policy,
+                 const struct kk_registry_credential *creds, size_t n_creds, kk_error **err)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    e->state = PULL_RUNNING;
+    e->policy = policy;
+    set_creds(e, creds, n_creds);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&t, &attr, pull_thread, e);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        e->state = PULL_FAILED;
+        e->done_ms = mono_ms();
+        kk_error_errnum(&e->err, r, "start a pull thread");
+        return kk_error_errnum(err, r, "pull image %s: start a thread", e->ref);
+    }
+    p->running++;
+    return 0;
+}
+
+int kk_puller_need(struct kk_puller *p, const char *ns, const char *ref, enum kk_pull_policy policy,
+                   const struct kk_registry_credential *creds, size_t n_creds, const char *key,
+                   kk_error **err)
+{
+    pthread_mutex_lock(&p->lock);
+    struct pull *e = p->pulls;
+    while (e && (strcmp(e->ns, ns) != 0 || strcmp(e->ref, ref) != 0))
+        e = e->next;
+    int64_t now = mono_ms();
+    if (e && e->state == PULL_OK &&
+        (policy != KK_PULL_ALWAYS || now - e->done_ms < KK_PULLER_ALWAYS_FRESH_MS)) {
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+    }
+    if (e && e->state == PULL_FAILED && now - e->done_ms < KK_PULLER_FAIL_HOLD_MS) {
+        kk_error_set(err, e->err ? e->err->code : KK_E_UNKNOWN, "%s",
+                     e->err ? e->err->message : "pull failed");
+        kk_error_reason(err, e->err && e->err->reason ? e->err->reason : "ImagePullFailed");
+        pthread_mutex_unlock(&p->lock);
+        return -1;
+    }
+    if (!e) {
+        e = kk_xcalloc(1, sizeof(*e));
+        e->ns = kk_xstrdup(ns);
+        e->ref = kk_xstrdup(ref);
+        e->p = p;
+        e->next = p->pulls;
+        p->pulls = e;
+        p->n_pulls++;
+        trim(p);
+    }
+    add_waiter(e, key);
+    if (e->state != PULL_RUNNING && start(p, e, policy, creds, n_creds, err) < 0) {
+        pthread_mutex_unlock(&p->lock);
+        return kk_error_reason(err, "ImagePullFailed");
+    }
+    pthread_mutex_unlock(&p->lock);
+    kk_error_set(err, KK_E_UNAVAILABLE, "pulling image %s", ref);
+    return kk_error_reason(err, "PullingImage");
+}
+
+struct kk_puller *kk_puller_new(const struct kk_registry_ops *ops, void *self, struct kk_ctd *ctd,
+                                kk_puller_wake_fn wake, void *userdata)
+{
+    struct kk_puller *p = kk_xcalloc(1, sizeof(*p));
+    *p = (struct kk_puller){
+            .ops = ops, .self = self, .ctd = ctd, .wake = wake, .userdata = userdata};
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    return p;
+}
+
+void kk_puller_free(struct kk_puller *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    while (p->running)
+        pthread_cond_wait(&p->idle, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    while (p->pulls) {
+        struct pull *e = p->pulls;
+        p->pulls = e->next;
+        pull_free(e);
+    }
+    pthread_cond_destroy(&p->idle);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}

@@ -1,0 +1,126 @@
+/* agent/puller against the registry fake: one pull per image however many
+ * keys ask, wake-ups when it ends, failures held then retried. */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/puller.h"
+#include "runtime/registry/fake.h"
+#include "tests/lib/kktest.h"
+
+#define IMG "docker.io/library/busybox:latest"
+#define NS  "kukeon-t"
+
+struct wakes {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct kk_strv keys;
+};
+
+static void on_wake(void *ud, const char *key)
+{
+    struct wakes *w = ud;
+    pthread_mutex_lock(&w->lock);
+    kk_strv_push(&w->keys, key);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits up to 5 s until `n` wake-ups arrived. */
+static bool wait_wakes(struct wakes *w, size_t n)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    pthread_mutex_lock(&w->lock);
+    while (w->keys.n < n && pthread_cond_timedwait(&w->cond, &w->lock, &dl) == 0)
+        ;
+    bool ok = w->keys.n >= n;
+    pthread_mutex_unlock(&w->lock);
+    return ok;
+}
+
+static void wakes_release(struct wakes *w)
+{
+    kk_strv_release(&w->keys);
+}
+
+KT_CASE(one_pull_serves_every_key_and_wakes_them)
+{
+    _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
+    kk_registry_fake_add(f, IMG);
+    _cleanup_(wakes_release) struct wakes w = {
+            PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}};
+    _cleanup_(kk_puller_freep) struct kk_puller *p =
+            kk_puller_new(&kk_registry_fake_ops, f, NULL, on_wake, &w);
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL, *e3 = NULL;
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "r/s/st/a", &e1), -1);
+    KT_ASSERT_STREQ(e1->reason, "PullingImage");
+    KT_ASSERT_EQ(e1->code, KK_E_UNAVAILABLE);
+    int r2 = kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "r/s/st/b", &e2);
+    KT_ASSERT(wait_wakes(&w, r2 < 0 ? 2 : 1));
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "r/s/st/a", &e3), 0);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
+    KT_ASSERT(kk_registry_fake_present(f, NS, IMG));
+    KT_ASSERT_STREQ(w.keys.v[0], "r/s/st/a");
+}
+
+KT_CASE(failure_is_reported_held_then_retried)
+{
+    _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
+    kk_registry_fake_add(f, IMG);
+    kk_registry_fake_fail_next(f, 1, KK_E_UNAVAILABLE, "registry said no");
+    _cleanup_(wakes_release) struct wakes w = {
+            PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}};
+    _cleanup_(kk_puller_freep) struct kk_puller *p =
+            kk_puller_new(&kk_registry_fake_ops, f, NULL, on_wake, &w);
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e1), -1);
+    KT_ASSERT(wait_wakes(&w, 1));
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e2), -1);
+    KT_ASSERT_STREQ(e2->reason, "ImagePullFailed");
+    KT_ASSERT_MSG(strstr(e2->message, "registry said no"), "%s", e2->message);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
+    /* Held: asking again at once does not hammer the registry. */
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e3), -1);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
+    nanosleep(&(struct timespec){KK_PULLER_FAIL_HOLD_MS / 1000, 100 * 1000 * 1000}, NULL);
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e4), -1);
+    KT_ASSERT_STREQ(e4->reason, "PullingImage");
+    KT_ASSERT(wait_wakes(&w, 2));
+    _cleanup_error_ kk_error *e5 = NULL;
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e5), 0);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 2);
+}
+
+KT_CASE(missing_image_fails_with_registry_message)
+{
+    _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
+    _cleanup_(wakes_release) struct wakes w = {
+            PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}};
+    _cleanup_(kk_puller_freep) struct kk_puller *p =
+            kk_puller_new(&kk_registry_fake_ops, f, NULL, on_wake, &w);
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL;
+    kk_puller_need(p, NS, "nope:1", KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e1);
+    KT_ASSERT(wait_wakes(&w, 1));
+    KT_ASSERT_EQ(kk_puller_need(p, NS, "nope:1", KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e2), -1);
+    KT_ASSERT_STREQ(e2->reason, "ImagePullFailed");
+}
+
+KT_CASE(always_pulls_again_only_when_stale_and_copies_credentials)
+{
+    _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
+    kk_registry_fake_add(f, IMG);
+    _cleanup_(wakes_release) struct wakes w = {
+            PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}};
+    _cleanup_(kk_puller_freep) struct kk_puller *p =
+            kk_puller_new(&kk_registry_fake_ops, f, NULL, on_wake, &w);
+    char user[] = "me", pass[] = "secret";
+    struct kk_registry_credential cred = {.username = user, .password = pass};
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL;
+    kk_puller_need(p, NS, IMG, KK_PULL_ALWAYS, &cred, 1, "k", &e1);
+    memset(pass, 'x', sizeof(pass) - 1); /* the puller kept its own copy */
+    KT_ASSERT(wait_wakes(&w, 1));
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_ALWAYS, &cred, 1, "k2", &e2), 0);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
+}

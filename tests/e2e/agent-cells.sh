@@ -104,11 +104,11 @@ if ! grep -q hi-from-pub "$STATE/$PUB/containers/extra.log" 2>/dev/null; then
 else
     rm "$STATE/$PUB/containers/extra.yaml"
     for _ in $(seq 100); do
-        ctr -a "$CTD_SOCK" -n kukeon-default containers ls -q | grep -q default_pub_extra || break
+        ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" containers ls -q | grep -q default_pub_extra || break
         sleep 0.1
     done
     kt_check "extra still in containerd after its spec was removed" \
-        bash -c "! ctr -a '$CTD_SOCK' -n kukeon-default containers ls -q | grep -q default_pub_extra"
+        bash -c "! ctr -a '$CTD_SOCK' -n '$NS_DEFAULT' containers ls -q | grep -q default_pub_extra"
 fi
 
 kt_case on_failure_retries_then_failed
@@ -142,7 +142,7 @@ else
     e2e_start_agent
     sleep 3
     st=$(e2e_status_field $DUO state)
-    tasks=$(ctr -a "$CTD_SOCK" -n kukeon-default tasks ls 2>/dev/null | grep -c 'duo_.*RUNNING')
+    tasks=$(ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" tasks ls 2>/dev/null | grep -c 'duo_.*RUNNING')
     if [ "$st" != Stopped ] || [ "$tasks" != 0 ]; then
         kt_fail "after an agent restart: state $st, $tasks running tasks"
     elif [ -e "$STATE/$DUO/ctl" ]; then
@@ -178,7 +178,7 @@ e2e_wait_gone "$STATE/$ISO" 40
 e2e_wait_gone "$STATE/$FLAKY" 40
 e2e_wait_gone "$STATE/$PUB" 40
 e2e_wait_gone "$STATE/default/s2" 20
-left=$(ctr -a "$CTD_SOCK" -n kukeon-default containers ls -q)
+left=$(ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" containers ls -q)
 if [ -n "$left" ]; then
     kt_fail "containers left: $left"
 elif [ -e "$STATE/default/s2" ]; then

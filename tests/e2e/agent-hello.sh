@@ -30,7 +30,7 @@ body=$(wget -q -T 5 -O - "http://$IP:8080/" 2>&1)
 kt_check "GET http://$IP:8080/ answered '$body'" test "$body" = "hello from kukeon"
 
 kt_case containerd_labels
-info=$(ctr -a "$CTD_SOCK" -n kukeon-default containers info default_default_hello-world_web 2>&1)
+info=$(ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" containers info default_default_hello-world_web 2>&1)
 kt_check "ctr containers info lacks kukeon labels" \
     grep -q '"kukeon.io/cell": "hello-world"' <<<"$info"
 
@@ -101,7 +101,7 @@ kt_case remove_leaves_nothing
 rm -f "$INBOX/hello-world.yaml" "$INBOX/hello-world.yaml~"
 if ! e2e_wait_gone "$STATE/$CELL" 40; then
     kt_fail "cell directory still there"
-elif ctr -a "$CTD_SOCK" -n kukeon-default containers ls -q | grep -q .; then
+elif ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" containers ls -q | grep -q .; then
     kt_fail "containerd still has containers"
 elif [ -n "$(ls -A "$RUN/netns" 2>/dev/null)" ]; then
     kt_fail "netns left: $(ls "$RUN/netns")"

@@ -43,8 +43,8 @@ e2e_start_agent
 if ! wait_all_ready 90; then
     kt_fail "not all Ready: $(pids_of_all | tr '\n' ' ')"
 else
-    n=$(ctr -a "$CTD_SOCK" -n kukeon-default containers ls -q | grep -c '^default_default_c')
-    tasks=$(ctr -a "$CTD_SOCK" -n kukeon-default tasks ls | grep -c 'RUNNING')
+    n=$(ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" containers ls -q | grep -c '^default_default_c')
+    tasks=$(ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" tasks ls | grep -c 'RUNNING')
     kt_check "$n containers, $tasks running tasks (want 10 and 10)" test "$n" = 10 -a "$tasks" = 10
 fi
 
@@ -99,7 +99,7 @@ kt_check "c3 not restarted after kill -9 of $P3 (events after reconnect)" \
 kt_case remove_all_leaves_nothing
 rm -f "$INBOX"/*.yaml
 for c in $(seq 0 9); do e2e_wait_gone "$STATE/default/default/default/c$c" 60; done
-left=$(ctr -a "$CTD_SOCK" -n kukeon-default containers ls -q)
+left=$(ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" containers ls -q)
 if [ -n "$left" ]; then
     kt_fail "containers left: $left"
 elif [ -n "$(ls -A "$RUN/netns" 2>/dev/null)" ]; then

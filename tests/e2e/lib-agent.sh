@@ -1,8 +1,14 @@
 # Helpers of the agent's end-to-end tests (sourced; not a test itself: it
 # prints no PASS/FAIL line and exits 0 when run alone).
 # e2e_setup: a private containerd, the busybox image loaded into
-# kukeon-default, unique host-global names, and cleanup at exit.
+# the run's default realm namespace ($NS_DEFAULT), unique host-global names, and cleanup at exit.
 [ "${BASH_SOURCE[0]}" = "$0" ] && exit 0
+
+# containerd namespaces of this run: runc keeps its state per namespace in
+# /run/containerd/runc/<ns>/<id> whatever containerd instance runs it, so
+# two runs using "kukeon-default" would drive each other's containers.
+NSP=${NSP:-kke2e-$$-}
+NS_DEFAULT=${NS_DEFAULT:-${NSP}default}
 
 e2e_log() { echo "# $*" >&2; }
 
@@ -52,7 +58,7 @@ TOML
         return 1
     fi
     if ! bash "$KUKEON_SRC/contrib/mkimage/mkimage.sh" -o "$T/busybox.tar" >/dev/null 2>&1 ||
-        ! ctr -a "$CTD_SOCK" -n kukeon-default images import "$T/busybox.tar" >/dev/null 2>&1; then
+        ! ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" images import "$T/busybox.tar" >/dev/null 2>&1; then
         kt_fail "busybox image not built or imported"
         return 1
     fi
@@ -84,7 +90,7 @@ e2e_start_agent() {
     "$KUKEON_BIN/kukeond" --manifests "$INBOX" --state "$STATE" \
         --containerd-address "$CTD_SOCK" --run-dir "$RUN" --cgroup-root "$CGROOT" \
         --bridge-prefix "$BPFX" --veth-prefix "$VPFX" --subnet-pool "$POOL" --nft-table "$NFT" \
-        --stop-timeout 2 --log-level debug --config /dev/null "$@" \
+        --namespace-prefix "$NSP" --stop-timeout 2 --log-level debug --config /dev/null "$@" \
         >>"$T/agent.log" 2>&1 </dev/null &
     AGENT_PID=$!
     sleep 0.3
@@ -189,6 +195,9 @@ e2e_teardown() {
         ip link del "$l" 2>/dev/null
     done
     nft delete table inet "$NFT" 2>/dev/null
+    for d in /run/containerd/runc/"$NSP"*; do
+        [ -d "$d" ] && rmdir "$d" 2>/dev/null
+    done
     local d
     for d in /sys/fs/cgroup/*/"$CGROOT" /sys/fs/cgroup/"$CGROOT"; do
         [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null

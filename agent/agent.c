@@ -576,6 +576,12 @@ void kk_agent_rescan(struct kk_agent *a)
 
 /* ---- life cycle --------------------------------------------------------- */
 
+/* A pull ended: the cells that waited for it are reconciled again. */
+static void puller_wake(void *userdata, const char *key)
+{
+    agent_enqueue(userdata, key);
+}
+
 /* mkdir -p of a configured (trusted) absolute path. */
 static int mkdir_p(const char *path, kk_error **err)
 {
@@ -625,6 +631,8 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
     pthread_mutex_init(&a->cg_lock, NULL);
     a->started_at = agent_now_ns();
     kk_metrics_init(&a->metrics, time(NULL));
+    if (be->registry)
+        a->puller = kk_puller_new(be->registry, be->registry_self, be->client, puller_wake, a);
     *out = a;
     if (kk_fs_mkdir_p(a->rootfd, KK_TREE_INBOX_DIRNAME, 0755, NULL, err) < 0 ||
         kk_fs_mkdir_p(a->rootfd, KK_TREE_AGENT_DIRNAME, 0755, NULL, err) < 0 ||
@@ -676,6 +684,7 @@ void kk_agent_free(struct kk_agent *a)
         return;
     if (a->sub)
         a->be.ctd->unsubscribe(a->be.ctd_self, a->sub);
+    kk_puller_free(a->puller); /* its threads enqueue: before the queue goes */
     kk_queue_free(a->queue);
     while (a->mems) {
         struct res_mem *m = a->mems;

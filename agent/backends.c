@@ -35,12 +35,24 @@ int kk_agent_backends_open_real(const struct kk_agent_config *cfg, struct kk_age
         kk_agent_backends_close(&be);
         return kk_error_wrap(err, "firewall");
     }
+    struct kk_registry_config rc = {0};
+    int r = kk_registry_config_load(KK_REGISTRY_CONFIG_PATH, &rc, err);
+    if (r >= 0)
+        r = kk_registry_new(&rc, &be.registry_real, err);
+    kk_registry_config_clear(&rc);
+    if (r < 0) {
+        kk_agent_backends_close(&be);
+        return kk_error_wrap(err, "registries");
+    }
+    be.registry = &kk_registry_real_ops;
+    be.registry_self = be.registry_real;
     *out = be;
     return 0;
 }
 
 void kk_agent_backends_close(struct kk_agent_backends *be)
 {
+    kk_registry_free(be->registry_real);
     kk_fw_free(be->fw);
     kk_net_free(be->net);
     kk_cg_close(be->cg);

@@ -7,7 +7,8 @@
  *     kk_agent_backends_close(&be);
  *
  * Invariants:
- *   - ctd/ctd_self, image/image_self, cg, net and fw are all set after a
+ *   - ctd/ctd_self, image/image_self, cg, net and fw (and registry, which
+ *     a fake may leave NULL) are all set after a
  *     successful open; a fake fills them itself and owns them.
  *   - ctd, image and fw are thread-safe; net is for different cells at a time; cg
  *     is not thread-safe, so the agent serialises its calls (agent->cg_lock).
@@ -21,6 +22,7 @@
 #include "runtime/firewall/firewall.h"
 #include "runtime/image/image.h"
 #include "runtime/net/net.h"
+#include "runtime/registry/registry.h"
 
 struct kk_agent_backends {
     const struct kk_ctd_ops *ctd;
@@ -30,8 +32,14 @@ struct kk_agent_backends {
     struct kk_cg *cg;
     struct kk_net *net;
     struct kk_fw *fw;
-    /* Real backends only: the client, for kk_agent_backends_close. */
+    /* Registry pulls (agent/puller.h runs them off the reconcile path);
+     * NULL: no pulls, a missing image stays ImageNotFound. */
+    const struct kk_registry_ops *registry;
+    void *registry_self;
+    /* Real backends only: what kk_agent_backends_close releases. The
+     * client is also what pulls write into. */
     struct kk_ctd *client;
+    struct kk_registry *registry_real;
 };
 
 int kk_agent_backends_open_real(const struct kk_agent_config *cfg, struct kk_agent_backends *out,

@@ -203,7 +203,11 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
             return;
         }
         if (container_create(c, d, &err) < 0) {
-            bool img = err->reason && strcmp(err->reason, "ImageNotFound") == 0;
+            /* A missing image is polled for; a pull in progress wakes the
+             * cell when it ends (the poll is only a safety net); anything
+             * else (ImagePullFailed too) takes the queue's backoff. */
+            bool img = err->reason && (strcmp(err->reason, "ImageNotFound") == 0 ||
+                                       strcmp(err->reason, "PullingImage") == 0);
             set_entry(cs, KK_STATE_PENDING, err->reason ? err->reason : "CreateFailed",
                       err->message);
             kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);

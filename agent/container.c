@@ -82,20 +82,48 @@ static int build_spec(struct cell_ctx *c, const struct desired *d, const struct 
     return 0;
 }
 
-/* Resolves d's image in the realm's namespace; a missing image is
- * Pending/ImageNotFound with a hint (containerd 1.6 does not pull). */
+/* Asks the puller for d's image (pulls run on threads of their own; the
+ * cell is woken when one ends). The realm's registryCredentials go along. */
+static int pull_image(struct cell_ctx *c, const struct desired *d, kk_error **err)
+{
+    struct kk_key rk;
+    _cleanup_(kk_resource_freep) struct kk_resource *realm = NULL;
+    if (kk_key_init(&rk, KK_LEVEL_REALM, c->key->names[0], NULL, NULL, NULL, NULL, err) < 0 ||
+        spec_load(c->a, &rk, &realm, err) < 0)
+        return kk_error_wrap(err, "realm %s", c->key->names[0]);
+    const struct kk_registry_credential *creds = realm ? realm->realm.registry_credentials : NULL;
+    size_t n = realm ? realm->realm.n_registry_credentials : 0;
+    return kk_puller_need(c->a->puller, c->ns, d->spec->image, d->spec->image_pull_policy, creds, n,
+                          c->keystr, err);
+}
+
+/* Resolves d's image in the realm's namespace, pulling it as its
+ * imagePullPolicy says when the agent has a registry backend. Without one
+ * (or with Never) a missing image is Pending/ImageNotFound with a hint. */
 static int resolve_image(struct cell_ctx *c, const struct desired *d, struct kk_image_info *img,
                          kk_error **err)
 {
     struct kk_agent *a = c->a;
+    int policy = d->spec->image_pull_policy;
+    bool can_pull = a->puller && policy != KK_PULL_NEVER;
+    if (can_pull && policy == KK_PULL_ALWAYS && pull_image(c, d, err) < 0)
+        return -1;
     if (a->be.image->resolve(a->be.image_self, c->ns, d->spec->image, img, err) == 0)
         return 0;
     if (kk_error_code(*err) != KK_E_NOT_FOUND)
         return kk_error_wrap(err, "image %s", d->spec->image);
     kk_error_freep(err);
+    if (can_pull && policy != KK_PULL_ALWAYS) {
+        if (pull_image(c, d, err) < 0)
+            return -1;
+        if (a->be.image->resolve(a->be.image_self, c->ns, d->spec->image, img, err) == 0)
+            return 0;
+        return kk_error_wrap(err, "image %s after its pull", d->spec->image);
+    }
     kk_error_set(err, KK_E_NOT_FOUND,
-                 "image %s is not in containerd namespace %s (load it with `kuke image load`)",
-                 d->spec->image, c->ns);
+                 "image %s is not in containerd namespace %s (load it with `kuke image load`%s)",
+                 d->spec->image, c->ns,
+                 policy == KK_PULL_NEVER ? "; imagePullPolicy is Never" : "");
     return kk_error_reason(err, "ImageNotFound");
 }
 

@@ -20,6 +20,7 @@
 
 #include "agent/agent.h"
 #include "agent/metrics.h"
+#include "agent/puller.h"
 #include "agent/queue.h"
 #include "fsapi/status.h"
 #include "fsapi/tree.h"
@@ -79,8 +80,9 @@ struct kk_agent {
     int rootfd;             /* the state tree */
     struct kk_queue *queue; /* NULL in test mode */
     struct kk_ctd_sub *sub;
-    struct kk_watch *watch; /* may be NULL (tests) */
-    pthread_mutex_t lock;   /* mems, pending, the fields below */
+    struct kk_watch *watch;   /* may be NULL (tests) */
+    struct kk_puller *puller; /* NULL without a registry backend */
+    pthread_mutex_t lock;     /* mems, pending, the fields below */
     pthread_mutex_t cg_lock;
     struct res_mem *mems;
     struct pending_key *pending; /* test mode */

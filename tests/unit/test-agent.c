@@ -36,6 +36,7 @@ struct fake_ctd {
     struct kk_buf log; /* one line per mutating call */
     unsigned mutations;
     bool no_images;
+    unsigned pulls;
 };
 
 static void fake_log(struct fake_ctd *f, const char *fmt, ...)
@@ -308,7 +309,7 @@ static int f_image_resolve(void *self, const char *ns, const char *ref, struct k
 {
     struct fake_ctd *f = self;
     (void)ns;
-    if (f->no_images)
+    if (__atomic_load_n(&f->no_images, __ATOMIC_SEQ_CST))
         return kk_error_set(err, KK_E_NOT_FOUND, "image %s: not found", ref);
     memset(out, 0, sizeof(*out));
     out->name = kk_xstrdup(ref);
@@ -332,6 +333,24 @@ static int f_image_read_file(void *self, const char *ns, const char *snapshotter
     (void)self, (void)ns, (void)snapshotter, (void)img, (void)max, (void)out;
     return kk_error_set(err, KK_E_NOT_FOUND, "%s: not in the fake image", path);
 }
+
+/* A registry that "pulls" by making the fake's images appear. Runs on the
+ * puller's thread. */
+static int f_registry_ensure(void *self, struct kk_ctd *c, const char *ns, const char *ref,
+                             enum kk_pull_policy policy, const struct kk_registry_pull_opts *opts,
+                             bool *pulled, kk_error **err)
+{
+    struct fake_ctd *f = self;
+    (void)c, (void)ns, (void)ref, (void)policy, (void)opts, (void)err;
+    __atomic_add_fetch(&f->pulls, 1, __ATOMIC_SEQ_CST);
+    usleep(200 * 1000); /* long enough for the test to see PullingImage */
+    __atomic_store_n(&f->no_images, false, __ATOMIC_SEQ_CST);
+    if (pulled)
+        *pulled = true;
+    return 0;
+}
+
+static const struct kk_registry_ops fake_registry_ops = {.ensure_image = f_registry_ensure};
 
 static const struct kk_image_ops fake_image_ops = {
         .resolve = f_image_resolve,
@@ -393,7 +412,13 @@ static int world_init(struct world *w, kk_error **err)
         return -1;
     w->cfg.workers = 0; /* test mode */
     w->cfg.veth_prefix = kk_xstrdup("kkv");
+    /* The fake keeps real IPAM files: in the test's directory, never the
+     * host's /var/lib/kukeon. */
+    _cleanup_free_ char *ipam = kk_xasprintf("%s/ipam", tmp);
+    _cleanup_free_ char *netns = kk_xasprintf("%s/netns", tmp);
     struct kk_net_config nc = KK_NET_CONFIG_DEFAULT;
+    nc.state_dir = ipam;
+    nc.netns_dir = netns;
     w->be = (struct kk_agent_backends){
             .ctd = &fake_ops, .ctd_self = &w->ctd, .image = &fake_image_ops, .image_self = &w->ctd};
     if (kk_cg_open_fake(KK_CG_MODE_V2, KK_CG_DEFAULT_SET, "kukeon", &w->be.cg, err) < 0 ||
@@ -961,4 +986,37 @@ KT_CASE(inbox_follows_symlinks_and_reports_non_files)
     KT_ASSERT(st && st->state == KK_STATE_READY);
     KT_ASSERT(strstr(kk_buf_str(&report), "not a regular file") != NULL);
     KT_ASSERT(!pending);
+}
+
+KT_CASE(missing_image_is_pulled_then_runs)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    w.ctd.no_images = true;
+    w.be.registry = &fake_registry_ops;
+    w.be.registry_self = &w.ctd;
+    int r = world_agent(&w, &err); /* again, now with a puller */
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, CELL_KEY);
+    /* The pull ends on the puller's thread, which wakes the cell: its
+     * delayed retry (the 5 s safety poll) becomes due at once, so a run of
+     * the due keys reconciles it. */
+    for (int i = 0; i < 200 && __atomic_load_n(&w.ctd.no_images, __ATOMIC_SEQ_CST); i++)
+        usleep(10 * 1000);
+    usleep(50 * 1000);
+    bool woken = kk_agent_run_pending(w.agent, 100, false) > 0;
+    _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, CELL_KEY);
+    unsigned pulls = __atomic_load_n(&w.ctd.pulls, __ATOMIC_SEQ_CST);
+    world_free(&w);
+    KT_ASSERT_OK(r, &err);
+    KT_ASSERT(st1 && st2);
+    KT_ASSERT_EQ(st1->state, KK_STATE_PENDING);
+    KT_ASSERT_STREQ(st1->reason, "PullingImage");
+    KT_ASSERT(woken);
+    KT_ASSERT_EQ(st2->state, KK_STATE_READY);
+    KT_ASSERT_EQ(pulls, 1);
 }

@@ -199,6 +199,9 @@ bench_exit() {
         st=$(cell_dir "$n")/status.yaml
         pid=$(sed -n 's/^ *pid: //p' "$st" | head -1)
         [ -n "$pid" ] && [ "$pid" != 0 ] || bench_die "exit: no pid in $st"
+        # Only a process of this run's cells: its cgroup is beneath our root.
+        [[ $(e2e_cgroup_of "$pid") == "/$CGROOT/"* ]] ||
+            bench_die "exit: pid $pid of $n is not in cgroup /$CGROOT"
         # Satisfied by the first status.yaml whose cell is no longer Ready.
         out=$("$PROBE" -t 10000 -k "$pid" -- -x "$READY" "$st" | probe_max) ||
             bench_die "exit: $n: status not updated within 10 s of kill -9 $pid"

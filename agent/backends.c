@@ -36,7 +36,7 @@ int kk_agent_backends_open_real(const struct kk_agent_config *cfg, struct kk_age
         return kk_error_wrap(err, "firewall");
     }
     struct kk_registry_config rc = {0};
-    int r = kk_registry_config_load(KK_REGISTRY_CONFIG_PATH, &rc, err);
+    int r = kk_registry_config_load(cfg->registries_config, &rc, err);
     if (r >= 0)
         r = kk_registry_new(&rc, &be.registry_real, err);
     kk_registry_config_clear(&rc);

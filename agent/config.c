@@ -11,6 +11,7 @@
 #include "fsapi/buf.h"
 #include "fsapi/log.h"
 #include "fsapi/yaml.h"
+#include "runtime/registry/registry.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
 
@@ -42,6 +43,9 @@ static const struct setting settings[] = {
          "nftables table (inet) of the agent (default kukeon)"},
         {"namespace-prefix", offsetof(struct kk_agent_config, namespace_prefix), false,
          "containerd namespace prefix of realms (default kukeon-)"},
+        {"registries-config", offsetof(struct kk_agent_config, registries_config), true,
+         "registry settings: insecure hosts, CA files, mirrors (default "
+         "/etc/kukeon/registries.yaml)"},
         {"workers", SIZE_MAX, false, "reconcile workers (default 4)"},
         {"resync", SIZE_MAX, false, "seconds between full resyncs (default 300)"},
         {"stop-timeout", SIZE_MAX, false, "seconds from SIGTERM to SIGKILL (default 10)"},
@@ -61,6 +65,7 @@ void kk_agent_config_init(struct kk_agent_config *cfg)
             .subnet_pool = kk_xstrdup("10.88.0.0/16"),
             .nft_table = kk_xstrdup("kukeon"),
             .namespace_prefix = kk_xstrdup("kukeon-"),
+            .registries_config = kk_xstrdup(KK_REGISTRY_CONFIG_PATH),
             .workers = 4,
             .resync_s = 300,
             .log_level = KK_LOG_INFO,

@@ -39,6 +39,7 @@ struct kk_agent_config {
     char *subnet_pool;        /* --subnet-pool */
     char *nft_table;          /* --nft-table */
     char *namespace_prefix;   /* --namespace-prefix: realm r -> "<prefix>r" */
+    char *registries_config;  /* --registries-config: registries.yaml (missing: defaults) */
     unsigned workers;         /* --workers */
     unsigned resync_s;        /* --resync: seconds between periodic full resyncs */
     int log_level;            /* --log-level: enum kk_log_level */

@@ -41,8 +41,8 @@ SAVES=${KK_BENCH_SAVES:-50}
 SCALE=${KK_BENCH_SCALE:-500}
 EDITS=${KK_BENCH_EDITS:-7}
 SETTLE_S=${KK_BENCH_SETTLE_S:-5}
-[ "$CELLS" -ge 1 ] && [ "$CELLS" -le 240 ] || bench_die "KK_BENCH_CELLS: 1..240"
-[ "$SCALE" -ge 20 ] && [ "$SCALE" -le 2000 ] || bench_die "KK_BENCH_SCALE: 20..2000"
+if ! [ "$CELLS" -ge 1 ] 2>/dev/null || [ "$CELLS" -gt 240 ]; then bench_die "KK_BENCH_CELLS: 1..240"; fi
+if ! [ "$SCALE" -ge 20 ] 2>/dev/null || [ "$SCALE" -gt 2000 ]; then bench_die "KK_BENCH_SCALE: 20..2000"; fi
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 podman_on() { [ "${KK_BENCH_PODMAN:-1}" = 1 ]; }
@@ -198,7 +198,7 @@ bench_exit() {
     for n in "${FIFTY[@]}"; do
         st=$(cell_dir "$n")/status.yaml
         pid=$(sed -n 's/^ *pid: //p' "$st" | head -1)
-        [ -n "$pid" ] && [ "$pid" != 0 ] || bench_die "exit: no pid in $st"
+        [[ $pid =~ ^[1-9][0-9]*$ ]] || bench_die "exit: no pid in $st"
         # Only a process of this run's cells: its cgroup is beneath our root.
         [[ $(e2e_cgroup_of "$pid") == "/$CGROOT/"* ]] ||
             bench_die "exit: pid $pid of $n is not in cgroup /$CGROOT"
@@ -220,7 +220,7 @@ bench_exit() {
 # ---- 5. save -> first write --------------------------------------------------
 
 bench_begins() {
-    local i out spec=() st=() vs=()
+    local i out spec=() st=()
     bench_log "begins: $SAVES stack manifests saved one at a time"
     for ((i = 0; i < SAVES; i++)); do
         stack_yaml "b$i" >"$STAGE/b$i.yaml"
@@ -268,7 +268,7 @@ edit_samples() {
 }
 
 bench_scale() {
-    local i n small=() large=() files=() ncells nstacks
+    local i n small=() large=() ncells nstacks
     EDIT_GEN=0
     [ "${#FIFTY[@]}" -gt 0 ] && kk_remove "${FIFTY[@]}" && FIFTY=()
     cell_yaml sx 0 >"$STAGE/sx.yaml"

@@ -205,8 +205,12 @@ e2e_teardown() {
     if [ "${KK_E2E_KEEP:-0}" = 1 ]; then
         e2e_log "kept $T"
     else
-        [ "$KT_FAILED" -ne 0 ] && cp "$T/agent.log" "/var/tmp/kke2e-agent-$$.log" 2>/dev/null &&
-            e2e_log "agent log: /var/tmp/kke2e-agent-$$.log"
+        # On failure, the end of the agent's log goes to stderr, which
+        # tests/run.sh shows beside the failure.
+        if [ "$KT_FAILED" -ne 0 ] && [ -f "$T/agent.log" ]; then
+            e2e_log "last lines of the agent's log:"
+            grep -v ' debug ' "$T/agent.log" | tail -n 60 >&2
+        fi
         rm -rf "$T"
     fi
 }

@@ -116,8 +116,9 @@ int kk_image_remove(struct kk_ctd *c, const char *ns, const char *name, bool syn
  * image's layers, unpacking them first if needed, and returns its mounts
  * (may be NULL). If `key` already exists its mounts are returned: the call
  * is idempotent, and the caller removes a stale snapshot when the image
- * changes. Use a leased client (kk_ctd_with_lease) to protect the snapshot
- * until the container record that owns it exists. */
+ * changes. The snapshot (and layers unpacked on the way) are held by a
+ * lease of their own that expires after two minutes: create the container
+ * record that owns the snapshot within that time. */
 int kk_image_prepare_rootfs(struct kk_ctd *c, const char *ns, const char *snapshotter,
                             const char *image, const char *key, struct kk_ctd_mounts *mounts,
                             kk_error **err);

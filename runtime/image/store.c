@@ -196,13 +196,29 @@ int kk_image_remove(struct kk_ctd *c, const char *ns, const char *name, bool syn
     return 0;
 }
 
-int kk_image_prepare_rootfs(struct kk_ctd *c, const char *ns, const char *snapshotter,
+/* Seconds a rootfs lease lives: long enough for the caller to create the
+ * container record that then owns the snapshot. */
+#define ROOTFS_LEASE_S 120
+
+int kk_image_prepare_rootfs(struct kk_ctd *client, const char *ns, const char *snapshotter,
                             const char *image, const char *key, struct kk_ctd_mounts *mounts,
                             kk_error **err)
 {
     struct kk_image_info img;
     bool unpacked;
     int r = -1;
+
+    /* Nothing references a new snapshot (nor layers unpacked on the way)
+     * until the caller's container record exists, and containerd's GC may
+     * run in between — it did, under load, leaving a cell whose rootfs was
+     * gone. A lease that expires by itself holds them meanwhile. */
+    static unsigned counter;
+    _cleanup_free_ char *lease = kk_xasprintf("kukeon-rootfs-%d-%u", (int)getpid(),
+                                              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    _cleanup_ctd_ struct kk_ctd *c = NULL;
+    if (kk_ctd_lease_create(client, ns, lease, ROOTFS_LEASE_S, err) < 0 ||
+        kk_ctd_with_lease(client, lease, &c, err) < 0)
+        return kk_error_wrap(err, "rootfs %s: lease", key);
 
     snapshotter = snapshotter && *snapshotter ? snapshotter : KK_CTD_DEFAULT_SNAPSHOTTER;
     if (kk_image_resolve(c, ns, image, &img, err) < 0)

@@ -9,12 +9,13 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export BUILD
 export KUKEON_SRC=$PWD
-export KUKEON_BIN=$PWD/$BUILD/bin
+case $BUILD in /*) export KUKEON_BIN=$BUILD/bin ;; *) export KUKEON_BIN=$PWD/$BUILD/bin ;; esac
 filter=${1:-}
 failed=0
 for b in "$BUILD"/bench/bench-* bench/*.sh; do
     [ -e "$b" ] || continue
-    case $b in bench/run.sh | *.o | *.d) continue ;; esac
+    # Helpers are not benchmarks: sourced libraries and the agent's probe.
+    case $b in bench/run.sh | bench/lib-*.sh | *-probe | *.o | *.d) continue ;; esac
     name=$(basename "$b")
     if [ -n "$filter" ] && ! [[ $name =~ $filter ]]; then continue; fi
     echo "## $name"

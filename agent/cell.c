@@ -439,6 +439,57 @@ static int remove_containers(struct kk_agent *a, const char *ns, const struct kk
     return r;
 }
 
+/* The ids of the standalone container specs (containers/<id>.yaml) in the
+ * cell's directory, whether or not the cell itself has a spec. */
+static void standalone_ids(struct kk_agent *a, const struct kk_key *key, struct kk_strv *out)
+{
+    _cleanup_free_ char *dir = kk_tree_dir(key);
+    _cleanup_free_ char *rel = kk_xasprintf("%s/" KK_TREE_CONTAINERS, dir);
+    _cleanup_fs_list_ struct kk_fs_list list = {0};
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_fs_list_dir(a->rootfd, rel, TREE_DIR_MAX, &list, &err) < 0)
+        return;
+    for (size_t i = 0; i < list.n; i++) {
+        _cleanup_free_ char *path = kk_xasprintf("%s/%s", rel, list.entries[i].name);
+        struct kk_tree_class tc;
+        kk_tree_classify(path, &tc);
+        if (tc.file == KK_TREE_CONTAINER_SPEC && list.entries[i].type == DT_REG)
+            kk_strv_push(out, tc.key.names[4]);
+    }
+}
+
+/* Order across inbox files does not matter: a Container whose Cell has no
+ * spec (yet, or any more) keeps its spec and waits, Pending/WaitingForParent,
+ * reported in the cell's status. Everything the cell made on the host is
+ * gone already; its ctl request goes with it. */
+static int keep_waiting(struct kk_agent *a, const struct kk_key *key, const char *keystr,
+                        const struct kk_strv *ids)
+{
+    _cleanup_(kk_status_freep) struct kk_status *prev = status_load(a, key);
+    _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, key->names[3]);
+    _cleanup_error_ kk_error *err = NULL;
+    st->state = KK_STATE_PENDING;
+    st->reason = kk_xstrdup("WaitingForParent");
+    st->message = kk_xasprintf("cell %s has no spec: %zu standalone container(s) wait for it",
+                               key->names[3], ids->n);
+    for (size_t i = 0; i < ids->n; i++) {
+        struct kk_container_status *cs = kk_status_container(st, ids->v[i]);
+        cs->state = KK_STATE_PENDING;
+        cs->reason = kk_xstrdup("WaitingForParent");
+        cs->exit_code = KK_UNSET;
+    }
+    _cleanup_free_ char *ctl = kk_tree_ctl_path(key);
+    if (kk_fs_unlink(a->rootfd, ctl, &err) < 0)
+        kk_error_freep(&err);
+    agent_mem_drop(a, keystr);
+    if (status_write(a, key, st, prev, &err) < 0) {
+        kk_log_warn("%s: %s", keystr, err->message);
+        return KK_QUEUE_RETRY;
+    }
+    kk_log_info("%s: no cell spec; %zu standalone container(s) wait for it", keystr, ids->n);
+    return KK_QUEUE_DONE;
+}
+
 static int delete_cell(struct kk_agent *a, const struct kk_key *key, const char *keystr)
 {
     _cleanup_free_ char *ns = agent_realm_ns(a, key->names[0]);
@@ -459,6 +510,13 @@ static int delete_cell(struct kk_agent *a, const struct kk_key *key, const char 
         unlink(p);
     }
     rmdir(files);
+    struct kk_strv waiting = {0};
+    standalone_ids(a, key, &waiting);
+    if (waiting.n) {
+        int verdict = keep_waiting(a, key, keystr, &waiting);
+        kk_strv_release(&waiting);
+        return verdict;
+    }
     int removed = kk_fs_remove_tree(a->rootfd, dir, &err);
     if (removed < 0) {
         kk_log_warn("%s: delete: %s", keystr, err->message);

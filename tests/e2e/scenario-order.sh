@@ -7,12 +7,9 @@
 # in the realm's containerd namespace. Removing the files, parents first,
 # leaves nothing.
 #
-# KNOWN BUG (KK_E2E_KNOWN_BUG=1 runs it): the Container file dropped before
-# its Cell's. The agent materialises containers/side.yaml, the cell key's
-# reconcile finds no cell.yaml and deletes the cell directory with it
-# (agent/cell.c reconcile_cell -> delete_cell -> kk_fs_remove_tree), and
-# the parents' empty directories after it; the report still says
-# "created" and the sidecar never runs.
+# The Container file comes first of all: its cell has no spec yet, so it
+# waits (the agent keeps containers/side.yaml and reports it
+# Pending/WaitingForParent in the cell's status).
 # Root only; a private containerd and unique host-global names.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -50,19 +47,12 @@ drop_side() {
     fi
 }
 
-if [ "${KK_E2E_KNOWN_BUG:-0}" = 1 ]; then
-    kt_case container_before_its_cell
-    drop_side
-fi
+kt_case container_before_its_cell
+drop_side
 
 kt_case cell_waits_for_stack
 sc_cell c1 sp st late >"$INBOX/20-cell.yaml"
 kt_check "$(sc_describe $CELL)" sc_wait_for 10 pending_waiting $CELL
-
-if [ "${KK_E2E_KNOWN_BUG:-0}" != 1 ]; then
-    kt_case container_after_its_cell
-    drop_side
-fi
 
 kt_case stack_waits_for_space
 sc_stack st sp late >"$INBOX/30-stack.yaml"

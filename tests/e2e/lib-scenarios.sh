@@ -43,25 +43,15 @@ sc_still() {
 
 # ---- setup --------------------------------------------------------------
 
-# Every private containerd's runc shims keep their state in the same
-# host-global directory, /run/containerd/runc/<namespace>/<container id>:
-# two runs that both use namespace kukeon-default and container id
-# default_default_web_web collide there ("container with given ID already
-# exists", or one run's kill reaching the other's container). So the
-# scenarios run their realms under a namespace prefix unique to the run:
-# NS_DEFAULT is the default realm's namespace.
-NSP=kke2e-$$-
-NS_DEFAULT=${NSP}default
-
-# sc_setup: e2e_setup, plus the busybox image in the default realm's
-# namespace of this run and the runc state directories of the run's
-# namespaces removed at exit (they are empty once the tasks are gone).
-sc_setup() {
-    e2e_setup || return 1
-    kt_cleanup sc_teardown_runc
-    sc_import_image "$NS_DEFAULT"
-}
-# sc_import_image NS: the test image into containerd namespace NS.
+# lib-agent.sh runs the realms under a containerd namespace prefix unique to
+# the run (NSP; NS_DEFAULT is the default realm's namespace, where it loads
+# the image): the shims keep runc state in the host-global
+# /run/containerd/runc/<namespace>/<id>, so runs sharing kukeon-default
+# would drive each other's containers.
+sc_setup() { e2e_setup; }
+sc_start_agent() { e2e_start_agent "$@"; }
+# sc_import_image NS: the test image into containerd namespace NS too (the
+# namespace of a realm other than default).
 sc_import_image() {
     kt_case "image_in_$1"
     if sc_ctr -n "$1" images import "$T/busybox.tar" >/dev/null 2>&1; then
@@ -71,14 +61,6 @@ sc_import_image() {
         return 1
     fi
 }
-sc_teardown_runc() {
-    local d
-    for d in /run/containerd/runc/"$NSP"*; do
-        [ -d "$d" ] && rmdir "$d" 2>/dev/null
-    done
-    return 0
-}
-sc_start_agent() { e2e_start_agent --namespace-prefix "$NSP" "$@"; }
 
 # ---- manifests ----------------------------------------------------------
 

@@ -629,6 +629,7 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
     };
     pthread_mutex_init(&a->lock, NULL);
     pthread_mutex_init(&a->cg_lock, NULL);
+    pthread_mutex_init(&a->spec_lock, NULL);
     a->started_at = agent_now_ns();
     kk_metrics_init(&a->metrics, time(NULL));
     if (be->registry)
@@ -699,6 +700,7 @@ void kk_agent_free(struct kk_agent *a)
     free(a->ooms);
     pthread_mutex_destroy(&a->lock);
     pthread_mutex_destroy(&a->cg_lock);
+    pthread_mutex_destroy(&a->spec_lock);
     kk_metrics_destroy(&a->metrics);
     if (a->rootfd >= 0)
         close(a->rootfd);

@@ -439,6 +439,19 @@ static int remove_containers(struct kk_agent *a, const char *ns, const struct kk
     return r;
 }
 
+/* Empties and removes a cell's directory of hosts files: everything in it
+ * is the agent's, including temp files a crash left mid-write. */
+static void remove_files_dir(const char *dir)
+{
+    _cleanup_closedir_ DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+    rmdir(dir);
+}
+
 /* The ids of the standalone container specs (containers/<id>.yaml) in the
  * cell's directory, whether or not the cell itself has a spec. */
 static void standalone_ids(struct kk_agent *a, const struct kk_key *key, struct kk_strv *out)
@@ -505,19 +518,29 @@ static int delete_cell(struct kk_agent *a, const struct kk_key *key, const char 
         kk_log_warn("%s: delete: %s", keystr, err->message);
         return KK_QUEUE_RETRY;
     }
-    for (const char *f = "hosts\0hostname\0resolv.conf\0"; *f; f += strlen(f) + 1) {
-        _cleanup_free_ char *p = kk_xasprintf("%s/%s", files, f);
-        unlink(p);
+    remove_files_dir(files);
+    /* The spec may be back: the inbox file was put back (or an editor's
+     * save raced the prune) while the containers were stopping. Then the
+     * cell lives on and its reconcile builds it again; checked under the
+     * lock the inbox writes specs with, so no write lands in between. */
+    pthread_mutex_lock(&a->spec_lock);
+    _cleanup_(kk_resource_freep) struct kk_resource *again = NULL;
+    if (spec_load(a, key, &again, &err) != 0) {
+        pthread_mutex_unlock(&a->spec_lock);
+        kk_log_info("%s: spec is back; not deleting", keystr);
+        agent_enqueue(a, keystr);
+        return KK_QUEUE_DONE;
     }
-    rmdir(files);
     struct kk_strv waiting = {0};
     standalone_ids(a, key, &waiting);
     if (waiting.n) {
+        pthread_mutex_unlock(&a->spec_lock);
         int verdict = keep_waiting(a, key, keystr, &waiting);
         kk_strv_release(&waiting);
         return verdict;
     }
     int removed = kk_fs_remove_tree(a->rootfd, dir, &err);
+    pthread_mutex_unlock(&a->spec_lock);
     if (removed < 0) {
         kk_log_warn("%s: delete: %s", keystr, err->message);
         return KK_QUEUE_RETRY;

@@ -78,8 +78,13 @@ static enum apply_result write_spec(struct kk_agent *a, struct kk_resource *r,
         return RES_UNCHANGED;
     if (a->watch)
         kk_watch_note_self_write(a->watch, rel, out.data, out.len);
-    if (kk_fs_mkdir_p(a->rootfd, dir, 0755, NULL, err) < 0 ||
-        kk_atomic_write(a->rootfd, rel, out.data, out.len, 0644, err) < 0) {
+    pthread_mutex_lock(&a->spec_lock);
+    int w = kk_fs_mkdir_p(a->rootfd, dir, 0755, NULL, err) < 0 ||
+                            kk_atomic_write(a->rootfd, rel, out.data, out.len, 0644, err) < 0
+                    ? -1
+                    : 0;
+    pthread_mutex_unlock(&a->spec_lock);
+    if (w < 0) {
         kk_error_wrap(err, "%s", rel);
         return RES_FAILED;
     }
@@ -325,6 +330,19 @@ int reconcile_inbox(struct kk_agent *a, const char *name)
         }
         if (inboxfd < 0)
             return KK_QUEUE_DONE; /* no inbox at all: nothing to prune from */
+        if (a->queue) {           /* test mode runs keys by hand: no grace there */
+            _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
+            struct res_mem *m = agent_mem(a, key);
+            int64_t now = agent_mono_ms();
+            if (!m->inbox_missing_ms)
+                m->inbox_missing_ms = now;
+            int64_t waited = now - m->inbox_missing_ms;
+            if (waited < INBOX_REMOVE_GRACE_MS) {
+                agent_enqueue_after(a, key, (unsigned)(INBOX_REMOVE_GRACE_MS - waited));
+                return KK_QUEUE_DONE;
+            }
+            agent_mem_drop(a, key);
+        }
         kk_log_info("inbox %s: removed", name);
         prune(a, name, NULL, 0);
         _cleanup_free_ char *rel = kk_tree_inbox_status_path(name);
@@ -332,6 +350,10 @@ int reconcile_inbox(struct kk_agent *a, const char *name)
         if (rel)
             kk_fs_unlink(a->rootfd, rel, &err);
         return KK_QUEUE_DONE;
+    }
+    if (a->queue) { /* there (again): any grace in progress is over */
+        _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
+        agent_mem_drop(a, key);
     }
     char digest[KK_SHA256_DIGEST_SIZE];
     kk_sha256_digest(data.data ? data.data : "", data.len, digest);

@@ -42,7 +42,10 @@
 #define CTL_FILE_MAX        256
 #define TREE_DIR_MAX        4096
 #define IMAGE_RETRY_MS      5000
-#define OOM_PENDING_MAX     1024
+/* An inbox file missing for less than this is an editor's save in flight
+ * (vim renames web.yaml to web.yaml~ and writes a new one), not a removal. */
+#define INBOX_REMOVE_GRACE_MS 500
+#define OOM_PENDING_MAX       1024
 
 struct ctr_mem {
     char id[KK_NAME_MAX + 1];
@@ -66,6 +69,9 @@ struct res_mem {
     int64_t stop_sent_ms; /* when SIGTERM went out (monotonic ms), 0: none */
     struct ctr_mem *ctrs;
     size_t n_ctrs;
+    /* inbox keys: when the file was first found missing (monotonic ms), 0
+     * while it is there */
+    int64_t inbox_missing_ms;
 };
 
 struct pending_key {
@@ -84,6 +90,9 @@ struct kk_agent {
     struct kk_puller *puller; /* NULL without a registry backend */
     pthread_mutex_t lock;     /* mems, pending, the fields below */
     pthread_mutex_t cg_lock;
+    /* Orders a spec written from the inbox against the removal of its
+     * resource's directory by a delete that began before the write. */
+    pthread_mutex_t spec_lock;
     struct res_mem *mems;
     struct pending_key *pending; /* test mode */
     size_t n_pending, cap_pending;

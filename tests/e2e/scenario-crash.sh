@@ -147,17 +147,15 @@ else
     kt_check "$(tr '\n' ';' <<<"$out")" test -z "$out"
 fi
 
-if [ "${KK_E2E_KNOWN_BUG:-0}" = 1 ]; then
-    # KNOWN BUG: the restarted agent writes "Pending WaitingForParent" into
-    # the status of cells that never stopped running, for ~100 ms, until
-    # their stack is Ready in its memory again (agent/parents.c
-    # parent_ready() waits silently only while the parent's in-memory
-    # state is NONE; at this point it is already Pending). A watcher of
-    # status.yaml sees every cell flap at every agent restart.
-    kt_case adoption_does_not_flap_status
-    flaps=$(tail -n +$((MARK + 1)) "$T/agent.log" | grep -E "$D/c[0-9]+: (Pending|Failed|Unknown|Stopped)")
-    kt_check "$(head -3 <<<"$flaps" | tr '\n' ';')" test -z "$flaps"
-fi
+# Regression test (was a bug): the restarted agent writes "Pending WaitingForParent" into
+# the status of cells that never stopped running, for ~100 ms, until
+# their stack is Ready in its memory again (agent/parents.c
+# parent_ready() waits silently only while the parent's in-memory
+# state is NONE; at this point it is already Pending). A watcher of
+# status.yaml sees every cell flap at every agent restart.
+kt_case adoption_does_not_flap_status
+flaps=$(tail -n +$((MARK + 1)) "$T/agent.log" | grep -E "$D/c[0-9]+: (Pending|Failed|Unknown|Stopped)")
+kt_check "$(head -3 <<<"$flaps" | tr '\n' ';')" test -z "$flaps"
 
 kt_case remove_leaves_nothing
 rm -f "$INBOX"/c*.yaml
@@ -171,25 +169,23 @@ else
     kt_pass
 fi
 
-if [ "${KK_E2E_KNOWN_BUG:-0}" = 1 ]; then
-    # KNOWN BUG (seen once in ~8 runs of this scenario; made deterministic
-    # here): a SIGKILL between the temp file and the rename of an atomic
-    # write of a cell's hosts files leaves .hosts.<suffix> in
-    # <run-dir>/cells/<cell>/; on deletion agent/cell.c delete_cell()
-    # unlinks only hosts, hostname and resolv.conf and ignores rmdir's
-    # ENOTEMPTY, so the directory stays for ever.
-    kt_case crash_litter_in_run_files_removed
-    sc_cell cz >"$INBOX/cz.yaml"
-    if ! sc_wait_for 60 sc_all_ready $D/cz; then
-        kt_fail "$(sc_describe $D/cz)"
+# Regression test (was a bug, seen once in ~8 runs of this scenario; made deterministic
+# here): a SIGKILL between the temp file and the rename of an atomic
+# write of a cell's hosts files leaves .hosts.<suffix> in
+# <run-dir>/cells/<cell>/; on deletion agent/cell.c delete_cell()
+# unlinks only hosts, hostname and resolv.conf and ignores rmdir's
+# ENOTEMPTY, so the directory stays for ever.
+kt_case crash_litter_in_run_files_removed
+sc_cell cz >"$INBOX/cz.yaml"
+if ! sc_wait_for 60 sc_all_ready $D/cz; then
+    kt_fail "$(sc_describe $D/cz)"
+else
+    echo "127.0.0.1 localhost" >"$RUN/cells/default_default_default_cz/.hosts.crashed"
+    rm -f "$INBOX/cz.yaml"
+    if ! left=$(sc_cleanly_gone 30 $D/cz); then
+        kt_fail "left behind: $(tr '\n' ';' <<<"$left")"
     else
-        echo "127.0.0.1 localhost" >"$RUN/cells/default_default_default_cz/.hosts.crashed"
-        rm -f "$INBOX/cz.yaml"
-        if ! left=$(sc_cleanly_gone 30 $D/cz); then
-            kt_fail "left behind: $(tr '\n' ';' <<<"$left")"
-        else
-            kt_pass
-        fi
+        kt_pass
     fi
 fi
 

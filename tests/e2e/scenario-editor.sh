@@ -64,33 +64,31 @@ else
     kt_pass
 fi
 
-if [ "${KK_E2E_KNOWN_BUG:-0}" = 1 ]; then
-    # KNOWN BUG: vim's save (writebackup, backupcopy=auto on a plain file)
-    # renames web.yaml to web.yaml~, writes a new web.yaml and removes the
-    # backup, all within microseconds. When the agent handles the
-    # MOVED_FROM in that gap, agent/inbox.c reconcile_inbox() finds no file
-    # and prunes at once (no grace period, no re-check), so the cells are
-    # deleted and created again: 2 restarts in 10 saves here. Removals
-    # want a short debounce (re-read the file after ~0.5 s before pruning).
-    kt_case vim_style_saves_restart_nothing
-    restarts=0
-    for _ in $(seq 10); do
-        P=$(sc_pids $K/e1 $K/e2)
-        python3 - "$WEB" <<'PY'
+# Regression test (was a bug, fixed by the inbox removal grace period): vim's save (writebackup, backupcopy=auto on a plain file)
+# renames web.yaml to web.yaml~, writes a new web.yaml and removes the
+# backup, all within microseconds. When the agent handles the
+# MOVED_FROM in that gap, agent/inbox.c reconcile_inbox() finds no file
+# and prunes at once (no grace period, no re-check), so the cells are
+# deleted and created again: 2 restarts in 10 saves here. Removals
+# want a short debounce (re-read the file after ~0.5 s before pruning).
+kt_case vim_style_saves_restart_nothing
+restarts=0
+for _ in $(seq 10); do
+    P=$(sc_pids $K/e1 $K/e2)
+    python3 - "$WEB" <<'PY'
 import os, sys
 w = sys.argv[1]
 data = open(w).read()
 os.rename(w, w + "~")
 with open(w, "w") as f:
-    f.write(data)
+f.write(data)
 os.unlink(w + "~")
 PY
-        sc_still 1 'test "$(sc_pids $K/e1 $K/e2)" = "$P"' || restarts=$((restarts + 1))
-        sc_wait_for 30 sc_all_ready $K/e1 $K/e2
-    done
-    kt_check "$restarts of 10 vim-style saves restarted cells" test $restarts = 0
-    E1=$(sc_pid $K/e1)
-fi
+    sc_still 1 'test "$(sc_pids $K/e1 $K/e2)" = "$P"' || restarts=$((restarts + 1))
+    sc_wait_for 30 sc_all_ready $K/e1 $K/e2
+done
+kt_check "$restarts of 10 vim-style saves restarted cells" test $restarts = 0
+E1=$(sc_pid $K/e1)
 
 kt_case edit_with_backup_and_swap_files
 # An editor session: a swap file appears (with a cell of its own), the old
@@ -142,30 +140,28 @@ else
     kt_pass
 fi
 
-if [ "${KK_E2E_KNOWN_BUG:-0}" = 1 ]; then
-    # KNOWN BUG (serious: a defined cell stays deleted): the file removed,
-    # then put back while the agent is still deleting the cell (the
-    # container's stop timeout, 2 s here). agent/cell.c delete_cell() runs
-    # on the pruned spec, stops the containers, then kk_fs_remove_tree()s
-    # the cell directory, taking the cell.yaml the inbox wrote again in the
-    # meantime with it; the report says "created", the cell never comes
-    # back until the file changes again. Also the mechanism behind the
-    # vim-style save case above.
-    kt_case put_back_while_being_deleted
-    sc_wait_for 30 sc_all_ready $K/e1 $K/e3
-    OLD=$(sc_pid $K/e1)
-    rm -f "$WEB"
-    sc_wait_for 10 test ! -e "$STATE/$K/e1/cell.yaml"
-    v2 | sc_save "$WEB"
-    # The status says Ready until the old task is gone (or kept): wait
-    # past the stop timeout before believing it.
-    sc_wait_for 5 '! kill -0 $OLD'
-    spec_back() { [ -e "$STATE/$K/e1/cell.yaml" ] && sc_all_ready $K/e1 $K/e3; }
-    if ! sc_wait_for 30 spec_back || ! sc_still 1 spec_back; then
-        kt_fail "after the file came back: $(sc_describe $K/e1); cell.yaml: $(ls "$STATE/$K/e1/cell.yaml" 2>&1)"
-    else
-        kt_pass
-    fi
+# Regression test (was: a defined cell stayed deleted; agent/cell.c now re-checks the spec under spec_lock): the file removed,
+# then put back while the agent is still deleting the cell (the
+# container's stop timeout, 2 s here). agent/cell.c delete_cell() runs
+# on the pruned spec, stops the containers, then kk_fs_remove_tree()s
+# the cell directory, taking the cell.yaml the inbox wrote again in the
+# meantime with it; the report says "created", the cell never comes
+# back until the file changes again. Also the mechanism behind the
+# vim-style save case above.
+kt_case put_back_while_being_deleted
+sc_wait_for 30 sc_all_ready $K/e1 $K/e3
+OLD=$(sc_pid $K/e1)
+rm -f "$WEB"
+sc_wait_for 10 test ! -e "$STATE/$K/e1/cell.yaml"
+v2 | sc_save "$WEB"
+# The status says Ready until the old task is gone (or kept): wait
+# past the stop timeout before believing it.
+sc_wait_for 5 '! kill -0 $OLD'
+spec_back() { [ -e "$STATE/$K/e1/cell.yaml" ] && sc_all_ready $K/e1 $K/e3; }
+if ! sc_wait_for 30 spec_back || ! sc_still 1 spec_back; then
+    kt_fail "after the file came back: $(sc_describe $K/e1); cell.yaml: $(ls "$STATE/$K/e1/cell.yaml" 2>&1)"
+else
+    kt_pass
 fi
 
 kt_case remove_leaves_nothing

@@ -220,6 +220,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
         }
         cm->restart_count = cs->restart_count = 0;
         cm->backoff_until_ms = 0;
+        cm->pid = 0; /* a new container: no task of it has run */
     }
 
     struct kk_ctd_task_state ts = {0};
@@ -233,6 +234,18 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
         }
         kk_error_freep(&err);
         have_task = false;
+        if (cm->pid && !c->mem->stopped) {
+            /* It ran and its task is gone without an exit we saw (containerd
+             * died, and its shims with it): what follows is a restart. */
+            cm->restart_count++;
+            cs->restart_count = cm->restart_count;
+            cs->finished_at = cm->finished_at = agent_now_ns();
+            kk_metrics_add_restart(&a->metrics);
+            kk_log_info("%s: container %s: task %u vanished; starting it again", c->keystr,
+                        d->spec->id, cm->pid);
+            cm->pid = 0;
+            d->restarted = true;
+        }
     }
 
     if (have_task && ts.status == KK_CTD_TASK_CREATED && !c->mem->stopped) {
@@ -257,6 +270,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
             a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, &err);
             kk_error_freep(&err);
             cm->finished_at = cs->finished_at;
+            cm->pid = 0; /* deleted on purpose: a later start is no restart */
             set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
             return;
         }

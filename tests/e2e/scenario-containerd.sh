@@ -14,10 +14,6 @@
 #   stream end (runtime/containerd/events.c supervise(), "event stream
 #   ended", debug only) but tells the agent nothing; only RESUBSCRIBED
 #   reaches agent.c on_event().
-# - crash_restart_counted: a task that vanished with a crashed containerd
-#   is started again without counting a restart (restartCount stays 0, no
-#   exitCode/finishedAt): agent/cell.c observe_and_act(), task_get NotFound
-#   -> have_task = false -> task_start_new, restart_count untouched.
 # Root only; a private containerd and unique host-global names.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -108,15 +104,13 @@ else
     kt_pass
 fi
 
-if [ "${KK_E2E_KNOWN_BUG:-0}" = 1 ]; then
-    kt_case crash_restart_counted
-    # Each container died once (killed) and was started again.
-    bad=
-    for k in $CELLS; do
-        [ "$(e2e_status_field "$k" restartCount)" = 1 ] || bad+="$k restartCount=$(e2e_status_field "$k" restartCount) "
-    done
-    kt_check "$bad" test -z "$bad"
-fi
+kt_case crash_restart_counted
+# Each container died once (killed) and was started again.
+bad=
+for k in $CELLS; do
+    [ "$(e2e_status_field "$k" restartCount)" = 1 ] || bad+="$k restartCount=$(e2e_status_field "$k" restartCount) "
+done
+kt_check "$bad" test -z "$bad"
 
 kt_case no_duplicates_after_crash
 ids=$(sc_ctr -n $NS_DEFAULT containers ls -q | sort | tr '\n' ' ')

@@ -460,6 +460,14 @@ static bool cell_key_of(struct kk_agent *a, const char *ns, const char *id, char
 static void on_event(const struct kk_ctd_event *ev, void *userdata)
 {
     struct kk_agent *a = userdata;
+    if (ev->kind == KK_CTD_EVENT_DISCONNECTED) {
+        kk_log_warn("containerd: event stream lost; reconnecting");
+        pthread_mutex_lock(&a->lock);
+        a->ctd_connected = false;
+        pthread_mutex_unlock(&a->lock);
+        kk_metrics_set_containerd_up(&a->metrics, false);
+        return;
+    }
     if (ev->kind == KK_CTD_EVENT_RESUBSCRIBED) {
         kk_log_info("containerd: reconnected, resyncing");
         pthread_mutex_lock(&a->lock);

@@ -342,6 +342,9 @@ enum kk_ctd_event_kind {
     /* The stream was re-established after containerd went away: events may
      * have been missed, so a consumer should resync everything. */
     KK_CTD_EVENT_RESUBSCRIBED,
+    /* The stream ended because containerd went away (not because the
+     * subscription was closed); RESUBSCRIBED follows when it is back. */
+    KK_CTD_EVENT_DISCONNECTED,
 };
 
 /* Strings are valid only during the callback. */

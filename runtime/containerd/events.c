@@ -304,9 +304,21 @@ static void *supervise(void *arg)
             backoff = BACKOFF_MIN_MS;
             kk_error *end = NULL;
             kk_grpc_call_wait(call, &end); /* until containerd goes away */
-            if (kk_error_code(end) != KK_E_CANCELLED)
+            bool gone = kk_error_code(end) != KK_E_CANCELLED;
+            if (gone)
                 kk_log_debug("event stream ended: %s", end ? end->message : "EOF");
             kk_error_free(end);
+            pthread_mutex_lock(&sub->lock);
+            gone = gone && !sub->stopping;
+            pthread_mutex_unlock(&sub->lock);
+            if (gone) {
+                struct kk_ctd_event ev = {.kind = KK_CTD_EVENT_DISCONNECTED,
+                                          .ns = "",
+                                          .topic = "",
+                                          .container_id = "",
+                                          .exec_id = ""};
+                sub->fn(&ev, sub->userdata);
+            }
             pthread_mutex_lock(&sub->lock);
             sub->call = NULL;
             pthread_mutex_unlock(&sub->lock);

@@ -223,7 +223,7 @@ bool agent_has_children(struct kk_agent *a, const struct kk_key *key)
     _cleanup_free_ char *dir = kk_tree_dir(key);
     _cleanup_fs_list_ struct kk_fs_list list = {0};
     _cleanup_error_ kk_error *err = NULL;
-    if (!dir || kk_fs_list_dir(a->rootfd, dir, TREE_DIR_MAX, &list, &err) < 0)
+    if (!dir || kk_fs_list_dir(a->rootfd, dir, KK_TREE_DIR_MAX, &list, &err) < 0)
         return false;
     for (size_t i = 0; i < list.n; i++)
         if (list.entries[i].type == DT_DIR &&
@@ -376,7 +376,7 @@ static void put_back_inbox_owned(struct kk_agent *a, const struct kk_key *key)
     _cleanup_error_ kk_error *err = NULL;
     if (spec_load(a, key, &r, &err) <= 0)
         return;
-    const char *src = kk_kvs_get(&r->meta.annotations, SOURCE_ANNOTATION);
+    const char *src = kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
     if (src)
         kk_agent_notify_inbox(a, src);
 }
@@ -555,7 +555,7 @@ static void scan_containerd(struct kk_agent *a)
         _cleanup_free_ char *ns = agent_realm_ns(a, realm);
         struct kk_ctd_container *v = NULL;
         size_t n = 0;
-        if (a->be.ctd->container_list(a->be.ctd_self, ns, "labels.\"" LABEL_CELL "\"", &v, &n,
+        if (a->be.ctd->container_list(a->be.ctd_self, ns, "labels.\"" KK_LABEL_CELL "\"", &v, &n,
                                       &err) < 0) {
             kk_log_warn("scan containerd namespace %s: %s", ns, err->message);
             kk_error_freep(&err);

@@ -15,7 +15,7 @@
 #include "runtime/net/hosts.h"
 
 #define STANDALONE_MAX 64
-#define DESIRED_MAX    (CELL_CONTAINERS_MAX + STANDALONE_MAX)
+#define DESIRED_MAX    (KK_CELL_CONTAINERS_MAX + STANDALONE_MAX)
 #define LOG_MAX_BYTES  (10 * 1024 * 1024)
 
 static void set_entry(struct kk_container_status *cs, enum kk_state state, const char *reason,
@@ -80,7 +80,7 @@ static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
     _cleanup_free_ char *rel = kk_tree_ctl_path(c->key);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
     _cleanup_error_ kk_error *err = NULL;
-    if (kk_fs_read_file(c->a->rootfd, rel, CTL_FILE_MAX, &data, &err) < 0) {
+    if (kk_fs_read_file(c->a->rootfd, rel, KK_CTL_FILE_MAX, &data, &err) < 0) {
         if (kk_error_code(err) != KK_E_NOT_FOUND) {
             kk_log_warn("%s: ctl: %s", c->keystr, err->message);
             kk_error_freep(&err);
@@ -158,7 +158,7 @@ static void load_standalone(struct cell_ctx *c, struct kk_resource **out, size_t
     _cleanup_fs_list_ struct kk_fs_list list = {0};
     _cleanup_error_ kk_error *err = NULL;
     *n = 0;
-    if (kk_fs_list_dir(c->a->rootfd, rel, TREE_DIR_MAX, &list, &err) < 0)
+    if (kk_fs_list_dir(c->a->rootfd, rel, KK_TREE_DIR_MAX, &list, &err) < 0)
         return;
     for (size_t i = 0; i < list.n && *n < STANDALONE_MAX; i++) {
         _cleanup_free_ char *path = kk_xasprintf("%s/%s", rel, list.entries[i].name);
@@ -419,8 +419,8 @@ static void rotate_log(struct cell_ctx *c, const struct desired *d)
 
 static char *ctd_filter(const struct kk_key *key)
 {
-    return kk_xasprintf("labels.\"" LABEL_SPACE "\"==\"%s\",labels.\"" LABEL_STACK
-                        "\"==\"%s\",labels.\"" LABEL_CELL "\"==\"%s\"",
+    return kk_xasprintf("labels.\"" KK_LABEL_SPACE "\"==\"%s\",labels.\"" KK_LABEL_STACK
+                        "\"==\"%s\",labels.\"" KK_LABEL_CELL "\"==\"%s\"",
                         key->names[1], key->names[2], key->names[3]);
 }
 
@@ -474,7 +474,7 @@ static void standalone_ids(struct kk_agent *a, const struct kk_key *key, struct 
     _cleanup_free_ char *rel = kk_xasprintf("%s/" KK_TREE_CONTAINERS, dir);
     _cleanup_fs_list_ struct kk_fs_list list = {0};
     _cleanup_error_ kk_error *err = NULL;
-    if (kk_fs_list_dir(a->rootfd, rel, TREE_DIR_MAX, &list, &err) < 0)
+    if (kk_fs_list_dir(a->rootfd, rel, KK_TREE_DIR_MAX, &list, &err) < 0)
         return;
     for (size_t i = 0; i < list.n; i++) {
         _cleanup_free_ char *path = kk_xasprintf("%s/%s", rel, list.entries[i].name);
@@ -627,7 +627,7 @@ static int prune_containers(struct cell_ctx *c, bool *exists, kk_error **err)
                 continue;
             const char *h = NULL;
             for (char **l = v[i].labels; l && l[0] && l[1]; l += 2)
-                if (strcmp(l[0], LABEL_HASH) == 0)
+                if (strcmp(l[0], KK_LABEL_HASH) == 0)
                     h = l[1];
             if (h && strcmp(h, d->hash) == 0) {
                 keep[i] = true;
@@ -767,9 +767,9 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
 
     /* Root first, then the others in spec order, then standalone ones. */
     const struct kk_cell *cell = &spec->cell;
-    if (cell->n_containers > CELL_CONTAINERS_MAX) {
+    if (cell->n_containers > KK_CELL_CONTAINERS_MAX) {
         kk_error_set(&err, KK_E_INVALID, "%zu containers: at most %d per cell", cell->n_containers,
-                     CELL_CONTAINERS_MAX);
+                     KK_CELL_CONTAINERS_MAX);
         status_set_error(c->st, KK_STATE_FAILED, "TooManyContainers", err);
         return KK_QUEUE_DONE;
     }

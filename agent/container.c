@@ -160,9 +160,10 @@ int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err
                                     err) < 0)
         return kk_error_wrap(err, "rootfs of %s", d->ctd_id);
     const char *labels[] = {
-            LABEL_REALM,      c->key->names[0], LABEL_SPACE,      c->key->names[1], LABEL_STACK,
-            c->key->names[2], LABEL_CELL,       c->key->names[3], LABEL_CONTAINER,  d->spec->id,
-            LABEL_HASH,       d->hash,          LABEL_ROLE,       d->role,          NULL,
+            KK_LABEL_REALM,     c->key->names[0], KK_LABEL_SPACE, c->key->names[1],
+            KK_LABEL_STACK,     c->key->names[2], KK_LABEL_CELL,  c->key->names[3],
+            KK_LABEL_CONTAINER, d->spec->id,      KK_LABEL_HASH,  d->hash,
+            KK_LABEL_ROLE,      d->role,          NULL,
     };
     struct kk_ctd_container_spec cs = {
             .id = d->ctd_id,

@@ -65,7 +65,7 @@ static enum apply_result write_spec(struct kk_agent *a, struct kk_resource *r,
                                     const struct kk_key *key, const char *source, kk_error **err)
 {
     if (source)
-        kk_kvs_set(&r->meta.annotations, SOURCE_ANNOTATION, source);
+        kk_kvs_set(&r->meta.annotations, KK_ANNOTATION_SOURCE, source);
     _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
     kk_model_emit_spec(r, &out);
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
@@ -73,7 +73,7 @@ static enum apply_result write_spec(struct kk_agent *a, struct kk_resource *r,
     *strrchr(dir, '/') = '\0';
     _cleanup_buf_ struct kk_buf cur = KK_BUF_INIT;
     _cleanup_error_ kk_error *rerr = NULL;
-    bool existed = kk_fs_read_file(a->rootfd, rel, SPEC_FILE_MAX, &cur, &rerr) == 0;
+    bool existed = kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &cur, &rerr) == 0;
     if (existed && cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0)
         return RES_UNCHANGED;
     if (a->watch)
@@ -175,7 +175,7 @@ static void walk_specs(struct kk_agent *a, const char *dir, int depth, spec_fn f
 {
     _cleanup_fs_list_ struct kk_fs_list list = {0};
     _cleanup_error_ kk_error *err = NULL;
-    if (kk_fs_list_dir(a->rootfd, dir, TREE_DIR_MAX, &list, &err) < 0)
+    if (kk_fs_list_dir(a->rootfd, dir, KK_TREE_DIR_MAX, &list, &err) < 0)
         return;
     for (size_t i = 0; i < list.n; i++) {
         _cleanup_free_ char *rel = *dir ? kk_xasprintf("%s/%s", dir, list.entries[i].name)
@@ -204,12 +204,12 @@ static void collect_owned(struct kk_agent *a, const struct kk_key *key, void *ud
      * is not parsed (an inbox apply walks every spec of the tree). */
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
     _cleanup_buf_ struct kk_buf raw = KK_BUF_INIT;
-    if (kk_fs_read_file(a->rootfd, rel, SPEC_FILE_MAX, &raw, &err) < 0 ||
+    if (kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &raw, &err) < 0 ||
         !memmem(raw.data, raw.len, o->source, strlen(o->source)))
         return;
     if (spec_load(a, key, &r, &err) <= 0)
         return;
-    const char *src = kk_kvs_get(&r->meta.annotations, SOURCE_ANNOTATION);
+    const char *src = kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
     if (!src || strcmp(src, o->source) != 0)
         return;
     kk_xgrow((void **)&o->keys, &o->cap, o->n + 1, sizeof(*o->keys));

@@ -22,26 +22,14 @@
 #include "agent/metrics.h"
 #include "agent/puller.h"
 #include "agent/queue.h"
+#include "fsapi/contract.h"
 #include "fsapi/status.h"
 #include "fsapi/tree.h"
 
-#define KK_AGENT_VERSION    KUKEON_VERSION
-#define INBOX_KEY_PREFIX    "_inbox/"
-#define RESCAN_KEY          "_rescan"
-#define SOURCE_ANNOTATION   "kukeon.io/source"
-#define LABEL_REALM         "kukeon.io/realm"
-#define LABEL_SPACE         "kukeon.io/space"
-#define LABEL_STACK         "kukeon.io/stack"
-#define LABEL_CELL          "kukeon.io/cell"
-#define LABEL_CONTAINER     "kukeon.io/container"
-#define LABEL_HASH          "kukeon.io/hash"
-#define LABEL_ROLE          "kukeon.io/role"
-#define SPEC_FILE_MAX       (1024 * 1024)
-#define STATUS_FILE_MAX     (1024 * 1024)
-#define CELL_CONTAINERS_MAX 64
-#define CTL_FILE_MAX        256
-#define TREE_DIR_MAX        4096
-#define IMAGE_RETRY_MS      5000
+#define KK_AGENT_VERSION KUKEON_VERSION
+#define INBOX_KEY_PREFIX "_inbox/"
+#define RESCAN_KEY       "_rescan"
+#define IMAGE_RETRY_MS   5000
 /* An inbox file missing for less than this is an editor's save in flight
  * (vim renames web.yaml to web.yaml~ and writes a new one), not a removal. */
 #define INBOX_REMOVE_GRACE_MS 500

@@ -220,7 +220,7 @@ static int ensure_realm(struct kk_agent *a, const struct kk_key *key,
     _cleanup_free_ char *ns = !ns_spec || strcmp(ns_spec, dflt) == 0
                                       ? kk_xasprintf("%s%s", a->cfg.namespace_prefix, realm)
                                       : kk_xstrdup(ns_spec);
-    const char *labels[] = {LABEL_REALM, realm, NULL};
+    const char *labels[] = {KK_LABEL_REALM, realm, NULL};
     if (a->be.ctd->namespace_create(a->be.ctd_self, ns, labels, true, err) < 0) {
         agent_note_ctd_error(a, *err);
         kk_error_reason(err, "ContainerdUnavailable");

@@ -15,7 +15,7 @@ struct kk_status *status_load(struct kk_agent *a, const struct kk_key *key)
     _cleanup_free_ char *rel = kk_tree_status_path(key);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
     _cleanup_error_ kk_error *err = NULL;
-    if (!rel || kk_fs_read_file(a->rootfd, rel, STATUS_FILE_MAX, &data, &err) < 0)
+    if (!rel || kk_fs_read_file(a->rootfd, rel, KK_STATUS_FILE_MAX, &data, &err) < 0)
         return NULL;
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
     struct kk_status *st = NULL;
@@ -29,7 +29,7 @@ int spec_load(struct kk_agent *a, const struct kk_key *key, struct kk_resource *
 {
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
-    if (kk_fs_read_file(a->rootfd, rel, SPEC_FILE_MAX, &data, err) < 0) {
+    if (kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &data, err) < 0) {
         if (kk_error_code(*err) == KK_E_NOT_FOUND) {
             kk_error_freep(err);
             return 0;
@@ -101,8 +101,8 @@ int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status 
     _cleanup_buf_ struct kk_buf cur = KK_BUF_INIT, out = KK_BUF_INIT;
     _cleanup_error_ kk_error *rerr = NULL;
     kk_status_emit(st, &out);
-    if (kk_fs_read_file(a->rootfd, rel, STATUS_FILE_MAX, &cur, &rerr) == 0 && cur.len == out.len &&
-        memcmp(cur.data, out.data, out.len) == 0) {
+    if (kk_fs_read_file(a->rootfd, rel, KK_STATUS_FILE_MAX, &cur, &rerr) == 0 &&
+        cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0) {
         agent_set_state(a, kk_key_format(key, (char[KK_KEY_STRLEN]){0}), st->state);
         return 0;
     }

@@ -33,16 +33,12 @@
 #include <stdint.h>
 
 #include "fsapi/error.h"
+#include "fsapi/contract.h"
 #include "fsapi/tree.h"
 #include "fsapi/validate.h"
 #include "fsapi/yaml-codec.h"
 
-#define KK_API_VERSION  "v1beta1"
-#define KK_DEFAULT_NAME "default"
-/* Annotation the agent puts on a spec it materialised from an inbox file:
- * the file's name. Metadata is not part of the spec hash, so moving a
- * resource between inbox files does not change its hash. */
-#define KK_ANNOTATION_SOURCE "kukeon.io/source"
+/* KK_API_VERSION, KK_DEFAULT_NAME, KK_ANNOTATION_SOURCE: fsapi/contract.h */
 
 enum kk_kind {
     KK_KIND_REALM,

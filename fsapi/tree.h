@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fsapi/contract.h"
 #include "fsapi/error.h"
 
 /* DESIGN.md §1: a name is 1-63 of [a-z0-9-], alphanumeric at both ends.
@@ -38,7 +39,6 @@
  * components can be checked in place. kk_name_valid() (fsapi/validate.h) is
  * the NUL-terminated form of the same rule, with an explanation; the tree
  * unit test keeps the two in agreement. */
-#define KK_NAME_MAX 63
 bool kk_name_valid_n(const char *s, size_t len);
 
 /* The level of a key is its number of names. It follows the model's kinds
@@ -132,13 +132,8 @@ char *kk_tree_inbox_status_path(const char *file);
 /* "_agent/status.yaml" */
 char *kk_tree_agent_status_path(void);
 
-/* Reserved top-level entries of the state root (never resource names: they
- * start with '_', which kk_name_valid_n refuses). */
-#define KK_TREE_INBOX_DIRNAME "_inbox"
-#define KK_TREE_AGENT_DIRNAME "_agent"
-#define KK_TREE_STATUS_NAME   "status.yaml"
-#define KK_TREE_CTL_NAME      "ctl"
-#define KK_TREE_CONTAINERS    "containers"
+/* The reserved names (KK_TREE_INBOX_DIRNAME, KK_TREE_STATUS_NAME, ...) are
+ * in fsapi/contract.h. */
 
 /* Joins root and a relative path for messages and for APIs that want an
  * absolute path ("<root>/<rel>"); the caller frees. */

@@ -24,10 +24,9 @@
 #include <stdio.h>
 
 #include "fsapi/buf.h"
+#include "fsapi/contract.h"
 
 #define KK_DIAGS_MAX 100
-/* Longest name of a realm, space, stack, cell or container. */
-#define KK_NAME_MAX 63
 
 struct kk_diag {
     char *file; /* may be NULL */

@@ -14,8 +14,8 @@
 #include "fsapi/fsutil.h"
 #include "fsapi/hash.h"
 #include "fsapi/inbox.h"
-#include "fsapi/kuke/common.h"
-#include "fsapi/kuke/kuke.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 #include "fsapi/manifest.h"
 
 #define MAX_FILES 64

@@ -9,8 +9,8 @@
 
 #include "fsapi/atomic.h"
 #include "fsapi/fsutil.h"
-#include "fsapi/kuke/common.h"
-#include "fsapi/kuke/kuke.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 
 #define DEFAULT_IMAGE "docker.io/library/debian:latest"
 

@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "fsapi/atomic.h"
-#include "fsapi/kuke/common.h"
-#include "fsapi/kuke/kuke.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 
 static void usage(FILE *out, const char *verb)
 {

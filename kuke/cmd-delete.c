@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fsapi/fsutil.h"
-#include "fsapi/kuke/common.h"
-#include "fsapi/kuke/kuke.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 #include "fsapi/manifest.h"
 
 #define MAX_CHILDREN 100000

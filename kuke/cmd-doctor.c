@@ -20,7 +20,7 @@
 
 #include "fsapi/buf.h"
 #include "fsapi/fsutil.h"
-#include "fsapi/kuke/kuke.h"
+#include "kuke/kuke.h"
 #include "fsapi/tree.h"
 #include "fsapi/validate.h"
 #include "fsapi/yaml.h"

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "fsapi/fsutil.h"
-#include "fsapi/kuke/common.h"
-#include "fsapi/kuke/kuke.h"
-#include "fsapi/kuke/output.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
+#include "kuke/output.h"
 #include "fsapi/manifest.h"
 
 #define MAX_ENTRIES 100000

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fsapi/kuke/kuke.h"
+#include "kuke/kuke.h"
 #include "fsapi/model.h"
 #include "fsapi/validate.h"
 #include "runtime/image/image.h"

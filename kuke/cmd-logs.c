@@ -9,8 +9,8 @@
 #include <sys/inotify.h>
 
 #include "fsapi/fsutil.h"
-#include "fsapi/kuke/common.h"
-#include "fsapi/kuke/kuke.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 
 static void usage(FILE *out)
 {

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsapi/kuke/common.h"
+#include "kuke/common.h"
 #include "fsapi/model.h"
 #include "fsapi/validate.h"
 #include "runtime/registry/registry.h"

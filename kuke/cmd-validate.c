@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsapi/kuke/kuke.h"
+#include "kuke/kuke.h"
 #include "fsapi/manifest.h"
 
 static void usage(FILE *out)

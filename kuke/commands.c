@@ -1,6 +1,6 @@
 #include <stddef.h>
 
-#include "fsapi/kuke/kuke.h"
+#include "kuke/kuke.h"
 
 /* Verbs are added here as their cmd-*.c files land. */
 int kuke_cmd_validate(int argc, char **argv);

@@ -1,4 +1,4 @@
-#include "fsapi/kuke/common.h"
+#include "kuke/common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +146,7 @@ int kuke_load_status(const struct kuke_ctx *ctx, const struct kk_key *key, struc
 
 const char *kuke_spec_owner(const struct kk_resource *r)
 {
-    return kk_kvs_get(&r->meta.annotations, KUKE_ANNOTATION_SOURCE);
+    return kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
 }
 
 int kuke_fail(const char *verb, const kk_error *err)

@@ -23,9 +23,6 @@
 #include "fsapi/status.h"
 #include "fsapi/tree.h"
 
-/* Annotation the agent puts on specs it materialised from an inbox file. */
-#define KUKE_ANNOTATION_SOURCE "kukeon.io/source"
-
 enum {
     KUKE_OPT_STATE = 0x1000,
     KUKE_OPT_INBOX_DIR,

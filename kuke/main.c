@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fsapi/kuke/kuke.h"
+#include "kuke/kuke.h"
 
 static void usage(FILE *out)
 {

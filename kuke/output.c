@@ -1,4 +1,4 @@
-#include "fsapi/kuke/output.h"
+#include "kuke/output.h"
 
 #include <stdarg.h>
 #include <string.h>

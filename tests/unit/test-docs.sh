@@ -41,7 +41,7 @@ kt_case kuke_page_has_every_verb
 if [ -x "$KUKEON_BIN/kuke" ]; then
     verbs=$("$KUKEON_BIN/kuke" --help 2>&1 | awk '/^commands:/{c=1; next} c && /^  [a-z]/{print $1}')
 else
-    verbs=$(sed -n 's/^ *{"\([a-z]*\)", ".*/\1/p' fsapi/kuke/commands.c)
+    verbs=$(sed -n 's/^ *{"\([a-z]*\)", ".*/\1/p' kuke/commands.c)
 fi
 # Synopsis lines (".B kuke VERB..."), roff font escapes removed.
 synopsis=$(sed -n 's/^\.B kuke //p' docs/kuke.1 | sed 's/\\f[RPBI]//g; s/\\-/-/g')

@@ -18,16 +18,6 @@
 #define DESIRED_MAX    (KK_CELL_CONTAINERS_MAX + STANDALONE_MAX)
 #define LOG_MAX_BYTES  (10 * 1024 * 1024)
 
-static void set_entry(struct kk_container_status *cs, enum kk_state state, const char *reason,
-                      const char *message)
-{
-    cs->state = state;
-    free(cs->reason);
-    free(cs->message);
-    cs->reason = reason ? kk_xstrdup(reason) : NULL;
-    cs->message = message ? kk_xstrdup(message) : NULL;
-}
-
 static struct ctr_mem *ctr_mem_of(struct cell_ctx *c, const char *id)
 {
     struct res_mem *m = c->mem;
@@ -199,7 +189,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
 
     if (!exists) {
         if (c->mem->stopped) {
-            set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
+            kk_container_status_set(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
             return;
         }
         if (container_create(c, d, &err) < 0) {
@@ -208,8 +198,8 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
              * else (ImagePullFailed too) takes the queue's backoff. */
             bool img = err->reason && (strcmp(err->reason, "ImageNotFound") == 0 ||
                                        strcmp(err->reason, "PullingImage") == 0);
-            set_entry(cs, KK_STATE_PENDING, err->reason ? err->reason : "CreateFailed",
-                      err->message);
+            kk_container_status_set(cs, KK_STATE_PENDING,
+                                    err->reason ? err->reason : "CreateFailed", err->message);
             kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
             if (img)
                 c->retry_ms =
@@ -228,7 +218,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     if (a->be.ctd->task_get(a->be.ctd_self, c->ns, d->ctd_id, &ts, &err) < 0) {
         if (kk_error_code(err) != KK_E_NOT_FOUND) {
             agent_note_ctd_error(a, err);
-            set_entry(cs, KK_STATE_UNKNOWN, "ContainerdError", err->message);
+            kk_container_status_set(cs, KK_STATE_UNKNOWN, "ContainerdError", err->message);
             c->failed = true;
             return;
         }
@@ -251,7 +241,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     if (have_task && ts.status == KK_CTD_TASK_CREATED && !c->mem->stopped) {
         /* Created but never started (an agent killed in between). */
         if (a->be.ctd->task_start(a->be.ctd_self, c->ns, d->ctd_id, &ts.pid, &err) < 0) {
-            set_entry(cs, KK_STATE_PENDING, "StartFailed", err->message);
+            kk_container_status_set(cs, KK_STATE_PENDING, "StartFailed", err->message);
             c->failed = true;
             return;
         }
@@ -263,7 +253,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
         cs->finished_at = ts.exited_at_ns ? ts.exited_at_ns : agent_now_ns();
         cs->started_at = cm->started_at;
         if (c->root_down && !d->root) {
-            set_entry(cs, KK_STATE_STOPPED, "RootExited", NULL);
+            kk_container_status_set(cs, KK_STATE_STOPPED, "RootExited", NULL);
             return;
         }
         if (c->mem->stopped) {
@@ -271,7 +261,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
             kk_error_freep(&err);
             cm->finished_at = cs->finished_at;
             cm->pid = 0; /* deleted on purpose: a later start is no restart */
-            set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
+            kk_container_status_set(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
             return;
         }
         if (agent_take_oom(a, c->ns, d->ctd_id))
@@ -281,7 +271,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
         kk_restart_decide(d->spec, ts.exit_status, cm->restart_count, &dec);
         if (!dec.restart) {
             _cleanup_free_ char *msg = kk_xasprintf("exited with code %u%s", ts.exit_status, why);
-            set_entry(cs, dec.state, cm->oom ? "OOMKilled" : dec.reason, msg);
+            kk_container_status_set(cs, dec.state, cm->oom ? "OOMKilled" : dec.reason, msg);
             return;
         }
         int64_t now = agent_mono_ms();
@@ -294,7 +284,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
             unsigned left = (unsigned)(cm->backoff_until_ms - now);
             _cleanup_free_ char *msg = kk_xasprintf("exited with code %u%s; restarting in %u ms",
                                                     ts.exit_status, why, left);
-            set_entry(cs, KK_STATE_PENDING, "BackOff", msg);
+            kk_container_status_set(cs, KK_STATE_PENDING, "BackOff", msg);
             if (!c->retry_ms || left < c->retry_ms)
                 c->retry_ms = left ? left : 1;
             return;
@@ -310,11 +300,11 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
 
     if (!have_task) {
         if (c->root_down && !d->root) {
-            set_entry(cs, KK_STATE_STOPPED, "RootExited", NULL);
+            kk_container_status_set(cs, KK_STATE_STOPPED, "RootExited", NULL);
             return;
         }
         if (c->mem->stopped) {
-            set_entry(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
+            kk_container_status_set(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
             return;
         }
         uint32_t pid = 0;
@@ -325,7 +315,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
                                                        (int)a->cfg.stop_timeout_s * 1000, &e2) < 0)
                     kk_log_warn("%s: %s", c->keystr, e2->message);
             }
-            set_entry(cs, KK_STATE_PENDING, "StartFailed", err->message);
+            kk_container_status_set(cs, KK_STATE_PENDING, "StartFailed", err->message);
             kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
             c->failed = true;
             return;
@@ -346,7 +336,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     }
     cs->started_at = cm->started_at;
     if (c->root_down && !d->root) {
-        set_entry(cs, KK_STATE_READY, "Stopping", "the root container exited");
+        kk_container_status_set(cs, KK_STATE_READY, "Stopping", "the root container exited");
         c->retry_ms = c->retry_ms && c->retry_ms < 1000 ? c->retry_ms : 1000;
         return;
     }
@@ -361,7 +351,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
             a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err);
         kk_error_freep(&err);
         a->be.ctd->task_kill(a->be.ctd_self, c->ns, d->ctd_id, sig, true, &err);
-        set_entry(cs, KK_STATE_READY, "Stopping", NULL);
+        kk_container_status_set(cs, KK_STATE_READY, "Stopping", NULL);
         unsigned wait = sig == SIGKILL ? 1000 : a->cfg.stop_timeout_s * 1000 + 100;
         if (!c->retry_ms || wait < c->retry_ms)
             c->retry_ms = wait;
@@ -369,21 +359,21 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     }
     if (c->mem->paused && ts.status != KK_CTD_TASK_PAUSED) {
         if (a->be.ctd->task_pause(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
-            set_entry(cs, KK_STATE_READY, "PauseFailed", err->message);
+            kk_container_status_set(cs, KK_STATE_READY, "PauseFailed", err->message);
             return;
         }
         ts.status = KK_CTD_TASK_PAUSED;
     } else if (!c->mem->paused && ts.status == KK_CTD_TASK_PAUSED) {
         if (a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
-            set_entry(cs, KK_STATE_PAUSED, "ResumeFailed", err->message);
+            kk_container_status_set(cs, KK_STATE_PAUSED, "ResumeFailed", err->message);
             return;
         }
         ts.status = KK_CTD_TASK_RUNNING;
     }
     if (ts.status == KK_CTD_TASK_PAUSED)
-        set_entry(cs, KK_STATE_PAUSED, "PausedByUser", NULL);
+        kk_container_status_set(cs, KK_STATE_PAUSED, "PausedByUser", NULL);
     else
-        set_entry(cs, KK_STATE_READY, NULL, NULL);
+        kk_container_status_set(cs, KK_STATE_READY, NULL, NULL);
 }
 
 /* Caps containers/<id>.log at LOG_MAX_BYTES: the content moves to
@@ -770,7 +760,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     if (cell->n_containers > KK_CELL_CONTAINERS_MAX) {
         kk_error_set(&err, KK_E_INVALID, "%zu containers: at most %d per cell", cell->n_containers,
                      KK_CELL_CONTAINERS_MAX);
-        status_set_error(c->st, KK_STATE_FAILED, "TooManyContainers", err);
+        kk_status_set_error(c->st, KK_STATE_FAILED, "TooManyContainers", err);
         return KK_QUEUE_DONE;
     }
     for (size_t i = 0; i < cell->n_containers; i++)
@@ -796,7 +786,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     unsigned flags = cell->nested_cgroup_runtime ? KK_CG_ENSURE_NESTED : 0;
     if (agent_cg_ensure(a, &ref, flags | KK_CG_ENSURE_MOVE_INTERNAL, c->st, &err) < 0 ||
         ensure_network(c, &err) < 0) {
-        status_set_error(c->st, KK_STATE_PENDING, "HostSetupFailed", err);
+        kk_status_set_error(c->st, KK_STATE_PENDING, "HostSetupFailed", err);
         kk_log_warn("%s: %s", c->keystr, err->message);
         return KK_QUEUE_RETRY;
     }
@@ -811,7 +801,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     }
     if (prune_containers(c, exists, &err) < 0) {
         agent_note_ctd_error(a, err);
-        status_set_error(c->st, KK_STATE_PENDING, "ContainerdError", err);
+        kk_status_set_error(c->st, KK_STATE_PENDING, "ContainerdError", err);
         kk_log_warn("%s: %s", c->keystr, err->message);
         return KK_QUEUE_RETRY;
     }
@@ -859,7 +849,7 @@ int reconcile_cell(struct kk_agent *a, const struct kk_key *key)
     int verdict = KK_QUEUE_DONE;
     if (r < 0) {
         /* A broken spec changes nothing that runs. */
-        status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
+        kk_status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
         kk_error_freep(&err);
     } else if ((r = parent_ready(a, key, st)) <= 0) {
         if (r < 0)

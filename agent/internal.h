@@ -140,8 +140,6 @@ int reconcile_stack(struct kk_agent *a, const struct kk_key *key);
 int parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st);
 
 void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode);
-void status_set_error(struct kk_status *st, enum kk_state state, const char *reason,
-                      const kk_error *err);
 /* cgroup calls serialised on agent->cg_lock (struct kk_cg is not
  * thread-safe); ensure fills st's cgroup fields when st is not NULL. */
 int agent_cg_ensure(struct kk_agent *a, const struct kk_cg_ref *ref, unsigned flags,

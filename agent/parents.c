@@ -78,22 +78,6 @@ int agent_cg_remove(struct kk_agent *a, const struct kk_cg_ref *ref, kk_error **
     return r < 0 ? kk_error_wrap(err, "remove cgroup") : 0;
 }
 
-static void set_msg(struct kk_status *st, enum kk_state state, const char *reason,
-                    const char *message)
-{
-    st->state = state;
-    free(st->reason);
-    free(st->message);
-    st->reason = reason ? kk_xstrdup(reason) : NULL;
-    st->message = message ? kk_xstrdup(message) : NULL;
-}
-
-void status_set_error(struct kk_status *st, enum kk_state state, const char *reason,
-                      const kk_error *err)
-{
-    set_msg(st, state, err && err->reason ? err->reason : reason, err ? err->message : NULL);
-}
-
 static struct kk_cg_ref cg_ref_of(const struct kk_key *key)
 {
     struct kk_cg_ref ref = {0};
@@ -121,8 +105,8 @@ static int delete_parent_level(struct kk_agent *a, const struct kk_key *key,
     if (agent_has_children(a, key)) {
         _cleanup_(kk_status_freep) struct kk_status *st =
                 kk_status_new((enum kk_kind)(key->level - 1), key->names[key->level - 1]);
-        set_msg(st, KK_STATE_PENDING, "WaitingForChildren",
-                "spec removed; deleted once its children are gone");
+        kk_status_set(st, KK_STATE_PENDING, "WaitingForChildren",
+                      "spec removed; deleted once its children are gone");
         if (status_write(a, key, st, prev, &err) < 0)
             kk_log_warn("%s: %s", buf, err->message);
         /* Children without a spec delete themselves and enqueue us. */
@@ -181,7 +165,7 @@ static int reconcile_level(struct kk_agent *a, const struct kk_key *key, ensure_
     int verdict = KK_QUEUE_DONE;
     if (r < 0) {
         /* A broken spec changes nothing that exists. */
-        status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
+        kk_status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
         agent_set_ready(a, buf, false);
     } else if ((r = parent_ready(a, key, st)) <= 0) {
         agent_set_ready(a, buf, false);
@@ -193,12 +177,12 @@ static int reconcile_level(struct kk_agent *a, const struct kk_key *key, ensure_
         kk_model_spec_hash(spec, hash);
         st->observed_generation = kk_xstrdup(hash);
         if (ensure(a, key, spec, st, &err) < 0) {
-            status_set_error(st, KK_STATE_PENDING, "Error", err);
+            kk_status_set_error(st, KK_STATE_PENDING, "Error", err);
             kk_log_warn("%s: %s", buf, err->message);
             agent_set_ready(a, buf, false);
             verdict = KK_QUEUE_RETRY;
         } else {
-            set_msg(st, KK_STATE_READY, NULL, NULL);
+            kk_status_set(st, KK_STATE_READY, NULL, NULL);
             agent_set_ready(a, buf, true);
         }
     }

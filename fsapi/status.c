@@ -107,6 +107,44 @@ void kk_status_free(struct kk_status *st)
     free(st);
 }
 
+static void set_condition(int *state, char **reason, char **message, enum kk_state new_state,
+                          const char *new_reason, const char *new_message)
+{
+    /* Copy before freeing: the new text may be the old one. */
+    char *r = new_reason ? kk_xstrdup(new_reason) : NULL;
+    char *m = new_message ? kk_xstrdup(new_message) : NULL;
+    free(*reason);
+    free(*message);
+    *state = new_state;
+    *reason = r;
+    *message = m;
+}
+
+void kk_status_set(struct kk_status *st, enum kk_state state, const char *reason,
+                   const char *message)
+{
+    set_condition(&st->state, &st->reason, &st->message, state, reason, message);
+}
+
+void kk_status_set_error(struct kk_status *st, enum kk_state state, const char *reason,
+                         const kk_error *err)
+{
+    kk_status_set(st, state, err && err->reason ? err->reason : reason, err ? err->message : NULL);
+}
+
+void kk_container_status_set(struct kk_container_status *cs, enum kk_state state,
+                             const char *reason, const char *message)
+{
+    set_condition(&cs->state, &cs->reason, &cs->message, state, reason, message);
+}
+
+void kk_container_status_set_error(struct kk_container_status *cs, enum kk_state state,
+                                   const char *reason, const kk_error *err)
+{
+    kk_container_status_set(cs, state, err && err->reason ? err->reason : reason,
+                            err ? err->message : NULL);
+}
+
 const struct kk_container_status *kk_status_find_container(const struct kk_status *st,
                                                            const char *id)
 {

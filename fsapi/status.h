@@ -101,6 +101,19 @@ struct kk_container_status *kk_status_container(struct kk_status *st, const char
 const struct kk_container_status *kk_status_find_container(const struct kk_status *st,
                                                            const char *id);
 
+/* Sets the condition of a resource (st) or of one container (cs): state,
+ * reason (CamelCase, may be NULL) and message (may be NULL), copied; the
+ * previous reason and message are freed. The _error forms take reason and
+ * message from err when it has them (err->reason wins over `reason`). */
+void kk_status_set(struct kk_status *st, enum kk_state state, const char *reason,
+                   const char *message);
+void kk_status_set_error(struct kk_status *st, enum kk_state state, const char *reason,
+                         const kk_error *err);
+void kk_container_status_set(struct kk_container_status *cs, enum kk_state state,
+                             const char *reason, const char *message);
+void kk_container_status_set_error(struct kk_container_status *cs, enum kk_state state,
+                                   const char *reason, const kk_error *err);
+
 /* Writes st as one YAML document (see the top of this file). */
 void kk_status_emit(const struct kk_status *st, struct kk_buf *out);
 /* Loads a status document; unknown fields are errors, as for manifests.

@@ -14,18 +14,14 @@
 
 #define SCAN_DIR_MAX 10000
 
-int64_t agent_now_ns(void)
+int64_t agent_now_ns(const struct kk_agent *a)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return kk_clock_real_ns(a->be.clock);
 }
 
-int64_t agent_mono_ms(void)
+int64_t agent_mono_ms(const struct kk_agent *a)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return kk_clock_mono_ms(a->be.clock);
 }
 
 /* ---- test-mode pending list (workers == 0) ----------------------------- */
@@ -578,7 +574,7 @@ void kk_agent_rescan(struct kk_agent *a)
     scan_containerd(a);
     pthread_mutex_lock(&a->lock);
     a->scanned = true;
-    a->last_scan_at = agent_now_ns();
+    a->last_scan_at = agent_now_ns(a);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -638,7 +634,7 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
     pthread_mutex_init(&a->lock, NULL);
     pthread_mutex_init(&a->cg_lock, NULL);
     pthread_mutex_init(&a->spec_lock, NULL);
-    a->started_at = agent_now_ns();
+    a->started_at = agent_now_ns(a);
     kk_metrics_init(&a->metrics, time(NULL));
     if (be->registry)
         a->puller = kk_puller_new(be->registry, be->registry_self, be->client, puller_wake, a);

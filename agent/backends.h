@@ -17,6 +17,7 @@
 #define KUKEON_AGENT_BACKENDS_H
 
 #include "agent/config.h"
+#include "fsapi/clock.h"
 #include "runtime/cgroup/cgroup.h"
 #include "runtime/containerd/containerd.h"
 #include "runtime/firewall/firewall.h"
@@ -36,6 +37,9 @@ struct kk_agent_backends {
      * NULL: no pulls, a missing image stays ImageNotFound. */
     const struct kk_registry_ops *registry;
     void *registry_self;
+    /* Time for timestamps, backoffs and grace periods (fsapi/clock.h);
+     * NULL: the system clock. Unit tests pass a fake and advance it. */
+    const struct kk_clock *clock;
     /* Real backends only: what kk_agent_backends_close releases. The
      * client is also what pulls write into. */
     struct kk_ctd *client;

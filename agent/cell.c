@@ -113,7 +113,7 @@ static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
     free(lc->verb);
     free(lc->result);
     lc->verb = arg ? kk_xasprintf("%s %s", verb, arg) : kk_xstrdup(verb ? verb : "");
-    lc->at = agent_now_ns();
+    lc->at = agent_now_ns(c->a);
     lc->result = kk_xstrdup(result);
     kk_log_info("%s: ctl %s: %s", c->keystr, lc->verb, result);
     return act;
@@ -229,7 +229,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
              * died, and its shims with it): what follows is a restart. */
             cm->restart_count++;
             cs->restart_count = cm->restart_count;
-            cs->finished_at = cm->finished_at = agent_now_ns();
+            cs->finished_at = cm->finished_at = agent_now_ns(c->a);
             kk_metrics_add_restart(&a->metrics);
             kk_log_info("%s: container %s: task %u vanished; starting it again", c->keystr,
                         d->spec->id, cm->pid);
@@ -250,7 +250,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     }
     if (have_task && ts.status == KK_CTD_TASK_STOPPED) {
         cs->exit_code = ts.exit_status;
-        cs->finished_at = ts.exited_at_ns ? ts.exited_at_ns : agent_now_ns();
+        cs->finished_at = ts.exited_at_ns ? ts.exited_at_ns : agent_now_ns(c->a);
         cs->started_at = cm->started_at;
         if (c->root_down && !d->root) {
             kk_container_status_set(cs, KK_STATE_STOPPED, "RootExited", NULL);
@@ -274,7 +274,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
             kk_container_status_set(cs, dec.state, cm->oom ? "OOMKilled" : dec.reason, msg);
             return;
         }
-        int64_t now = agent_mono_ms();
+        int64_t now = agent_mono_ms(c->a);
         if (!cm->backoff_until_ms) {
             cm->backoff_until_ms = now + dec.delay_ms;
             kk_log_info("%s: container %s exited with code %u, restart in %u ms", c->keystr,
@@ -323,7 +323,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
         cs->exit_code = KK_UNSET;
         cs->finished_at = 0;
         cm->pid = pid;
-        cm->started_at = agent_now_ns();
+        cm->started_at = agent_now_ns(c->a);
         ts.pid = pid;
         ts.status = KK_CTD_TASK_RUNNING;
     }
@@ -332,7 +332,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     cs->pid = ts.pid;
     if (cm->pid != ts.pid || !cm->started_at) {
         cm->pid = ts.pid;
-        cm->started_at = agent_now_ns();
+        cm->started_at = agent_now_ns(c->a);
     }
     cs->started_at = cm->started_at;
     if (c->root_down && !d->root) {
@@ -341,7 +341,7 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
         return;
     }
     if (c->mem->stopped) {
-        int64_t now = agent_mono_ms();
+        int64_t now = agent_mono_ms(c->a);
         int sig = SIGTERM;
         if (!c->mem->stop_sent_ms)
             c->mem->stop_sent_ms = now;

@@ -333,7 +333,7 @@ int reconcile_inbox(struct kk_agent *a, const char *name)
         if (a->queue) {           /* test mode runs keys by hand: no grace there */
             _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
             struct res_mem *m = agent_mem(a, key);
-            int64_t now = agent_mono_ms();
+            int64_t now = agent_mono_ms(a);
             if (!m->inbox_missing_ms)
                 m->inbox_missing_ms = now;
             int64_t waited = now - m->inbox_missing_ms;

@@ -93,8 +93,9 @@ struct kk_agent {
 };
 
 /* agent.c */
-int64_t agent_now_ns(void);
-int64_t agent_mono_ms(void);
+/* The agent's clock (be.clock): real time in ns, monotonic time in ms. */
+int64_t agent_now_ns(const struct kk_agent *a);
+int64_t agent_mono_ms(const struct kk_agent *a);
 void agent_enqueue(struct kk_agent *a, const char *key);
 void agent_enqueue_after(struct kk_agent *a, const char *key, unsigned ms);
 /* The memory of key, created if absent; never NULL. */

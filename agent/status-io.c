@@ -89,7 +89,7 @@ static bool str_eq(const char *a, const char *b)
 int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status *st,
                  const struct kk_status *prev, kk_error **err)
 {
-    int64_t now = agent_now_ns();
+    int64_t now = agent_now_ns(a);
     st->created_at = prev && prev->created_at ? prev->created_at : now;
     if (prev && prev->ready_at)
         st->ready_at = prev->ready_at;

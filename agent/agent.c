@@ -587,26 +587,11 @@ static void puller_wake(void *userdata, const char *key)
 }
 
 /* mkdir -p of a configured (trusted) absolute path. */
-static int mkdir_p(const char *path, kk_error **err)
-{
-    _cleanup_free_ char *p = kk_xstrdup(path);
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return kk_error_errno(err, "mkdir %s", p);
-            *s = c;
-            if (!c)
-                return 0;
-        }
-    }
-}
-
 int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backends *be,
                  struct kk_agent **out, kk_error **err)
 {
-    if (mkdir_p(cfg->state, err) < 0 || mkdir_p(cfg->run_dir, err) < 0)
+    if (kk_fs_mkdir_p_abs(cfg->state, 0755, err) < 0 ||
+        kk_fs_mkdir_p_abs(cfg->run_dir, 0755, err) < 0)
         return -1;
     int rootfd = kk_fs_open_root(cfg->state, err);
     if (rootfd < 0)

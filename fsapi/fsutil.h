@@ -55,6 +55,12 @@ int kk_fs_open_parent(int rootfd, const char *rel, const char **base, kk_error *
  * opened as kk_fs_open_dir. */
 int kk_fs_mkdir_p(int rootfd, const char *rel, mode_t mode, int *dirfd, kk_error **err);
 
+/* mkdir -p of an absolute, configured path (the state root, the run dir):
+ * unlike paths inside the tree it may pass through symlinks such as
+ * /var/run. Missing parents get 0755, the last component `mode`; an
+ * existing directory is fine, an existing non-directory is KK_E_INVALID. */
+int kk_fs_mkdir_p_abs(const char *path, mode_t mode, kk_error **err);
+
 /* Reads the regular file `rel` whole into out (appended), failing with
  * KK_E_EXHAUSTED / EFBIG past `max` bytes. FIFOs, devices and directories
  * are refused without blocking. */

@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/sdnotify.h"
 #include "agent/watch.h"
+#include "fsapi/fsutil.h"
 #include "fsapi/log.h"
 
 #define AGENT_STATUS_PERIOD_MS 5000
@@ -50,20 +51,6 @@ static void notify(const char *msg)
         kk_log_debug("sd_notify: %s", err->message);
 }
 
-static int mkdir_p(const char *path)
-{
-    _cleanup_free_ char *p = kk_xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int run(const struct kk_agent_config *cfg, kk_error **err)
 {
     sigset_t mask;
@@ -76,8 +63,8 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
     _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0)
         return kk_error_errno(err, "signalfd");
-    if (mkdir_p(cfg->manifests) < 0)
-        return kk_error_errno(err, "mkdir %s", cfg->manifests);
+    if (kk_fs_mkdir_p_abs(cfg->manifests, 0755, err) < 0)
+        return -1;
 
     struct kk_agent_backends be;
     if (kk_agent_backends_open_real(cfg, &be, err) < 0)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fsapi/atomic.h"
-#include "runtime/net/fileio.h"
+#include "fsapi/fsutil.h"
 #include "runtime/net/net.h"
 
 #define RESOLV_MAX    (64u << 10)
@@ -162,7 +162,7 @@ int kk_net_write_cell_files(const char *dir, const struct kk_net_hosts_spec *spe
             spec->upstream_resolv ? spec->upstream_resolv : KK_NET_HOST_RESOLV_UPSTREAM);
     kk_net_render_resolv(host, upstream, &resolv);
 
-    if (kk_net_mkdir_p(dir, 0755, err) < 0)
+    if (kk_fs_mkdir_p_abs(dir, 0755, err) < 0)
         return kk_error_wrap(err, "cell files");
     _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)

@@ -13,7 +13,7 @@
 
 #include "fsapi/buf.h"
 #include "fsapi/atomic.h"
-#include "runtime/net/fileio.h"
+#include "fsapi/fsutil.h"
 #include "runtime/net/net.h"
 
 #define IPAM_SUFFIX     ".ipam"
@@ -279,7 +279,7 @@ int kk_ipam_open(struct kk_ipam *ipam, const char *state_dir, const char *pool, 
     ipam->dirfd = -1;
     if (kk_ipam_parse_cidr(pool, POOL_LEN_MIN, POOL_SUBNET_LEN, &ipam->pool, err) < 0)
         return kk_error_wrap(err, "subnet pool");
-    if (kk_net_mkdir_p(state_dir, 0700, err) < 0)
+    if (kk_fs_mkdir_p_abs(state_dir, 0700, err) < 0)
         return kk_error_wrap(err, "IPAM state directory");
     ipam->dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (ipam->dirfd < 0)

@@ -11,13 +11,13 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "runtime/net/fileio.h"
+#include "fsapi/fsutil.h"
 
 #define THREAD_NETNS "/proc/thread-self/ns/net"
 
 int kk_netns_prepare_dir(const char *dir, kk_error **err)
 {
-    if (kk_net_mkdir_p(dir, 0755, err) < 0)
+    if (kk_fs_mkdir_p_abs(dir, 0755, err) < 0)
         return kk_error_wrap(err, "namespace directory");
     bool bound = false;
     while (mount("", dir, "none", MS_SHARED | MS_REC, NULL) < 0) {

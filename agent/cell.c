@@ -503,6 +503,7 @@ static int keep_waiting(struct kk_agent *a, const struct kk_key *key, const char
         kk_log_warn("%s: %s", keystr, err->message);
         return KK_QUEUE_RETRY;
     }
+    agent_set_state(a, keystr, st->state);
     kk_log_info("%s: no cell spec; %zu standalone container(s) wait for it", keystr, ids->n);
     return KK_QUEUE_DONE;
 }
@@ -879,6 +880,7 @@ int reconcile_cell(struct kk_agent *a, const struct kk_key *key)
         kk_log_warn("%s: %s", c.keystr, err->message);
         return KK_QUEUE_RETRY;
     }
+    agent_set_state(a, c.keystr, st->state);
     if (verdict == KK_QUEUE_DONE && c.retry_ms)
         agent_enqueue_after(a, c.keystr, c.retry_ms);
     return verdict;

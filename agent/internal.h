@@ -124,7 +124,8 @@ bool agent_has_children(struct kk_agent *a, const struct kk_key *key);
  * never a reason to act). */
 struct kk_status *status_load(struct kk_agent *a, const struct kk_key *key);
 /* Writes st if it differs from the file, keeping createdAt/readyAt of prev
- * and stamping updatedAt only on a change. Returns 1 written, 0 unchanged. */
+ * and stamping updatedAt only on a change. Returns 1 written, 0 unchanged.
+ * Only the file: the caller records the state in memory (agent_set_state). */
 int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status *st,
                  const struct kk_status *prev, kk_error **err);
 /* Loads the spec of key from the tree: 1 loaded, 0 absent, < 0 invalid. */

@@ -109,6 +109,8 @@ static int delete_parent_level(struct kk_agent *a, const struct kk_key *key,
                       "spec removed; deleted once its children are gone");
         if (status_write(a, key, st, prev, &err) < 0)
             kk_log_warn("%s: %s", buf, err->message);
+        else
+            agent_set_state(a, buf, st->state);
         /* Children without a spec delete themselves and enqueue us. */
         return KK_QUEUE_DONE;
     }
@@ -191,6 +193,7 @@ static int reconcile_level(struct kk_agent *a, const struct kk_key *key, ensure_
         kk_log_warn("%s: %s", buf, err->message);
         return KK_QUEUE_RETRY;
     }
+    agent_set_state(a, buf, st->state);
     return verdict;
 }
 

@@ -102,10 +102,8 @@ int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status 
     _cleanup_error_ kk_error *rerr = NULL;
     kk_status_emit(st, &out);
     if (kk_fs_read_file(a->rootfd, rel, KK_STATUS_FILE_MAX, &cur, &rerr) == 0 &&
-        cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0) {
-        agent_set_state(a, kk_key_format(key, (char[KK_KEY_STRLEN]){0}), st->state);
+        cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0)
         return 0;
-    }
     st->updated_at = now;
     kk_buf_reset(&out);
     kk_status_emit(st, &out);
@@ -113,7 +111,6 @@ int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status 
         return kk_error_wrap(err, "write %s", rel);
     char buf[KK_KEY_STRLEN];
     kk_key_format(key, buf);
-    agent_set_state(a, buf, st->state);
     /* One log line per change of state or reason, with the key. */
     if (!prev || prev->state != st->state || !str_eq(prev->reason, st->reason))
         kk_log_info("%s: %s%s%s%s%s", buf, kk_state_name(st->state), st->reason ? " " : "",

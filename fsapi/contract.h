@@ -15,6 +15,12 @@
  * [a-z0-9-], alphanumeric at both ends (docs/design.md §1). */
 #define KK_NAME_MAX 63
 
+/* containerd's identifiers (namespaces, container ids): at most 76
+ * characters, letters and digits with single '.', '_' or '-' between them.
+ * A container's id is "<space>_<stack>_<cell>_<container>", so validation
+ * refuses names whose id would not fit, and "--" in any name. */
+#define KK_CTD_ID_MAX 76
+
 #define KK_API_VERSION  "v1beta1"
 #define KK_DEFAULT_NAME "default"
 

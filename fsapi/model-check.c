@@ -251,6 +251,25 @@ static void check_cell_root(struct kk_dec *d, const struct kk_ynode *spec, struc
         cell->root_container_id = kk_xstrdup(cell->containers[root].id);
 }
 
+/* The containerd id "<space>_<stack>_<cell>_<container>" must fit containerd's
+ * limit, or the container could never be created. */
+static void check_ctd_id_length(struct kk_dec *d, const struct kk_ynode *map, const char *key,
+                                const struct kk_container *k)
+{
+    const char *parts[] = {k->space_id, k->stack_id, k->cell_id, k->id};
+    size_t len = KK_ARRAY_SIZE(parts) - 1;
+    for (size_t i = 0; i < KK_ARRAY_SIZE(parts); i++) {
+        if (!parts[i])
+            return;
+        len += strlen(parts[i]);
+    }
+    if (len > KK_CTD_ID_MAX)
+        field_error(d, map, key,
+                    "containerd id \"%s_%s_%s_%s\" would be %zu characters (containerd allows "
+                    "%d): shorten the space, stack, cell or container name",
+                    parts[0], parts[1], parts[2], parts[3], len, KK_CTD_ID_MAX);
+}
+
 static void check_cell(struct kk_dec *d, const struct kk_ynode *spec, struct kk_cell *cell)
 {
     check_parent(d, spec, "realmId", &cell->realm_id);
@@ -281,6 +300,7 @@ static void check_cell(struct kk_dec *d, const struct kk_ynode *spec, struct kk_
         inherit_parent(d, kn, "spaceId", &k->space_id, cell->space_id);
         inherit_parent(d, kn, "stackId", &k->stack_id, cell->stack_id);
         inherit_parent(d, kn, "cellId", &k->cell_id, cell->id);
+        check_ctd_id_length(d, kn, "id", k);
         check_container_fields(d, kn, k);
         kk_dec_pop(d, mark);
     }
@@ -387,6 +407,7 @@ unsigned kk_model_normalize(struct kk_resource *r, const struct kk_ynode *doc,
         check_parent(&d, spec, "spaceId", &r->container.space_id);
         check_parent(&d, spec, "stackId", &r->container.stack_id);
         check_parent(&d, spec, "cellId", &r->container.cell_id);
+        check_ctd_id_length(&d, spec, "id", &r->container);
         check_container_fields(&d, spec, &r->container);
         break;
     }

@@ -106,6 +106,10 @@ bool kk_name_valid(const char *name, const char **why)
         *why = "must start and end with a letter or digit";
         return false;
     }
+    if (strstr(name, "--")) {
+        *why = "must not contain \"--\" (containerd refuses two separators in a row)";
+        return false;
+    }
     return true;
 }
 

@@ -129,7 +129,12 @@ int kk_time_parse(const char *s, int64_t *ns)
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || t < 0)
         return -1;
-    *ns = ((int64_t)t - offset) * 1000000000LL + frac;
+    /* ns since 1970 in an int64: 1970 up to 2262-04-11T23:47:16.854775807Z.
+     * Outside that the time is refused, never wrapped into another date. */
+    int64_t secs = (int64_t)t - offset;
+    if (secs < 0 || secs > (INT64_MAX - frac) / 1000000000LL)
+        return -1;
+    *ns = secs * 1000000000LL + frac;
     return 0;
 }
 

@@ -2,10 +2,16 @@
 
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/log.h"
 
+/* The table, p->pulls, is read and changed under p->lock, but for one
+ * thing: a running pull's thread reads its own entry's ns, ref, policy and
+ * creds unlocked. That is safe because a running entry is neither freed
+ * (trim keeps it) nor restarted (kk_puller_need starts only the others),
+ * and kk_puller_free waits for every thread. trim frees entries: nobody
+ * holds a pointer into the table across it. */
 enum pull_state { PULL_IDLE = 0, PULL_RUNNING, PULL_OK, PULL_FAILED };
 
 struct pull {
@@ -27,19 +33,13 @@ struct kk_puller {
     struct kk_ctd *ctd;
     kk_puller_wake_fn wake;
     void *userdata;
+    const struct kk_clock *clock; /* NULL: the system's */
     pthread_mutex_t lock;
     pthread_cond_t idle; /* signalled when `running` drops */
     struct pull *pulls;
     size_t n_pulls;
     unsigned running;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void creds_free(struct kk_registry_credential *c, size_t n)
 {
@@ -98,13 +98,13 @@ static void *pull_thread(void *arg)
     bool pulled = false;
     enum kk_pull_policy policy =
             e->policy == KK_PULL_ALWAYS ? KK_PULL_ALWAYS : KK_PULL_IF_NOT_PRESENT;
-    int64_t start = mono_ms();
+    int64_t start = kk_clock_mono_ms(p->clock);
     int r = p->ops->ensure_image(p->self, p->ctd, e->ns, e->ref, policy, &opts, &pulled, &err);
     if (r < 0)
         kk_log_warn("image %s in %s: pull failed: %s", e->ref, e->ns, err->message);
     else
         kk_log_info("image %s in %s: %s (%lld ms)", e->ref, e->ns, pulled ? "pulled" : "present",
-                    (long long)(mono_ms() - start));
+                    (long long)(kk_clock_mono_ms(p->clock) - start));
 
     pthread_mutex_lock(&p->lock);
     e->state = r < 0 ? PULL_FAILED : PULL_OK;
@@ -112,7 +112,7 @@ static void *pull_thread(void *arg)
     e->err = r < 0 ? err : NULL;
     if (r >= 0)
         kk_error_free(err);
-    e->done_ms = mono_ms();
+    e->done_ms = kk_clock_mono_ms(p->clock);
     struct kk_strv waiters = e->waiters;
     e->waiters = (struct kk_strv){0};
     pthread_mutex_unlock(&p->lock);
@@ -128,18 +128,24 @@ static void *pull_thread(void *arg)
     return NULL;
 }
 
-/* Drops finished pulls when there are too many remembered (p->lock held). */
-static void trim(struct kk_puller *p)
+/* Forgets the finished pulls that ended longest ago until at most `max`
+ * are remembered (p->lock held). Running pulls stay: their threads use
+ * their entries. Frees entries: the caller holds no pointer into the table
+ * across it. */
+static void trim(struct kk_puller *p, size_t max)
 {
-    for (struct pull **pp = &p->pulls; *pp && p->n_pulls > KK_PULLER_MAX_ENTRIES;) {
-        struct pull *e = *pp;
-        if (e->state != PULL_RUNNING) {
-            *pp = e->next;
-            pull_free(e);
-            p->n_pulls--;
-        } else {
-            pp = &e->next;
-        }
+    while (p->n_pulls > max) {
+        struct pull **oldest = NULL;
+        /* Newest first: on a tie, the later one was added earlier. */
+        for (struct pull **pp = &p->pulls; *pp; pp = &(*pp)->next)
+            if ((*pp)->state != PULL_RUNNING && (!oldest || (*pp)->done_ms <= (*oldest)->done_ms))
+                oldest = pp;
+        if (!oldest)
+            return;
+        struct pull *e = *oldest;
+        *oldest = e->next;
+        pull_free(e);
+        p->n_pulls--;
     }
 }
 
@@ -158,7 +164,7 @@ static int start(struct kk_puller *p, struct pull *e, enum kk_pull_policy policy
     pthread_attr_destroy(&attr);
     if (r != 0) {
         e->state = PULL_FAILED;
-        e->done_ms = mono_ms();
+        e->done_ms = kk_clock_mono_ms(p->clock);
         kk_error_errnum(&e->err, r, "start a pull thread");
         return kk_error_errnum(err, r, "pull image %s: start a thread", e->ref);
     }
@@ -174,7 +180,7 @@ int kk_puller_need(struct kk_puller *p, const char *ns, const char *ref, enum kk
     struct pull *e = p->pulls;
     while (e && (strcmp(e->ns, ns) != 0 || strcmp(e->ref, ref) != 0))
         e = e->next;
-    int64_t now = mono_ms();
+    int64_t now = kk_clock_mono_ms(p->clock);
     if (e && e->state == PULL_OK &&
         (policy != KK_PULL_ALWAYS || now - e->done_ms < KK_PULLER_ALWAYS_FRESH_MS)) {
         pthread_mutex_unlock(&p->lock);
@@ -188,6 +194,9 @@ int kk_puller_need(struct kk_puller *p, const char *ns, const char *ref, enum kk
         return -1;
     }
     if (!e) {
+        /* Room first, then the new entry: trim cannot free what it does
+         * not see. */
+        trim(p, KK_PULLER_MAX_ENTRIES - 1);
         e = kk_xcalloc(1, sizeof(*e));
         e->ns = kk_xstrdup(ns);
         e->ref = kk_xstrdup(ref);
@@ -195,7 +204,6 @@ int kk_puller_need(struct kk_puller *p, const char *ns, const char *ref, enum kk
         e->next = p->pulls;
         p->pulls = e;
         p->n_pulls++;
-        trim(p);
     }
     add_waiter(e, key);
     if (e->state != PULL_RUNNING && start(p, e, policy, creds, n_creds, err) < 0) {
@@ -216,6 +224,11 @@ struct kk_puller *kk_puller_new(const struct kk_registry_ops *ops, void *self, s
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
     return p;
+}
+
+void kk_puller_set_clock(struct kk_puller *p, const struct kk_clock *clock)
+{
+    p->clock = clock;
 }
 
 void kk_puller_free(struct kk_puller *p)

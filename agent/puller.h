@@ -21,15 +21,24 @@
  * KK_PULLER_ALWAYS_FRESH_MS ago counts as fresh, so one pull serves every
  * container of a cell (and cells created together) instead of one each.
  *
+ * At most KK_PULLER_MAX_ENTRIES images are remembered: past that, the
+ * finished pulls that ended longest ago are forgotten (their next request
+ * pulls again); running ones never are.
+ *
+ * Time (the hold, freshness) comes from the puller's clock: the system's
+ * unless kk_puller_set_clock gave another (tests: a fake clock).
+ *
  * Thread-safety: kk_puller_need may be called from any worker. `wake` runs
  * on a pull thread. kk_puller_free joins every pull thread; it must not
- * race with kk_puller_need.
+ * race with kk_puller_need. kk_puller_set_clock comes before the first
+ * kk_puller_need.
  */
 #ifndef KUKEON_AGENT_PULLER_H
 #define KUKEON_AGENT_PULLER_H
 
 #include <stddef.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/model.h"
 #include "runtime/registry/registry.h"
 
@@ -47,6 +56,10 @@ struct kk_puller *kk_puller_new(const struct kk_registry_ops *ops, void *self, s
                                 kk_puller_wake_fn wake, void *userdata);
 void kk_puller_free(struct kk_puller *p);
 KK_DEFINE_CLEANUP(struct kk_puller, kk_puller_free)
+
+/* The clock for holds, freshness and pull timings; NULL (the default) is
+ * the system clock. The clock must outlive the puller. */
+void kk_puller_set_clock(struct kk_puller *p, const struct kk_clock *clock);
 
 /* See the top of this file. creds (the realm's registryCredentials) are
  * copied; `key` is what to wake when the pull ends. */

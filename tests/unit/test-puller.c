@@ -1,10 +1,13 @@
 /* agent/puller against the registry fake: one pull per image however many
- * keys ask, wake-ups when it ends, failures held then retried. */
+ * keys ask, wake-ups when it ends, failures held then retried (on a fake
+ * clock), a bounded table. */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "agent/puller.h"
+#include "fsapi/log.h"
 #include "runtime/registry/fake.h"
 #include "tests/lib/kktest.h"
 
@@ -72,9 +75,12 @@ KT_CASE(failure_is_reported_held_then_retried)
     kk_registry_fake_fail_next(f, 1, KK_E_UNAVAILABLE, "registry said no");
     _cleanup_(wakes_release) struct wakes w = {
             PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}};
+    struct kk_fake_clock fc;
+    kk_fake_clock_init(&fc, 1000, 1700000000LL * KK_NSEC_PER_SEC);
     _cleanup_(kk_puller_freep) struct kk_puller *p =
             kk_puller_new(&kk_registry_fake_ops, f, NULL, on_wake, &w);
-    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+    kk_puller_set_clock(p, &fc.clock);
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL, *e3 = NULL, *e3b = NULL, *e4 = NULL;
     KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e1), -1);
     KT_ASSERT(wait_wakes(&w, 1));
     KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e2), -1);
@@ -84,7 +90,11 @@ KT_CASE(failure_is_reported_held_then_retried)
     /* Held: asking again at once does not hammer the registry. */
     KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e3), -1);
     KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
-    nanosleep(&(struct timespec){KK_PULLER_FAIL_HOLD_MS / 1000, 100 * 1000 * 1000}, NULL);
+    kk_fake_clock_advance(&fc, KK_PULLER_FAIL_HOLD_MS - 1);
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e3b), -1);
+    KT_ASSERT_STREQ(e3b->reason, "ImagePullFailed");
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
+    kk_fake_clock_advance(&fc, 1); /* the hold is over */
     KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e4), -1);
     KT_ASSERT_STREQ(e4->reason, "PullingImage");
     KT_ASSERT(wait_wakes(&w, 2));
@@ -123,4 +133,71 @@ KT_CASE(always_pulls_again_only_when_stale_and_copies_credentials)
     KT_ASSERT(wait_wakes(&w, 1));
     KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_ALWAYS, &cred, 1, "k2", &e2), 0);
     KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
+}
+
+static void log_level_restore(enum kk_log_level *l)
+{
+    kk_log_set_level(*l);
+}
+
+/* Asks for ref and waits for its pull to end (the n-th wake-up). */
+static bool need_and_wait(struct kk_puller *p, struct wakes *w, const char *ref, const char *key,
+                          size_t n)
+{
+    _cleanup_error_ kk_error *e = NULL;
+    return kk_puller_need(p, NS, ref, KK_PULL_IF_NOT_PRESENT, NULL, 0, key, &e) == -1 &&
+           strcmp(e->reason, "PullingImage") == 0 && wait_wakes(w, n);
+}
+
+static void missing_ref(char *buf, size_t size, unsigned i)
+{
+    snprintf(buf, size, "example.com/missing/img%u:1", i);
+}
+
+/* Issue "Hardening": at the 1,025th distinct image the table was full of
+ * finished pulls and trim() freed the entry kk_puller_need had just added
+ * (the newest, idle), which add_waiter() and the pull thread then used: a
+ * heap use-after-free (a crash, or an ASan/valgrind error). The new entry
+ * must survive, and the pulls that ended longest ago are the ones
+ * forgotten. */
+KT_CASE(table_full_of_finished_pulls_keeps_the_new_one)
+{
+    _cleanup_(log_level_restore) enum kk_log_level level = kk_log_get_level();
+    kk_log_set_level(KK_LOG_ERROR); /* 1,024 "pull failed" warnings */
+    _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
+    kk_registry_fake_add(f, IMG);
+    _cleanup_(wakes_release) struct wakes w = {
+            PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}};
+    struct kk_fake_clock fc;
+    kk_fake_clock_init(&fc, 1000, 1700000000LL * KK_NSEC_PER_SEC);
+    _cleanup_(kk_puller_freep) struct kk_puller *p =
+            kk_puller_new(&kk_registry_fake_ops, f, NULL, on_wake, &w);
+    kk_puller_set_clock(p, &fc.clock);
+    /* A full table of failed pulls (images the registry lacks), one at a
+     * time so that every one has ended, each a millisecond after the
+     * previous one. The fake clock stays within every hold. */
+    char ref[64];
+    for (unsigned i = 0; i < KK_PULLER_MAX_ENTRIES; i++) {
+        missing_ref(ref, sizeof(ref), i);
+        KT_ASSERT_MSG(need_and_wait(p, &w, ref, "k", i + 1), "pull %u", i);
+        kk_fake_clock_advance(&fc, 1);
+    }
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), KK_PULLER_MAX_ENTRIES);
+
+    /* One more distinct image: it is remembered, pulled once, woken. */
+    KT_ASSERT(need_and_wait(p, &w, IMG, "last", KK_PULLER_MAX_ENTRIES + 1));
+    KT_ASSERT_STREQ(w.keys.v[KK_PULLER_MAX_ENTRIES], "last");
+    _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL;
+    KT_ASSERT_EQ(kk_puller_need(p, NS, IMG, KK_PULL_IF_NOT_PRESENT, NULL, 0, "last", &e1), 0);
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), KK_PULLER_MAX_ENTRIES + 1);
+
+    /* The most recent failure is still held (no new pull)... */
+    missing_ref(ref, sizeof(ref), KK_PULLER_MAX_ENTRIES - 1);
+    KT_ASSERT_EQ(kk_puller_need(p, NS, ref, KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e2), -1);
+    KT_ASSERT_STREQ(e2->reason, "ImagePullFailed");
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), KK_PULLER_MAX_ENTRIES + 1);
+    /* ...the oldest was forgotten: asking again pulls again. */
+    missing_ref(ref, sizeof(ref), 0);
+    KT_ASSERT(need_and_wait(p, &w, ref, "k", KK_PULLER_MAX_ENTRIES + 2));
+    KT_ASSERT_EQ(kk_registry_fake_pulls(f), KK_PULLER_MAX_ENTRIES + 2);
 }

@@ -100,3 +100,117 @@ int kk_buf_read_fd(struct kk_buf *b, int fd, size_t max)
             return -EFBIG;
     }
 }
+
+size_t kk_utf8_len(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (s[0] >= 0xf8 || len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    /* overlong 3/4-byte forms, surrogates, past U+10FFFF */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+/* Multi-byte characters that YAML treats as line breaks (NEL, LS, PS) or
+ * strips (BOM), with their escapes. */
+static const struct {
+    const char *utf8;
+    const char *escape;
+} yaml_special[] = {
+        {"\xc2\x85", "\\N"},
+        {"\xe2\x80\xa8", "\\L"},
+        {"\xe2\x80\xa9", "\\P"},
+        {"\xef\xbb\xbf", "\\uFEFF"},
+};
+
+static const char *yaml_special_at(const char *s, size_t n, size_t *len)
+{
+    for (size_t i = 0; i < KK_ARRAY_SIZE(yaml_special); i++) {
+        size_t l = strlen(yaml_special[i].utf8);
+        if (l <= n && memcmp(s, yaml_special[i].utf8, l) == 0) {
+            *len = l;
+            return yaml_special[i].escape;
+        }
+    }
+    return NULL;
+}
+
+size_t kk_quote_verbatim_len(const char *s, size_t n, enum kk_quote_style style)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t l;
+    if (c < 0x20 || c == '"' || c == '\\')
+        return 0;
+    if (style == KK_QUOTE_JSON || c < 0x7f)
+        return 1;
+    if (c == 0x7f || yaml_special_at(s, n, &l))
+        return 0;
+    return kk_utf8_len(s, n);
+}
+
+/* Appends the escape of the character at s (n > 0 bytes), one that
+ * kk_quote_verbatim_len does not copy; returns its length in s. */
+static size_t add_escape(struct kk_buf *b, const char *s, size_t n, enum kk_quote_style style)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t l;
+    const char *esc;
+    switch (c) {
+    case '"':
+        kk_buf_adds(b, "\\\"");
+        return 1;
+    case '\\':
+        kk_buf_adds(b, "\\\\");
+        return 1;
+    case '\n':
+        kk_buf_adds(b, "\\n");
+        return 1;
+    case '\t':
+        kk_buf_adds(b, "\\t");
+        return 1;
+    case '\r':
+        kk_buf_adds(b, "\\r");
+        return 1;
+    }
+    if (style == KK_QUOTE_JSON) {
+        kk_buf_printf(b, "\\u%04x", c);
+        return 1;
+    }
+    if ((esc = yaml_special_at(s, n, &l))) {
+        kk_buf_adds(b, esc);
+        return l;
+    }
+    kk_buf_printf(b, "\\x%02x", c);
+    return 1;
+}
+
+void kk_buf_add_quoted(struct kk_buf *b, const char *s, size_t n, enum kk_quote_style style)
+{
+    size_t i = 0, run = 0;
+    kk_buf_addch(b, '"');
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++; /* the common case, without a call */
+            continue;
+        }
+        size_t l = kk_quote_verbatim_len(s + i, n - i, style);
+        if (l) {
+            i += l;
+            continue;
+        }
+        kk_buf_add(b, s + run, i - run);
+        i += add_escape(b, s + i, n - i, style);
+        run = i;
+    }
+    kk_buf_add(b, s + run, n - run);
+    kk_buf_addch(b, '"');
+}

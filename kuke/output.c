@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "fsapi/json.h"
 #include "fsapi/yaml-codec.h"
 
 int kuke_output_parse(const char *s, enum kuke_output *out)
@@ -109,128 +110,45 @@ void kuke_format_age(int64_t since_ns, char buf[32])
         snprintf(buf, 32, "%lldd", (long long)(s / 86400));
 }
 
-static bool plain_is_json_literal(const char *v)
-{
-    static const char *const literals[] = {"true", "false", "null"};
-    for (size_t i = 0; i < KK_ARRAY_SIZE(literals); i++)
-        if (strcmp(v, literals[i]) == 0)
-            return true;
-    /* A JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-    const char *p = v;
-    if (*p == '-')
-        p++;
-    if (*p == '0')
-        p++;
-    else if (*p >= '1' && *p <= '9')
-        while (*p >= '0' && *p <= '9')
-            p++;
-    else
-        return false;
-    if (*p == '.') {
-        p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!(*p >= '0' && *p <= '9'))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    return *p == '\0';
-}
-
-static void json_string(const char *s, size_t len, struct kk_buf *out)
-{
-    kk_buf_addch(out, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '"':
-            kk_buf_adds(out, "\\\"");
-            break;
-        case '\\':
-            kk_buf_adds(out, "\\\\");
-            break;
-        case '\n':
-            kk_buf_adds(out, "\\n");
-            break;
-        case '\t':
-            kk_buf_adds(out, "\\t");
-            break;
-        case '\r':
-            kk_buf_adds(out, "\\r");
-            break;
-        default:
-            if (ch < 0x20)
-                kk_buf_printf(out, "\\u%04x", ch);
-            else
-                kk_buf_addch(out, (char)ch);
-        }
-    }
-    kk_buf_addch(out, '"');
-}
-
-static void newline(struct kk_buf *out, int indent)
-{
-    kk_buf_addch(out, '\n');
-    for (int i = 0; i < indent; i++)
-        kk_buf_adds(out, "  ");
-}
-
-void kuke_json_emit(const struct kk_ynode *n, struct kk_buf *out, int indent)
+/* One node: plain scalars that read as JSON literals keep their type, a
+ * plain null is null, everything else is a string. */
+static void json_node(struct kk_json_writer *w, const struct kk_ynode *n)
 {
     if (!n) {
-        kk_buf_adds(out, "null");
+        kk_jw_null(w);
         return;
     }
     switch (n->type) {
     case KK_YSCALAR:
-        if (!n->str && plain_is_json_literal(n->value))
-            kk_buf_adds(out, n->value);
+        if (!n->str && kk_json_is_literal(n->value))
+            kk_jw_literal(w, n->value);
         else if (!n->str && kk_ynode_is_null(n))
-            kk_buf_adds(out, "null");
+            kk_jw_null(w);
         else
-            json_string(n->value, n->len, out);
+            kk_jw_strn(w, n->value, n->len);
         return;
     case KK_YMAP:
-        if (n->n == 0) {
-            kk_buf_adds(out, "{}");
-            return;
-        }
-        kk_buf_addch(out, '{');
+        kk_jw_obj(w);
         for (size_t i = 0; i + 1 < n->n; i += 2) {
-            newline(out, indent + 1);
-            json_string(n->items[i]->value, n->items[i]->len, out);
-            kk_buf_adds(out, ": ");
-            kuke_json_emit(n->items[i + 1], out, indent + 1);
-            if (i + 2 < n->n)
-                kk_buf_addch(out, ',');
+            kk_jw_keyn(w, n->items[i]->value, n->items[i]->len);
+            json_node(w, n->items[i + 1]);
         }
-        newline(out, indent);
-        kk_buf_addch(out, '}');
+        kk_jw_end(w);
         return;
     case KK_YSEQ:
-        if (n->n == 0) {
-            kk_buf_adds(out, "[]");
-            return;
-        }
-        kk_buf_addch(out, '[');
-        for (size_t i = 0; i < n->n; i++) {
-            newline(out, indent + 1);
-            kuke_json_emit(n->items[i], out, indent + 1);
-            if (i + 1 < n->n)
-                kk_buf_addch(out, ',');
-        }
-        newline(out, indent);
-        kk_buf_addch(out, ']');
+        kk_jw_arr(w);
+        for (size_t i = 0; i < n->n; i++)
+            json_node(w, n->items[i]);
+        kk_jw_end(w);
         return;
     }
+}
+
+void kuke_json_emit(const struct kk_ynode *n, struct kk_buf *out)
+{
+    struct kk_json_writer w;
+    kk_jw_init_pretty(&w, out);
+    json_node(&w, n);
 }
 
 void kuke_emit_doc(enum kuke_output fmt, const struct kk_ynode *root, struct kk_buf *out,
@@ -239,7 +157,7 @@ void kuke_emit_doc(enum kuke_output fmt, const struct kk_ynode *root, struct kk_
     if (fmt == KUKE_OUTPUT_JSON) {
         if (index > 0)
             kk_buf_adds(out, ",\n");
-        kuke_json_emit(root, out, 0);
+        kuke_json_emit(root, out);
         return;
     }
     if (index > 0)

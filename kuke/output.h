@@ -36,8 +36,9 @@ void kuke_emit_doc(enum kuke_output fmt, const struct kk_ynode *root, struct kk_
                    size_t index);
 /* Completes a listing of n documents (JSON: several become a List). */
 void kuke_emit_finish(enum kuke_output fmt, struct kk_buf *out, size_t n);
-/* A YAML tree as JSON: plain scalars that read as numbers, booleans or null
- * keep their type, everything else is a string. */
-void kuke_json_emit(const struct kk_ynode *n, struct kk_buf *out, int indent);
+/* A YAML tree as indented JSON (kk_jw_init_pretty, no final newline): plain
+ * scalars that read as numbers, booleans or null keep their type, everything
+ * else is a string. */
+void kuke_json_emit(const struct kk_ynode *n, struct kk_buf *out);
 
 #endif

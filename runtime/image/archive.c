@@ -8,10 +8,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "fsapi/json.h"
 #include "fsapi/log.h"
 #include "fsapi/model.h"
 #include "runtime/image/tar.h"
-#include "runtime/oci/json.h"
 #include "runtime/oci/spec.h"
 
 #define MAX_SYMLINK_HOPS 8

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsapi/json.h"
 #include "runtime/image/image.h"
-#include "runtime/oci/json.h"
 
 static bool is_index_type(const char *mt)
 {

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/oci/json.h"
+#include "fsapi/json.h"
 #include "runtime/oci/spec.h"
 
 #define MAX_CONFIG_BYTES (4u << 20)

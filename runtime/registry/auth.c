@@ -2,8 +2,8 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "fsapi/json.h"
 #include "fsapi/log.h"
-#include "runtime/oci/json.h"
 #include "runtime/registry/internal.h"
 
 #define TOKEN_DEFAULT_TTL_S 60 /* the distribution spec's default expires_in */

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/oci/json.h"
+#include "fsapi/json.h"
 #include "runtime/registry/internal.h"
 
 #ifndef KUKEON_VERSION

@@ -17,8 +17,8 @@
 #include <stddef.h>
 
 #include "fsapi/error.h"
+#include "fsapi/json.h"
 #include "fsapi/model.h"
-#include "runtime/oci/json.h"
 
 #define KK_REGISTRY_MAX_HEADER   8192       /* one WWW-Authenticate value */
 #define KK_REGISTRY_MAX_AUTHFILE (1u << 20) /* auth.json */

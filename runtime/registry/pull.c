@@ -8,9 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsapi/json.h"
 #include "fsapi/log.h"
 #include "runtime/image/image.h"
-#include "runtime/oci/json.h"
 #include "runtime/oci/spec.h"
 #include "runtime/registry/internal.h"
 

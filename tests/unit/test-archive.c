@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 
 #include "fsapi/buf.h"
+#include "fsapi/json.h"
 #include "runtime/image/archive.h"
 #include "runtime/image/tar.h"
-#include "runtime/oci/json.h"
 #include "tests/lib/kktest.h"
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

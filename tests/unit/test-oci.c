@@ -1,108 +1,12 @@
-/* Unit tests: JSON reader/writer and the OCI runtime spec builder. Every
- * spec is parsed back and its fields checked. */
+/* Unit tests: the OCI image config, users and the runtime spec builder.
+ * Every spec is parsed back and its fields checked (the JSON code itself:
+ * test-json.c). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/oci/json.h"
+#include "fsapi/json.h"
 #include "runtime/oci/spec.h"
 #include "tests/lib/kktest.h"
-
-/* ---- JSON ---------------------------------------------------------------- */
-
-KT_CASE(json_escape_roundtrip)
-{
-    _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
-    _cleanup_json_ struct kk_json *j = NULL;
-    _cleanup_error_ kk_error *err = NULL;
-    struct kk_json_writer w;
-    const char *nasty = "q\"uote b\\ack\nnl\ttab \x01\x1f ctl / slash é utf8 \xf0\x9f\x90\xb3";
-
-    kk_jw_init(&w, &b);
-    kk_jw_obj(&w);
-    kk_jw_kstr(&w, "k\"ey", nasty);
-    kk_jw_kint(&w, "neg", -42);
-    kk_jw_kbool(&w, "t", true);
-    kk_jw_kstrv(&w, "v", (const char *[]){"a", "", "c", NULL});
-    kk_jw_key(&w, "empty");
-    kk_jw_obj(&w);
-    kk_jw_end(&w);
-    kk_jw_end(&w);
-    KT_ASSERT(kk_jw_done(&w));
-    /* No raw control characters may survive escaping. */
-    for (size_t i = 0; i < b.len; i++)
-        KT_ASSERT((unsigned char)b.data[i] >= 0x20);
-    KT_ASSERT(strstr(b.data, "\\u0001") && strstr(b.data, "\\u001f"));
-
-    KT_ASSERT_OK(kk_json_parse(b.data, b.len, &j, &err), &err);
-    KT_ASSERT_STREQ(kk_json_str(kk_json_get(j, "k\"ey")), nasty);
-    int64_t v = 0;
-    KT_ASSERT_EQ(kk_json_int(kk_json_get(j, "neg"), &v), 0);
-    KT_ASSERT_EQ(v, -42);
-    KT_ASSERT(kk_json_get(j, "t")->boolean);
-    KT_ASSERT_EQ(kk_json_len(kk_json_get(j, "v")), 3);
-    KT_ASSERT_STREQ(kk_json_str(kk_json_at(kk_json_get(j, "v"), 1)), "");
-    KT_ASSERT(kk_json_is(kk_json_get(j, "empty"), KK_JSON_OBJECT));
-    KT_ASSERT(kk_json_get(j, "missing") == NULL);
-    KT_ASSERT(kk_json_str(kk_json_get(j, "neg")) == NULL);
-}
-
-KT_CASE(json_unicode_escapes)
-{
-    _cleanup_json_ struct kk_json *j = NULL;
-    _cleanup_error_ kk_error *err = NULL;
-    const char *in = "[\"\\u00e9\\u20ac\\ud83d\\udc33\\/\\b\\f\"]";
-    KT_ASSERT_OK(kk_json_parse(in, strlen(in), &j, &err), &err);
-    KT_ASSERT_STREQ(kk_json_str(kk_json_at(j, 0)), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xb3/\b\f");
-}
-
-KT_CASE(json_rejects_bad_input)
-{
-    static const char *const bad[] = {
-            "",   "{",  "[1,]",  "{\"a\" 1}", "\"\\u0000\"", "\"\\ud800\"", "\"a\nb\"",      "tru",
-            "01", "1.", "[1] x", "{\"a\":}",  "\"\\x\"",     "-",           "[\"\\udc00\"]",
-    };
-    for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++) {
-        _cleanup_json_ struct kk_json *j = NULL;
-        _cleanup_error_ kk_error *err = NULL;
-        KT_ASSERT_MSG(kk_json_parse(bad[i], strlen(bad[i]), &j, &err) < 0, "accepted: %s", bad[i]);
-        KT_ASSERT_EQ(kk_error_code(err), KK_E_INVALID);
-    }
-}
-
-KT_CASE(json_depth_limit)
-{
-    _cleanup_free_ char *deep = kk_xmalloc(2 * (KK_JSON_MAX_DEPTH + 10) + 1);
-    size_t n = KK_JSON_MAX_DEPTH + 10;
-    memset(deep, '[', n);
-    memset(deep + n, ']', n);
-    deep[2 * n] = 0;
-    _cleanup_json_ struct kk_json *j = NULL;
-    _cleanup_error_ kk_error *err = NULL;
-    KT_ASSERT(kk_json_parse(deep, 2 * n, &j, &err) < 0);
-    KT_ASSERT(strstr(err->message, "deep"));
-
-    /* Just under the limit parses. */
-    kk_error_freep(&err);
-    n = KK_JSON_MAX_DEPTH - 1;
-    memset(deep, '[', n);
-    memset(deep + n, ']', n);
-    KT_ASSERT_OK(kk_json_parse(deep, 2 * n, &j, &err), &err);
-}
-
-KT_CASE(json_int_rules)
-{
-    _cleanup_json_ struct kk_json *j = NULL;
-    _cleanup_error_ kk_error *err = NULL;
-    const char *in = "[9223372036854775807, 9223372036854775808, 1.5, 1e3, \"7\"]";
-    int64_t v;
-    KT_ASSERT_OK(kk_json_parse(in, strlen(in), &j, &err), &err);
-    KT_ASSERT_EQ(kk_json_int(kk_json_at(j, 0), &v), 0);
-    KT_ASSERT(v == INT64_MAX);
-    KT_ASSERT_EQ(kk_json_int(kk_json_at(j, 1), &v), -1);
-    KT_ASSERT_EQ(kk_json_int(kk_json_at(j, 2), &v), -1);
-    KT_ASSERT_EQ(kk_json_int(kk_json_at(j, 3), &v), -1);
-    KT_ASSERT_EQ(kk_json_int(kk_json_at(j, 4), &v), -1);
-}
 
 /* ---- image config ---------------------------------------------------------- */
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsapi/json.h"
 #include "runtime/image/archive.h"
-#include "runtime/oci/json.h"
 #include "runtime/registry/fake.h"
 #include "runtime/registry/parse.h"
 #include "runtime/registry/registry.h"

@@ -1,5 +1,6 @@
-/* A small JSON reader and writer, enough for OCI documents (image index,
- * manifest, config; runtime spec; Docker's manifest.json).
+/* The JSON reader and writer of the tree: OCI documents (image index,
+ * manifest, config; runtime spec; Docker's manifest.json), registry replies,
+ * and `kuke get -o json`.
  *
  * Reader: kk_json_parse builds a tree from a bounded byte range.
  *   - Input is untrusted: at most KK_JSON_MAX_DEPTH levels of nesting and
@@ -12,13 +13,21 @@
  *     root, "config"), "digest")).
  *   - Duplicate object keys: the last one wins in kk_json_get (as Go does).
  *
- * Writer: appends to a struct kk_buf, inserting commas itself. Misuse (a
- * value where a key is due, unbalanced ends) is a programming error and
- * aborts; the writer never fails otherwise. Strings are escaped per RFC 8259
- * (", \, control characters); bytes >= 0x80 are copied as they are.
+ * Writer: appends to a struct kk_buf, inserting commas itself; compact
+ * (kk_jw_init) or indented for people (kk_jw_init_pretty). Misuse (a value
+ * where a key is due, unbalanced ends, nesting past KK_JSON_MAX_DEPTH) is a
+ * programming error and aborts; the writer never fails otherwise. Strings
+ * are escaped per RFC 8259 by kk_buf_add_quoted (KK_QUOTE_JSON: ", \,
+ * control characters); bytes >= 0x80 are copied as they are.
+ *
+ *     struct kk_json_writer w;
+ *     kk_jw_init(&w, &buf);
+ *     kk_jw_obj(&w);
+ *     kk_jw_kstr(&w, "ociVersion", "1.0.2");
+ *     kk_jw_end(&w);                          // {"ociVersion":"1.0.2"}
  */
-#ifndef KUKEON_OCI_JSON_H
-#define KUKEON_OCI_JSON_H
+#ifndef KUKEON_JSON_H
+#define KUKEON_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,26 +85,40 @@ static inline bool kk_json_is(const struct kk_json *j, enum kk_json_type t)
 /* A NULL-terminated copy of an array of strings (NULL if j is NULL/not an
  * array); non-string elements make it fail with -1. */
 int kk_json_strv(const struct kk_json *j, char ***out);
+/* Whether the whole of s is a JSON number, true, false or null: what
+ * kk_jw_literal accepts. */
+bool kk_json_is_literal(const char *s);
 
 struct kk_json_writer {
     struct kk_buf *buf;
     int depth;
+    bool pretty;
     /* Per level: 'o' object, 'a' array; need_comma; after_key. */
     char kind[KK_JSON_MAX_DEPTH];
     bool need_comma[KK_JSON_MAX_DEPTH];
     bool after_key;
 };
 
+/* Compact: no whitespace at all. */
 void kk_jw_init(struct kk_json_writer *w, struct kk_buf *buf);
+/* Indented: each member or item on its own line, two spaces per level,
+ * "key": value; an empty object or array stays {} or []. No final newline. */
+void kk_jw_init_pretty(struct kk_json_writer *w, struct kk_buf *buf);
 void kk_jw_obj(struct kk_json_writer *w);
 void kk_jw_arr(struct kk_json_writer *w);
 void kk_jw_end(struct kk_json_writer *w);
 void kk_jw_key(struct kk_json_writer *w, const char *key);
+/* A key of n bytes (NULs are written as \u0000). */
+void kk_jw_keyn(struct kk_json_writer *w, const char *key, size_t n);
 void kk_jw_str(struct kk_json_writer *w, const char *s);
 void kk_jw_strn(struct kk_json_writer *w, const char *s, size_t n);
 void kk_jw_int(struct kk_json_writer *w, int64_t v);
 void kk_jw_uint(struct kk_json_writer *w, uint64_t v);
 void kk_jw_bool(struct kk_json_writer *w, bool v);
+void kk_jw_null(struct kk_json_writer *w);
+/* A number, true, false or null written as given (kk_json_is_literal must
+ * hold; anything else aborts): a value that already is JSON text. */
+void kk_jw_literal(struct kk_json_writer *w, const char *literal);
 /* Key + value shorthands. */
 void kk_jw_kstr(struct kk_json_writer *w, const char *key, const char *s);
 void kk_jw_kint(struct kk_json_writer *w, const char *key, int64_t v);

@@ -1,4 +1,4 @@
-#include "runtime/oci/json.h"
+#include "fsapi/json.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -229,34 +229,45 @@ static int parse_container(struct parser *ps, int depth, bool object, struct kk_
     return 0;
 }
 
+static bool scan_digits(const char **p, const char *end)
+{
+    if (*p >= end || **p < '0' || **p > '9')
+        return false;
+    while (*p < end && **p >= '0' && **p <= '9')
+        (*p)++;
+    return true;
+}
+
+/* Moves *p past the number at *p: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+ * False if there is none (*p then is where it went wrong). */
+static bool scan_number(const char **p, const char *end)
+{
+    if (*p < end && **p == '-')
+        (*p)++;
+    if (*p < end && **p == '0')
+        (*p)++;
+    else if (!scan_digits(p, end))
+        return false;
+    if (*p < end && **p == '.') {
+        (*p)++;
+        if (!scan_digits(p, end))
+            return false;
+    }
+    if (*p < end && (**p == 'e' || **p == 'E')) {
+        (*p)++;
+        if (*p < end && (**p == '+' || **p == '-'))
+            (*p)++;
+        if (!scan_digits(p, end))
+            return false;
+    }
+    return true;
+}
+
 static int parse_number(struct parser *ps, struct kk_json **out)
 {
     const char *s = ps->p;
-    if (ps->p < ps->end && *ps->p == '-')
-        ps->p++;
-    if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9')
+    if (!scan_number(&ps->p, ps->end))
         return fail(ps, "bad number");
-    if (*ps->p == '0')
-        ps->p++;
-    else
-        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
-            ps->p++;
-    if (ps->p < ps->end && *ps->p == '.') {
-        ps->p++;
-        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9')
-            return fail(ps, "bad number");
-        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
-            ps->p++;
-    }
-    if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
-        ps->p++;
-        if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
-            ps->p++;
-        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9')
-            return fail(ps, "bad number");
-        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9')
-            ps->p++;
-    }
     if (ps->p - s > 64)
         return fail(ps, "number too long");
     struct kk_json *j = new_node(ps, KK_JSON_NUMBER);
@@ -395,12 +406,49 @@ int kk_json_strv(const struct kk_json *j, char ***out)
     return 0;
 }
 
+bool kk_json_is_literal(const char *s)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    for (size_t i = 0; i < KK_ARRAY_SIZE(words); i++)
+        if (strcmp(s, words[i]) == 0)
+            return true;
+    const char *p = s, *end = s + strlen(s);
+    return scan_number(&p, end) && p == end;
+}
+
 /* ---- writer ------------------------------------------------------------- */
 
 void kk_jw_init(struct kk_json_writer *w, struct kk_buf *buf)
 {
     memset(w, 0, sizeof(*w));
     w->buf = buf;
+}
+
+void kk_jw_init_pretty(struct kk_json_writer *w, struct kk_buf *buf)
+{
+    kk_jw_init(w, buf);
+    w->pretty = true;
+}
+
+/* Pretty: the line break and indent before an item or a closing bracket. */
+static void newline(struct kk_json_writer *w, int level)
+{
+    if (!w->pretty)
+        return;
+    kk_buf_addch(w->buf, '\n');
+    for (int i = 0; i < level; i++)
+        kk_buf_adds(w->buf, "  ");
+}
+
+/* What precedes an item (an array value or an object key) at the current
+ * level: a comma after the first, and a new line when pretty. */
+static void next_item(struct kk_json_writer *w)
+{
+    int d = w->depth - 1;
+    if (w->need_comma[d])
+        kk_buf_addch(w->buf, ',');
+    w->need_comma[d] = true;
+    newline(w, w->depth);
 }
 
 /* Emits what must precede a value: a comma between items, and checks that
@@ -416,9 +464,7 @@ static void before_value(struct kk_json_writer *w)
         w->after_key = false;
         return;
     }
-    if (w->need_comma[d])
-        kk_buf_addch(w->buf, ',');
-    w->need_comma[d] = true;
+    next_item(w);
 }
 
 static void open_level(struct kk_json_writer *w, char kind, char c)
@@ -447,63 +493,30 @@ void kk_jw_end(struct kk_json_writer *w)
     if (w->depth == 0 || w->after_key)
         abort();
     w->depth--;
+    if (w->need_comma[w->depth]) /* not empty */
+        newline(w, w->depth);
     kk_buf_addch(w->buf, w->kind[w->depth] == 'o' ? '}' : ']');
 }
 
-static void escape(struct kk_buf *b, const char *s, size_t n)
+void kk_jw_keyn(struct kk_json_writer *w, const char *key, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    kk_buf_addch(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        kk_buf_add(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"':
-            kk_buf_adds(b, "\\\"");
-            break;
-        case '\\':
-            kk_buf_adds(b, "\\\\");
-            break;
-        case '\n':
-            kk_buf_adds(b, "\\n");
-            break;
-        case '\t':
-            kk_buf_adds(b, "\\t");
-            break;
-        case '\r':
-            kk_buf_adds(b, "\\r");
-            break;
-        default: {
-            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-            kk_buf_adds(b, u);
-        }
-        }
-    }
-    kk_buf_add(b, s + run, n - run);
-    kk_buf_addch(b, '"');
+    if (w->depth == 0 || w->kind[w->depth - 1] != 'o' || w->after_key)
+        abort();
+    next_item(w);
+    kk_buf_add_quoted(w->buf, key, n, KK_QUOTE_JSON);
+    kk_buf_adds(w->buf, w->pretty ? ": " : ":");
+    w->after_key = true;
 }
 
 void kk_jw_key(struct kk_json_writer *w, const char *key)
 {
-    if (w->depth == 0 || w->kind[w->depth - 1] != 'o' || w->after_key)
-        abort();
-    int d = w->depth - 1;
-    if (w->need_comma[d])
-        kk_buf_addch(w->buf, ',');
-    w->need_comma[d] = true;
-    escape(w->buf, key, strlen(key));
-    kk_buf_addch(w->buf, ':');
-    w->after_key = true;
+    kk_jw_keyn(w, key, strlen(key));
 }
 
 void kk_jw_strn(struct kk_json_writer *w, const char *s, size_t n)
 {
     before_value(w);
-    escape(w->buf, s, n);
+    kk_buf_add_quoted(w->buf, s, n, KK_QUOTE_JSON);
 }
 
 void kk_jw_str(struct kk_json_writer *w, const char *s)
@@ -527,6 +540,20 @@ void kk_jw_bool(struct kk_json_writer *w, bool v)
 {
     before_value(w);
     kk_buf_adds(w->buf, v ? "true" : "false");
+}
+
+void kk_jw_null(struct kk_json_writer *w)
+{
+    before_value(w);
+    kk_buf_adds(w->buf, "null");
+}
+
+void kk_jw_literal(struct kk_json_writer *w, const char *literal)
+{
+    if (!kk_json_is_literal(literal))
+        abort();
+    before_value(w);
+    kk_buf_adds(w->buf, literal);
 }
 
 void kk_jw_kstr(struct kk_json_writer *w, const char *key, const char *s)

@@ -15,7 +15,12 @@
  *
  * Queue keys: "realm", "realm/space", "realm/space/stack",
  * "realm/space/stack/cell" (a standalone container's events enqueue its
- * cell), and "_inbox/<file>" for one inbox file.
+ * cell), "_inbox/<file>" for one inbox file, "_owned/<key>" to put back an
+ * inbox-owned spec edited in the tree, and "_rescan" for a full scan.
+ *
+ * Code: dispatch.c routes keys to the reconcilers (parents.c, cell.c,
+ * inbox.c), which see only a narrow context (agent/internal.h); agent.c
+ * holds the services they call and the life cycle.
  *
  * Test mode: with cfg->workers == 0 no thread is started and nothing is
  * subscribed; enqueued keys wait in a list that kk_agent_run_pending()
@@ -40,7 +45,7 @@ struct kk_agent;
 int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backends *be,
                  struct kk_agent **out, kk_error **err);
 /* Starts workers and the containerd event subscription, then runs a full
- * scan (workers > 0 only). */
+ * scan (workers > 0 only; the scan is a queued key like any other). */
 int kk_agent_start(struct kk_agent *a, kk_error **err);
 void kk_agent_free(struct kk_agent *a);
 KK_DEFINE_CLEANUP(struct kk_agent, kk_agent_free)
@@ -54,9 +59,12 @@ void kk_agent_set_watch(struct kk_agent *a, struct kk_watch *w);
 void kk_agent_notify_state(struct kk_agent *a, const char *relpath);
 /* A file of the inbox appeared, changed or went away (name only). */
 void kk_agent_notify_inbox(struct kk_agent *a, const char *name);
-/* Enqueues everything: every inbox file, every resource of the tree, and the
- * cells containerd still runs containers for (orphans are removed by their
- * cell's reconcile once the first full scan has happened). */
+/* A full scan: enqueues every inbox file, every resource of the tree, and
+ * the cells containerd still runs containers for (orphans are removed by
+ * their cell's reconcile once the first full scan has happened). The scan
+ * lists directories and asks containerd, so it runs on a worker: this only
+ * enqueues it (test mode: scans at once, which only fills the pending
+ * list). */
 void kk_agent_rescan(struct kk_agent *a);
 /* Writes _agent/status.yaml and _agent/metrics.prom (Prometheus textfile
  * collector format, agent/metrics.h); called periodically by the main loop. */
@@ -75,6 +83,10 @@ int kk_agent_reconcile(struct kk_agent *a, const char *key);
 unsigned kk_agent_run_pending(struct kk_agent *a, unsigned max_runs, bool include_delayed);
 /* Test mode: whether a key is pending (queued or delayed). */
 bool kk_agent_is_pending(struct kk_agent *a, const char *key);
+/* Test mode: waits until key is pending to run now (neither delayed nor
+ * parked), e.g. woken by another thread such as the puller's; false if it
+ * is not within timeout_ms. */
+bool kk_agent_wait_pending(struct kk_agent *a, const char *key, unsigned timeout_ms);
 /* Whether the key has been reconciled Ready in this run of the agent. */
 bool kk_agent_key_ready(struct kk_agent *a, const char *key);
 

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent/watch.h"
 #include "fsapi/atomic.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/inbox.h"
@@ -61,7 +60,7 @@ static void work_key(const struct kk_key *key, char out[KK_KEY_STRLEN])
 }
 
 /* Writes one spec file; returns the result. */
-static enum apply_result write_spec(struct kk_agent *a, struct kk_resource *r,
+static enum apply_result write_spec(struct agent_ctx *a, struct kk_resource *r,
                                     const struct kk_key *key, const char *source, kk_error **err)
 {
     if (source)
@@ -76,8 +75,7 @@ static enum apply_result write_spec(struct kk_agent *a, struct kk_resource *r,
     bool existed = kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &cur, &rerr) == 0;
     if (existed && cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0)
         return RES_UNCHANGED;
-    if (a->watch)
-        kk_watch_note_self_write(a->watch, rel, out.data, out.len);
+    agent_note_self_write(a, rel, out.data, out.len);
     pthread_mutex_lock(&a->spec_lock);
     int w = kk_fs_mkdir_p(a->rootfd, dir, 0755, NULL, err) < 0 ||
                             kk_atomic_write(a->rootfd, rel, out.data, out.len, 0644, err) < 0
@@ -91,7 +89,7 @@ static enum apply_result write_spec(struct kk_agent *a, struct kk_resource *r,
     return existed ? RES_UPDATED : RES_CREATED;
 }
 
-int inbox_ensure_defaults(struct kk_agent *a, kk_error **err)
+int inbox_ensure_defaults(struct agent_ctx *a, kk_error **err)
 {
     for (enum kk_key_level l = KK_LEVEL_REALM; l <= KK_LEVEL_STACK; l++) {
         struct kk_key key;
@@ -122,7 +120,7 @@ static void ys(struct kk_ytree *t, struct kk_ynode *m, const char *k, const char
     kk_ynode_set(t, m, k, kk_ytree_scalar(t, v, true));
 }
 
-static int write_report(struct kk_agent *a, const char *name, const char *digest, bool valid,
+static int write_report(struct agent_ctx *a, const char *name, const char *digest, bool valid,
                         const struct kk_diags *diags, const struct report_entry *v, size_t n,
                         kk_error **err)
 {
@@ -169,9 +167,9 @@ static int write_report(struct kk_agent *a, const char *name, const char *digest
 /* ---- ownership and pruning ---------------------------------------------- */
 
 /* Calls fn for every spec file of the tree. */
-typedef void (*spec_fn)(struct kk_agent *a, const struct kk_key *key, void *ud);
+typedef void (*spec_fn)(struct agent_ctx *a, const struct kk_key *key, void *ud);
 
-static void walk_specs(struct kk_agent *a, const char *dir, int depth, spec_fn fn, void *ud)
+static void walk_specs(struct agent_ctx *a, const char *dir, int depth, spec_fn fn, void *ud)
 {
     _cleanup_fs_list_ struct kk_fs_list list = {0};
     _cleanup_error_ kk_error *err = NULL;
@@ -195,7 +193,7 @@ struct owned {
     size_t n, cap;
 };
 
-static void collect_owned(struct kk_agent *a, const struct kk_key *key, void *ud)
+static void collect_owned(struct agent_ctx *a, const struct kk_key *key, void *ud)
 {
     struct owned *o = ud;
     _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
@@ -217,7 +215,7 @@ static void collect_owned(struct kk_agent *a, const struct kk_key *key, void *ud
 }
 
 /* Another inbox file (not `except`) that defines key, or NULL. */
-static char *other_owner(struct kk_agent *a, const char *except, const struct kk_key *key)
+static char *other_owner(struct agent_ctx *a, const char *except, const struct kk_key *key)
 {
     _cleanup_closedir_ DIR *d = opendir(a->cfg.manifests);
     if (!d)
@@ -246,7 +244,7 @@ static char *other_owner(struct kk_agent *a, const char *except, const struct kk
 /* Removes the specs `name` owned that are not in keep[]: they are
  * deleted, unless another inbox file defines them (then that file is
  * applied again and takes them over, without a restart). */
-static void prune(struct kk_agent *a, const char *name, const struct kk_key *keep, size_t n_keep)
+static void prune(struct agent_ctx *a, const char *name, const struct kk_key *keep, size_t n_keep)
 {
     struct owned o = {.source = name};
     walk_specs(a, "", 0, collect_owned, &o);
@@ -260,15 +258,16 @@ static void prune(struct kk_agent *a, const char *name, const struct kk_key *kee
         kk_key_format(&o.keys[i], buf);
         _cleanup_free_ char *owner = other_owner(a, name, &o.keys[i]);
         if (owner) {
+            /* Left in place, so the spec never disappears, for the owner's
+             * own run to take over (one worker per key: not run here). */
             kk_log_info("%s: now owned by inbox file %s", buf, owner);
-            /* Applied right here so the spec never disappears. */
-            reconcile_inbox(a, owner);
+            _cleanup_free_ char *owner_key = kk_xasprintf(INBOX_KEY_PREFIX "%s", owner);
+            agent_enqueue(a, owner_key);
             continue;
         }
         _cleanup_free_ char *rel = kk_tree_spec_path(&o.keys[i]);
         _cleanup_error_ kk_error *err = NULL;
-        if (a->watch)
-            kk_watch_note_self_remove(a->watch, rel);
+        agent_note_self_remove(a, rel);
         if (kk_fs_unlink(a->rootfd, rel, &err) < 0) {
             kk_log_warn("%s: prune: %s", buf, err->message);
             continue;
@@ -305,71 +304,56 @@ static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out, kk
     return 0;
 }
 
-int reconcile_inbox(struct kk_agent *a, const char *name)
+/* The inbox file could not be read. A file that is not a regular one, or
+ * too large, is reported and nothing changes; one that is gone has its
+ * resources pruned, once it stayed missing for the grace period. */
+static int inbox_unreadable(struct agent_ctx *a, const char *name, bool have_inbox, kk_error **err)
 {
-    _cleanup_error_ kk_error *err = NULL;
-    if (!kk_inbox_name_counts(name))
+    if (have_inbox &&
+        (kk_error_code(*err) == KK_E_INVALID || kk_error_code(*err) == KK_E_EXHAUSTED)) {
+        /* Nothing a retry would fix: say so, change nothing. */
+        _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+        kk_diags_add(&diags, name, 0, 0, "", "%s", (*err)->message);
+        kk_log_warn("inbox %s: %s", name, (*err)->message);
+        kk_error_freep(err);
+        if (write_report(a, name, NULL, false, &diags, NULL, 0, err) < 0)
+            kk_log_warn("inbox %s: %s", name, (*err)->message);
         return KK_QUEUE_DONE;
-    _cleanup_close_ int inboxfd = kk_fs_open_root(a->cfg.manifests, &err);
-    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
-    if (inboxfd < 0 || read_inbox_file(inboxfd, name, &data, &err) < 0) {
-        if (inboxfd >= 0 &&
-            (kk_error_code(err) == KK_E_INVALID || kk_error_code(err) == KK_E_EXHAUSTED)) {
-            /* Nothing a retry would fix: say so, change nothing. */
-            _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
-            kk_diags_add(&diags, name, 0, 0, "", "%s", err->message);
-            kk_log_warn("inbox %s: %s", name, err->message);
-            kk_error_freep(&err);
-            if (write_report(a, name, NULL, false, &diags, NULL, 0, &err) < 0)
-                kk_log_warn("inbox %s: %s", name, err->message);
+    }
+    if (kk_error_code(*err) != KK_E_NOT_FOUND) {
+        kk_log_warn("inbox %s: %s", name, (*err)->message);
+        return KK_QUEUE_RETRY;
+    }
+    if (!have_inbox)
+        return KK_QUEUE_DONE;  /* no inbox at all: nothing to prune from */
+    if (!agent_test_mode(a)) { /* test mode runs keys by hand: no grace there */
+        _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
+        struct res_mem *m = agent_mem(a, key);
+        int64_t now = agent_mono_ms(a);
+        if (!m->inbox_missing_ms)
+            m->inbox_missing_ms = now;
+        int64_t waited = now - m->inbox_missing_ms;
+        if (waited < INBOX_REMOVE_GRACE_MS) {
+            agent_enqueue_after(a, key, (unsigned)(INBOX_REMOVE_GRACE_MS - waited));
             return KK_QUEUE_DONE;
         }
-        if (kk_error_code(err) != KK_E_NOT_FOUND) {
-            kk_log_warn("inbox %s: %s", name, err->message);
-            return KK_QUEUE_RETRY;
-        }
-        if (inboxfd < 0)
-            return KK_QUEUE_DONE; /* no inbox at all: nothing to prune from */
-        if (a->queue) {           /* test mode runs keys by hand: no grace there */
-            _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
-            struct res_mem *m = agent_mem(a, key);
-            int64_t now = agent_mono_ms(a);
-            if (!m->inbox_missing_ms)
-                m->inbox_missing_ms = now;
-            int64_t waited = now - m->inbox_missing_ms;
-            if (waited < INBOX_REMOVE_GRACE_MS) {
-                agent_enqueue_after(a, key, (unsigned)(INBOX_REMOVE_GRACE_MS - waited));
-                return KK_QUEUE_DONE;
-            }
-            agent_mem_drop(a, key);
-        }
-        kk_log_info("inbox %s: removed", name);
-        prune(a, name, NULL, 0);
-        _cleanup_free_ char *rel = kk_tree_inbox_status_path(name);
-        kk_error_freep(&err);
-        if (rel)
-            kk_fs_unlink(a->rootfd, rel, &err);
-        return KK_QUEUE_DONE;
-    }
-    if (a->queue) { /* there (again): any grace in progress is over */
-        _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
         agent_mem_drop(a, key);
     }
-    char digest[KK_SHA256_DIGEST_SIZE];
-    kk_sha256_digest(data.data ? data.data : "", data.len, digest);
-    _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
-    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
-    if (kk_manifest_load_buffer(name, data.data ? data.data : "", data.len, &m, &diags, &err) < 0) {
-        /* Nothing of an invalid file is applied; what runs keeps running. */
-        if (!diags.n)
-            kk_diags_add(&diags, name, 0, 0, "", "%s", err->message);
-        kk_log_warn("inbox %s: invalid (%zu errors), nothing applied", name, diags.n);
-        kk_error_freep(&err);
-        if (write_report(a, name, digest, false, &diags, NULL, 0, &err) < 0)
-            kk_log_warn("inbox %s: %s", name, err->message);
-        return KK_QUEUE_DONE;
-    }
+    kk_log_info("inbox %s: removed", name);
+    prune(a, name, NULL, 0);
+    _cleanup_free_ char *rel = kk_tree_inbox_status_path(name);
+    kk_error_freep(err);
+    if (rel)
+        kk_fs_unlink(a->rootfd, rel, err);
+    return KK_QUEUE_DONE;
+}
 
+/* Writes the specs of a valid manifest, prunes what it no longer defines
+ * and writes its report. */
+static void inbox_apply(struct agent_ctx *a, const char *name, const struct kk_manifest *m,
+                        const char *digest)
+{
+    _cleanup_error_ kk_error *err = NULL;
     struct report_entry *entries = kk_xcalloc(m->n ? m->n : 1, sizeof(*entries));
     struct kk_key *keys = kk_xcalloc(m->n ? m->n : 1, sizeof(*keys));
     size_t n_keys = 0;
@@ -406,5 +390,35 @@ int reconcile_inbox(struct kk_agent *a, const char *name)
         free(entries[i].error);
     free(entries);
     free(keys);
+}
+
+int reconcile_inbox(struct agent_ctx *a, const char *name)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    if (!kk_inbox_name_counts(name))
+        return KK_QUEUE_DONE;
+    _cleanup_close_ int inboxfd = kk_fs_open_root(a->cfg.manifests, &err);
+    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
+    if (inboxfd < 0 || read_inbox_file(inboxfd, name, &data, &err) < 0)
+        return inbox_unreadable(a, name, inboxfd >= 0, &err);
+    if (!agent_test_mode(a)) { /* there (again): any grace in progress is over */
+        _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
+        agent_mem_drop(a, key);
+    }
+    char digest[KK_SHA256_DIGEST_SIZE];
+    kk_sha256_digest(data.data ? data.data : "", data.len, digest);
+    _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    if (kk_manifest_load_buffer(name, data.data ? data.data : "", data.len, &m, &diags, &err) < 0) {
+        /* Nothing of an invalid file is applied; what runs keeps running. */
+        if (!diags.n)
+            kk_diags_add(&diags, name, 0, 0, "", "%s", err->message);
+        kk_log_warn("inbox %s: invalid (%zu errors), nothing applied", name, diags.n);
+        kk_error_freep(&err);
+        if (write_report(a, name, digest, false, &diags, NULL, 0, &err) < 0)
+            kk_log_warn("inbox %s: %s", name, err->message);
+        return KK_QUEUE_DONE;
+    }
+    inbox_apply(a, name, m, digest);
     return KK_QUEUE_DONE;
 }

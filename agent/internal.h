@@ -1,9 +1,12 @@
-/* Private to agent/: the agent object and what its modules share.
+/* Private to agent/: what the reconcilers (parents.c, inbox.c, cell.c)
+ * see of the agent -- a narrow context and the services it offers -- and
+ * the memory they share. The agent object itself, the queue and the scans
+ * are the dispatch's (agent/agent-private.h, agent.c, dispatch.c).
  *
  * Memory of the agent (struct res_mem, one per resource key seen): whether
  * the resource was reconciled Ready in this run (children wait for it), a
  * realm's containerd namespace, and a cell's sticky ctl state and per
- * container restart bookkeeping. The list is guarded by agent->lock; the
+ * container restart bookkeeping. The list is guarded by the agent's lock; the
  * fields of one entry are touched only by the worker that holds its key
  * (the queue runs one worker per key), except `ready`, `state` and `ns`,
  * which other threads read: those are only touched under the lock.
@@ -29,6 +32,9 @@
 #define KK_AGENT_VERSION KUKEON_VERSION
 #define INBOX_KEY_PREFIX "_inbox/"
 #define RESCAN_KEY       "_rescan"
+/* "_owned/<key>": a spec of the tree changed; if an inbox file owns it,
+ * that file is applied again (off the main loop: it parses YAML). */
+#define OWNED_KEY_PREFIX "_owned/"
 #define IMAGE_RETRY_MS   5000
 /* An inbox file missing for less than this is an editor's save in flight
  * (vim renames web.yaml to web.yaml~ and writes a new one), not a removal. */
@@ -62,98 +68,104 @@ struct res_mem {
     int64_t inbox_missing_ms;
 };
 
-struct pending_key {
-    char *key;
-    bool delayed;
-    bool parked;
-};
-
-struct kk_agent {
+/* What a reconciler may use of the agent: configuration, backends, the
+ * state tree, and the services declared below. The dispatch state (the
+ * queue, the memory list, scans; agent/agent-private.h) is not in it. */
+struct agent_ctx {
     struct kk_agent_config cfg;
     struct kk_agent_backends be;
-    int rootfd;             /* the state tree */
-    struct kk_queue *queue; /* NULL in test mode */
-    struct kk_ctd_sub *sub;
-    struct kk_watch *watch;   /* may be NULL (tests) */
-    struct kk_puller *puller; /* NULL without a registry backend */
-    pthread_mutex_t lock;     /* mems, pending, the fields below */
-    pthread_mutex_t cg_lock;
+    int rootfd;                /* the state tree */
+    struct kk_puller *puller;  /* NULL without a registry backend */
+    struct kk_metrics metrics; /* thread-safe on its own */
     /* Orders a spec written from the inbox against the removal of its
      * resource's directory by a delete that began before the write. */
     pthread_mutex_t spec_lock;
-    struct res_mem *mems;
-    struct pending_key *pending; /* test mode */
-    size_t n_pending, cap_pending;
-    bool scanned;
-    int64_t started_at, last_scan_at;
-    bool ctd_connected;
-    char **ooms; /* "<ns>/<containerd id>" of OOM events not yet seen by a reconcile */
-    size_t n_ooms, cap_ooms;
-    struct kk_metrics metrics; /* thread-safe on its own */
 };
 
-/* agent.c */
+/* Transitional: cell.c, container.c and cell.h still say struct kk_agent
+ * for what is the context; outside the agent's own files the one is the
+ * other. Goes once they say struct agent_ctx. */
+#ifndef KK_AGENT_PRIVATE
+#define kk_agent agent_ctx
+#endif
+
+/* ---- services to reconcilers (agent.c, status-io.c) ---------------------- */
+
 /* The agent's clock (be.clock): real time in ns, monotonic time in ms. */
-int64_t agent_now_ns(const struct kk_agent *a);
-int64_t agent_mono_ms(const struct kk_agent *a);
-void agent_enqueue(struct kk_agent *a, const char *key);
-void agent_enqueue_after(struct kk_agent *a, const char *key, unsigned ms);
+int64_t agent_now_ns(const struct agent_ctx *a);
+int64_t agent_mono_ms(const struct agent_ctx *a);
+/* Runs key (again) on a worker: now, or no later than ms from now. */
+void agent_enqueue(struct agent_ctx *a, const char *key);
+void agent_enqueue_after(struct agent_ctx *a, const char *key, unsigned ms);
+/* Test mode (cfg.workers == 0): keys are run by hand, so no grace period
+ * is waited for. */
+bool agent_test_mode(const struct agent_ctx *a);
 /* The memory of key, created if absent; never NULL. */
-struct res_mem *agent_mem(struct kk_agent *a, const char *key);
-void agent_mem_drop(struct kk_agent *a, const char *key);
-void agent_set_ready(struct kk_agent *a, const char *key, bool ready);
+struct res_mem *agent_mem(struct agent_ctx *a, const char *key);
+void agent_mem_drop(struct agent_ctx *a, const char *key);
+void agent_set_ready(struct agent_ctx *a, const char *key, bool ready);
+/* Whether the key has been reconciled Ready in this run of the agent. */
+bool agent_key_ready(struct agent_ctx *a, const char *key);
 /* The state last written to key's status.yaml in this run (KK_STATE_NONE:
  * none yet). */
-void agent_set_state(struct kk_agent *a, const char *key, int state);
-int agent_get_state(struct kk_agent *a, const char *key);
+void agent_set_state(struct agent_ctx *a, const char *key, int state);
+int agent_get_state(struct agent_ctx *a, const char *key);
 /* The containerd namespace of realm (owned by the caller): the realm's
  * reconciled namespace, else its status.yaml's, else prefix + realm. */
-char *agent_realm_ns(struct kk_agent *a, const char *realm);
+char *agent_realm_ns(struct agent_ctx *a, const char *realm);
+/* Records the namespace a realm's reconcile settled on. */
+void agent_set_realm_ns(struct agent_ctx *a, const char *realm, const char *ns);
 /* Records a containerd error: KK_E_UNAVAILABLE marks the connection down
  * (in _agent/status.yaml and the metrics) until the event stream is back. */
-void agent_note_ctd_error(struct kk_agent *a, const kk_error *err);
+void agent_note_ctd_error(struct agent_ctx *a, const kk_error *err);
 /* containerd's /tasks/oom, kept until the container's reconcile takes it
  * (at most OOM_PENDING_MAX remembered). */
-void agent_note_oom(struct kk_agent *a, const char *ns, const char *ctd_id);
-bool agent_take_oom(struct kk_agent *a, const char *ns, const char *ctd_id);
+void agent_note_oom(struct agent_ctx *a, const char *ns, const char *ctd_id);
+bool agent_take_oom(struct agent_ctx *a, const char *ns, const char *ctd_id);
 /* Whether the key's directory holds child resource directories. */
-bool agent_has_children(struct kk_agent *a, const struct kk_key *key);
+bool agent_has_children(struct agent_ctx *a, const struct kk_key *key);
+/* Tells the watcher (if any) about the agent's own write or removal of a
+ * spec, so that it causes no event. */
+void agent_note_self_write(struct agent_ctx *a, const char *rel, const void *data, size_t len);
+void agent_note_self_remove(struct agent_ctx *a, const char *rel);
+
+void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode);
+/* cgroup calls serialised on one lock (struct kk_cg is not thread-safe);
+ * ensure fills st's cgroup fields when st is not NULL. */
+int agent_cg_ensure(struct agent_ctx *a, const struct kk_cg_ref *ref, unsigned flags,
+                    struct kk_status *st, kk_error **err);
+int agent_cg_remove(struct agent_ctx *a, const struct kk_cg_ref *ref, kk_error **err);
 
 /* status-io.c */
 /* The status of key as last written, or NULL (missing or unparseable:
  * never a reason to act). */
-struct kk_status *status_load(struct kk_agent *a, const struct kk_key *key);
+struct kk_status *status_load(struct agent_ctx *a, const struct kk_key *key);
 /* Writes st if it differs from the file, keeping createdAt/readyAt of prev
  * and stamping updatedAt only on a change. Returns 1 written, 0 unchanged.
  * Only the file: the caller records the state in memory (agent_set_state). */
-int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status *st,
+int status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st,
                  const struct kk_status *prev, kk_error **err);
 /* Loads the spec of key from the tree: 1 loaded, 0 absent, < 0 invalid. */
-int spec_load(struct kk_agent *a, const struct kk_key *key, struct kk_resource **out,
+int spec_load(struct agent_ctx *a, const struct kk_key *key, struct kk_resource **out,
               kk_error **err);
 
+/* ---- reconcilers, called by dispatch.c only ------------------------------ */
+
 /* parents.c */
-int reconcile_realm(struct kk_agent *a, const struct kk_key *key);
-int reconcile_space(struct kk_agent *a, const struct kk_key *key);
-int reconcile_stack(struct kk_agent *a, const struct kk_key *key);
+int reconcile_realm(struct agent_ctx *a, const struct kk_key *key);
+int reconcile_space(struct agent_ctx *a, const struct kk_key *key);
+int reconcile_stack(struct agent_ctx *a, const struct kk_key *key);
 /* 1 if the parent was reconciled Ready in this run; 0 if it is not (st is
  * set to Pending/WaitingForParent); -1 if its spec exists but it has not
  * been reconciled yet in this run (park without writing status). */
-int parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st);
-
-void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode);
-/* cgroup calls serialised on agent->cg_lock (struct kk_cg is not
- * thread-safe); ensure fills st's cgroup fields when st is not NULL. */
-int agent_cg_ensure(struct kk_agent *a, const struct kk_cg_ref *ref, unsigned flags,
-                    struct kk_status *st, kk_error **err);
-int agent_cg_remove(struct kk_agent *a, const struct kk_cg_ref *ref, kk_error **err);
+int parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st);
 
 /* cell.c */
-int reconcile_cell(struct kk_agent *a, const struct kk_key *key);
+int reconcile_cell(struct agent_ctx *a, const struct kk_key *key);
 
 /* inbox.c */
-int reconcile_inbox(struct kk_agent *a, const char *name);
+int reconcile_inbox(struct agent_ctx *a, const char *name);
 /* Ensures default/, default/default/, default/default/default/ specs. */
-int inbox_ensure_defaults(struct kk_agent *a, kk_error **err);
+int inbox_ensure_defaults(struct agent_ctx *a, kk_error **err);
 
 #endif

@@ -17,14 +17,14 @@ static const char *kind_of_level(enum kk_key_level level)
                    : "?";
 }
 
-int parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status *st)
+int parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st)
 {
     struct kk_key parent;
     if (!kk_key_parent(key, &parent))
         return 1;
     char buf[KK_KEY_STRLEN];
     kk_key_format(&parent, buf);
-    if (kk_agent_key_ready(a, buf))
+    if (agent_key_ready(a, buf))
         return 1;
     /* Right after a start the parent exists but has not been reconciled
      * yet: wait for it without reporting Pending for a moment (a Ready cell
@@ -42,42 +42,6 @@ int parent_ready(struct kk_agent *a, const struct kk_key *key, struct kk_status 
     return 0;
 }
 
-/* Fills status fields from a cgroup's observed state. */
-void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode)
-{
-    free(st->cgroup_path);
-    st->cgroup_path = cs->path ? kk_xstrdup(cs->path) : NULL;
-    st->cgroup_ready = cs->ready;
-    kk_strv_release(&st->subtree_controllers);
-    _cleanup_free_ char *list = kk_cg_controllers_format(cs->controllers, mode);
-    char *save = NULL;
-    for (char *w = strtok_r(list, " ", &save); w; w = strtok_r(NULL, " ", &save))
-        kk_strv_push(&st->subtree_controllers, w);
-}
-
-int agent_cg_ensure(struct kk_agent *a, const struct kk_cg_ref *ref, unsigned flags,
-                    struct kk_status *st, kk_error **err)
-{
-    struct kk_cg_status cs = {0};
-    pthread_mutex_lock(&a->cg_lock);
-    int r = kk_cg_ensure(a->be.cg, ref, flags, &cs, err);
-    pthread_mutex_unlock(&a->cg_lock);
-    if (r < 0)
-        return kk_error_wrap(err, "cgroup");
-    if (st)
-        status_set_cgroup(st, &cs, a->be.cg->mode);
-    kk_cg_status_release(&cs);
-    return 0;
-}
-
-int agent_cg_remove(struct kk_agent *a, const struct kk_cg_ref *ref, kk_error **err)
-{
-    pthread_mutex_lock(&a->cg_lock);
-    int r = kk_cg_remove(a->be.cg, ref, 5000, err);
-    pthread_mutex_unlock(&a->cg_lock);
-    return r < 0 ? kk_error_wrap(err, "remove cgroup") : 0;
-}
-
 static struct kk_cg_ref cg_ref_of(const struct kk_key *key)
 {
     struct kk_cg_ref ref = {0};
@@ -89,7 +53,7 @@ static struct kk_cg_ref cg_ref_of(const struct kk_key *key)
 
 /* Spec gone: once no child is left, undo what the reconciler did and remove
  * the directory; the parent is then told. */
-static int delete_parent_level(struct kk_agent *a, const struct kk_key *key,
+static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
                                const struct kk_status *prev)
 {
     char buf[KK_KEY_STRLEN];
@@ -148,10 +112,10 @@ static int delete_parent_level(struct kk_agent *a, const struct kk_key *key,
 
 /* The common shape of the three reconcilers. `ensure` does the level's
  * work on a loaded spec and a Pending status; it returns < 0 with err. */
-typedef int (*ensure_fn)(struct kk_agent *a, const struct kk_key *key,
+typedef int (*ensure_fn)(struct agent_ctx *a, const struct kk_key *key,
                          const struct kk_resource *spec, struct kk_status *st, kk_error **err);
 
-static int reconcile_level(struct kk_agent *a, const struct kk_key *key, ensure_fn ensure)
+static int reconcile_level(struct agent_ctx *a, const struct kk_key *key, ensure_fn ensure)
 {
     char buf[KK_KEY_STRLEN];
     kk_key_format(key, buf);
@@ -197,7 +161,7 @@ static int reconcile_level(struct kk_agent *a, const struct kk_key *key, ensure_
     return verdict;
 }
 
-static int ensure_realm(struct kk_agent *a, const struct kk_key *key,
+static int ensure_realm(struct agent_ctx *a, const struct kk_key *key,
                         const struct kk_resource *spec, struct kk_status *st, kk_error **err)
 {
     const char *realm = key->names[0];
@@ -213,11 +177,7 @@ static int ensure_realm(struct kk_agent *a, const struct kk_key *key,
         kk_error_reason(err, "ContainerdUnavailable");
         return kk_error_wrap(err, "containerd namespace %s", ns);
     }
-    struct res_mem *m = agent_mem(a, realm);
-    pthread_mutex_lock(&a->lock);
-    free(m->ns);
-    m->ns = kk_xstrdup(ns);
-    pthread_mutex_unlock(&a->lock);
+    agent_set_realm_ns(a, realm, ns);
     st->namespace_ = kk_xstrdup(ns);
     struct kk_cg_ref ref = cg_ref_of(key);
     return agent_cg_ensure(a, &ref, 0, st, err);
@@ -226,7 +186,7 @@ static int ensure_realm(struct kk_agent *a, const struct kk_key *key,
 /* kk_net_alive_fn: a cell is alive while its directory is in the tree. */
 static bool cell_alive(const char *cellkey, void *ctx)
 {
-    struct kk_agent *a = ctx;
+    struct agent_ctx *a = ctx;
     struct kk_key key;
     _cleanup_error_ kk_error *err = NULL;
     if (kk_key_parse(&key, cellkey, &err) < 0 || key.level != KK_LEVEL_CELL)
@@ -236,7 +196,7 @@ static bool cell_alive(const char *cellkey, void *ctx)
     return fstatat(a->rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int ensure_space(struct kk_agent *a, const struct kk_key *key,
+static int ensure_space(struct agent_ctx *a, const struct kk_key *key,
                         const struct kk_resource *spec, struct kk_status *st, kk_error **err)
 {
     struct kk_net_space sp;
@@ -262,7 +222,7 @@ static int ensure_space(struct kk_agent *a, const struct kk_key *key,
     return agent_cg_ensure(a, &ref, 0, st, err);
 }
 
-static int ensure_stack(struct kk_agent *a, const struct kk_key *key,
+static int ensure_stack(struct agent_ctx *a, const struct kk_key *key,
                         const struct kk_resource *spec, struct kk_status *st, kk_error **err)
 {
     (void)spec;
@@ -270,17 +230,17 @@ static int ensure_stack(struct kk_agent *a, const struct kk_key *key,
     return agent_cg_ensure(a, &ref, 0, st, err);
 }
 
-int reconcile_realm(struct kk_agent *a, const struct kk_key *key)
+int reconcile_realm(struct agent_ctx *a, const struct kk_key *key)
 {
     return reconcile_level(a, key, ensure_realm);
 }
 
-int reconcile_space(struct kk_agent *a, const struct kk_key *key)
+int reconcile_space(struct agent_ctx *a, const struct kk_key *key)
 {
     return reconcile_level(a, key, ensure_space);
 }
 
-int reconcile_stack(struct kk_agent *a, const struct kk_key *key)
+int reconcile_stack(struct agent_ctx *a, const struct kk_key *key)
 {
     return reconcile_level(a, key, ensure_stack);
 }

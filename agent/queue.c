@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/log.h"
 
 enum state { ST_NEW, ST_QUEUED, ST_DELAYED, ST_PARKED, ST_RUNNING };
@@ -24,7 +25,8 @@ struct item {
 struct kk_queue {
     struct kk_queue_config cfg;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* work is ready, the earliest timer moved, or stopping */
+    pthread_cond_t cv;   /* work is ready, the earliest timer moved, or stopping */
+    pthread_cond_t done; /* a run finished (kk_queue_wait_runs, kk_queue_wait_idle) */
 
     struct item **buckets;
     size_t nbuckets, nitems;
@@ -44,11 +46,9 @@ struct kk_queue {
     unsigned nthreads;
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_ms(const struct kk_queue *q)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)kk_clock_mono_ms(q->cfg.clock);
 }
 
 /* --- the key table ------------------------------------------------------ */
@@ -266,6 +266,7 @@ static void finish(struct kk_queue *q, struct item *it, int result)
         result = KK_QUEUE_DONE;
     q->nrunning--;
     q->runs++;
+    pthread_cond_broadcast(&q->done);
     bool dirty = it->dirty;
     uint64_t requested = it->due_ms;
     it->dirty = false;
@@ -279,7 +280,7 @@ static void finish(struct kk_queue *q, struct item *it, int result)
         if (dirty && !q->stopping)
             make_ready(q, it);
         else if (!q->stopping)
-            make_delayed(q, it, now_ms() + d);
+            make_delayed(q, it, now_ms(q) + d);
         else
             remove_item(q, it);
         return;
@@ -310,7 +311,7 @@ static void *worker(void *arg)
     pthread_mutex_lock(&q->mu);
     for (;;) {
         if (!q->stopping)
-            promote_due(q, now_ms());
+            promote_due(q, now_ms(q));
         if (q->head && (!q->stopping || q->draining)) {
             struct item *it = pop_ready(q);
             it->state = ST_RUNNING;
@@ -328,7 +329,8 @@ static void *worker(void *arg)
         }
         if (q->stopping)
             break;
-        if (q->nheap > 0) {
+        /* A fake clock moves only when told: kk_queue_kick wakes us then. */
+        if (q->nheap > 0 && !q->cfg.clock) {
             uint64_t due = q->heap[0]->due_ms;
             struct timespec ts = {.tv_sec = (time_t)(due / 1000),
                                   .tv_nsec = (long)(due % 1000) * 1000000};
@@ -358,7 +360,7 @@ int kk_queue_new(const struct kk_queue_config *cfg, struct kk_queue **out, kk_er
         q->cfg.backoff_max_ms = 5 * 60 * 1000;
     if (q->cfg.backoff_max_ms < q->cfg.backoff_base_ms)
         q->cfg.backoff_max_ms = q->cfg.backoff_base_ms;
-    q->rng = (unsigned)now_ms() ^ (unsigned)getpid();
+    q->rng = (unsigned)kk_clock_mono_ns(NULL) ^ (unsigned)getpid();
     q->nbuckets = 64;
     q->buckets = kk_xcalloc(q->nbuckets, sizeof(*q->buckets));
     pthread_mutex_init(&q->mu, NULL);
@@ -367,6 +369,7 @@ int kk_queue_new(const struct kk_queue_config *cfg, struct kk_queue **out, kk_er
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&q->cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&q->done, NULL);
 
     q->threads = kk_xcalloc(cfg->workers, sizeof(*q->threads));
     for (unsigned i = 0; i < cfg->workers; i++) {
@@ -418,7 +421,7 @@ bool kk_queue_enqueue_after(struct kk_queue *q, const char *key, unsigned ms)
     if (ms == 0)
         return kk_queue_enqueue(q, key);
     uint64_t h = hash_key(key, len);
-    uint64_t due = now_ms() + ms;
+    uint64_t due = now_ms(q) + ms;
     pthread_mutex_lock(&q->mu);
     bool ok = !q->stopping;
     if (ok) {
@@ -480,6 +483,31 @@ void kk_queue_get_stats(struct kk_queue *q, struct kk_queue_stats *out)
     pthread_mutex_unlock(&q->mu);
 }
 
+void kk_queue_kick(struct kk_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    if (!q->stopping)
+        promote_due(q, now_ms(q));
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void kk_queue_wait_runs(struct kk_queue *q, uint64_t runs)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->runs < runs && !q->joined)
+        pthread_cond_wait(&q->done, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void kk_queue_wait_idle(struct kk_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while ((q->nready > 0 || q->nrunning > 0) && !q->joined)
+        pthread_cond_wait(&q->done, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+}
+
 void kk_queue_stop(struct kk_queue *q, bool drain)
 {
     pthread_mutex_lock(&q->mu);
@@ -490,6 +518,7 @@ void kk_queue_stop(struct kk_queue *q, bool drain)
     pthread_cond_broadcast(&q->cv);
     bool join = !q->joined;
     q->joined = true;
+    pthread_cond_broadcast(&q->done); /* waiters: nothing more will run */
     pthread_mutex_unlock(&q->mu);
     if (!join)
         return;
@@ -515,6 +544,7 @@ void kk_queue_free(struct kk_queue *q)
     free(q->heap);
     free(q->threads);
     pthread_cond_destroy(&q->cv);
+    pthread_cond_destroy(&q->done);
     pthread_mutex_destroy(&q->mu);
     free(q);
 }

@@ -50,7 +50,14 @@
  *
  * Timers: delayed keys live in a min-heap; idle workers sleep on a condition
  * variable with a deadline at the earliest due time (CLOCK_MONOTONIC), so
- * nothing polls.
+ * nothing polls. With a fake clock (cfg.clock, fsapi/clock.h) time moves
+ * only when the test advances it, and the test then calls kk_queue_kick()
+ * to queue what became due; kk_queue_wait_runs() and kk_queue_wait_idle()
+ * let it wait for the workers without sleeping:
+ *
+ *     kk_fake_clock_advance(&fc, 200);
+ *     kk_queue_kick(q);
+ *     kk_queue_wait_idle(q);
  *
  * Thread-safety: every function may be called from any thread, including
  * from inside a handler (for its own key or others), except kk_queue_free
@@ -63,6 +70,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/error.h"
 
 #define KK_QUEUE_KEY_MAX     512
@@ -83,6 +91,10 @@ struct kk_queue_config {
     unsigned backoff_base_ms; /* 0: 100 ms */
     unsigned backoff_max_ms;  /* 0: 5 minutes; at least the base */
     bool jitter;
+    /* Due times of delays and backoffs; NULL: the system's monotonic clock,
+     * which workers wait on by themselves. Any other clock is a test's:
+     * workers wake for due keys only at kk_queue_kick(). */
+    const struct kk_clock *clock;
     kk_queue_fn fn;
     void *userdata;
 };
@@ -111,6 +123,16 @@ struct kk_queue_stats {
     uint64_t runs, failures;
 };
 void kk_queue_get_stats(struct kk_queue *q, struct kk_queue_stats *out);
+
+/* Queues the delayed keys that are due now and wakes the workers: what a
+ * test calls after advancing a fake clock (harmless with the system's). */
+void kk_queue_kick(struct kk_queue *q);
+/* Block until at least `runs` runs have finished in all (stats.runs), or
+ * until nothing is queued or running (delayed and parked keys may remain);
+ * both also return once the queue is stopped. Tests' handshakes with the
+ * workers. */
+void kk_queue_wait_runs(struct kk_queue *q, uint64_t runs);
+void kk_queue_wait_idle(struct kk_queue *q);
 
 /* Stops the queue and joins the workers; idempotent. With drain, every key
  * queued (or dirty) at this point still runs; delayed and parked keys are

@@ -1,6 +1,6 @@
 /* Reading specs and status from the tree; writing status only on change;
  * the agent's own status file. */
-#include "agent/internal.h"
+#include "agent/agent-private.h"
 
 #include <string.h>
 
@@ -10,7 +10,7 @@
 #include "fsapi/manifest.h"
 #include "fsapi/yaml.h"
 
-struct kk_status *status_load(struct kk_agent *a, const struct kk_key *key)
+struct kk_status *status_load(struct agent_ctx *a, const struct kk_key *key)
 {
     _cleanup_free_ char *rel = kk_tree_status_path(key);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
@@ -24,7 +24,7 @@ struct kk_status *status_load(struct kk_agent *a, const struct kk_key *key)
     return st;
 }
 
-int spec_load(struct kk_agent *a, const struct kk_key *key, struct kk_resource **out,
+int spec_load(struct agent_ctx *a, const struct kk_key *key, struct kk_resource **out,
               kk_error **err)
 {
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
@@ -86,7 +86,7 @@ static bool str_eq(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-int status_write(struct kk_agent *a, const struct kk_key *key, struct kk_status *st,
+int status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st,
                  const struct kk_status *prev, kk_error **err)
 {
     int64_t now = agent_now_ns(a);
@@ -174,7 +174,7 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
     set_str(t, st, "startedAt", buf);
     struct kk_ynode *ctd = kk_ytree_map(t);
     kk_ynode_set(t, st, "containerd", ctd);
-    set_str(t, ctd, "address", a->cfg.containerd_address);
+    set_str(t, ctd, "address", a->ctx.cfg.containerd_address);
     kk_ynode_set(t, ctd, "connected", kk_ytree_scalar(t, connected ? "true" : "false", false));
     if (last_scan) {
         fmt_time(last_scan, buf);
@@ -192,12 +192,12 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
     _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
     kk_yaml_emit(root, &out);
     _cleanup_free_ char *rel = kk_tree_agent_status_path();
-    if (kk_atomic_write_if_changed(a->rootfd, rel, out.data, out.len, 0644, err) < 0)
+    if (kk_atomic_write_if_changed(a->ctx.rootfd, rel, out.data, out.len, 0644, err) < 0)
         return kk_error_wrap(err, "write %s", rel);
-    kk_metrics_set_resources(&a->metrics, (const uint64_t(*)[KK_METRICS_NSTATES])prom);
+    kk_metrics_set_resources(&a->ctx.metrics, (const uint64_t(*)[KK_METRICS_NSTATES])prom);
     _cleanup_free_ char *prom_path =
-            kk_xasprintf("%s/" KK_TREE_AGENT_DIRNAME "/metrics.prom", a->cfg.state);
-    if (kk_metrics_write(&a->metrics, prom_path, err) < 0)
+            kk_xasprintf("%s/" KK_TREE_AGENT_DIRNAME "/metrics.prom", a->ctx.cfg.state);
+    if (kk_metrics_write(&a->ctx.metrics, prom_path, err) < 0)
         return kk_error_wrap(err, "write %s", prom_path);
     return 0;
 }

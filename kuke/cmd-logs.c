@@ -2,11 +2,14 @@
  *
  * Prints a container's log file (containers/<id>.log: the task's stdout and
  * stderr, appended by containerd's shim). Without -c, the cell's root
- * container. -f follows the file with inotify, also across rotation. */
+ * container. -f follows the file with inotify, also across rotation: the
+ * agent's (agent/cell.c rotate_log: copy to <id>.log.1, then truncate in
+ * place) and a file replaced under the name (another inode: reopened). */
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 
 #include "fsapi/fsutil.h"
 #include "kuke/common.h"
@@ -21,7 +24,47 @@ static void usage(FILE *out)
             kuke_common_help);
 }
 
-static int copy_out(int fd)
+#define TAIL_MAX 64
+
+/* The file being printed and how far: `off` bytes were printed, the last
+ * `tail_len` of them are in `tail`. The tail tells a truncated file that
+ * was written again past `off` (its size alone cannot) from one that only
+ * grew. */
+struct logfile {
+    int fd;
+    off_t off;
+    size_t tail_len;
+    char tail[TAIL_MAX];
+};
+
+static void logfile_at_start(struct logfile *lf)
+{
+    lf->off = 0;
+    lf->tail_len = 0;
+}
+
+static void logfile_release(struct logfile *lf)
+{
+    if (lf->fd >= 0)
+        close(lf->fd);
+    lf->fd = -1;
+}
+
+static void tail_push(struct logfile *lf, const char *data, size_t n)
+{
+    if (n >= TAIL_MAX) {
+        memcpy(lf->tail, data + n - TAIL_MAX, TAIL_MAX);
+        lf->tail_len = TAIL_MAX;
+        return;
+    }
+    size_t keep = lf->tail_len + n > TAIL_MAX ? TAIL_MAX - n : lf->tail_len;
+    memmove(lf->tail, lf->tail + lf->tail_len - keep, keep);
+    memcpy(lf->tail + keep, data, n);
+    lf->tail_len = keep + n;
+}
+
+/* Prints fd from its offset to its end; with lf, counts what it printed. */
+static int copy_out(int fd, struct logfile *lf)
 {
     char buf[65536];
     for (;;) {
@@ -35,11 +78,78 @@ static int copy_out(int fd)
             return 0;
         if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
             return -EIO;
+        if (lf) {
+            lf->off += n;
+            tail_push(lf, buf, (size_t)n);
+        }
     }
 }
 
-/* Never returns but on error; *fd may be replaced by a reopened file. */
-static int follow(struct kuke_ctx *ctx, const char *rel, int *fd, kk_error **err)
+/* Whether fd holds lf's tail right before lf->off: the bytes lf printed
+ * last are still where they were. */
+static bool tail_matches(int fd, const struct logfile *lf)
+{
+    char buf[TAIL_MAX];
+    size_t n = lf->tail_len;
+    return pread(fd, buf, n, lf->off - (off_t)n) == (ssize_t)n && memcmp(buf, lf->tail, n) == 0;
+}
+
+/* Whether lf's file was truncated since lf last read it: it is shorter than
+ * what was printed, or it was written again past that. */
+static bool truncated(const struct logfile *lf)
+{
+    struct stat st;
+    if (lf->off == 0 || fstat(lf->fd, &st) < 0)
+        return false;
+    return st.st_size < lf->off || !tail_matches(lf->fd, lf);
+}
+
+/* The agent copied the log to <rel>.1 before truncating it: what was
+ * appended after lf last read and before the copy is there, from lf->off
+ * on, if <rel>.1 is that copy (it holds lf's tail right before lf->off). */
+static void print_rotated_rest(struct kuke_ctx *ctx, const char *rel, const struct logfile *lf)
+{
+    _cleanup_free_ char *old = kk_xasprintf("%s.1", rel);
+    _cleanup_error_ kk_error *ignored = NULL; /* no copy: nothing to add */
+    _cleanup_close_ int fd = kk_fs_open(ctx->rootfd, old, O_RDONLY, 0, &ignored);
+    if (fd < 0 || !tail_matches(fd, lf) || lseek(fd, lf->off, SEEK_SET) < 0)
+        return;
+    copy_out(fd, NULL);
+}
+
+/* Whether rel now names another file than lf->fd (replaced, recreated). A
+ * missing rel is not: its successor has yet to appear. */
+static bool replaced(struct kuke_ctx *ctx, const char *rel, const struct logfile *lf)
+{
+    struct stat now, ours;
+    return fstatat(ctx->rootfd, rel, &now, AT_SYMLINK_NOFOLLOW) == 0 && fstat(lf->fd, &ours) == 0 &&
+           (now.st_dev != ours.st_dev || now.st_ino != ours.st_ino);
+}
+
+/* Prints what is new in rel since lf last read it (errors are for the next
+ * event to retry). */
+static void catch_up(struct kuke_ctx *ctx, const char *rel, struct logfile *lf)
+{
+    if (replaced(ctx, rel, lf)) {
+        _cleanup_error_ kk_error *ignored = NULL; /* gone again: next event */
+        int nfd = kk_fs_open(ctx->rootfd, rel, O_RDONLY, 0, &ignored);
+        if (nfd >= 0) {
+            if (!truncated(lf))
+                copy_out(lf->fd, NULL); /* the end written before the switch */
+            logfile_release(lf);
+            lf->fd = nfd;
+            logfile_at_start(lf);
+        }
+    } else if (truncated(lf)) {
+        print_rotated_rest(ctx, rel, lf);
+        if (lseek(lf->fd, 0, SEEK_SET) == 0)
+            logfile_at_start(lf);
+    }
+    copy_out(lf->fd, lf);
+}
+
+/* Never returns but on error. */
+static int follow(struct kuke_ctx *ctx, const char *rel, struct logfile *lf, kk_error **err)
 {
     _cleanup_free_ char *abs = kk_tree_join(ctx->state_dir, rel);
     _cleanup_close_ int ino = inotify_init1(IN_CLOEXEC);
@@ -47,11 +157,13 @@ static int follow(struct kuke_ctx *ctx, const char *rel, int *fd, kk_error **err
         return kk_error_errno(err, "inotify");
     _cleanup_free_ char *dir = kk_xstrdup(abs);
     *strrchr(dir, '/') = '\0';
-    /* The directory, not the file: rotation renames the file away and a
-     * new one appears under the same name. */
+    /* The directory, not the file: a replaced file appears under the same
+     * name; IN_MODIFY also reports the truncation of a rotation. */
     if (inotify_add_watch(ino, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0)
         return kk_error_errno(err, "watch %s", dir);
     const char *base = strrchr(abs, '/') + 1;
+    /* Whatever happened between the first read and the watch. */
+    catch_up(ctx, rel, lf);
     for (;;) {
         fflush(stdout);
         char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -61,27 +173,18 @@ static int follow(struct kuke_ctx *ctx, const char *rel, int *fd, kk_error **err
                 continue;
             return kk_error_errno(err, "inotify");
         }
-        bool reopen = false;
+        bool ours = false; /* not the other containers' logs */
         for (char *p = ev; p < ev + n;) {
             struct inotify_event *e = (struct inotify_event *)p;
-            if (e->len && strcmp(e->name, base) == 0 && (e->mask & (IN_CREATE | IN_MOVED_TO)))
-                reopen = true;
+            if ((e->len && strcmp(e->name, base) == 0) || (e->mask & IN_Q_OVERFLOW))
+                ours = true;
             p += sizeof(*e) + e->len;
         }
-        copy_out(*fd);
-        if (reopen) {
-            _cleanup_error_ kk_error *ignored = NULL; /* not there yet: next event */
-            int nfd = kk_fs_open(ctx->rootfd, rel, O_RDONLY, 0, &ignored);
-            if (nfd >= 0) {
-                close(*fd);
-                *fd = nfd;
-                copy_out(*fd);
-            }
-        }
+        if (ours)
+            catch_up(ctx, rel, lf);
     }
 }
 
-int kuke_cmd_logs(int argc, char **argv);
 int kuke_cmd_logs(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -142,20 +245,17 @@ int kuke_cmd_logs(int argc, char **argv)
     if (kuke_named_key(&ctx, KK_KIND_CONTAINER, container, cell, &key, &err) < 0)
         return kuke_fail("logs", err);
     _cleanup_free_ char *rel = kk_tree_log_path(&key);
-    int fd = kk_fs_open(ctx.rootfd, rel, O_RDONLY, 0, &err);
-    if (fd < 0)
+    _cleanup_(logfile_release) struct logfile lf = {
+            .fd = kk_fs_open(ctx.rootfd, rel, O_RDONLY, 0, &err)};
+    if (lf.fd < 0)
         return kuke_fail("logs", err);
-    int r = copy_out(fd);
+    int r = copy_out(lf.fd, &lf);
     if (r < 0) {
-        close(fd);
         kk_error_errnum(&err, -r, "read %s", rel);
         return kuke_fail("logs", err);
     }
-    if (follow_it && follow(&ctx, rel, &fd, &err) < 0) {
-        close(fd);
+    if (follow_it && follow(&ctx, rel, &lf, &err) < 0)
         return kuke_fail("logs", err);
-    }
-    close(fd);
     kuke_ctx_release(&ctx);
     return 0;
 }

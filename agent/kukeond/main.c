@@ -6,22 +6,15 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "agent/agent.h"
 #include "agent/sdnotify.h"
 #include "agent/watch.h"
+#include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/log.h"
 
 #define AGENT_STATUS_PERIOD_MS 5000
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_watch(void *userdata, const struct kk_watch_event *ev)
 {
@@ -49,6 +42,110 @@ static void notify(const char *msg)
     _cleanup_error_ kk_error *err = NULL;
     if (kk_sd_notify(NULL, msg, &err) < 0)
         kk_log_debug("sd_notify: %s", err->message);
+}
+
+/* The main loop's timers and what it last told systemd. */
+struct loop {
+    const struct kk_agent_config *cfg;
+    struct kk_agent *a;
+    int64_t next_status, next_resync, watchdog_ms, next_watchdog;
+    bool ready_sent;
+    char summary[128];
+};
+
+/* A signal: SIGHUP asks for a rescan; false for the others (stop). */
+static bool on_signal(struct loop *l, int sfd)
+{
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof(si)) != sizeof(si))
+        return true;
+    if (si.ssi_signo == SIGHUP) {
+        kk_agent_rescan(l->a);
+        return true;
+    }
+    kk_log_info("signal %u: stopping (containers keep running)", si.ssi_signo);
+    notify("STOPPING=1");
+    return false;
+}
+
+/* READY=1 once the first scan converged; false when --once is done. */
+static bool check_ready(struct loop *l)
+{
+    if (l->ready_sent || !kk_agent_converged(l->a))
+        return true;
+    kk_agent_summary(l->a, l->summary, sizeof(l->summary));
+    _cleanup_free_ char *msg = kk_xasprintf("READY=1\nSTATUS=ready: %s", l->summary);
+    notify(msg);
+    kk_log_info("converged after start-up: %s", l->summary);
+    l->ready_sent = true;
+    if (!l->cfg->once)
+        return true;
+    _cleanup_error_ kk_error *e = NULL;
+    kk_agent_write_agent_status(l->a, &e);
+    return false;
+}
+
+/* Periodic work: resync (a queued scan) and the watchdog. */
+static void on_timers(struct loop *l, int64_t now)
+{
+    if (now >= l->next_resync) {
+        kk_agent_rescan(l->a);
+        l->next_resync = now + (int64_t)l->cfg->resync_s * 1000;
+    }
+    if (l->watchdog_ms > 0 && now >= l->next_watchdog) {
+        notify("WATCHDOG=1");
+        l->next_watchdog = now + l->watchdog_ms;
+    }
+}
+
+/* Periodic work: the summary (STATUS=) and _agent/status.yaml. */
+static void on_status(struct loop *l, int64_t now)
+{
+    if (now < l->next_status)
+        return;
+    char now_summary[128];
+    kk_agent_summary(l->a, now_summary, sizeof(now_summary));
+    if (l->ready_sent && strcmp(now_summary, l->summary) != 0) {
+        _cleanup_free_ char *msg = kk_xasprintf("STATUS=%s", now_summary);
+        notify(msg);
+        memcpy(l->summary, now_summary, sizeof(l->summary));
+    }
+    _cleanup_error_ kk_error *e = NULL;
+    if (kk_agent_write_agent_status(l->a, &e) < 0)
+        kk_log_warn("agent status: %s", e->message);
+    l->next_status = now + AGENT_STATUS_PERIOD_MS;
+}
+
+/* Until a signal stops it (or --once converged): the watcher's events and
+ * signals, and the periodic work. Anything slow is left to the workers. */
+static int main_loop(const struct kk_agent_config *cfg, struct kk_agent *a, struct kk_watch *w,
+                     int sfd, kk_error **err)
+{
+    struct loop l = {
+            .cfg = cfg,
+            .a = a,
+            .next_resync = kk_clock_mono_ms(NULL) + (int64_t)cfg->resync_s * 1000,
+            .watchdog_ms = (int64_t)(kk_sd_watchdog_usec() / 2000),
+    };
+    notify("STATUS=adopting");
+    for (;;) {
+        struct pollfd fds[2] = {{kk_watch_fd(w), POLLIN, 0}, {sfd, POLLIN, 0}};
+        int n = poll(fds, 2, 1000);
+        if (n < 0 && errno != EINTR)
+            return kk_error_errno(err, "poll");
+        if ((fds[1].revents & POLLIN) && !on_signal(&l, sfd))
+            return 0;
+        if (fds[0].revents & POLLIN) {
+            _cleanup_error_ kk_error *e = NULL;
+            if (kk_watch_dispatch(w, &e) < 0)
+                kk_log_warn("watch: %s", e->message);
+        }
+        int64_t now = kk_clock_mono_ms(NULL);
+        on_timers(&l, now);
+        if (!check_ready(&l))
+            return 0;
+        on_status(&l, now);
+    }
 }
 
 static int run(const struct kk_agent_config *cfg, kk_error **err)
@@ -85,70 +182,7 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
     if (r == 0) {
         kk_log_info("kukeond %s: watching %s and %s (containerd %s)", KUKEON_VERSION,
                     cfg->manifests, cfg->state, cfg->containerd_address);
-        int64_t next_status = 0, next_resync = mono_ms() + (int64_t)cfg->resync_s * 1000;
-        int64_t watchdog_ms = (int64_t)(kk_sd_watchdog_usec() / 2000), next_watchdog = 0;
-        bool ready_sent = false;
-        char summary[128] = "";
-        notify("STATUS=adopting");
-        for (;;) {
-            struct pollfd fds[2] = {{kk_watch_fd(w), POLLIN, 0}, {sfd, POLLIN, 0}};
-            int n = poll(fds, 2, 1000);
-            if (n < 0 && errno != EINTR) {
-                r = kk_error_errno(err, "poll");
-                break;
-            }
-            if (fds[1].revents & POLLIN) {
-                struct signalfd_siginfo si;
-                if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-                    if (si.ssi_signo == SIGHUP) {
-                        kk_agent_rescan(a);
-                    } else {
-                        kk_log_info("signal %u: stopping (containers keep running)", si.ssi_signo);
-                        notify("STOPPING=1");
-                        break;
-                    }
-                }
-            }
-            if (fds[0].revents & POLLIN) {
-                _cleanup_error_ kk_error *e = NULL;
-                if (kk_watch_dispatch(w, &e) < 0)
-                    kk_log_warn("watch: %s", e->message);
-            }
-            int64_t now = mono_ms();
-            if (now >= next_resync) {
-                kk_agent_rescan(a);
-                next_resync = now + (int64_t)cfg->resync_s * 1000;
-            }
-            if (watchdog_ms > 0 && now >= next_watchdog) {
-                notify("WATCHDOG=1");
-                next_watchdog = now + watchdog_ms;
-            }
-            if (!ready_sent && kk_agent_converged(a)) {
-                kk_agent_summary(a, summary, sizeof(summary));
-                _cleanup_free_ char *msg = kk_xasprintf("READY=1\nSTATUS=ready: %s", summary);
-                notify(msg);
-                kk_log_info("converged after start-up: %s", summary);
-                ready_sent = true;
-                if (cfg->once) {
-                    _cleanup_error_ kk_error *e = NULL;
-                    kk_agent_write_agent_status(a, &e);
-                    break;
-                }
-            }
-            if (now >= next_status) {
-                char now_summary[128];
-                kk_agent_summary(a, now_summary, sizeof(now_summary));
-                if (ready_sent && strcmp(now_summary, summary) != 0) {
-                    _cleanup_free_ char *msg = kk_xasprintf("STATUS=%s", now_summary);
-                    notify(msg);
-                    memcpy(summary, now_summary, sizeof(summary));
-                }
-                _cleanup_error_ kk_error *e = NULL;
-                if (kk_agent_write_agent_status(a, &e) < 0)
-                    kk_log_warn("agent status: %s", e->message);
-                next_status = now + AGENT_STATUS_PERIOD_MS;
-            }
-        }
+        r = main_loop(cfg, a, w, sfd, err);
     }
     kk_agent_set_watch(a, NULL);
     kk_agent_free(a);

@@ -1,31 +1,34 @@
 /* The keyed work queue (agent/queue.h): dedup, one worker per key, backoff,
- * delayed enqueue, parking, shutdown. */
+ * delayed enqueue, parking, shutdown. Time is a fake clock that the tests
+ * advance; they wait for the workers with handshakes (gates, and the
+ * queue's kk_queue_wait_runs/kk_queue_wait_idle), never by sleeping. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "agent/queue.h"
+#include "fsapi/clock.h"
 #include "tests/lib/kktest.h"
+
+static struct kk_fake_clock fclock;
+
+static void clock_reset(void)
+{
+    kk_fake_clock_init(&fclock, 1000, 1700000000LL * KK_NSEC_PER_SEC);
+}
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)kk_clock_mono_ms(&fclock.clock);
 }
 
-/* Waits up to ms for *v >= want. */
-static bool wait_for(atomic_int *v, int want, unsigned ms)
+/* Moves the fake clock by ms and lets the workers run what became due. */
+static void advance(struct kk_queue *q, unsigned ms)
 {
-    uint64_t end = now_ms() + ms;
-    while (atomic_load(v) < want) {
-        if (now_ms() > end)
-            return false;
-        usleep(500);
-    }
-    return true;
+    kk_fake_clock_advance(&fclock, ms);
+    kk_queue_kick(q);
+    kk_queue_wait_idle(q);
 }
 
 /* A gate a handler can block on until the test opens it. */
@@ -58,7 +61,7 @@ static void gate_open(struct gate *g)
 /* --- dedup -------------------------------------------------------------- */
 
 struct dedup {
-    struct gate gate;
+    struct gate gate, started;
     atomic_int runs_a, runs_b, started_a;
 };
 
@@ -67,8 +70,10 @@ static int dedup_fn(void *ud, const char *key, unsigned attempt)
     struct dedup *d = ud;
     (void)attempt;
     if (strcmp(key, "a") == 0) {
-        if (atomic_fetch_add(&d->started_a, 1) == 0)
+        if (atomic_fetch_add(&d->started_a, 1) == 0) {
+            gate_open(&d->started);
             gate_wait(&d->gate);
+        }
         atomic_fetch_add(&d->runs_a, 1);
     } else {
         atomic_fetch_add(&d->runs_b, 1);
@@ -79,13 +84,13 @@ static int dedup_fn(void *ud, const char *key, unsigned attempt)
 KT_CASE(dedup_queued_and_rerun_once_after_running)
 {
     _cleanup_error_ kk_error *err = NULL;
-    static struct dedup d = {.gate = GATE_INIT};
+    static struct dedup d = {.gate = GATE_INIT, .started = GATE_INIT};
     struct kk_queue_config cfg = {.workers = 1, .fn = dedup_fn, .userdata = &d};
     _cleanup_queue_ struct kk_queue *q = NULL;
     KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
 
     KT_ASSERT(kk_queue_enqueue(q, "a"));
-    KT_ASSERT(wait_for(&d.started_a, 1, 2000)); /* "a" runs, blocked on the gate */
+    gate_wait(&d.started); /* "a" runs, blocked on the gate */
     for (int i = 0; i < 5; i++) {
         KT_ASSERT(kk_queue_enqueue(q, "b")); /* queued behind "a": deduplicated */
         KT_ASSERT(kk_queue_enqueue(q, "a")); /* running: marked dirty, once */
@@ -95,8 +100,8 @@ KT_CASE(dedup_queued_and_rerun_once_after_running)
     KT_ASSERT_EQ(st.queued, 1);
     KT_ASSERT_EQ(st.running, 1);
     gate_open(&d.gate);
-    KT_ASSERT(wait_for(&d.runs_a, 2, 2000));
-    KT_ASSERT(wait_for(&d.runs_b, 1, 2000));
+    kk_queue_wait_runs(q, 3);
+    kk_queue_wait_idle(q);
     kk_queue_stop(q, true);
     KT_ASSERT_EQ(atomic_load(&d.runs_a), 2);
     KT_ASSERT_EQ(atomic_load(&d.runs_b), 1);
@@ -125,7 +130,7 @@ static int contention_fn(void *ud, const char *key, unsigned attempt)
     atomic_store(&c->last_start[k], atomic_fetch_add(&c->seq, 1) + 1);
     if (atomic_fetch_add(&c->in_flight[k], 1) != 0)
         atomic_fetch_add(&c->violations, 1);
-    usleep(50);
+    sched_yield(); /* a window for another worker to take the same key */
     atomic_fetch_sub(&c->in_flight[k], 1);
     atomic_fetch_add(&c->runs, 1);
     return KK_QUEUE_DONE;
@@ -201,11 +206,19 @@ KT_CASE(failed_keys_back_off_exponentially_to_the_cap)
                                   .backoff_max_ms = 80,
                                   .fn = flaky_fn,
                                   .userdata = &f};
+    cfg.clock = &fclock.clock;
+    clock_reset();
     _cleanup_queue_ struct kk_queue *q = NULL;
     KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
     KT_ASSERT(kk_queue_enqueue(q, "x"));
-    KT_ASSERT(wait_for(&f.runs, 5, 3000));
+    kk_queue_wait_idle(q);
     static const unsigned want[] = {20, 40, 80, 80};
+    for (int i = 0; i < 4; i++) {
+        advance(q, want[i] - 1); /* not yet due */
+        KT_ASSERT_EQ(atomic_load(&f.runs), i + 1);
+        advance(q, 1);
+        KT_ASSERT_EQ(atomic_load(&f.runs), i + 2);
+    }
     for (int i = 0; i < 4; i++) {
         uint64_t gap = f.at[i + 1] - f.at[i];
         KT_ASSERT_MSG(gap >= want[i] && gap < want[i] + 100, "gap %d: %llu ms, want ~%u", i,
@@ -213,7 +226,7 @@ KT_CASE(failed_keys_back_off_exponentially_to_the_cap)
         KT_ASSERT_EQ(f.attempts[i], (unsigned)i + 1);
     }
     KT_ASSERT_EQ(f.attempts[4], 5);
-    usleep(150 * 1000); /* success: no further retries */
+    advance(q, 150); /* success: no further retries */
     KT_ASSERT_EQ(atomic_load(&f.runs), 5);
     struct kk_queue_stats st;
     kk_queue_get_stats(q, &st);
@@ -231,10 +244,15 @@ KT_CASE(backoff_jitter_stays_within_half_to_full)
                                   .jitter = true,
                                   .fn = flaky_fn,
                                   .userdata = &f};
+    cfg.clock = &fclock.clock;
+    clock_reset();
     _cleanup_queue_ struct kk_queue *q = NULL;
     KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
     KT_ASSERT(kk_queue_enqueue(q, "x"));
-    KT_ASSERT(wait_for(&f.runs, 4, 3000));
+    kk_queue_wait_idle(q);
+    for (int ms = 0; ms < 200 && atomic_load(&f.runs) < 4; ms++)
+        advance(q, 1); /* a millisecond at a time: the run is at its due time */
+    KT_ASSERT_EQ(atomic_load(&f.runs), 4);
     for (int i = 0; i < 3; i++) {
         uint64_t gap = f.at[i + 1] - f.at[i];
         KT_ASSERT_MSG(gap >= 30 && gap < 60 + 100, "gap %d: %llu ms", i, (unsigned long long)gap);
@@ -263,7 +281,9 @@ KT_CASE(enqueue_after_runs_once_at_the_earliest_time)
 {
     _cleanup_error_ kk_error *err = NULL;
     static struct timed t;
-    struct kk_queue_config cfg = {.workers = 2, .fn = timed_fn, .userdata = &t};
+    struct kk_queue_config cfg = {
+            .workers = 2, .clock = &fclock.clock, .fn = timed_fn, .userdata = &t};
+    clock_reset();
     _cleanup_queue_ struct kk_queue *q = NULL;
     KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
 
@@ -274,19 +294,22 @@ KT_CASE(enqueue_after_runs_once_at_the_earliest_time)
     struct kk_queue_stats st;
     kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.delayed, 1);
-    KT_ASSERT(wait_for(&t.runs, 1, 2000));
-    KT_ASSERT_MSG(t.at[0] - t0 >= 50 && t.at[0] - t0 < 150, "ran after %llu ms",
-                  (unsigned long long)(t.at[0] - t0));
-    usleep(250 * 1000);
+    advance(q, 49);
+    KT_ASSERT_EQ(atomic_load(&t.runs), 0);
+    advance(q, 1);
+    KT_ASSERT_EQ(atomic_load(&t.runs), 1);
+    KT_ASSERT_MSG(t.at[0] - t0 == 50, "ran after %llu ms", (unsigned long long)(t.at[0] - t0));
+    advance(q, 250);
     KT_ASSERT_EQ(atomic_load(&t.runs), 1);
 
     /* An explicit enqueue beats a pending timer and consumes it. */
     t0 = now_ms();
     KT_ASSERT(kk_queue_enqueue_after(q, "y", 200));
     KT_ASSERT(kk_queue_enqueue(q, "y"));
-    KT_ASSERT(wait_for(&t.runs, 2, 2000));
-    KT_ASSERT(t.at[1] - t0 < 100);
-    usleep(250 * 1000);
+    kk_queue_wait_runs(q, 2);
+    KT_ASSERT_EQ(atomic_load(&t.runs), 2);
+    KT_ASSERT(t.at[1] == t0); /* at once: no time passed */
+    advance(q, 250);
     KT_ASSERT_EQ(atomic_load(&t.runs), 2);
     kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.delayed, 0);
@@ -329,34 +352,27 @@ KT_CASE(parked_child_wakes_when_parent_succeeds)
 
     KT_ASSERT(kk_queue_enqueue(q, "r/s/st/c")); /* the child arrives first */
     KT_ASSERT(kk_queue_enqueue(q, "r/sx/st/c"));
-    KT_ASSERT(wait_for(&f.child_runs, 1, 2000));
-    KT_ASSERT(wait_for(&f.other_runs, 1, 2000));
+    kk_queue_wait_idle(q);
+    KT_ASSERT_EQ(atomic_load(&f.child_runs), 1);
+    KT_ASSERT_EQ(atomic_load(&f.other_runs), 1);
     struct kk_queue_stats st;
-    for (int i = 0; i < 2000; i++) {
-        kk_queue_get_stats(q, &st);
-        if (st.parked == 2)
-            break;
-        usleep(500);
-    }
+    kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.parked, 2);
     KT_ASSERT_EQ(st.delayed, 0); /* parked keys hold no timer */
 
     KT_ASSERT(kk_queue_enqueue(q, "r/s"));
-    KT_ASSERT(wait_for(&f.child_done, 1, 2000));
+    kk_queue_wait_idle(q); /* the parent ran and woke the child, which ran */
+    KT_ASSERT_EQ(atomic_load(&f.child_done), 1);
     KT_ASSERT_EQ(atomic_load(&f.child_runs), 2);
-    usleep(20 * 1000);
     KT_ASSERT_EQ(atomic_load(&f.other_runs), 1); /* a sibling prefix is no child */
     kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.parked, 1);
 
     KT_ASSERT_EQ(kk_queue_wake_children(q, "r"), 1); /* explicit wake */
-    KT_ASSERT(wait_for(&f.other_runs, 2, 2000));
-    for (int i = 0; i < 2000; i++) {
-        kk_queue_get_stats(q, &st);
-        if (st.parked == 1 && st.running == 0)
-            break;
-        usleep(500);
-    }
+    kk_queue_wait_idle(q);
+    KT_ASSERT_EQ(atomic_load(&f.other_runs), 2);
+    kk_queue_get_stats(q, &st);
+    KT_ASSERT_EQ(st.parked, 1);
     kk_queue_forget(q, "r/sx/st/c");
     kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.parked, 0);
@@ -366,7 +382,7 @@ KT_CASE(parked_child_wakes_when_parent_succeeds)
 /* --- shutdown ----------------------------------------------------------- */
 
 struct stopper {
-    struct gate gate;
+    struct gate gate, started_gate;
     atomic_int started, runs, late_runs;
     struct kk_queue *q;
     bool drain;
@@ -376,8 +392,10 @@ static int stopper_fn(void *ud, const char *key, unsigned attempt)
 {
     struct stopper *s = ud;
     (void)attempt;
-    if (atomic_fetch_add(&s->started, 1) == 0)
+    if (atomic_fetch_add(&s->started, 1) == 0) {
+        gate_open(&s->started_gate);
         gate_wait(&s->gate);
+    }
     if (key[0] == 'k')
         atomic_fetch_add(&s->runs, 1);
     else if (strcmp(key, "late") == 0)
@@ -396,13 +414,15 @@ static void run_shutdown(bool drain, int want_runs)
 {
     _cleanup_error_ kk_error *err = NULL;
     static struct stopper s;
-    s = (struct stopper){.gate = GATE_INIT, .drain = drain};
-    struct kk_queue_config cfg = {.workers = 1, .fn = stopper_fn, .userdata = &s};
+    s = (struct stopper){.gate = GATE_INIT, .started_gate = GATE_INIT, .drain = drain};
+    struct kk_queue_config cfg = {
+            .workers = 1, .clock = &fclock.clock, .fn = stopper_fn, .userdata = &s};
+    clock_reset();
     _cleanup_queue_ struct kk_queue *q = NULL;
     KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
     s.q = q;
     KT_ASSERT(kk_queue_enqueue(q, "k0"));
-    KT_ASSERT(wait_for(&s.started, 1, 2000));
+    gate_wait(&s.started_gate);
     for (int i = 1; i < 10; i++) {
         char key[3] = {'k', (char)('0' + i), 0};
         KT_ASSERT(kk_queue_enqueue(q, key));
@@ -410,10 +430,10 @@ static void run_shutdown(bool drain, int want_runs)
     KT_ASSERT(kk_queue_enqueue_after(q, "late", 10));
     pthread_t th;
     KT_ASSERT(pthread_create(&th, NULL, stop_thread, &s) == 0);
-    for (int i = 0; i < 1000 && kk_queue_enqueue(q, "refused"); i++)
-        usleep(1000); /* until the stopper got the lock */
+    kk_queue_wait_runs(q, UINT64_MAX); /* returns once the stopper stopped it */
     KT_ASSERT(!kk_queue_enqueue(q, "refused"));
-    usleep(30 * 1000); /* "late" is due now, but must not run */
+    kk_fake_clock_advance(&fclock, 30); /* "late" is due now, but must not run */
+    kk_queue_kick(q);
     gate_open(&s.gate);
     pthread_join(th, NULL);
     KT_ASSERT_EQ(atomic_load(&s.runs), want_runs);
@@ -484,16 +504,24 @@ KT_CASE(enqueue_after_from_own_handler_reschedules)
 {
     _cleanup_error_ kk_error *err = NULL;
     static struct periodic p;
-    struct kk_queue_config cfg = {.workers = 3, .fn = periodic_fn, .userdata = &p};
+    struct kk_queue_config cfg = {
+            .workers = 3, .clock = &fclock.clock, .fn = periodic_fn, .userdata = &p};
+    clock_reset();
     _cleanup_queue_ struct kk_queue *q = NULL;
     KT_ASSERT_OK(kk_queue_new(&cfg, &q, &err), &err);
     p.q = q;
     KT_ASSERT(kk_queue_enqueue(q, "resync"));
-    KT_ASSERT(wait_for(&p.runs, 3, 2000));
+    kk_queue_wait_idle(q);
+    for (int i = 1; i < 3; i++) {
+        advance(q, 49);
+        KT_ASSERT_EQ(atomic_load(&p.runs), i);
+        advance(q, 1);
+        KT_ASSERT_EQ(atomic_load(&p.runs), i + 1);
+    }
     for (int i = 0; i < 2; i++)
-        KT_ASSERT_MSG(p.at[i + 1] - p.at[i] >= 50 && p.at[i + 1] - p.at[i] < 150, "gap %llu",
+        KT_ASSERT_MSG(p.at[i + 1] - p.at[i] == 50, "gap %llu",
                       (unsigned long long)(p.at[i + 1] - p.at[i]));
-    usleep(120 * 1000);
+    advance(q, 120);
     KT_ASSERT_EQ(atomic_load(&p.runs), 3);
 }
 
@@ -532,15 +560,13 @@ KT_CASE(no_lost_wakeup_when_parent_finishes_while_child_decides)
     KT_ASSERT(kk_queue_enqueue(q, "r/s"));
     gate_wait(&r.child_looked); /* the child saw "not ready" */
     KT_ASSERT(kk_queue_enqueue(q, "r"));
+    kk_queue_wait_runs(q, 1); /* until the parent's run is over */
     struct kk_queue_stats st;
-    for (int i = 0; i < 2000; i++) { /* until the parent's run is over */
-        kk_queue_get_stats(q, &st);
-        if (st.runs == 1)
-            break;
-        usleep(500);
-    }
+    kk_queue_get_stats(q, &st);
     KT_ASSERT_EQ(st.runs, 1);
     gate_open(&r.parent_done); /* the child now returns PARK on a stale view */
-    KT_ASSERT(wait_for(&r.child_done, 1, 2000));
+    kk_queue_wait_runs(q, 3);
+    kk_queue_wait_idle(q);
+    KT_ASSERT_EQ(atomic_load(&r.child_done), 1);
     KT_ASSERT_EQ(atomic_load(&r.child_runs), 2);
 }

@@ -2,6 +2,7 @@
  * runtime/cgroup, runtime/net and runtime/firewall fakes. The agent runs in
  * test mode (no threads): each step runs the pending keys to quiescence. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "fsapi/buf.h"
+#include "fsapi/clock.h"
 #include "fsapi/log.h"
 #include "fsapi/status.h"
 #include "runtime/cgroup/fake.h"
@@ -36,7 +38,20 @@ struct fake_ctd {
     unsigned mutations;
     bool no_images;
     unsigned pulls;
+    /* The fake registry's pull waits until the test lets it end. */
+    pthread_mutex_t pull_mu;
+    pthread_cond_t pull_cv;
+    bool pull_may_end;
 };
+
+/* Lets a pull that waits in the fake registry end (idempotent). */
+static void pull_release(struct fake_ctd *f)
+{
+    pthread_mutex_lock(&f->pull_mu);
+    f->pull_may_end = true;
+    pthread_cond_broadcast(&f->pull_cv);
+    pthread_mutex_unlock(&f->pull_mu);
+}
 
 static void fake_log(struct fake_ctd *f, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
@@ -342,7 +357,10 @@ static int f_registry_ensure(void *self, struct kk_ctd *c, const char *ns, const
     struct fake_ctd *f = self;
     (void)c, (void)ns, (void)ref, (void)policy, (void)opts, (void)err;
     __atomic_add_fetch(&f->pulls, 1, __ATOMIC_SEQ_CST);
-    usleep(200 * 1000); /* long enough for the test to see PullingImage */
+    pthread_mutex_lock(&f->pull_mu); /* until the test saw PullingImage */
+    while (!f->pull_may_end)
+        pthread_cond_wait(&f->pull_cv, &f->pull_mu);
+    pthread_mutex_unlock(&f->pull_mu);
     __atomic_store_n(&f->no_images, false, __ATOMIC_SEQ_CST);
     if (pulled)
         *pulled = true;
@@ -362,6 +380,8 @@ static void fake_release(struct fake_ctd *f)
     for (size_t i = 0; i < f->n; i++)
         ctr_free(&f->v[i]);
     kk_buf_release(&f->log);
+    pthread_mutex_destroy(&f->pull_mu);
+    pthread_cond_destroy(&f->pull_cv);
 }
 
 /* ---- the test world ----------------------------------------------------- */
@@ -371,11 +391,13 @@ struct world {
     struct fake_ctd ctd;
     struct kk_agent_backends be;
     struct kk_agent_config cfg;
+    struct kk_fake_clock clock; /* the agent's: tests advance it */
     struct kk_agent *agent;
 };
 
 static void world_free(struct world *w)
 {
+    pull_release(&w->ctd); /* the puller's thread is joined below */
     kk_agent_free(w->agent);
     kk_cg_close(w->be.cg);
     kk_net_free(w->be.net);
@@ -399,6 +421,9 @@ static int world_agent(struct world *w, kk_error **err)
 static int world_init(struct world *w, kk_error **err)
 {
     memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->ctd.pull_mu, NULL);
+    pthread_cond_init(&w->ctd.pull_cv, NULL);
+    kk_fake_clock_init(&w->clock, 1000, kk_clock_real_ns(NULL));
     const char *tmp = kt_tmpdir();
     w->inbox = kk_xasprintf("%s/inbox", tmp);
     w->state = kk_xasprintf("%s/state", tmp);
@@ -418,8 +443,11 @@ static int world_init(struct world *w, kk_error **err)
     struct kk_net_config nc = KK_NET_CONFIG_DEFAULT;
     nc.state_dir = ipam;
     nc.netns_dir = netns;
-    w->be = (struct kk_agent_backends){
-            .ctd = &fake_ops, .ctd_self = &w->ctd, .image = &fake_image_ops, .image_self = &w->ctd};
+    w->be = (struct kk_agent_backends){.ctd = &fake_ops,
+                                       .ctd_self = &w->ctd,
+                                       .image = &fake_image_ops,
+                                       .image_self = &w->ctd,
+                                       .clock = &w->clock.clock};
     if (kk_cg_open_fake(KK_CG_MODE_V2, KK_CG_DEFAULT_SET, "kukeon", &w->be.cg, err) < 0 ||
         kk_net_new_fake(&nc, &w->be.net, err) < 0 || kk_fw_new_fake(&w->be.fw, err) < 0)
         return -1;
@@ -831,7 +859,7 @@ KT_CASE(on_failure_backoff_then_limit)
     bool delayed = kk_agent_is_pending(w.agent, "default/default/default/job") &&
                    kk_agent_run_pending(w.agent, 10, false) == 0;
     /* After the backoff (1 s) the delayed run restarts it. */
-    usleep(1100 * 1000);
+    kk_fake_clock_advance(&w.clock, 1100);
     kk_agent_run_pending(w.agent, 10, true);
     c = fake_find(&w.ctd, "kukeon-default", "default_default_job_j");
     uint32_t pid2 = c ? c->pid : 0;
@@ -949,10 +977,9 @@ KT_CASE(missing_image_is_pulled_then_runs)
     /* The pull ends on the puller's thread, which wakes the cell: its
      * delayed retry (the 5 s safety poll) becomes due at once, so a run of
      * the due keys reconciles it. */
-    for (int i = 0; i < 200 && __atomic_load_n(&w.ctd.no_images, __ATOMIC_SEQ_CST); i++)
-        usleep(10 * 1000);
-    usleep(50 * 1000);
-    bool woken = kk_agent_run_pending(w.agent, 100, false) > 0;
+    pull_release(&w.ctd);
+    bool woken = kk_agent_wait_pending(w.agent, CELL_KEY, 10000) &&
+                 kk_agent_run_pending(w.agent, 100, false) > 0;
     _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, CELL_KEY);
     unsigned pulls = __atomic_load_n(&w.ctd.pulls, __ATOMIC_SEQ_CST);
     world_free(&w);

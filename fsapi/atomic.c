@@ -6,10 +6,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fsapi/buf.h"
+#include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
 
 #define SUFFIX_LEN 6
@@ -22,10 +22,8 @@ static void random_suffix(char out[SUFFIX_LEN + 1])
 {
     uint64_t r;
     if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = (uint64_t)ts.tv_nsec * 6364136223846793005ULL ^ (uint64_t)getpid() << 32 ^
-            (uint64_t)ts.tv_sec;
+        uint64_t ns = (uint64_t)kk_clock_mono_ns(NULL);
+        r = ns * 6364136223846793005ULL ^ (uint64_t)getpid() << 32;
     }
     for (int i = 0; i < SUFFIX_LEN; i++) {
         out[i] = alphabet[r % (sizeof(alphabet) - 1)];
@@ -158,8 +156,7 @@ int kk_atomic_remove_stale(int rootfd, const char *rel, unsigned min_age_s, kk_e
         return -1;
     if (kk_fs_list_dir(dirfd, "", 100000, &list, err) < 0)
         return kk_error_wrap(err, "sweep %s", rel);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_s = kk_clock_real_ns(NULL) / KK_NSEC_PER_SEC;
     int removed = 0;
     for (size_t i = 0; i < list.n; i++) {
         const struct kk_fs_entry *e = &list.entries[i];
@@ -168,7 +165,7 @@ int kk_atomic_remove_stale(int rootfd, const char *rel, unsigned min_age_s, kk_e
             continue;
         if (fstatat(dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;
-        if (now.tv_sec - st.st_mtim.tv_sec < (time_t)min_age_s)
+        if (now_s - (int64_t)st.st_mtim.tv_sec < (int64_t)min_age_s)
             continue;
         if (unlinkat(dirfd, e->name, 0) == 0)
             removed++;

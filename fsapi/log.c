@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fsapi/clock.h"
+
 static enum kk_log_level current_level = KK_LOG_INFO;
 static int journal_stream = -1; /* -1 unknown, 0 no, 1 yes */
 
@@ -42,9 +44,8 @@ void kk_log(enum kk_log_level level, const char *fmt, ...)
     if (journal_stream) {
         off = (size_t)snprintf(line, sizeof(line), "<%d>", prio[level]);
     } else {
-        struct timespec ts;
+        struct timespec ts = kk_ns_to_timespec(kk_clock_real_ns(NULL));
         struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
         off += (size_t)snprintf(line + off, sizeof(line) - off, ".%03ldZ %s ", ts.tv_nsec / 1000000,

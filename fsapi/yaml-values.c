@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fsapi/clock.h"
+
 static int parse_u64(const char *s, uint64_t *out)
 {
     if (!*s)
@@ -160,7 +162,5 @@ void kk_time_format(int64_t ns, char buf[40])
 
 int64_t kk_time_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return kk_clock_real_ns(NULL);
 }

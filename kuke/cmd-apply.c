@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "fsapi/atomic.h"
+#include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/hash.h"
 #include "fsapi/inbox.h"
@@ -137,8 +138,7 @@ static int check_ready(struct kuke_ctx *ctx, const struct applied *a, kk_error *
 
 static int wait_ready(struct kuke_ctx *ctx, const struct applied *v, size_t n, int timeout_s)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start_ms = kk_clock_mono_ms(NULL);
     for (;;) {
         size_t ready = 0;
         for (size_t i = 0; i < n; i++) {
@@ -150,8 +150,7 @@ static int wait_ready(struct kuke_ctx *ctx, const struct applied *v, size_t n, i
         }
         if (ready == n)
             return 0;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= timeout_s) {
+        if (kk_clock_mono_ms(NULL) - start_ms >= timeout_s * 1000LL) {
             for (size_t i = 0; i < n; i++) {
                 _cleanup_error_ kk_error *err = NULL;
                 if (check_ready(ctx, &v[i], &err) == 0) {
@@ -166,7 +165,6 @@ static int wait_ready(struct kuke_ctx *ctx, const struct applied *v, size_t n, i
     }
 }
 
-int kuke_cmd_apply(int argc, char **argv);
 int kuke_cmd_apply(int argc, char **argv)
 {
     static const struct option opts[] = {

@@ -120,7 +120,6 @@ static int create(struct kuke_ctx *ctx, enum kk_kind kind, const char *name, con
     return 0;
 }
 
-int kuke_cmd_create(int argc, char **argv);
 int kuke_cmd_create(int argc, char **argv)
 {
     static const struct option opts[] = {

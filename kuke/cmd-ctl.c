@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fsapi/atomic.h"
+#include "fsapi/clock.h"
 #include "kuke/common.h"
 #include "kuke/kuke.h"
 
@@ -34,7 +35,6 @@ static bool signal_valid(const char *s)
     return *s && !*end && n > 0 && n < 65;
 }
 
-int kuke_cmd_ctl(int argc, char **argv);
 int kuke_cmd_ctl(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -111,8 +111,7 @@ int kuke_cmd_ctl(int argc, char **argv)
         kuke_ctx_release(&ctx);
         return 0;
     }
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start_ms = kk_clock_mono_ms(NULL);
     for (;;) {
         _cleanup_(kk_status_freep) struct kk_status *st = NULL;
         if (kuke_load_status(&ctx, &key, &st) == 0 && st->last_control.at > before_at &&
@@ -122,8 +121,7 @@ int kuke_cmd_ctl(int argc, char **argv)
             kuke_ctx_release(&ctx);
             return strcmp(result, "ok") == 0 ? 0 : 1;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= timeout_s) {
+        if (kk_clock_mono_ms(NULL) - start_ms >= timeout_s * 1000LL) {
             fprintf(stderr, "kuke %s: no report from the agent after %d s\n", verb, timeout_s);
             kuke_ctx_release(&ctx);
             return 1;

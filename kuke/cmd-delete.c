@@ -109,7 +109,6 @@ static int delete_key(struct kuke_ctx *ctx, const struct kk_key *key, bool casca
     return 0;
 }
 
-int kuke_cmd_delete(int argc, char **argv);
 int kuke_cmd_delete(int argc, char **argv)
 {
     static const struct option opts[] = {

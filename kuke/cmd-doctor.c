@@ -20,10 +20,11 @@
 
 #include "fsapi/buf.h"
 #include "fsapi/fsutil.h"
-#include "kuke/kuke.h"
 #include "fsapi/tree.h"
 #include "fsapi/validate.h"
 #include "fsapi/yaml.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 #include "runtime/cgroup/cgroup.h"
 #include "runtime/containerd/containerd.h"
 #include "runtime/net/ipam.h"
@@ -410,24 +411,19 @@ static const struct check checks[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: kuke doctor [--containerd-address SOCK] [--state DIR] [--run-dir DIR]\n"
-                 "                   [--subnet-pool CIDR]\n"
-                 "Checks this host for kukeond: containerd, runc, cgroups, inotify limits,\n"
-                 "ip_forward, nftables, free subnets, kukeond itself. Exit 1 if any check FAILs.\n"
-                 "  --containerd-address SOCK  (env KUKEON_CONTAINERD_ADDRESS;\n"
-                 "                             default /run/containerd/containerd.sock)\n"
-                 "  --state DIR                state tree (env KUKEON_STATE; default /opt/kukeon)\n"
-                 "  --run-dir DIR              kukeond's run directory (default /run/kukeon)\n"
-                 "  --subnet-pool CIDR         kukeond's pool (default 10.88.0.0/16)\n");
+    fprintf(out,
+            "usage: kuke doctor [--containerd-address SOCK] [--state DIR] [--run-dir DIR]\n"
+            "                   [--subnet-pool CIDR]\n"
+            "Checks this host for kukeond: containerd, runc, cgroups, inotify limits,\n"
+            "ip_forward, nftables, free subnets, kukeond itself. Exit 1 if any check FAILs.\n"
+            "  --containerd-address SOCK  (env KUKEON_CONTAINERD_ADDRESS;\n"
+            "                             default " KUKE_CONTAINERD_ADDRESS ")\n"
+            "  --state DIR                state tree (env KUKEON_STATE; default " KUKE_STATE_DIR
+            ")\n"
+            "  --run-dir DIR              kukeond's run directory (default /run/kukeon)\n"
+            "  --subnet-pool CIDR         kukeond's pool (default 10.88.0.0/16)\n");
 }
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
-int kuke_cmd_doctor(int argc, char **argv);
 int kuke_cmd_doctor(int argc, char **argv)
 {
     enum { OPT_CTD = 0x100, OPT_STATE, OPT_RUN, OPT_POOL, OPT_PROC_SYS, OPT_CGROUP };
@@ -443,9 +439,8 @@ int kuke_cmd_doctor(int argc, char **argv)
             {NULL, 0, NULL, 0},
     };
     struct doctor d = {
-            .containerd_address =
-                    env_or("KUKEON_CONTAINERD_ADDRESS", "/run/containerd/containerd.sock"),
-            .state_dir = env_or("KUKEON_STATE", "/opt/kukeon"),
+            .containerd_address = kuke_containerd_address(NULL),
+            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KUKE_STATE_DIR),
             .run_dir = "/run/kukeon",
             .subnet_pool = "10.88.0.0/16",
             .proc_sys = "/proc/sys",

@@ -181,7 +181,6 @@ static int walk(struct get_opts *g, const struct kk_key *parent, enum kk_key_lev
     return 0;
 }
 
-int kuke_cmd_get(int argc, char **argv);
 int kuke_cmd_get(int argc, char **argv)
 {
     static const struct option opts[] = {

@@ -13,14 +13,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "kuke/kuke.h"
+#include "fsapi/clock.h"
 #include "fsapi/model.h"
 #include "fsapi/validate.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 #include "runtime/image/image.h"
-
-#define DEFAULT_ADDRESS "/run/containerd/containerd.sock"
 
 struct image_opts {
     const char *address;
@@ -40,28 +39,9 @@ static void usage(FILE *out)
                  "  -r, --realm REALM            realm (default: default); namespace kukeon-REALM\n"
                  "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
                  "  -a, --containerd-address P   containerd socket (default: "
-                 "$KUKEON_CONTAINERD_ADDRESS or " DEFAULT_ADDRESS ")\n"
+                 "$KUKEON_CONTAINERD_ADDRESS or " KUKE_CONTAINERD_ADDRESS ")\n"
                  "      --no-unpack              load: import content only\n"
                  "  -q, --quiet                  ls: names only\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void human_size(int64_t n, char buf[32])
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < KK_ARRAY_SIZE(units)) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
 static int cmd_load(struct kk_ctd *c, const struct image_opts *o, int argc, char **argv)
@@ -75,7 +55,7 @@ static int cmd_load(struct kk_ctd *c, const struct image_opts *o, int argc, char
         _cleanup_error_ kk_error *err = NULL;
         struct kk_image_import_result res = {0};
         struct kk_image_import_opts io = {.no_unpack = o->no_unpack};
-        double t0 = now_s();
+        int64_t t0 = kk_clock_mono_ns(NULL);
         if (kk_image_import(c, o->ns, argv[i], &io, &res, &err) < 0) {
             fprintf(stderr, "kuke image load: %s\n", err->message);
             rc = 1;
@@ -88,7 +68,7 @@ static int cmd_load(struct kk_ctd *c, const struct image_opts *o, int argc, char
                     "%s: %zu blobs written, %zu present; %zu layers unpacked, %zu present "
                     "(%.0f ms)\n",
                     argv[i], res.blobs_written, res.blobs_present, res.layers_unpacked,
-                    res.layers_present, (now_s() - t0) * 1e3);
+                    res.layers_present, kuke_elapsed_ms(t0));
         kk_image_import_result_clear(&res);
     }
     return rc;
@@ -115,7 +95,7 @@ static int cmd_ls(struct kk_ctd *c, const struct image_opts *o)
         const char *unpacked = "-";
         bool up = false;
         if (kk_image_resolve(c, o->ns, imgs[i].name, &info, &err) == 0) {
-            human_size(info.size, size);
+            kuke_human_size(info.size, size);
             if (kk_image_is_unpacked(c, o->ns, NULL, &info, &up, &err) == 0)
                 unpacked = up ? "true" : "false";
             kk_image_info_clear(&info);
@@ -156,8 +136,6 @@ static int cmd_rm(struct kk_ctd *c, const struct image_opts *o, int argc, char *
     return rc;
 }
 
-int kuke_image_pull(int argc, char **argv); /* cmd-pull.c: its own options */
-int kuke_cmd_image(int argc, char **argv);
 int kuke_cmd_image(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -214,10 +192,7 @@ int kuke_cmd_image(int argc, char **argv)
     }
     if (!o.ns)
         o.ns = ns = kk_xasprintf("kukeon-%s", o.realm);
-    if (!o.address)
-        o.address = getenv("KUKEON_CONTAINERD_ADDRESS");
-    if (!o.address || !*o.address)
-        o.address = DEFAULT_ADDRESS;
+    o.address = kuke_containerd_address(o.address);
 
     bool load = strcmp(verb, "load") == 0,
          ls = strcmp(verb, "ls") == 0 || strcmp(verb, "list") == 0,

@@ -14,15 +14,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "kuke/common.h"
+#include "fsapi/clock.h"
 #include "fsapi/model.h"
 #include "fsapi/validate.h"
+#include "kuke/common.h"
+#include "kuke/kuke.h"
 #include "runtime/registry/registry.h"
-
-#define DEFAULT_ADDRESS "/run/containerd/containerd.sock"
 
 struct pull_opts {
     const char *address, *ns, *config, *auth_file, *platform;
@@ -39,9 +38,9 @@ static void usage(FILE *out)
             "                               credentials from the realm's registryCredentials\n"
             "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
             "  -a, --containerd-address P   containerd socket (default: "
-            "$KUKEON_CONTAINERD_ADDRESS or " DEFAULT_ADDRESS ")\n"
+            "$KUKEON_CONTAINERD_ADDRESS or " KUKE_CONTAINERD_ADDRESS ")\n"
             "      --state DIR              state tree holding the realm (env KUKEON_STATE; "
-            "default /opt/kukeon)\n"
+            "default " KUKE_STATE_DIR ")\n"
             "      --registries-config F    registries.yaml (env KUKEON_REGISTRIES_CONFIG; "
             "default " KK_REGISTRY_CONFIG_PATH ")\n"
             "      --auth-file F            auth.json (default: the config's, "
@@ -51,24 +50,12 @@ static void usage(FILE *out)
             "  -q, --quiet                  no progress\n");
 }
 
-static void human(int64_t n, char buf[32])
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < KK_ARRAY_SIZE(units)) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void on_progress(const struct kk_registry_progress *p, void *userdata)
 {
     (void)userdata;
     char done[32], total[32];
-    human(p->bytes_done, done);
-    human(p->bytes_total, total);
+    kuke_human_size(p->bytes_done, done);
+    kuke_human_size(p->bytes_total, total);
     if (strcmp(p->phase, "fetching") == 0)
         fprintf(stderr, "\r\033[K%s: fetching %zu/%zu blobs, %s / %s", p->ref, p->blobs_done,
                 p->blobs_total, done, total);
@@ -93,13 +80,6 @@ static int load_realm(struct pull_opts *o, struct kk_resource **out)
         return -1;
     }
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int pull_all(struct pull_opts *o, struct kk_registry *reg, struct kk_ctd *ctd,
@@ -128,7 +108,7 @@ static int pull_all(struct pull_opts *o, struct kk_registry *reg, struct kk_ctd 
     for (int i = 0; i < argc; i++) {
         _cleanup_error_ kk_error *err = NULL;
         struct kk_registry_pull_result res = {0};
-        double t0 = now_s();
+        int64_t t0 = kk_clock_mono_ns(NULL);
         if (kk_registry_pull(reg, ctd, o->ns, argv[i], &po, &res, &err) < 0) {
             if (po.progress)
                 fputc('\n', stderr);
@@ -139,19 +119,18 @@ static int pull_all(struct pull_opts *o, struct kk_registry *reg, struct kk_ctd 
         printf("pulled %s (%s) into %s\n", res.name, res.digest, o->ns);
         if (!o->quiet) {
             char bytes[32];
-            human(res.bytes_fetched, bytes);
+            kuke_human_size(res.bytes_fetched, bytes);
             fprintf(stderr,
                     "%s: %zu blobs fetched (%s), %zu present; %zu layers unpacked, %zu present; "
                     "from %s in %.0f ms\n",
                     res.name, res.blobs_fetched, bytes, res.blobs_present, res.layers_unpacked,
-                    res.layers_present, res.endpoint, (now_s() - t0) * 1e3);
+                    res.layers_present, res.endpoint, kuke_elapsed_ms(t0));
         }
         kk_registry_pull_result_clear(&res);
     }
     return rc;
 }
 
-int kuke_image_pull(int argc, char **argv);
 int kuke_image_pull(int argc, char **argv)
 {
     enum { OPT_CONFIG = 0x2000, OPT_AUTH, OPT_PLATFORM, OPT_NO_UNPACK };
@@ -223,14 +202,8 @@ int kuke_image_pull(int argc, char **argv)
     }
     if (!o.ns)
         o.ns = ns = kk_xasprintf("kukeon-%s", o.ctx.realm);
-    if (!o.address)
-        o.address = getenv("KUKEON_CONTAINERD_ADDRESS");
-    if (!o.address || !*o.address)
-        o.address = DEFAULT_ADDRESS;
-    if (!o.config)
-        o.config = getenv("KUKEON_REGISTRIES_CONFIG");
-    if (!o.config || !*o.config)
-        o.config = KK_REGISTRY_CONFIG_PATH;
+    o.address = kuke_containerd_address(o.address);
+    o.config = kuke_setting(o.config, "KUKEON_REGISTRIES_CONFIG", KK_REGISTRY_CONFIG_PATH);
 
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_(kk_registry_config_clear) struct kk_registry_config cfg = {0};

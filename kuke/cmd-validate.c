@@ -43,7 +43,6 @@ static int validate_one(const char *arg, bool quiet)
     return 0;
 }
 
-int kuke_cmd_validate(int argc, char **argv);
 int kuke_cmd_validate(int argc, char **argv)
 {
     static const struct option opts[] = {

@@ -2,17 +2,6 @@
 
 #include "kuke/kuke.h"
 
-/* Verbs are added here as their cmd-*.c files land. */
-int kuke_cmd_validate(int argc, char **argv);
-int kuke_cmd_apply(int argc, char **argv);
-int kuke_cmd_get(int argc, char **argv);
-int kuke_cmd_delete(int argc, char **argv);
-int kuke_cmd_create(int argc, char **argv);
-int kuke_cmd_ctl(int argc, char **argv);
-int kuke_cmd_logs(int argc, char **argv);
-int kuke_cmd_image(int argc, char **argv);
-int kuke_cmd_doctor(int argc, char **argv);
-
 const struct kuke_command kuke_commands[] = {
         {"apply", "write manifests into the state tree (or --inbox)", kuke_cmd_apply},
         {"get", "list resources and their status", kuke_cmd_get},

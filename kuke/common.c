@@ -5,21 +5,20 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/manifest.h"
 
 const char kuke_common_help[] =
-        "  --state DIR       state tree (env KUKEON_STATE; default /opt/kukeon)\n"
-        "  --manifests DIR   inbox (env KUKEON_MANIFESTS; default /etc/kukeon/manifests)\n"
+        "  --state DIR       state tree (env KUKEON_STATE; default " KUKE_STATE_DIR ")\n"
+        "  --manifests DIR   inbox (env KUKEON_MANIFESTS; default " KUKE_MANIFESTS_DIR ")\n"
         "  --realm NAME, --space NAME, --stack NAME   parents (default \"default\")\n";
 
 void kuke_ctx_init(struct kuke_ctx *ctx)
 {
-    const char *s = getenv("KUKEON_STATE");
-    const char *m = getenv("KUKEON_MANIFESTS");
     *ctx = (struct kuke_ctx){
-            .state_dir = s && *s ? s : "/opt/kukeon",
-            .inbox_dir = m && *m ? m : "/etc/kukeon/manifests",
+            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KUKE_STATE_DIR),
+            .inbox_dir = kuke_setting(NULL, "KUKEON_MANIFESTS", KUKE_MANIFESTS_DIR),
             .realm = KK_DEFAULT_NAME,
             .space = KK_DEFAULT_NAME,
             .stack = KK_DEFAULT_NAME,
@@ -147,6 +146,35 @@ int kuke_load_status(const struct kuke_ctx *ctx, const struct kk_key *key, struc
 const char *kuke_spec_owner(const struct kk_resource *r)
 {
     return kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
+}
+
+const char *kuke_setting(const char *opt, const char *env, const char *fallback)
+{
+    if (!opt)
+        opt = getenv(env);
+    return opt && *opt ? opt : fallback;
+}
+
+const char *kuke_containerd_address(const char *opt)
+{
+    return kuke_setting(opt, "KUKEON_CONTAINERD_ADDRESS", KUKE_CONTAINERD_ADDRESS);
+}
+
+void kuke_human_size(int64_t n, char buf[32])
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < KK_ARRAY_SIZE(units)) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+double kuke_elapsed_ms(int64_t t0_ns)
+{
+    return (double)(kk_clock_mono_ns(NULL) - t0_ns) / 1e6;
 }
 
 int kuke_fail(const char *verb, const kk_error *err)

@@ -23,6 +23,11 @@
 #include "fsapi/status.h"
 #include "fsapi/tree.h"
 
+/* Defaults, when neither an option nor the environment names one. */
+#define KUKE_STATE_DIR          "/opt/kukeon"                     /* $KUKEON_STATE */
+#define KUKE_MANIFESTS_DIR      "/etc/kukeon/manifests"           /* $KUKEON_MANIFESTS */
+#define KUKE_CONTAINERD_ADDRESS "/run/containerd/containerd.sock" /* $KUKEON_CONTAINERD_ADDRESS */
+
 enum {
     KUKE_OPT_STATE = 0x1000,
     KUKE_OPT_INBOX_DIR,
@@ -74,6 +79,19 @@ const char *kuke_spec_owner(const struct kk_resource *r);
 
 /* "realm", "cell", ...: how kuke names kinds in its output. */
 const char *kuke_kind_word(enum kk_kind kind);
+
+/* A setting from its option, its environment variable or its default: opt
+ * if it was given, else $env; fallback if that is unset or empty. */
+const char *kuke_setting(const char *opt, const char *env, const char *fallback);
+/* The containerd socket: --containerd-address (opt, NULL if not given),
+ * else $KUKEON_CONTAINERD_ADDRESS, else KUKE_CONTAINERD_ADDRESS. */
+const char *kuke_containerd_address(const char *opt);
+
+/* n bytes for people: "512 B", "1.5 KiB", ..., "2.0 TiB". */
+void kuke_human_size(int64_t n, char buf[32]);
+/* Milliseconds since t0_ns, an earlier kk_clock_mono_ns(NULL), for
+ * "(N ms)" in reports. */
+double kuke_elapsed_ms(int64_t t0_ns);
 
 /* Prints err on stderr as "kuke VERB: message" and returns 1. */
 int kuke_fail(const char *verb, const kk_error *err);

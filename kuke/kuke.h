@@ -12,4 +12,17 @@ struct kuke_command {
 
 extern const struct kuke_command kuke_commands[];
 
+/* The verbs (cmd-<verb>.c). */
+int kuke_cmd_validate(int argc, char **argv);
+int kuke_cmd_apply(int argc, char **argv);
+int kuke_cmd_get(int argc, char **argv);
+int kuke_cmd_delete(int argc, char **argv);
+int kuke_cmd_create(int argc, char **argv);
+int kuke_cmd_ctl(int argc, char **argv);
+int kuke_cmd_logs(int argc, char **argv);
+int kuke_cmd_image(int argc, char **argv);
+int kuke_cmd_doctor(int argc, char **argv);
+/* kuke image pull (cmd-pull.c), with options of its own; argv[0] is "pull". */
+int kuke_image_pull(int argc, char **argv);
+
 #endif

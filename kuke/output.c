@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/json.h"
 #include "fsapi/yaml-codec.h"
 
@@ -97,7 +98,7 @@ void kuke_format_age(int64_t since_ns, char buf[32])
     buf[0] = '\0';
     if (since_ns <= 0)
         return;
-    int64_t s = (kk_time_now() - since_ns) / 1000000000;
+    int64_t s = (kk_clock_real_ns(NULL) - since_ns) / KK_NSEC_PER_SEC;
     if (s < 0)
         s = 0;
     if (s < 120)

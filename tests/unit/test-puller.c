@@ -135,6 +135,14 @@ KT_CASE(always_pulls_again_only_when_stale_and_copies_credentials)
     KT_ASSERT_EQ(kk_registry_fake_pulls(f), 1);
 }
 
+/* Sets the log level; returns the previous one. */
+static enum kk_log_level log_level_swap(enum kk_log_level l)
+{
+    enum kk_log_level old = kk_log_get_level();
+    kk_log_set_level(l);
+    return old;
+}
+
 static void log_level_restore(enum kk_log_level *l)
 {
     kk_log_set_level(*l);
@@ -162,8 +170,9 @@ static void missing_ref(char *buf, size_t size, unsigned i)
  * forgotten. */
 KT_CASE(table_full_of_finished_pulls_keeps_the_new_one)
 {
-    _cleanup_(log_level_restore) enum kk_log_level level = kk_log_get_level();
-    kk_log_set_level(KK_LOG_ERROR); /* 1,024 "pull failed" warnings */
+    /* Not 1,024 "pull failed" warnings. */
+    _cleanup_(log_level_restore) enum kk_log_level level = log_level_swap(KK_LOG_ERROR);
+    (void)level; /* only restored */
     _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
     kk_registry_fake_add(f, IMG);
     _cleanup_(wakes_release) struct wakes w = {

@@ -3,7 +3,7 @@
 # copy containers/<id>.log to <id>.log.1, then truncate it in place) and
 # across a replaced file, on a temp state tree (no root, no agent). Every
 # line must come out once and in order: each wait is a read of kuke's
-# output bounded at 10 s, never a sleep.
+# output bounded at 10 s.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}

@@ -60,8 +60,9 @@
  *     kk_queue_wait_idle(q);
  *
  * Thread-safety: every function may be called from any thread, including
- * from inside a handler (for its own key or others), except kk_queue_free
- * and kk_queue_stop, which must not be called from a handler.
+ * from inside a handler (for its own key or others), except kk_queue_free,
+ * kk_queue_stop and the kk_queue_wait_* functions, which must not be called
+ * from a handler.
  */
 #ifndef KUKEON_AGENT_QUEUE_H
 #define KUKEON_AGENT_QUEUE_H

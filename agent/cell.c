@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <string.h>
 
-#include "agent/restart.h"
+#include "agent/cell-decide.h"
 #include "fsapi/atomic.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/log.h"
@@ -170,6 +170,240 @@ static void load_standalone(struct cell_ctx *c, struct kk_resource **out, size_t
 
 /* ---- one container ------------------------------------------------------ */
 
+/* What to do is decided in cell-decide.c; here it is observed and done. */
+
+static void mem_load(const struct ctr_mem *cm, struct agent_cell_mem *m)
+{
+    *m = (struct agent_cell_mem){
+            .restart_count = cm->restart_count,
+            .backoff_until_ms = cm->backoff_until_ms,
+            .pid = cm->pid,
+            .started_at = cm->started_at,
+            .finished_at = cm->finished_at,
+            .oom = cm->oom,
+    };
+}
+
+static void mem_store(struct ctr_mem *cm, const struct agent_cell_mem *m)
+{
+    cm->restart_count = m->restart_count;
+    cm->backoff_until_ms = m->backoff_until_ms;
+    cm->pid = m->pid;
+    cm->started_at = m->started_at;
+    cm->finished_at = m->finished_at;
+    cm->oom = m->oom;
+}
+
+/* The soonest of the reconciles asked for wins. */
+static void want_retry(struct cell_ctx *c, unsigned ms)
+{
+    if (!c->retry_ms || ms < c->retry_ms)
+        c->retry_ms = ms;
+}
+
+static enum agent_cell_task task_of(enum kk_ctd_task_status s)
+{
+    switch (s) {
+    case KK_CTD_TASK_CREATED:
+        return AGENT_CELL_TASK_CREATED;
+    case KK_CTD_TASK_PAUSED:
+        return AGENT_CELL_TASK_PAUSED;
+    case KK_CTD_TASK_STOPPED:
+        return AGENT_CELL_TASK_STOPPED;
+    default: /* running, pausing, unknown: neither paused nor exited */
+        return AGENT_CELL_TASK_RUNNING;
+    }
+}
+
+/* Asks containerd for d's task. *err keeps the error (in->error points
+ * into it) when containerd could not tell. */
+static void observe_task(struct cell_ctx *c, const struct desired *d, struct agent_cell_in *in,
+                         kk_error **err)
+{
+    struct kk_agent *a = c->a;
+    struct kk_ctd_task_state ts = {0};
+    if (a->be.ctd->task_get(a->be.ctd_self, c->ns, d->ctd_id, &ts, err) < 0) {
+        if (kk_error_code(*err) != KK_E_NOT_FOUND) {
+            agent_note_ctd_error(a, *err);
+            in->task = AGENT_CELL_TASK_ERROR;
+            in->error = (*err)->message;
+            return;
+        }
+        kk_error_freep(err);
+        in->task = AGENT_CELL_TASK_NONE;
+        return;
+    }
+    in->task = task_of(ts.status);
+    in->pid = ts.pid;
+    in->exit_code = ts.exit_status;
+    in->exited_at_ns = ts.exited_at_ns;
+    /* Taken only when it is looked at: see agent_cell_needs_oom. */
+    if (agent_cell_needs_oom(in))
+        in->oom_event = agent_take_oom(a, c->ns, d->ctd_id);
+}
+
+/* Observes d's task (once its container exists) and decides. */
+static void decide(struct cell_ctx *c, const struct desired *d, struct agent_cell_in *in,
+                   struct agent_cell_decision *dec, kk_error **err)
+{
+    if (in->exists)
+        observe_task(c, d, in, err);
+    in->now_ms = agent_mono_ms(c->a);
+    in->now_ns = agent_now_ns(c->a);
+    agent_cell_decide(in, dec);
+}
+
+/* Creates d's container, or reports why not in cs. */
+static int create(struct cell_ctx *c, const struct desired *d, struct kk_container_status *cs)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    if (container_create(c, d, &err) == 0)
+        return 0;
+    /* A missing image is polled for; a pull in progress wakes the cell when
+     * it ends (the poll is only a safety net); anything else
+     * (ImagePullFailed too) takes the queue's backoff. */
+    bool img = err->reason && (strcmp(err->reason, "ImageNotFound") == 0 ||
+                               strcmp(err->reason, "PullingImage") == 0);
+    kk_container_status_set(cs, KK_STATE_PENDING, err->reason ? err->reason : "CreateFailed",
+                            err->message);
+    kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
+    if (img)
+        want_retry(c, IMAGE_RETRY_MS);
+    else
+        c->failed = true;
+    return -1;
+}
+
+/* The task of d runs with pid (it was just started). */
+static void note_started(struct cell_ctx *c, struct kk_container_status *cs,
+                         struct agent_cell_mem *m, uint32_t pid)
+{
+    cs->pid = pid;
+    agent_cell_note_pid(m, pid, agent_now_ns(c->a));
+    cs->started_at = m->started_at;
+}
+
+/* Starts the task that was created but never started. */
+static int start_created(struct cell_ctx *c, const struct desired *d,
+                         struct kk_container_status *cs, struct agent_cell_mem *m, uint32_t pid)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    if (c->a->be.ctd->task_start(c->a->be.ctd_self, c->ns, d->ctd_id, &pid, &err) < 0) {
+        kk_container_status_set(cs, KK_STATE_PENDING, "StartFailed", err->message);
+        c->failed = true;
+        return -1;
+    }
+    kk_log_info("%s: container %s started (pid %u)", c->keystr, d->spec->id, pid);
+    note_started(c, cs, m, pid);
+    return 0;
+}
+
+/* Creates and starts a new task; a stale task containerd cannot let go of
+ * takes its container with it (created again next time). */
+static int start_new(struct cell_ctx *c, const struct desired *d, struct kk_container_status *cs,
+                     struct agent_cell_mem *m)
+{
+    struct kk_agent *a = c->a;
+    _cleanup_error_ kk_error *err = NULL;
+    uint32_t pid = 0;
+    if (task_start_new(c, d, &pid, &err) < 0) {
+        if (err->reason && strcmp(err->reason, "StaleTask") == 0) {
+            _cleanup_error_ kk_error *e2 = NULL;
+            if (a->be.ctd->container_remove_safely(a->be.ctd_self, c->ns, d->ctd_id,
+                                                   (int)a->cfg.stop_timeout_s * 1000, &e2) < 0)
+                kk_log_warn("%s: %s", c->keystr, e2->message);
+        }
+        kk_container_status_set(cs, KK_STATE_PENDING, "StartFailed", err->message);
+        kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
+        c->failed = true;
+        return -1;
+    }
+    cs->exit_code = KK_UNSET;
+    cs->finished_at = 0;
+    m->pid = pid;
+    m->started_at = agent_now_ns(a);
+    note_started(c, cs, m, pid);
+    return 0;
+}
+
+/* Pauses or resumes d's task; a failure is reported in cs. */
+static int pause_or_resume(struct cell_ctx *c, const struct desired *d,
+                           struct kk_container_status *cs, bool pause)
+{
+    const struct kk_ctd_ops *ctd = c->a->be.ctd;
+    _cleanup_error_ kk_error *err = NULL;
+    if (pause && ctd->task_pause(c->a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
+        kk_container_status_set(cs, KK_STATE_READY, "PauseFailed", err->message);
+        return -1;
+    }
+    if (!pause && ctd->task_resume(c->a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
+        kk_container_status_set(cs, KK_STATE_PAUSED, "ResumeFailed", err->message);
+        return -1;
+    }
+    return 0;
+}
+
+/* Performs one action of dec; < 0: it failed and cs says why. */
+static int act_one(struct cell_ctx *c, struct desired *d, struct kk_container_status *cs,
+                   const struct agent_cell_in *in, const struct agent_cell_decision *dec,
+                   enum agent_cell_act act, struct agent_cell_mem *m)
+{
+    struct kk_agent *a = c->a;
+    _cleanup_error_ kk_error *err = NULL; /* of the actions whose failure is ignored */
+    switch (act) {
+    case AGENT_CELL_CREATE: /* done by observe_and_act, alone */
+        break;
+    case AGENT_CELL_START_CREATED:
+        return start_created(c, d, cs, m, in->pid);
+    case AGENT_CELL_START_NEW:
+        return start_new(c, d, cs, m);
+    case AGENT_CELL_DELETE_TASK:
+        a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, &err);
+        break;
+    case AGENT_CELL_RECORD_RESTART:
+        kk_metrics_add_restart(&a->metrics);
+        if (dec->vanished_pid)
+            kk_log_info("%s: container %s: task %u vanished; starting it again", c->keystr,
+                        d->spec->id, dec->vanished_pid);
+        d->restarted = true;
+        break;
+    case AGENT_CELL_RESUME_TO_KILL:
+        a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err);
+        break;
+    case AGENT_CELL_KILL:
+        a->be.ctd->task_kill(a->be.ctd_self, c->ns, d->ctd_id, dec->signal, true, &err);
+        break;
+    case AGENT_CELL_PAUSE:
+    case AGENT_CELL_RESUME:
+        return pause_or_resume(c, d, cs, act == AGENT_CELL_PAUSE);
+    }
+    return 0;
+}
+
+/* Performs dec's actions in order, then reports its condition in cs; the
+ * first action that fails reports its failure instead and ends there. */
+static void act(struct cell_ctx *c, struct desired *d, struct kk_container_status *cs,
+                const struct agent_cell_in *in, const struct agent_cell_decision *dec,
+                struct agent_cell_mem *m)
+{
+    cs->restart_count = m->restart_count;
+    cs->pid = dec->pid;
+    cs->exit_code = dec->exit_code;
+    cs->started_at = dec->started_at;
+    cs->finished_at = dec->finished_at;
+    if (dec->restart_scheduled)
+        kk_log_info("%s: container %s exited with code %u, restart in %u ms", c->keystr,
+                    d->spec->id, in->exit_code, dec->restart_delay_ms);
+    for (size_t i = 0; i < dec->n_acts; i++)
+        if (act_one(c, d, cs, in, dec, dec->acts[i], m) < 0)
+            return;
+    kk_container_status_set(cs, dec->state, dec->reason, agent_cell_message(dec));
+    if (dec->retry_ms)
+        want_retry(c, dec->retry_ms);
+    if (dec->failed)
+        c->failed = true;
+}
+
 /* Observes d's containerd container and task and acts: creates what is
  * missing, applies the restart policy to an exited task, follows the sticky
  * stop/pause; fills its status entry cs. Problems end up in cs and in
@@ -177,7 +411,6 @@ static void load_standalone(struct cell_ctx *c, struct kk_resource **out, size_t
 static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_container_status *cs,
                             bool exists)
 {
-    struct kk_agent *a = c->a;
     struct ctr_mem *cm = ctr_mem_of(c, d->spec->id);
     _cleanup_error_ kk_error *err = NULL;
     cs->containerd_id = kk_xstrdup(d->ctd_id);
@@ -187,193 +420,30 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     cs->restart_count = cm->restart_count;
     cs->exit_code = KK_UNSET;
 
-    if (!exists) {
-        if (c->mem->stopped) {
-            kk_container_status_set(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
-            return;
-        }
-        if (container_create(c, d, &err) < 0) {
-            /* A missing image is polled for; a pull in progress wakes the
-             * cell when it ends (the poll is only a safety net); anything
-             * else (ImagePullFailed too) takes the queue's backoff. */
-            bool img = err->reason && (strcmp(err->reason, "ImageNotFound") == 0 ||
-                                       strcmp(err->reason, "PullingImage") == 0);
-            kk_container_status_set(cs, KK_STATE_PENDING,
-                                    err->reason ? err->reason : "CreateFailed", err->message);
-            kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
-            if (img)
-                c->retry_ms =
-                        c->retry_ms && c->retry_ms < IMAGE_RETRY_MS ? c->retry_ms : IMAGE_RETRY_MS;
-            else
-                c->failed = true;
-            return;
-        }
-        cm->restart_count = cs->restart_count = 0;
-        cm->backoff_until_ms = 0;
-        cm->pid = 0; /* a new container: no task of it has run */
+    struct agent_cell_in in = {
+            .exists = exists,
+            .stop_sent_ms = c->mem->stop_sent_ms,
+            .spec = d->spec,
+            .stopped = c->mem->stopped,
+            .paused = c->mem->paused,
+            .root = d->root,
+            .root_down = c->root_down,
+            .stop_timeout_s = c->a->cfg.stop_timeout_s,
+    };
+    mem_load(cm, &in.mem);
+    struct agent_cell_decision dec;
+    decide(c, d, &in, &dec, &err);
+    if (dec.n_acts && dec.acts[0] == AGENT_CELL_CREATE) {
+        if (create(c, d, cs) < 0)
+            return; /* the memory stays as it was */
+        in.mem = dec.mem;
+        in.exists = true;
+        decide(c, d, &in, &dec, &err);
     }
-
-    struct kk_ctd_task_state ts = {0};
-    bool have_task = true;
-    if (a->be.ctd->task_get(a->be.ctd_self, c->ns, d->ctd_id, &ts, &err) < 0) {
-        if (kk_error_code(err) != KK_E_NOT_FOUND) {
-            agent_note_ctd_error(a, err);
-            kk_container_status_set(cs, KK_STATE_UNKNOWN, "ContainerdError", err->message);
-            c->failed = true;
-            return;
-        }
-        kk_error_freep(&err);
-        have_task = false;
-        if (cm->pid && !c->mem->stopped) {
-            /* It ran and its task is gone without an exit we saw (containerd
-             * died, and its shims with it): what follows is a restart. */
-            cm->restart_count++;
-            cs->restart_count = cm->restart_count;
-            cs->finished_at = cm->finished_at = agent_now_ns(c->a);
-            kk_metrics_add_restart(&a->metrics);
-            kk_log_info("%s: container %s: task %u vanished; starting it again", c->keystr,
-                        d->spec->id, cm->pid);
-            cm->pid = 0;
-            d->restarted = true;
-        }
-    }
-
-    if (have_task && ts.status == KK_CTD_TASK_CREATED && !c->mem->stopped) {
-        /* Created but never started (an agent killed in between). */
-        if (a->be.ctd->task_start(a->be.ctd_self, c->ns, d->ctd_id, &ts.pid, &err) < 0) {
-            kk_container_status_set(cs, KK_STATE_PENDING, "StartFailed", err->message);
-            c->failed = true;
-            return;
-        }
-        kk_log_info("%s: container %s started (pid %u)", c->keystr, d->spec->id, ts.pid);
-        ts.status = KK_CTD_TASK_RUNNING;
-    }
-    if (have_task && ts.status == KK_CTD_TASK_STOPPED) {
-        cs->exit_code = ts.exit_status;
-        cs->finished_at = ts.exited_at_ns ? ts.exited_at_ns : agent_now_ns(c->a);
-        cs->started_at = cm->started_at;
-        if (c->root_down && !d->root) {
-            kk_container_status_set(cs, KK_STATE_STOPPED, "RootExited", NULL);
-            return;
-        }
-        if (c->mem->stopped) {
-            a->be.ctd->task_delete(a->be.ctd_self, c->ns, d->ctd_id, NULL, &err);
-            kk_error_freep(&err);
-            cm->finished_at = cs->finished_at;
-            cm->pid = 0; /* deleted on purpose: a later start is no restart */
-            kk_container_status_set(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
-            return;
-        }
-        if (agent_take_oom(a, c->ns, d->ctd_id))
-            cm->oom = true;
-        const char *why = cm->oom ? " (out of memory)" : "";
-        struct kk_restart_decision dec;
-        kk_restart_decide(d->spec, ts.exit_status, cm->restart_count, &dec);
-        if (!dec.restart) {
-            _cleanup_free_ char *msg = kk_xasprintf("exited with code %u%s", ts.exit_status, why);
-            kk_container_status_set(cs, dec.state, cm->oom ? "OOMKilled" : dec.reason, msg);
-            return;
-        }
-        int64_t now = agent_mono_ms(c->a);
-        if (!cm->backoff_until_ms) {
-            cm->backoff_until_ms = now + dec.delay_ms;
-            kk_log_info("%s: container %s exited with code %u, restart in %u ms", c->keystr,
-                        d->spec->id, ts.exit_status, dec.delay_ms);
-        }
-        if (now < cm->backoff_until_ms) {
-            unsigned left = (unsigned)(cm->backoff_until_ms - now);
-            _cleanup_free_ char *msg = kk_xasprintf("exited with code %u%s; restarting in %u ms",
-                                                    ts.exit_status, why, left);
-            kk_container_status_set(cs, KK_STATE_PENDING, "BackOff", msg);
-            if (!c->retry_ms || left < c->retry_ms)
-                c->retry_ms = left ? left : 1;
-            return;
-        }
-        cm->backoff_until_ms = 0;
-        cm->oom = false;
-        cm->restart_count++;
-        cs->restart_count = cm->restart_count;
-        kk_metrics_add_restart(&a->metrics);
-        have_task = false;
-        d->restarted = true;
-    }
-
-    if (!have_task) {
-        if (c->root_down && !d->root) {
-            kk_container_status_set(cs, KK_STATE_STOPPED, "RootExited", NULL);
-            return;
-        }
-        if (c->mem->stopped) {
-            kk_container_status_set(cs, KK_STATE_STOPPED, "StoppedByUser", NULL);
-            return;
-        }
-        uint32_t pid = 0;
-        if (task_start_new(c, d, &pid, &err) < 0) {
-            if (err->reason && strcmp(err->reason, "StaleTask") == 0) {
-                _cleanup_error_ kk_error *e2 = NULL;
-                if (a->be.ctd->container_remove_safely(a->be.ctd_self, c->ns, d->ctd_id,
-                                                       (int)a->cfg.stop_timeout_s * 1000, &e2) < 0)
-                    kk_log_warn("%s: %s", c->keystr, e2->message);
-            }
-            kk_container_status_set(cs, KK_STATE_PENDING, "StartFailed", err->message);
-            kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
-            c->failed = true;
-            return;
-        }
-        cs->exit_code = KK_UNSET;
-        cs->finished_at = 0;
-        cm->pid = pid;
-        cm->started_at = agent_now_ns(c->a);
-        ts.pid = pid;
-        ts.status = KK_CTD_TASK_RUNNING;
-    }
-
-    /* A task exists and runs (or is paused). */
-    cs->pid = ts.pid;
-    if (cm->pid != ts.pid || !cm->started_at) {
-        cm->pid = ts.pid;
-        cm->started_at = agent_now_ns(c->a);
-    }
-    cs->started_at = cm->started_at;
-    if (c->root_down && !d->root) {
-        kk_container_status_set(cs, KK_STATE_READY, "Stopping", "the root container exited");
-        c->retry_ms = c->retry_ms && c->retry_ms < 1000 ? c->retry_ms : 1000;
-        return;
-    }
-    if (c->mem->stopped) {
-        int64_t now = agent_mono_ms(c->a);
-        int sig = SIGTERM;
-        if (!c->mem->stop_sent_ms)
-            c->mem->stop_sent_ms = now;
-        else if (now - c->mem->stop_sent_ms >= (int64_t)a->cfg.stop_timeout_s * 1000)
-            sig = SIGKILL;
-        if (ts.status == KK_CTD_TASK_PAUSED)
-            a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err);
-        kk_error_freep(&err);
-        a->be.ctd->task_kill(a->be.ctd_self, c->ns, d->ctd_id, sig, true, &err);
-        kk_container_status_set(cs, KK_STATE_READY, "Stopping", NULL);
-        unsigned wait = sig == SIGKILL ? 1000 : a->cfg.stop_timeout_s * 1000 + 100;
-        if (!c->retry_ms || wait < c->retry_ms)
-            c->retry_ms = wait;
-        return;
-    }
-    if (c->mem->paused && ts.status != KK_CTD_TASK_PAUSED) {
-        if (a->be.ctd->task_pause(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
-            kk_container_status_set(cs, KK_STATE_READY, "PauseFailed", err->message);
-            return;
-        }
-        ts.status = KK_CTD_TASK_PAUSED;
-    } else if (!c->mem->paused && ts.status == KK_CTD_TASK_PAUSED) {
-        if (a->be.ctd->task_resume(a->be.ctd_self, c->ns, d->ctd_id, &err) < 0) {
-            kk_container_status_set(cs, KK_STATE_PAUSED, "ResumeFailed", err->message);
-            return;
-        }
-        ts.status = KK_CTD_TASK_RUNNING;
-    }
-    if (ts.status == KK_CTD_TASK_PAUSED)
-        kk_container_status_set(cs, KK_STATE_PAUSED, "PausedByUser", NULL);
-    else
-        kk_container_status_set(cs, KK_STATE_READY, NULL, NULL);
+    struct agent_cell_mem m = dec.mem;
+    c->mem->stop_sent_ms = dec.stop_sent_ms;
+    act(c, d, cs, &in, &dec, &m);
+    mem_store(cm, &m);
 }
 
 /* Caps containers/<id>.log at LOG_MAX_BYTES: the content moves to
@@ -747,22 +817,18 @@ static void kill_all(struct cell_ctx *c, int signal)
     }
 }
 
-/* The body of a cell reconcile once spec and parents are fine. */
-static int converge(struct cell_ctx *c, const struct kk_resource *spec,
-                    struct kk_resource **standalone, size_t n_standalone)
+/* The containers to run: root first, then the others in spec order, then
+ * standalone ones. Fails (Failed/TooManyContainers in the status) when the
+ * cell has more than a cell may. */
+static int build_desired(struct cell_ctx *c, const struct kk_cell *cell,
+                         struct kk_resource **standalone, size_t n_standalone)
 {
-    struct kk_agent *a = c->a;
-    _cleanup_error_ kk_error *err = NULL;
-    int signal = 0;
-    enum ctl_action act = consume_ctl(c, &signal);
-
-    /* Root first, then the others in spec order, then standalone ones. */
-    const struct kk_cell *cell = &spec->cell;
     if (cell->n_containers > KK_CELL_CONTAINERS_MAX) {
+        _cleanup_error_ kk_error *err = NULL;
         kk_error_set(&err, KK_E_INVALID, "%zu containers: at most %d per cell", cell->n_containers,
                      KK_CELL_CONTAINERS_MAX);
         kk_status_set_error(c->st, KK_STATE_FAILED, "TooManyContainers", err);
-        return KK_QUEUE_DONE;
+        return -1;
     }
     for (size_t i = 0; i < cell->n_containers; i++)
         if (cell->containers[i].root)
@@ -781,6 +847,35 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
         else
             add_desired(c, k, false);
     }
+    return 0;
+}
+
+/* Forgets the bookkeeping of containers that left the spec. */
+static void forget_departed(struct cell_ctx *c)
+{
+    for (size_t i = 0; i < c->mem->n_ctrs;) {
+        bool found = false;
+        for (size_t j = 0; j < c->n_desired && !found; j++)
+            found = strcmp(c->mem->ctrs[i].id, c->desired[j].spec->id) == 0;
+        if (found) {
+            i++;
+            continue;
+        }
+        c->mem->ctrs[i] = c->mem->ctrs[--c->mem->n_ctrs];
+    }
+}
+
+/* The body of a cell reconcile once spec and parents are fine. */
+static int converge(struct cell_ctx *c, const struct kk_resource *spec,
+                    struct kk_resource **standalone, size_t n_standalone)
+{
+    struct kk_agent *a = c->a;
+    _cleanup_error_ kk_error *err = NULL;
+    int signal = 0;
+    enum ctl_action act = consume_ctl(c, &signal);
+    const struct kk_cell *cell = &spec->cell;
+    if (build_desired(c, cell, standalone, n_standalone) < 0)
+        return KK_QUEUE_DONE;
 
     struct kk_cg_ref ref = {
             c->key->names[0], c->key->names[1], c->key->names[2], c->key->names[3], NULL, NULL};
@@ -813,17 +908,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
             follow_root(c, exists);
         rotate_log(c, &c->desired[i]);
     }
-    /* Forget the bookkeeping of containers that left the spec. */
-    for (size_t i = 0; i < c->mem->n_ctrs;) {
-        bool found = false;
-        for (size_t j = 0; j < c->n_desired && !found; j++)
-            found = strcmp(c->mem->ctrs[i].id, c->desired[j].spec->id) == 0;
-        if (found) {
-            i++;
-            continue;
-        }
-        c->mem->ctrs[i] = c->mem->ctrs[--c->mem->n_ctrs];
-    }
+    forget_departed(c);
     aggregate(c);
     if (c->failed)
         return KK_QUEUE_RETRY;

@@ -8,8 +8,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/log.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -84,13 +84,6 @@ struct kk_grpc {
     enum conn_state conn;
     bool fresh_next;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int hexval(char c)
 {
@@ -349,7 +342,7 @@ static int add_easy(struct kk_grpc *g, struct kk_grpc_call *call, int64_t now)
         call->all_headers = curl_slist_append(call->all_headers, h->data);
     long timeout_ms = 0;
     if (call->deadline) {
-        timeout_ms = (long)((call->deadline - now) / 1000000);
+        timeout_ms = (long)((call->deadline - now) / KK_NSEC_PER_MSEC);
         if (timeout_ms < 1)
             timeout_ms = 1;
         char hdr[64];
@@ -415,7 +408,7 @@ static void requeue(struct kk_grpc *g, struct kk_grpc_call *call, int delay_ms)
         g->conn = CONN_NONE;
     call->opener = false;
     call->state = CALL_PENDING;
-    call->not_before = now_ns() + (int64_t)delay_ms * 1000000;
+    call->not_before = kk_clock_mono_ns(NULL) + (int64_t)delay_ms * KK_NSEC_PER_MSEC;
     pthread_mutex_lock(&g->lock);
     g->stats.retries++;
     pthread_mutex_unlock(&g->lock);
@@ -457,7 +450,7 @@ static void finish_transfer(struct kk_grpc *g, struct kk_grpc_call *call, CURLco
     }
 
     bool nothing_received = call->http_status == 0;
-    int64_t now = now_ns();
+    int64_t now = kk_clock_mono_ns(NULL);
     switch (res) {
     case CURLE_OPERATION_TIMEDOUT:
         fail(g, call, KK_E_DEADLINE, "deadline exceeded: %s", curl_easy_strerror(res));
@@ -478,12 +471,13 @@ static void finish_transfer(struct kk_grpc *g, struct kk_grpc_call *call, CURLco
         if (call->deadline && (!call->produced_any || call->rewind)) {
             int delay = call->backoff_ms ? call->backoff_ms : g->backoff_min_ms;
             call->backoff_ms = delay * 2 > g->backoff_max_ms ? g->backoff_max_ms : delay * 2;
-            if (now + (int64_t)delay * 1000000 < call->deadline) {
+            if (now + (int64_t)delay * KK_NSEC_PER_MSEC < call->deadline) {
                 requeue(g, call, delay);
                 return;
             }
         }
-        fail(g, call, KK_E_UNAVAILABLE, "cannot connect: %s", curl_easy_strerror(res));
+        fail(g, call, KK_E_UNAVAILABLE, "cannot connect to %s: %s", g->socket_path,
+             curl_easy_strerror(res));
         return;
     case CURLE_HTTP2_STREAM:
         /* The server answered and reset the stream while the request was
@@ -537,7 +531,7 @@ static void *io_thread(void *arg)
         if (stopping)
             break;
 
-        int64_t now = now_ns();
+        int64_t now = kk_clock_mono_ns(NULL);
         int timeout = 1000;
         for (struct kk_grpc_call *c = g->calls, *next; c; c = next) {
             next = c->next;
@@ -552,10 +546,10 @@ static void *io_thread(void *arg)
                     fail(g, c, KK_E_UNAVAILABLE, "cannot re-send a client stream");
                 continue;
             }
-            int64_t wake = c->not_before > now ? c->not_before : now + 1000000;
+            int64_t wake = c->not_before > now ? c->not_before : now + KK_NSEC_PER_MSEC;
             if (c->deadline && c->deadline < wake)
                 wake = c->deadline;
-            int ms = (int)((wake - now) / 1000000) + 1;
+            int ms = (int)((wake - now) / KK_NSEC_PER_MSEC) + 1;
             if (ms < timeout)
                 timeout = ms;
         }
@@ -573,7 +567,8 @@ static void *io_thread(void *arg)
         }
         /* Pending calls that can go now (the connection just came up). */
         for (struct kk_grpc_call *c = g->calls; c; c = c->next)
-            if (c->state == CALL_PENDING && c->not_before <= now_ns() && g->conn != CONN_OPENING)
+            if (c->state == CALL_PENDING && c->not_before <= kk_clock_mono_ns(NULL) &&
+                g->conn != CONN_OPENING)
                 timeout = 0;
         if (timeout > 0)
             curl_multi_poll(g->multi, NULL, 0, timeout, NULL);
@@ -686,7 +681,7 @@ int kk_grpc_call_start(struct kk_grpc *g, const struct kk_grpc_call_desc *d,
     call->on_message = d->on_message;
     call->userdata = d->userdata;
     int timeout = d->timeout_ms == 0 ? g->default_timeout_ms : d->timeout_ms;
-    call->deadline = timeout > 0 ? now_ns() + (int64_t)timeout * 1000000 : 0;
+    call->deadline = timeout > 0 ? kk_clock_mono_ns(NULL) + (int64_t)timeout * KK_NSEC_PER_MSEC : 0;
     call->grpc_status = -1;
     call->state = CALL_PENDING;
     pthread_mutex_init(&call->lock, NULL);

@@ -5,9 +5,9 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/json.h"
 #include "fsapi/log.h"
 #include "runtime/image/image.h"
@@ -15,7 +15,7 @@
 #include "runtime/registry/internal.h"
 
 #define LEASE_S        3600
-#define PROGRESS_EVERY (100 * 1000000LL) /* ns */
+#define PROGRESS_EVERY (100 * KK_NSEC_PER_MSEC) /* ns */
 #define MAX_BLOB_SIZE  (INT64_C(64) << 30)
 #define REASON         "ImagePullFailed"
 #define MANIFEST_ACCEPT                                                                            \
@@ -66,7 +66,7 @@ static void progress(struct pull *p, const char *phase, bool force)
 {
     if (!p->o->progress)
         return;
-    int64_t now = reg_now_ns();
+    int64_t now = kk_clock_mono_ns(NULL);
     if (!force && phase == p->prog.phase && now - p->last_progress < PROGRESS_EVERY)
         return;
     p->prog.phase = phase;
@@ -78,10 +78,8 @@ static void progress(struct pull *p, const char *phase, bool force)
 static char *unique(const char *prefix)
 {
     static atomic_uint counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return kk_xasprintf("%s-%d-%u-%lld%09ld", prefix, (int)getpid(), atomic_fetch_add(&counter, 1),
-                        (long long)ts.tv_sec, ts.tv_nsec);
+    return kk_xasprintf("%s-%d-%u-%lld", prefix, (int)getpid(), atomic_fetch_add(&counter, 1),
+                        (long long)kk_clock_real_ns(NULL));
 }
 
 /* ---- documents ---------------------------------------------------------- */
@@ -389,7 +387,7 @@ static int pull_from(struct pull *p, struct reg_session *s, kk_error **err)
     _cleanup_strv_ char **mlabels = NULL;
     int r = -1;
 
-    int64_t t_start = reg_now_ns();
+    int64_t t_start = kk_clock_mono_ns(NULL);
     memset(docs, 0, sizeof(docs));
     progress(p, "resolving", true);
     if (fetch_doc(p, s, ref->digest ? ref->digest : ref->tag, ref->digest, -1, NULL, &docs[0],
@@ -423,11 +421,11 @@ static int pull_from(struct pull *p, struct reg_session *s, kk_error **err)
                      man->media_type);
         goto out;
     }
-    int64_t t_fetch = reg_now_ns();
+    int64_t t_fetch = kk_clock_mono_ns(NULL);
     if (manifest_parse(man, &m, err) < 0 || fetch_blobs(p, s, &m, err) < 0 ||
         read_config(p, &m, &cfg, err) < 0)
         goto out;
-    int64_t t_fetched = reg_now_ns();
+    int64_t t_fetched = kk_clock_mono_ns(NULL);
 
     /* A single-platform image must still be for this platform. */
     const char *want_os = p->o->platform.os ? p->o->platform.os : "linux";
@@ -486,7 +484,7 @@ static int pull_from(struct pull *p, struct reg_session *s, kk_error **err)
                  "written in %.1f ms, recorded and unpacked in %.1f ms",
                  ref->name, s->ep->base, (double)(t_fetch - t_start) / 1e6, p->res->blobs_fetched,
                  (intmax_t)p->res->bytes_fetched, (double)(t_fetched - t_fetch) / 1e6,
-                 (double)(reg_now_ns() - t_fetched) / 1e6);
+                 (double)(kk_clock_mono_ns(NULL) - t_fetched) / 1e6);
     r = 0;
 out:
     kk_oci_image_config_clear(&cfg);
@@ -602,6 +600,32 @@ static void inflight_leave(struct kk_registry *r, const char *key)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Pulls under a lease of its own, deleted when the pull is over: on success
+ * the image record holds everything; on failure the collector takes what
+ * was written, now (sync), so nothing half-done outlives the call. */
+static int pull_leased(struct pull *p, kk_error **err)
+{
+    _cleanup_free_ char *lease = unique("kukeon-pull");
+    if (kk_ctd_namespace_create(p->c, p->ns, NULL, true, err) < 0 ||
+        kk_ctd_lease_create(p->c, p->ns, lease, LEASE_S, err) < 0)
+        return kk_error_wrap(err, "pull %s: namespace %s", p->ref->name, p->ns);
+    if (kk_ctd_with_lease(p->c, lease, &p->lc, err) < 0) {
+        kk_ctd_lease_delete(p->c, p->ns, lease, false, NULL);
+        return -1;
+    }
+    int rc = pull_endpoints(p, err);
+    kk_ctd_close(p->lc);
+    p->lc = NULL;
+    _cleanup_error_ kk_error *lerr = NULL;
+    if (kk_ctd_lease_delete(p->c, p->ns, lease, rc < 0, &lerr) < 0)
+        kk_log_warn("pull %s: delete lease %s: %s", p->ref->name, lease, lerr->message);
+    if (rc == 0)
+        progress(p, "done", true);
+    else
+        kk_error_wrap(err, "pull %s", p->ref->name);
+    return rc;
+}
+
 int kk_registry_pull(struct kk_registry *r, struct kk_ctd *c, const char *ns, const char *ref,
                      const struct kk_registry_pull_opts *opts, struct kk_registry_pull_result *res,
                      kk_error **err)
@@ -609,9 +633,6 @@ int kk_registry_pull(struct kk_registry *r, struct kk_ctd *c, const char *ns, co
     static const struct kk_registry_pull_opts defaults = {0};
     struct kk_registry_pull_result local = {0};
     struct kk_registry_ref parsed = {0};
-    _cleanup_free_ char *lease = unique("kukeon-pull");
-    struct kk_ctd *lc = NULL;
-    int rc = -1;
 
     if (!res)
         res = &local;
@@ -623,30 +644,7 @@ int kk_registry_pull(struct kk_registry *r, struct kk_ctd *c, const char *ns, co
     p.prog.ref = parsed.name;
     _cleanup_free_ char *key = kk_xasprintf("%s\n%s", ns, parsed.name);
     inflight_enter(r, key);
-
-    if (kk_ctd_namespace_create(c, ns, NULL, true, err) < 0 ||
-        kk_ctd_lease_create(c, ns, lease, LEASE_S, err) < 0) {
-        kk_error_wrap(err, "pull %s: namespace %s", parsed.name, ns);
-        goto out;
-    }
-    if (kk_ctd_with_lease(c, lease, &lc, err) < 0) {
-        kk_ctd_lease_delete(c, ns, lease, false, NULL);
-        goto out;
-    }
-    p.lc = lc;
-    rc = pull_endpoints(&p, err);
-    kk_ctd_close(lc);
-    /* On success the image record holds everything; on failure the
-     * collector takes what was written, now (sync), so nothing half-done
-     * outlives the call. */
-    _cleanup_error_ kk_error *lerr = NULL;
-    if (kk_ctd_lease_delete(c, ns, lease, rc < 0, &lerr) < 0)
-        kk_log_warn("pull %s: delete lease %s: %s", parsed.name, lease, lerr->message);
-    if (rc == 0)
-        progress(&p, "done", true);
-    else
-        kk_error_wrap(err, "pull %s", parsed.name);
-out:
+    int rc = pull_leased(&p, err);
     inflight_leave(r, key);
     if (rc < 0) {
         kk_error_reason(err, REASON);

@@ -1,7 +1,9 @@
-/* Authorisation: Basic, and the Bearer token flow with a token cache. */
+/* Authorisation: Basic, the Bearer token flow with a token cache, and the
+ * request that answers a 401 with them. */
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/json.h"
 #include "fsapi/log.h"
 #include "runtime/registry/internal.h"
@@ -32,7 +34,7 @@ static char *token_key(const struct reg_session *s, const struct kk_registry_cha
 static char *cache_get(struct kk_registry *r, const char *key)
 {
     char *v = NULL;
-    int64_t now = reg_now_ns();
+    int64_t now = kk_clock_mono_ns(NULL);
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < r->n_tokens; i++)
         if (strcmp(r->tokens[i].key, key) == 0 && r->tokens[i].expires_ns > now)
@@ -43,7 +45,7 @@ static char *cache_get(struct kk_registry *r, const char *key)
 
 static void cache_put(struct kk_registry *r, const char *key, const char *value, int64_t ttl_s)
 {
-    int64_t now = reg_now_ns();
+    int64_t now = kk_clock_mono_ns(NULL);
     pthread_mutex_lock(&r->lock);
     /* drop expired entries and this key's old one; a full cache (a bound
      * on memory, never reached in practice) starts over */
@@ -63,7 +65,7 @@ static void cache_put(struct kk_registry *r, const char *key, const char *value,
     kk_xgrow(&p, &r->cap_tokens, r->n_tokens + 1, sizeof(*r->tokens));
     r->tokens = p;
     r->tokens[r->n_tokens++] =
-            (struct reg_token){kk_xstrdup(key), kk_xstrdup(value), now + ttl_s * 1000000000};
+            (struct reg_token){kk_xstrdup(key), kk_xstrdup(value), now + ttl_s * KK_NSEC_PER_SEC};
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -187,4 +189,18 @@ int reg_authorize(struct reg_session *s, const char *www_authenticate, kk_error 
     explicit_bzero(token, strlen(token));
     kk_registry_challenge_clear(&c);
     return 0;
+}
+
+int reg_request(struct reg_session *s, const char *method, const char *path, const char *accept,
+                size_t max_body, struct reg_response *resp, kk_error **err)
+{
+    _cleanup_free_ char *url = kk_xasprintf("%s/v2/%s/%s", s->ep->base, s->repository, path);
+    for (int attempt = 0;; attempt++) {
+        if (reg_perform(s, method, url, s->authorization, accept, max_body, resp, err) < 0)
+            return -1;
+        if (resp->status != 401 || attempt > 0 || !resp->www_authenticate)
+            return 0;
+        if (reg_authorize(s, resp->www_authenticate, err) < 0)
+            return kk_error_wrap(err, "%s", s->ep->host);
+    }
 }

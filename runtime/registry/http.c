@@ -1,10 +1,10 @@
-/* The client object, endpoints and one repository's HTTP requests. */
+/* The client object, endpoints and the HTTP transport: one request, no
+ * authorisation logic (a 401 is retried by auth.c's reg_request). */
 #include <ctype.h>
 #include <fcntl.h>
 #include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fsapi/json.h"
@@ -16,13 +16,6 @@
 #define USER_AGENT      "kukeon/" KUKEON_VERSION
 #define SYSTEM_CA_PATH  "/etc/ssl/certs"
 #define CONNECT_TIMEOUT 30L
-
-int64_t reg_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- the client --------------------------------------------------------- */
 
@@ -294,20 +287,6 @@ int reg_perform(const struct reg_session *s, const char *method, const char *url
                             *errbuf ? errbuf : curl_easy_strerror(rc));
     kk_buf_add(&resp->body, "", 0);
     return 0;
-}
-
-int reg_request(struct reg_session *s, const char *method, const char *path, const char *accept,
-                size_t max_body, struct reg_response *resp, kk_error **err)
-{
-    _cleanup_free_ char *url = kk_xasprintf("%s/v2/%s/%s", s->ep->base, s->repository, path);
-    for (int attempt = 0;; attempt++) {
-        if (reg_perform(s, method, url, s->authorization, accept, max_body, resp, err) < 0)
-            return -1;
-        if (resp->status != 401 || attempt > 0 || !resp->www_authenticate)
-            return 0;
-        if (reg_authorize(s, resp->www_authenticate, err) < 0)
-            return kk_error_wrap(err, "%s", s->ep->host);
-    }
 }
 
 kk_code reg_status_code(long status)

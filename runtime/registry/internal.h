@@ -80,6 +80,17 @@ size_t reg_on_header(char *buf, size_t size, size_t n, void *userdata);
 int reg_perform(const struct reg_session *s, const char *method, const char *url,
                 const char *authorization, const char *accept, size_t max_body,
                 struct reg_response *resp, kk_error **err);
+/* The error for a non-2xx answer: code from the status, message from the
+ * registry's {"errors": [{"code", "message"}]} body. Returns -1. */
+int reg_status_error(const struct reg_response *resp, const char *what, kk_error **err);
+kk_code reg_status_code(long status);
+
+/* ---- authorisation (auth.c) --------------------------------------------- */
+
+/* Authorises the session from a WWW-Authenticate value (Basic: the login;
+ * Bearer: a token from the realm, cached). Unauthenticated when the
+ * registry wants credentials and there are none, or they were refused. */
+int reg_authorize(struct reg_session *s, const char *www_authenticate, kk_error **err);
 /* GET or HEAD <base>/v2/<repository>/<path>; on 401, authorises from the
  * challenge and retries once. The body is capped at max_body (OutOfRange
  * beyond). Returns 0 with any HTTP status in resp->status; -1 only when no
@@ -87,15 +98,6 @@ int reg_perform(const struct reg_session *s, const char *method, const char *url
  * caller releases resp with reg_response_clear. */
 int reg_request(struct reg_session *s, const char *method, const char *path, const char *accept,
                 size_t max_body, struct reg_response *resp, kk_error **err);
-/* The error for a non-2xx answer: code from the status, message from the
- * registry's {"errors": [{"code", "message"}]} body. Returns -1. */
-int reg_status_error(const struct reg_response *resp, const char *what, kk_error **err);
-kk_code reg_status_code(long status);
-
-/* Authorises the session from a WWW-Authenticate value (Basic: the login;
- * Bearer: a token from the realm, cached). Unauthenticated when the
- * registry wants credentials and there are none, or they were refused. */
-int reg_authorize(struct reg_session *s, const char *www_authenticate, kk_error **err);
 
 /* ---- blob transfers (fetch.c) ----------------------------------------- */
 
@@ -122,7 +124,5 @@ int reg_fetch_blobs(struct reg_session *s, struct reg_blob *blobs, size_t n, uns
 
 /* An unlinked read-write temporary file in dir. */
 int reg_tmpfile(const char *dir, kk_error **err);
-
-int64_t reg_now_ns(void);
 
 #endif

@@ -71,7 +71,6 @@ static inline bool cg_ref_is_leaf(const struct kk_cg_ref *ref)
 int cg_status_init(struct kk_cg *cg, const struct kk_cg_ref *ref, struct kk_cg_status *st,
                    kk_error **err);
 
-int64_t cg_now_ms(void);
 void cg_sleep_ms(int ms);
 
 /* Opens `rel` ("" for fd itself) beneath fd one component at a time with

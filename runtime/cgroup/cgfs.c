@@ -11,13 +11,7 @@
 #include <time.h>
 
 #include "fsapi/buf.h"
-
-int64_t cg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "fsapi/clock.h"
 
 void cg_sleep_ms(int ms)
 {
@@ -230,7 +224,7 @@ static int event_is(int dirfd, const char *key, uint64_t want, bool *done, kk_er
 
 int cg_wait_event(int dirfd, const char *key, uint64_t want, int timeout_ms, kk_error **err)
 {
-    int64_t deadline = cg_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = kk_clock_mono_ms(NULL) + (timeout_ms > 0 ? timeout_ms : 0);
     bool done = false;
 
     /* Watch first, then read, so a change between the two is not lost. */
@@ -246,7 +240,7 @@ int cg_wait_event(int dirfd, const char *key, uint64_t want, int timeout_ms, kk_
             return -1;
         if (done)
             return 0;
-        int64_t left = deadline - cg_now_ms();
+        int64_t left = deadline - kk_clock_mono_ms(NULL);
         if (left <= 0)
             return kk_error_set(err, KK_E_DEADLINE,
                                 "cgroup.events: no \"%s %" PRIu64 "\" after %d ms", key, want,
@@ -285,7 +279,7 @@ static int rmtree(int parent, const char *name, int64_t deadline_ms, int depth, 
     for (int delay = 1;; delay = delay < 50 ? delay * 2 : 50) {
         if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
             return 0;
-        if (errno != EBUSY || cg_now_ms() >= deadline_ms)
+        if (errno != EBUSY || kk_clock_mono_ms(NULL) >= deadline_ms)
             return kk_error_errno(err, "rmdir %s", name);
         cg_sleep_ms(delay);
     }

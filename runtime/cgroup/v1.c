@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "fsapi/clock.h"
+
 #define V1_STATE_LEN 16
 
 /* A freshly made v1 cpuset is empty (cgroup.clone_children 0), and a task
@@ -197,14 +199,14 @@ static int v1_freeze(struct kk_cg *cg, const struct kk_cg_ref *ref, bool frozen,
     /* FROZEN may read back as FREEZING while tasks are still being stopped;
      * writing FROZEN again retries them (what runc does). */
     const char *want = frozen ? "FROZEN" : "THAWED";
-    int64_t deadline = cg_now_ms() + timeout_ms;
+    int64_t deadline = kk_clock_mono_ms(NULL) + timeout_ms;
     for (int delay = 1;; delay = delay < 20 ? delay * 2 : 20) {
         char state[V1_STATE_LEN];
         if (cg_write_file(fd, "freezer.state", want, err) < 0 || read_freezer(fd, state, err) < 0)
             return kk_error_wrap(err, "cgroup %s", what);
         if (strcmp(state, want) == 0)
             return 0;
-        if (cg_now_ms() >= deadline)
+        if (kk_clock_mono_ms(NULL) >= deadline)
             return kk_error_set(err, KK_E_DEADLINE, "cgroup %s: still %s after %d ms", what, state,
                                 timeout_ms);
         cg_sleep_ms(delay);
@@ -220,7 +222,7 @@ static int wait_empty(int fd, int64_t deadline, bool *empty, kk_error **err)
         if (cg_collect_pids(fd, &pid, 1, &n, err) < 0)
             return -1;
         *empty = n == 0;
-        if (*empty || cg_now_ms() >= deadline)
+        if (*empty || kk_clock_mono_ms(NULL) >= deadline)
             return 0;
         cg_sleep_ms(delay);
     }
@@ -242,7 +244,7 @@ static int open_pair(const struct cg_hier *h, const char *parent, const char *na
 static int v1_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_ms, kk_error **err)
 {
     struct cg_real *r = cg_real(cg);
-    int64_t deadline = cg_now_ms() + timeout_ms;
+    int64_t deadline = kk_clock_mono_ms(NULL) + timeout_ms;
     _cleanup_free_ char *rel = NULL, *parent = NULL;
     const char *name;
     if (cg_rel_path(cg, ref, &rel, err) < 0)
@@ -268,7 +270,7 @@ static int v1_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_
                     return cg_busy_error(fd, what, timeout_ms, err);
                 continue;
             }
-            int64_t now = cg_now_ms();
+            int64_t now = kk_clock_mono_ms(NULL);
             if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0) {
                 /* A process that arrived after we looked. */
                 if ((*err)->sys_errno == EBUSY)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fsapi/buf.h"
+#include "fsapi/clock.h"
 
 #define INTERNAL_LEAF "_internal"
 #define MOVE_ROUNDS   8
@@ -236,7 +237,7 @@ static int v2_freeze(struct kk_cg *cg, const struct kk_cg_ref *ref, bool frozen,
 
 static int v2_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_ms, kk_error **err)
 {
-    int64_t deadline = cg_now_ms() + timeout_ms;
+    int64_t deadline = kk_clock_mono_ms(NULL) + timeout_ms;
     _cleanup_free_ char *rel = NULL;
     if (cg_rel_path(cg, ref, &rel, err) < 0)
         return -1;
@@ -263,7 +264,7 @@ static int v2_remove(struct kk_cg *cg, const struct kk_cg_ref *ref, int timeout_
         return cg_busy_error(fd, what, timeout_ms, err);
     }
     /* Empty now; rmdir can still meet a task that is finishing its exit. */
-    int64_t now = cg_now_ms();
+    int64_t now = kk_clock_mono_ms(NULL);
     if (cg_rmtree(pfd, name, deadline > now + 100 ? deadline : now + 100, err) < 0) {
         /* A process that arrived after we looked. */
         if ((*err)->sys_errno == EBUSY) {

@@ -14,6 +14,7 @@
 #include "github.com/containerd/containerd/api/events/task.pb-c.h"
 #include "github.com/containerd/containerd/api/services/events/v1/events.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
+#include "fsapi/clock.h"
 #include "fsapi/log.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "runtime/containerd/internal.h"
@@ -38,7 +39,7 @@ struct kk_ctd_sub {
     pthread_t thread;
 
     pthread_mutex_t lock; /* protects the fields below */
-    pthread_cond_t cond;
+    pthread_cond_t cond;  /* on CLOCK_MONOTONIC */
     bool stopping;
     bool sync_seen;   /* in the current attempt */
     bool resubscribe; /* the current attempt is not the first */
@@ -46,24 +47,6 @@ struct kk_ctd_sub {
     kk_error *start_err;
     struct kk_grpc_call *call;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
 
 /* The part of a type URL after its last '/': "containerd.events.TaskExit". */
 static const char *type_name(const char *url)
@@ -227,7 +210,7 @@ static int subscribe_once(struct kk_ctd_sub *sub, kk_error **err)
         kk_grpc_call_cancel(call);
     pthread_mutex_unlock(&sub->lock);
 
-    int64_t give_up = now_ms() + LIVE_TIMEOUT_MS;
+    int64_t give_up = kk_clock_mono_ms(NULL) + LIVE_TIMEOUT_MS;
     bool waited = false;
     for (;;) {
         /* The stream and the publish race on the server: publish until the
@@ -235,8 +218,7 @@ static int subscribe_once(struct kk_ctd_sub *sub, kk_error **err)
         kk_error *perr = NULL;
         int pr = publish_sync(sub, &perr);
         pthread_mutex_lock(&sub->lock);
-        struct timespec ts;
-        deadline_in(&ts, REPUBLISH_MS);
+        struct timespec ts = kk_mono_deadline_ms(REPUBLISH_MS);
         if (!sub->sync_seen && !sub->stopping)
             pthread_cond_timedwait(&sub->cond, &sub->lock, &ts);
         bool live = sub->sync_seen;
@@ -254,7 +236,7 @@ static int subscribe_once(struct kk_ctd_sub *sub, kk_error **err)
             waited = true;
             pr = -1;
         }
-        if (stopping || pr < 0 || now_ms() >= give_up) {
+        if (stopping || pr < 0 || kk_clock_mono_ms(NULL) >= give_up) {
             if (pr < 0) {
                 kk_error_free(*err);
                 *err = perr;
@@ -327,8 +309,7 @@ static void *supervise(void *arg)
 
         pthread_mutex_lock(&sub->lock);
         sub->resubscribe = true;
-        struct timespec ts;
-        deadline_in(&ts, backoff);
+        struct timespec ts = kk_mono_deadline_ms(backoff);
         if (!sub->stopping)
             pthread_cond_timedwait(&sub->cond, &sub->lock, &ts);
         stop = sub->stopping;
@@ -372,7 +353,13 @@ int kk_ctd_subscribe(struct kk_ctd *c, const char *const *filters, kk_ctd_event_
         sub->filters[sub->n_filters++] = kk_xstrdup("topic~=\"^/\"");
     sub->filters[sub->n_filters++] = kk_xasprintf("topic==\"%s\"", sub->sync_topic);
     pthread_mutex_init(&sub->lock, NULL);
-    pthread_cond_init(&sub->cond, NULL);
+    /* Timed waits on the monotonic clock: a step of the wall clock neither
+     * stalls nor hurries a resubscription. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sub->cond, &ca);
+    pthread_condattr_destroy(&ca);
 
     int r = pthread_create(&sub->thread, NULL, supervise, sub);
     if (r != 0) {

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fsapi/clock.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.pb-c.h"
 #include "github.com/containerd/containerd/api/services/leases/v1/leases.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
@@ -147,7 +148,7 @@ int kk_ctd_lease_create(struct kk_ctd *c, const char *ns, const char *id, int ex
     char expire[64] = "";
     const char *labels[3] = {NULL};
     if (expire_s > 0) {
-        time_t t = time(NULL) + expire_s;
+        time_t t = (time_t)(kk_clock_real_ns(NULL) / KK_NSEC_PER_SEC) + expire_s;
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(expire, sizeof(expire), "%Y-%m-%dT%H:%M:%SZ", &tm);

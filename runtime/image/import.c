@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/log.h"
 #include "runtime/image/image.h"
 #include "runtime/image/lease.h"
@@ -23,17 +24,14 @@ static const char *snapshotter_or_default(const char *s)
 static char *unique_id(const char *prefix)
 {
     static atomic_uint counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return kk_xasprintf("%s-%d-%u-%lld%09ld", prefix, (int)getpid(), atomic_fetch_add(&counter, 1),
-                        (long long)ts.tv_sec, ts.tv_nsec);
+    return kk_xasprintf("%s-%d-%u-%lld", prefix, (int)getpid(), atomic_fetch_add(&counter, 1),
+                        (long long)kk_clock_real_ns(NULL));
 }
 
+/* Monotonic time in ms with a fraction, for the debug log's timings. */
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)kk_clock_mono_ns(NULL) / 1e6;
 }
 
 void kk_image_import_result_clear(struct kk_image_import_result *r)

@@ -7,9 +7,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/log.h"
 #include "runtime/image/image.h"
 
@@ -87,13 +87,11 @@ int kk_image_read_file(struct kk_ctd *c, const char *ns, const char *snapshotter
 {
     struct kk_ctd_mounts mounts = {0};
     _cleanup_error_ kk_error *ignored = NULL;
-    struct timespec ts;
     int r = -1;
 
     snapshotter = snapshotter && *snapshotter ? snapshotter : KK_CTD_DEFAULT_SNAPSHOTTER;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    _cleanup_free_ char *key = kk_xasprintf("kukeon-view-%d-%lld%09ld", (int)getpid(),
-                                            (long long)ts.tv_sec, ts.tv_nsec);
+    _cleanup_free_ char *key =
+            kk_xasprintf("kukeon-view-%d-%lld", (int)getpid(), (long long)kk_clock_real_ns(NULL));
     const char *tmp = getenv("TMPDIR");
     _cleanup_free_ char *dir = kk_xasprintf("%s/kukeon-view-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))

@@ -5,7 +5,8 @@
 #include <linux/netlink.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
+
+#include "fsapi/clock.h"
 
 int kk_nl_open(struct kk_nl *nl, kk_error **err)
 {
@@ -23,7 +24,7 @@ int kk_nl_open(struct kk_nl *nl, kk_error **err)
     mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
     nl->portid = mnl_socket_get_portid(nl->sock);
     /* Distinct sequence numbers across sockets ease reading strace/nlmon. */
-    nl->seq = (uint32_t)time(NULL);
+    nl->seq = (uint32_t)(kk_clock_real_ns(NULL) / KK_NSEC_PER_SEC);
     return 0;
 }
 

@@ -301,6 +301,14 @@ static const struct kk_schema *const spec_schemas[KK_KIND_COUNT] = {
 static const char *const kind_names[KK_KIND_COUNT] = {"Realm", "Space", "Stack", "Cell",
                                                       "Container"};
 
+int kk_restart_policy_parse(const char *s)
+{
+    for (size_t i = 0; s && restart_policies[i]; i++)
+        if (strcmp(s, restart_policies[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 const char *kk_kind_name(enum kk_kind kind)
 {
     return (unsigned)kind < KK_KIND_COUNT ? kind_names[kind] : "Unknown";

@@ -128,6 +128,10 @@ enum kk_restart_policy {
     KK_RESTART_UNLESS_STOPPED, /* "unless-stopped" */
 };
 
+/* "no", "always", "on-failure", "unless-stopped" -> enum kk_restart_policy;
+ * -1 for anything else. */
+int kk_restart_policy_parse(const char *s);
+
 enum kk_pull_policy {
     KK_PULL_IF_NOT_PRESENT, /* "IfNotPresent" */
     KK_PULL_ALWAYS,         /* "Always" */

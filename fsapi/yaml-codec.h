@@ -145,7 +145,5 @@ void kk_format_bytes(int64_t v, char buf[32]);
  * input; always UTC "Z" on output, fraction only when non-zero). */
 int kk_time_parse(const char *s, int64_t *ns);
 void kk_time_format(int64_t ns, char buf[40]);
-/* The current wall-clock time in nanoseconds. */
-int64_t kk_time_now(void);
 
 #endif

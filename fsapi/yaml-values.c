@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "fsapi/clock.h"
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -158,9 +157,4 @@ void kk_time_format(int64_t ns, char buf[40])
     }
     buf[len++] = 'Z';
     buf[len] = '\0';
-}
-
-int64_t kk_time_now(void)
-{
-    return kk_clock_real_ns(NULL);
 }

@@ -50,15 +50,6 @@ static void set_parents(struct kk_resource *r, const struct kuke_ctx *ctx, const
     }
 }
 
-static int parse_restart(const char *s)
-{
-    static const char *const policies[] = {"no", "always", "on-failure", "unless-stopped"};
-    for (size_t i = 0; i < KK_ARRAY_SIZE(policies); i++)
-        if (strcmp(s, policies[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* Builds the resource a manifest with these fields would give, normalises it
  * like the loader does (same defaults, same messages) and writes its spec.
  * Takes args and env. Returns the exit status. */
@@ -77,7 +68,7 @@ static int create(struct kuke_ctx *ctx, enum kk_kind kind, const char *name, con
         k->env = *env;
         *args = (struct kk_strv){0};
         *env = (struct kk_strv){0};
-        if (restart && (k->restart_policy = parse_restart(restart)) < 0) {
+        if (restart && (k->restart_policy = kk_restart_policy_parse(restart)) < 0) {
             fprintf(stderr,
                     "kuke create: --restart %s: accepted: no, always, on-failure, "
                     "unless-stopped\n",

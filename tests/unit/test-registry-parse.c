@@ -61,7 +61,8 @@ KT_CASE(ref_host_port_digest)
 KT_CASE(ref_invalid)
 {
     static const char *const bad[] = {
-            "", "Upper/Case", "busybox:", "host:5000/a@sha512:" DIGEST_A, "a/b@sha256:short", "a b",
+            "",    "Upper/Case", "busybox:", ("host:5000/a@sha512:" DIGEST_A), "a/b@sha256:short",
+            "a b",
     };
     for (size_t i = 0; i < KK_ARRAY_SIZE(bad); i++) {
         _cleanup_error_ kk_error *err = NULL;

@@ -40,6 +40,14 @@
 #define KK_LABEL_HASH      "kukeon.io/hash"
 #define KK_LABEL_ROLE      "kukeon.io/role"
 
+/* ---- default locations (kukeond.yaml and kuke's flags override them) ---- */
+
+#define KK_DEFAULT_STATE_DIR          "/opt/kukeon"
+#define KK_DEFAULT_MANIFESTS_DIR      "/etc/kukeon/manifests"
+#define KK_DEFAULT_CONTAINERD_ADDRESS "/run/containerd/containerd.sock"
+#define KK_DEFAULT_RUN_DIR            "/run/kukeon"
+#define KK_DEFAULT_SUBNET_POOL        "10.88.0.0/16"
+
 /* ---- the state tree ----------------------------------------------------- */
 
 /* Reserved top-level entries of the state root (never resource names: they

@@ -417,11 +417,12 @@ static void usage(FILE *out)
             "Checks this host for kukeond: containerd, runc, cgroups, inotify limits,\n"
             "ip_forward, nftables, free subnets, kukeond itself. Exit 1 if any check FAILs.\n"
             "  --containerd-address SOCK  (env KUKEON_CONTAINERD_ADDRESS;\n"
-            "                             default " KUKE_CONTAINERD_ADDRESS ")\n"
-            "  --state DIR                state tree (env KUKEON_STATE; default " KUKE_STATE_DIR
+            "                             default " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
+            "  --state DIR                state tree (env KUKEON_STATE; "
+            "default " KK_DEFAULT_STATE_DIR ")\n"
+            "  --run-dir DIR              kukeond's run directory (default " KK_DEFAULT_RUN_DIR
             ")\n"
-            "  --run-dir DIR              kukeond's run directory (default /run/kukeon)\n"
-            "  --subnet-pool CIDR         kukeond's pool (default 10.88.0.0/16)\n");
+            "  --subnet-pool CIDR         kukeond's pool (default " KK_DEFAULT_SUBNET_POOL ")\n");
 }
 
 int kuke_cmd_doctor(int argc, char **argv)
@@ -440,9 +441,9 @@ int kuke_cmd_doctor(int argc, char **argv)
     };
     struct doctor d = {
             .containerd_address = kuke_containerd_address(NULL),
-            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KUKE_STATE_DIR),
-            .run_dir = "/run/kukeon",
-            .subnet_pool = "10.88.0.0/16",
+            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KK_DEFAULT_STATE_DIR),
+            .run_dir = KK_DEFAULT_RUN_DIR,
+            .subnet_pool = KK_DEFAULT_SUBNET_POOL,
             .proc_sys = "/proc/sys",
             .cgroup_root = KK_CG_DEFAULT_MOUNT,
     };

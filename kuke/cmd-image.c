@@ -39,7 +39,7 @@ static void usage(FILE *out)
                  "  -r, --realm REALM            realm (default: default); namespace kukeon-REALM\n"
                  "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
                  "  -a, --containerd-address P   containerd socket (default: "
-                 "$KUKEON_CONTAINERD_ADDRESS or " KUKE_CONTAINERD_ADDRESS ")\n"
+                 "$KUKEON_CONTAINERD_ADDRESS or " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
                  "      --no-unpack              load: import content only\n"
                  "  -q, --quiet                  ls: names only\n");
 }

@@ -10,15 +10,15 @@
 #include "fsapi/manifest.h"
 
 const char kuke_common_help[] =
-        "  --state DIR       state tree (env KUKEON_STATE; default " KUKE_STATE_DIR ")\n"
-        "  --manifests DIR   inbox (env KUKEON_MANIFESTS; default " KUKE_MANIFESTS_DIR ")\n"
+        "  --state DIR       state tree (env KUKEON_STATE; default " KK_DEFAULT_STATE_DIR ")\n"
+        "  --manifests DIR   inbox (env KUKEON_MANIFESTS; default " KK_DEFAULT_MANIFESTS_DIR ")\n"
         "  --realm NAME, --space NAME, --stack NAME   parents (default \"default\")\n";
 
 void kuke_ctx_init(struct kuke_ctx *ctx)
 {
     *ctx = (struct kuke_ctx){
-            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KUKE_STATE_DIR),
-            .inbox_dir = kuke_setting(NULL, "KUKEON_MANIFESTS", KUKE_MANIFESTS_DIR),
+            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KK_DEFAULT_STATE_DIR),
+            .inbox_dir = kuke_setting(NULL, "KUKEON_MANIFESTS", KK_DEFAULT_MANIFESTS_DIR),
             .realm = KK_DEFAULT_NAME,
             .space = KK_DEFAULT_NAME,
             .stack = KK_DEFAULT_NAME,
@@ -157,7 +157,7 @@ const char *kuke_setting(const char *opt, const char *env, const char *fallback)
 
 const char *kuke_containerd_address(const char *opt)
 {
-    return kuke_setting(opt, "KUKEON_CONTAINERD_ADDRESS", KUKE_CONTAINERD_ADDRESS);
+    return kuke_setting(opt, "KUKEON_CONTAINERD_ADDRESS", KK_DEFAULT_CONTAINERD_ADDRESS);
 }
 
 void kuke_human_size(int64_t n, char buf[32])

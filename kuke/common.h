@@ -24,9 +24,6 @@
 #include "fsapi/tree.h"
 
 /* Defaults, when neither an option nor the environment names one. */
-#define KUKE_STATE_DIR          "/opt/kukeon"                     /* $KUKEON_STATE */
-#define KUKE_MANIFESTS_DIR      "/etc/kukeon/manifests"           /* $KUKEON_MANIFESTS */
-#define KUKE_CONTAINERD_ADDRESS "/run/containerd/containerd.sock" /* $KUKEON_CONTAINERD_ADDRESS */
 
 enum {
     KUKE_OPT_STATE = 0x1000,
@@ -84,7 +81,7 @@ const char *kuke_kind_word(enum kk_kind kind);
  * if it was given, else $env; fallback if that is unset or empty. */
 const char *kuke_setting(const char *opt, const char *env, const char *fallback);
 /* The containerd socket: --containerd-address (opt, NULL if not given),
- * else $KUKEON_CONTAINERD_ADDRESS, else KUKE_CONTAINERD_ADDRESS. */
+ * else $KUKEON_CONTAINERD_ADDRESS, else KK_DEFAULT_CONTAINERD_ADDRESS. */
 const char *kuke_containerd_address(const char *opt);
 
 /* n bytes for people: "512 B", "1.5 KiB", ..., "2.0 TiB". */

@@ -9,6 +9,7 @@
 
 #include "agent/cell-decide.h"
 #include "fsapi/atomic.h"
+#include "fsapi/ctl.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/log.h"
 #include "fsapi/manifest.h"
@@ -43,26 +44,6 @@ static struct ctr_mem *ctr_mem_of(struct cell_ctx *c, const char *id)
 
 enum ctl_action { CTL_NONE, CTL_RESTART, CTL_KILL };
 
-static int parse_signal(const char *s)
-{
-    static const struct {
-        const char *name;
-        int sig;
-    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
-                {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
-                {"TERM", SIGTERM}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}};
-    if (!s || !*s)
-        return SIGKILL;
-    if (strncmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (size_t i = 0; i < KK_ARRAY_SIZE(sigs); i++)
-        if (strcmp(s, sigs[i].name) == 0)
-            return sigs[i].sig;
-    char *end;
-    long n = strtol(s, &end, 10);
-    return (*end || n < 1 || n > 64) ? -1 : (int)n;
-}
-
 /* Consumes the cell's ctl file: sticky verbs go into mem, the others are
  * returned (with the signal for kill). */
 static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
@@ -79,40 +60,42 @@ static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
         return CTL_NONE;
     }
     kk_fs_unlink(c->a->rootfd, rel, &err);
-    char *save = NULL;
-    char *verb = strtok_r(data.data ? data.data : (char *)"", " \t\r\n", &save);
-    char *arg = verb ? strtok_r(NULL, " \t\r\n", &save) : NULL;
-    enum ctl_action act = CTL_NONE;
+    struct kk_ctl_request req;
     const char *result = "ok";
-    if (!verb) {
-        result = "empty request";
-    } else if (strcmp(verb, "stop") == 0) {
+    enum ctl_action act = CTL_NONE;
+    if (kk_ctl_parse(data.data, data.len, &req, &result) < 0)
+        req.verb = KK_CTL_INVALID;
+    switch (req.verb) {
+    case KK_CTL_INVALID:
+        break;
+    case KK_CTL_STOP:
         c->mem->stopped = true;
-    } else if (strcmp(verb, "start") == 0) {
+        break;
+    case KK_CTL_START:
         c->mem->stopped = c->mem->paused = false;
         c->mem->stop_sent_ms = 0;
         for (size_t i = 0; i < c->mem->n_ctrs; i++)
             c->mem->ctrs[i].backoff_until_ms = 0;
-    } else if (strcmp(verb, "pause") == 0) {
+        break;
+    case KK_CTL_PAUSE:
         c->mem->paused = true;
-    } else if (strcmp(verb, "resume") == 0) {
+        break;
+    case KK_CTL_RESUME:
         c->mem->paused = false;
-    } else if (strcmp(verb, "restart") == 0) {
+        break;
+    case KK_CTL_RESTART:
         c->mem->stopped = c->mem->paused = false;
         act = CTL_RESTART;
-    } else if (strcmp(verb, "kill") == 0) {
-        *signal = parse_signal(arg);
-        if (*signal < 0)
-            result = "unknown signal";
-        else
-            act = CTL_KILL;
-    } else {
-        result = "unknown verb (start, stop, kill [SIGNAL], restart, pause, resume)";
+        break;
+    case KK_CTL_KILL:
+        *signal = req.signal;
+        act = CTL_KILL;
+        break;
     }
     struct kk_last_control *lc = &c->st->last_control;
     free(lc->verb);
     free(lc->result);
-    lc->verb = arg ? kk_xasprintf("%s %s", verb, arg) : kk_xstrdup(verb ? verb : "");
+    lc->verb = kk_xstrdup(req.text);
     lc->at = agent_now_ns(c->a);
     lc->result = kk_xstrdup(result);
     kk_log_info("%s: ctl %s: %s", c->keystr, lc->verb, result);

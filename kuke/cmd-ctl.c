@@ -10,6 +10,7 @@
 
 #include "fsapi/atomic.h"
 #include "fsapi/clock.h"
+#include "fsapi/ctl.h"
 #include "kuke/common.h"
 #include "kuke/kuke.h"
 
@@ -19,20 +20,6 @@ static void usage(FILE *out, const char *verb)
             "usage: kuke %s cell NAME%s [--wait [--timeout SECONDS]]\n"
             "  --wait              wait until the agent reports the request done\n%s",
             verb, strcmp(verb, "kill") == 0 ? " [SIGNAL]" : "", kuke_common_help);
-}
-
-static bool signal_valid(const char *s)
-{
-    if (strncmp(s, "SIG", 3) == 0)
-        s += 3;
-    static const char *const names[] = {"HUP",  "INT",  "QUIT", "KILL", "USR1",
-                                        "USR2", "TERM", "CONT", "STOP", "WINCH"};
-    for (size_t i = 0; i < KK_ARRAY_SIZE(names); i++)
-        if (strcmp(s, names[i]) == 0)
-            return true;
-    char *end;
-    long n = strtol(s, &end, 10);
-    return *s && !*end && n > 0 && n < 65;
 }
 
 int kuke_cmd_ctl(int argc, char **argv)
@@ -80,7 +67,7 @@ int kuke_cmd_ctl(int argc, char **argv)
         return 2;
     }
     const char *sig = nargs == 3 ? argv[optind + 2] : NULL;
-    if (sig && !signal_valid(sig)) {
+    if (sig && kk_ctl_signal_parse(sig) < 0) {
         fprintf(stderr, "kuke kill: %s: not a signal (a name such as TERM or KILL, or 1-64)\n",
                 sig);
         return 2;

@@ -8,7 +8,8 @@
 # BINDIR/work/NAME) with a 10 s per-input timeout and a 2 GiB RSS limit.
 # A crash, sanitizer report, leak, timeout or OOM fails the run at once,
 # naming the harness, its log and the reproducer. FUZZ_JOBS=N runs N
-# harnesses at a time (default 1). At the end one line per harness:
+# harnesses at a time (default 1); FUZZ_KEEP_GOING=1 runs every harness
+# and fails at the end instead. At the end one line per harness:
 # executions, exec/s, coverage (cov: edges, ft: features), corpus size.
 set -u
 
@@ -17,6 +18,7 @@ secs=${2:?usage: run.sh BINDIR SECONDS [NAME...]}
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 jobs=${FUZZ_JOBS:-1}
+keep_going=${FUZZ_KEEP_GOING:-0}
 
 if [ $# -eq 0 ]; then
     for f in "$bindir"/fuzz-*; do
@@ -79,14 +81,17 @@ for name in "$@"; do
         # Wait for the oldest; a failure stops the run.
         pid=$1
         n=$(echo $names | cut -d' ' -f1)
-        if ! wait "$pid"; then
-            fail "$n"
-            status=1
-            break
-        fi
-        echo "fuzz-$n: ok"
+        ok=1
+        wait "$pid" || ok=0
         pids=$(echo $pids | cut -s -d' ' -f2-)
         names=$(echo $names | cut -s -d' ' -f2-)
+        if [ $ok = 1 ]; then
+            echo "fuzz-$n: ok"
+        else
+            fail "$n"
+            status=1
+            [ "$keep_going" = 1 ] || break
+        fi
     fi
 done
 set -- $pids
@@ -96,7 +101,7 @@ for n in $names; do
     if ! wait "$pid"; then
         fail "$n"
         status=1
-    elif [ $status -eq 0 ]; then
+    else
         echo "fuzz-$n: ok"
     fi
 done

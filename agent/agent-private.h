@@ -7,8 +7,6 @@
 #ifndef KUKEON_AGENT_AGENT_PRIVATE_H
 #define KUKEON_AGENT_AGENT_PRIVATE_H
 
-#define KK_AGENT_PRIVATE 1
-
 #include <stddef.h>
 
 #include "agent/internal.h"

@@ -401,9 +401,11 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
     config_copy(&c->cfg, cfg);
     locks_init(a);
     a->started_at = agent_now_ns(c);
-    kk_metrics_init(&c->metrics, time(NULL));
-    if (be->registry)
+    kk_metrics_init(&c->metrics, agent_now_ns(c) / KK_NSEC_PER_SEC);
+    if (be->registry) {
         c->puller = kk_puller_new(be->registry, be->registry_self, be->client, puller_wake, c);
+        kk_puller_set_clock(c->puller, be->clock);
+    }
     *out = a;
     if (kk_fs_mkdir_p(c->rootfd, KK_TREE_INBOX_DIRNAME, 0755, NULL, err) < 0 ||
         kk_fs_mkdir_p(c->rootfd, KK_TREE_AGENT_DIRNAME, 0755, NULL, err) < 0 ||

@@ -203,7 +203,7 @@ static enum agent_cell_task task_of(enum kk_ctd_task_status s)
 static void observe_task(struct cell_ctx *c, const struct desired *d, struct agent_cell_in *in,
                          kk_error **err)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     struct kk_ctd_task_state ts = {0};
     if (a->be.ctd->task_get(a->be.ctd_self, c->ns, d->ctd_id, &ts, err) < 0) {
         if (kk_error_code(*err) != KK_E_NOT_FOUND) {
@@ -286,7 +286,7 @@ static int start_created(struct cell_ctx *c, const struct desired *d,
 static int start_new(struct cell_ctx *c, const struct desired *d, struct kk_container_status *cs,
                      struct agent_cell_mem *m)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     _cleanup_error_ kk_error *err = NULL;
     uint32_t pid = 0;
     if (task_start_new(c, d, &pid, &err) < 0) {
@@ -331,7 +331,7 @@ static int act_one(struct cell_ctx *c, struct desired *d, struct kk_container_st
                    const struct agent_cell_in *in, const struct agent_cell_decision *dec,
                    enum agent_cell_act act, struct agent_cell_mem *m)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     _cleanup_error_ kk_error *err = NULL; /* of the actions whose failure is ignored */
     switch (act) {
     case AGENT_CELL_CREATE: /* done by observe_and_act, alone */
@@ -467,13 +467,13 @@ static char *ctd_filter(const struct kk_key *key)
                         key->names[1], key->names[2], key->names[3]);
 }
 
-static char *files_dir_of(struct kk_agent *a, const struct kk_key *key)
+static char *files_dir_of(struct agent_ctx *a, const struct kk_key *key)
 {
     return kk_xasprintf("%s/cells/%s_%s_%s_%s", a->cfg.run_dir, key->names[0], key->names[1],
                         key->names[2], key->names[3]);
 }
 
-static int remove_containers(struct kk_agent *a, const char *ns, const struct kk_key *key,
+static int remove_containers(struct agent_ctx *a, const char *ns, const struct kk_key *key,
                              kk_error **err)
 {
     _cleanup_free_ char *filter = ctd_filter(key);
@@ -511,7 +511,7 @@ static void remove_files_dir(const char *dir)
 
 /* The ids of the standalone container specs (containers/<id>.yaml) in the
  * cell's directory, whether or not the cell itself has a spec. */
-static void standalone_ids(struct kk_agent *a, const struct kk_key *key, struct kk_strv *out)
+static void standalone_ids(struct agent_ctx *a, const struct kk_key *key, struct kk_strv *out)
 {
     _cleanup_free_ char *dir = kk_tree_dir(key);
     _cleanup_free_ char *rel = kk_xasprintf("%s/" KK_TREE_CONTAINERS, dir);
@@ -532,7 +532,7 @@ static void standalone_ids(struct kk_agent *a, const struct kk_key *key, struct 
  * spec (yet, or any more) keeps its spec and waits, Pending/WaitingForParent,
  * reported in the cell's status. Everything the cell made on the host is
  * gone already; its ctl request goes with it. */
-static int keep_waiting(struct kk_agent *a, const struct kk_key *key, const char *keystr,
+static int keep_waiting(struct agent_ctx *a, const struct kk_key *key, const char *keystr,
                         const struct kk_strv *ids)
 {
     _cleanup_(kk_status_freep) struct kk_status *prev = status_load(a, key);
@@ -561,7 +561,7 @@ static int keep_waiting(struct kk_agent *a, const struct kk_key *key, const char
     return KK_QUEUE_DONE;
 }
 
-static int delete_cell(struct kk_agent *a, const struct kk_key *key, const char *keystr)
+static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char *keystr)
 {
     _cleanup_free_ char *ns = agent_realm_ns(a, key->names[0]);
     _cleanup_free_ char *dir = kk_tree_dir(key);
@@ -656,7 +656,7 @@ static int ensure_network(struct cell_ctx *c, kk_error **err)
  * in `exists` the desired containers that stay. */
 static int prune_containers(struct cell_ctx *c, bool *exists, kk_error **err)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     _cleanup_free_ char *filter = ctd_filter(c->key);
     struct kk_ctd_container *v = NULL;
     size_t n = 0;
@@ -852,7 +852,7 @@ static void forget_departed(struct cell_ctx *c)
 static int converge(struct cell_ctx *c, const struct kk_resource *spec,
                     struct kk_resource **standalone, size_t n_standalone)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     _cleanup_error_ kk_error *err = NULL;
     int signal = 0;
     enum ctl_action act = consume_ctl(c, &signal);
@@ -898,7 +898,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     return KK_QUEUE_DONE;
 }
 
-int reconcile_cell(struct kk_agent *a, const struct kk_key *key)
+int reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
 {
     struct cell_ctx c = {.a = a, .key = key};
     kk_key_format(key, c.keystr);

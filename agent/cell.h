@@ -22,7 +22,7 @@ struct desired {
 };
 
 struct cell_ctx {
-    struct kk_agent *a;
+    struct agent_ctx *a;
     const struct kk_key *key;
     char keystr[KK_KEY_STRLEN];
     char *ns;

@@ -1,5 +1,6 @@
 /* kukeond configuration: defaults, kukeond.yaml, flags (flags win). */
 #include "agent/config.h"
+#include "fsapi/contract.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,25 +25,25 @@ struct setting {
 
 static const struct setting settings[] = {
         {"manifests", offsetof(struct kk_agent_config, manifests), true,
-         "inbox of manifests (default /etc/kukeon/manifests)"},
+         "inbox of manifests (default " KK_DEFAULT_MANIFESTS_DIR ")"},
         {"state", offsetof(struct kk_agent_config, state), true,
-         "state tree (default /opt/kukeon)"},
+         "state tree (default " KK_DEFAULT_STATE_DIR ")"},
         {"containerd-address", offsetof(struct kk_agent_config, containerd_address), true,
-         "containerd socket (default /run/containerd/containerd.sock)"},
+         "containerd socket (default " KK_DEFAULT_CONTAINERD_ADDRESS ")"},
         {"run-dir", offsetof(struct kk_agent_config, run_dir), true,
-         "runtime files: netns, IPAM, hosts files (default /run/kukeon)"},
+         "runtime files: netns, IPAM, hosts files (default " KK_DEFAULT_RUN_DIR ")"},
         {"cgroup-root", offsetof(struct kk_agent_config, cgroup_root), false,
-         "cgroup subtree of the agent (default kukeon)"},
+         "cgroup subtree of the agent (default " KK_DEFAULT_CGROUP_ROOT ")"},
         {"bridge-prefix", offsetof(struct kk_agent_config, bridge_prefix), false,
-         "prefix of bridge names (default kkb)"},
+         "prefix of bridge names (default " KK_DEFAULT_BRIDGE_PREFIX ")"},
         {"veth-prefix", offsetof(struct kk_agent_config, veth_prefix), false,
          "prefix of host veth names (default: the bridge prefix ending in v)"},
         {"subnet-pool", offsetof(struct kk_agent_config, subnet_pool), false,
-         "pool of space subnets (default 10.88.0.0/16)"},
+         "pool of space subnets (default " KK_DEFAULT_SUBNET_POOL ")"},
         {"nft-table", offsetof(struct kk_agent_config, nft_table), false,
-         "nftables table (inet) of the agent (default kukeon)"},
+         "nftables table (inet) of the agent (default " KK_DEFAULT_NFT_TABLE ")"},
         {"namespace-prefix", offsetof(struct kk_agent_config, namespace_prefix), false,
-         "containerd namespace prefix of realms (default kukeon-)"},
+         "containerd namespace prefix of realms (default " KK_DEFAULT_NAMESPACE_PREFIX ")"},
         {"registries-config", offsetof(struct kk_agent_config, registries_config), true,
          "registry settings: insecure hosts, CA files, mirrors (default "
          "/etc/kukeon/registries.yaml)"},
@@ -55,16 +56,16 @@ static const struct setting settings[] = {
 void kk_agent_config_init(struct kk_agent_config *cfg)
 {
     *cfg = (struct kk_agent_config){
-            .manifests = kk_xstrdup("/etc/kukeon/manifests"),
-            .state = kk_xstrdup("/opt/kukeon"),
-            .containerd_address = kk_xstrdup("/run/containerd/containerd.sock"),
-            .run_dir = kk_xstrdup("/run/kukeon"),
-            .cgroup_root = kk_xstrdup("kukeon"),
-            .bridge_prefix = kk_xstrdup("kkb"),
+            .manifests = kk_xstrdup(KK_DEFAULT_MANIFESTS_DIR),
+            .state = kk_xstrdup(KK_DEFAULT_STATE_DIR),
+            .containerd_address = kk_xstrdup(KK_DEFAULT_CONTAINERD_ADDRESS),
+            .run_dir = kk_xstrdup(KK_DEFAULT_RUN_DIR),
+            .cgroup_root = kk_xstrdup(KK_DEFAULT_CGROUP_ROOT),
+            .bridge_prefix = kk_xstrdup(KK_DEFAULT_BRIDGE_PREFIX),
             .veth_prefix = NULL,
-            .subnet_pool = kk_xstrdup("10.88.0.0/16"),
-            .nft_table = kk_xstrdup("kukeon"),
-            .namespace_prefix = kk_xstrdup("kukeon-"),
+            .subnet_pool = kk_xstrdup(KK_DEFAULT_SUBNET_POOL),
+            .nft_table = kk_xstrdup(KK_DEFAULT_NFT_TABLE),
+            .namespace_prefix = kk_xstrdup(KK_DEFAULT_NAMESPACE_PREFIX),
             .registries_config = kk_xstrdup(KK_REGISTRY_CONFIG_PATH),
             .workers = 4,
             .resync_s = 300,

@@ -103,7 +103,7 @@ static int pull_image(struct cell_ctx *c, const struct desired *d, kk_error **er
 static int resolve_image(struct cell_ctx *c, const struct desired *d, struct kk_image_info *img,
                          kk_error **err)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     int policy = d->spec->image_pull_policy;
     bool can_pull = a->puller && policy != KK_PULL_NEVER;
     if (can_pull && policy == KK_PULL_ALWAYS && pull_image(c, d, err) < 0)
@@ -141,7 +141,7 @@ static void read_image_file(struct cell_ctx *c, const struct kk_image_info *img,
 
 int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     struct kk_image_info img = {0};
     if (resolve_image(c, d, &img, err) < 0)
         return -1;
@@ -181,7 +181,7 @@ int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err
 
 int task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, kk_error **err)
 {
-    struct kk_agent *a = c->a;
+    struct agent_ctx *a = c->a;
     if (a->be.ctd->task_create(a->be.ctd_self, c->ns, d->ctd_id, d->log_path, pid, err) < 0) {
         if (kk_error_code(*err) != KK_E_EXISTS)
             return kk_error_wrap(err, "create task %s", d->ctd_id);

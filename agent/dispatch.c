@@ -223,7 +223,7 @@ void kk_agent_notify_state(struct kk_agent *a, const char *relpath)
     if (!key_of_path(&c, buf))
         return;
     kk_log_debug("%s: %s changed", buf, kk_tree_file_name(c.file));
-    kk_metrics_event(&a->ctx.metrics, time(NULL));
+    kk_metrics_event(&a->ctx.metrics, agent_now_ns(&a->ctx) / KK_NSEC_PER_SEC);
     agent_enqueue(&a->ctx, buf);
     if (c.file == KK_TREE_SPEC || c.file == KK_TREE_CONTAINER_SPEC) {
         char spec[KK_KEY_STRLEN];
@@ -241,7 +241,7 @@ void kk_agent_notify_inbox(struct kk_agent *a, const char *name)
         return;
     }
     _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
-    kk_metrics_event(&a->ctx.metrics, time(NULL));
+    kk_metrics_event(&a->ctx.metrics, agent_now_ns(&a->ctx) / KK_NSEC_PER_SEC);
     agent_enqueue(&a->ctx, key);
 }
 
@@ -310,7 +310,7 @@ static void on_event(const struct kk_ctd_event *ev, void *userdata)
     kk_log_debug("%s: containerd %s (%s)", key, ev->topic, ev->container_id);
     if (ev->kind == KK_CTD_EVENT_TASK_OOM)
         agent_note_oom(&a->ctx, ev->ns, ev->container_id);
-    kk_metrics_event(&a->ctx.metrics, time(NULL));
+    kk_metrics_event(&a->ctx.metrics, agent_now_ns(&a->ctx) / KK_NSEC_PER_SEC);
     agent_enqueue(&a->ctx, key);
 }
 

@@ -82,13 +82,6 @@ struct agent_ctx {
     pthread_mutex_t spec_lock;
 };
 
-/* Transitional: cell.c, container.c and cell.h still say struct kk_agent
- * for what is the context; outside the agent's own files the one is the
- * other. Goes once they say struct agent_ctx. */
-#ifndef KK_AGENT_PRIVATE
-#define kk_agent agent_ctx
-#endif
-
 /* ---- services to reconcilers (agent.c, status-io.c) ---------------------- */
 
 /* The agent's clock (be.clock): real time in ns, monotonic time in ms. */

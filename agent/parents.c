@@ -166,7 +166,7 @@ static int ensure_realm(struct agent_ctx *a, const struct kk_key *key,
 {
     const char *realm = key->names[0];
     /* The model's default namespace follows the configured prefix. */
-    _cleanup_free_ char *dflt = kk_xasprintf("kukeon-%s", realm);
+    _cleanup_free_ char *dflt = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", realm);
     const char *ns_spec = spec->realm.namespace_;
     _cleanup_free_ char *ns = !ns_spec || strcmp(ns_spec, dflt) == 0
                                       ? kk_xasprintf("%s%s", a->cfg.namespace_prefix, realm)

@@ -47,6 +47,12 @@
 #define KK_DEFAULT_CONTAINERD_ADDRESS "/run/containerd/containerd.sock"
 #define KK_DEFAULT_RUN_DIR            "/run/kukeon"
 #define KK_DEFAULT_SUBNET_POOL        "10.88.0.0/16"
+/* Host-global names: tests and second instances choose their own. */
+#define KK_DEFAULT_CGROUP_ROOT   "kukeon"
+#define KK_DEFAULT_BRIDGE_PREFIX "kkb"
+#define KK_DEFAULT_NFT_TABLE     "kukeon"
+/* Realm r lives in containerd namespace "<prefix>r" unless its spec names one. */
+#define KK_DEFAULT_NAMESPACE_PREFIX "kukeon-"
 
 /* ---- the state tree ----------------------------------------------------- */
 

@@ -310,7 +310,7 @@ static void check_cell(struct kk_dec *d, const struct kk_ynode *spec, struct kk_
 static void check_realm(struct kk_dec *d, const struct kk_ynode *spec, struct kk_realm *realm)
 {
     if (!realm->namespace_)
-        realm->namespace_ = kk_xasprintf("kukeon-%s", realm->id);
+        realm->namespace_ = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", realm->id);
     else if (!kk_namespace_valid(realm->namespace_))
         field_error(d, spec, "namespace",
                     "invalid containerd namespace \"%.80s\" (letters, digits, and '.', '_', "

@@ -191,7 +191,7 @@ int kuke_cmd_image(int argc, char **argv)
         return 2;
     }
     if (!o.ns)
-        o.ns = ns = kk_xasprintf("kukeon-%s", o.realm);
+        o.ns = ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.realm);
     o.address = kuke_containerd_address(o.address);
 
     bool load = strcmp(verb, "load") == 0,

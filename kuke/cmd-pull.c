@@ -201,7 +201,7 @@ int kuke_image_pull(int argc, char **argv)
         return 2;
     }
     if (!o.ns)
-        o.ns = ns = kk_xasprintf("kukeon-%s", o.ctx.realm);
+        o.ns = ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.ctx.realm);
     o.address = kuke_containerd_address(o.address);
     o.config = kuke_setting(o.config, "KUKEON_REGISTRIES_CONFIG", KK_REGISTRY_CONFIG_PATH);
 

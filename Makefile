@@ -2,7 +2,7 @@
 #
 # Layout: every directory of MODULE_DIRS with .c files becomes one static
 # library build/lib/libkk-<dir with / as ->.a (fsapi, runtime-cgroup, ...).
-# fsapi/kuke/*.c is the `kuke` CLI and agent/kukeond/*.c the `kukeond` main:
+# kuke/*.c is the `kuke` CLI and agent/kukeond/*.c the `kukeond` main:
 # thin mains over the libraries. Module fragments (*.mk beside the sources)
 # may add generated code (KK_GEN_LIBS, KK_GEN_STAMPS) and per-test link sets.
 #
@@ -52,7 +52,7 @@ MODULES_WITH_SRCS := $(foreach m,$(MODULE_DIRS),$(if $(call srcs_of,$(m)),$(m)))
 ALL_LIBS := $(foreach m,$(MODULES_WITH_SRCS),$(call libname,$(m))) $(KK_GEN_LIBS)
 TESTLIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/lib/*.c))
 
-KUKE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fsapi/kuke/*.c))
+KUKE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard kuke/*.c))
 KUKEOND_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard agent/kukeond/*.c))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test-*.c))

@@ -228,6 +228,7 @@ KT_CASE(concurrent_processes_never_share_an_address)
         KT_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     _cleanup_free_ char *state = read_state(kt_tmpdir(), "r_s.ipam");
+    KT_ASSERT(state != NULL);
     /* 60 owners, 60 distinct addresses (the parser rejects duplicates). */
     _cleanup_strv_ char **owners = NULL;
     KT_ASSERT_OK(kk_ipam_owners(&ipam, "r", "s", &owners, &err), &err);

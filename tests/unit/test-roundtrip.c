@@ -135,8 +135,8 @@ KT_CASE(awkward_strings_round_trip)
             "nel\xc2\x85x",
             "ls\xe2\x80\xa8x",
             "ps\xe2\x80\xa9x",
-            "\xef\xbb\xbf"
-            "bom",
+            ("\xef\xbb\xbf"
+             "bom"),
             "cr\r",
             "---",
             "...",

@@ -197,7 +197,7 @@ char *agent_realm_ns(struct agent_ctx *c, const char *realm)
     struct kk_key key;
     _cleanup_error_ kk_error *err = NULL;
     if (kk_key_init(&key, KK_LEVEL_REALM, realm, NULL, NULL, NULL, NULL, &err) == 0) {
-        _cleanup_(kk_status_freep) struct kk_status *st = status_load(c, &key);
+        _cleanup_(kk_status_freep) struct kk_status *st = agent_status_load(c, &key);
         if (st && st->namespace_)
             return kk_xstrdup(st->namespace_);
     }
@@ -307,7 +307,8 @@ void agent_note_self_remove(struct agent_ctx *c, const char *rel)
 }
 
 /* Fills status fields from a cgroup's observed state. */
-void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode)
+void agent_status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs,
+                             enum kk_cg_mode mode)
 {
     free(st->cgroup_path);
     st->cgroup_path = cs->path ? kk_xstrdup(cs->path) : NULL;
@@ -330,7 +331,7 @@ int agent_cg_ensure(struct agent_ctx *c, const struct kk_cg_ref *ref, unsigned f
     if (r < 0)
         return kk_error_wrap(err, "cgroup");
     if (st)
-        status_set_cgroup(st, &cs, c->be.cg->mode);
+        agent_status_set_cgroup(st, &cs, c->be.cg->mode);
     kk_cg_status_release(&cs);
     return 0;
 }
@@ -409,7 +410,7 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
     *out = a;
     if (kk_fs_mkdir_p(c->rootfd, KK_TREE_INBOX_DIRNAME, 0755, NULL, err) < 0 ||
         kk_fs_mkdir_p(c->rootfd, KK_TREE_AGENT_DIRNAME, 0755, NULL, err) < 0 ||
-        inbox_ensure_defaults(c, err) < 0) {
+        agent_inbox_ensure_defaults(c, err) < 0) {
         kk_agent_free(a);
         *out = NULL;
         return kk_error_wrap(err, "state tree %s", cfg->state);

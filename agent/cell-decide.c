@@ -121,8 +121,8 @@ static void apply_policy(const struct agent_cell_in *in, struct agent_cell_decis
     if (in->oom_event)
         d->mem.oom = true;
     const char *why = d->mem.oom ? " (out of memory)" : "";
-    struct kk_restart_decision r;
-    kk_restart_decide(in->spec, in->exit_code, d->mem.restart_count, &r);
+    struct agent_restart_decision r;
+    agent_restart_decide(in->spec, in->exit_code, d->mem.restart_count, &r);
     if (!r.restart) {
         snprintf(d->text, sizeof(d->text), "exited with code %u%s", in->exit_code, why);
         set(d, r.state, d->mem.oom ? "OOMKilled" : r.reason, NULL);

@@ -141,7 +141,7 @@ static void load_standalone(struct cell_ctx *c, struct kk_resource **out, size_t
             continue;
         ck = tc.key;
         struct kk_resource *r = NULL;
-        if (spec_load(c->a, &ck, &r, &err) <= 0) {
+        if (agent_spec_load(c->a, &ck, &r, &err) <= 0) {
             if (err)
                 kk_log_warn("%s: %s", c->keystr, err->message);
             kk_error_freep(&err);
@@ -240,7 +240,7 @@ static void decide(struct cell_ctx *c, const struct desired *d, struct agent_cel
 static int create(struct cell_ctx *c, const struct desired *d, struct kk_container_status *cs)
 {
     _cleanup_error_ kk_error *err = NULL;
-    if (container_create(c, d, &err) == 0)
+    if (agent_container_create(c, d, &err) == 0)
         return 0;
     /* A missing image is polled for; a pull in progress wakes the cell when
      * it ends (the poll is only a safety net); anything else
@@ -289,7 +289,7 @@ static int start_new(struct cell_ctx *c, const struct desired *d, struct kk_cont
     struct agent_ctx *a = c->a;
     _cleanup_error_ kk_error *err = NULL;
     uint32_t pid = 0;
-    if (task_start_new(c, d, &pid, &err) < 0) {
+    if (agent_task_start_new(c, d, &pid, &err) < 0) {
         if (err->reason && strcmp(err->reason, "StaleTask") == 0) {
             _cleanup_error_ kk_error *e2 = NULL;
             if (a->be.ctd->container_remove_safely(a->be.ctd_self, c->ns, d->ctd_id,
@@ -535,7 +535,7 @@ static void standalone_ids(struct agent_ctx *a, const struct kk_key *key, struct
 static int keep_waiting(struct agent_ctx *a, const struct kk_key *key, const char *keystr,
                         const struct kk_strv *ids)
 {
-    _cleanup_(kk_status_freep) struct kk_status *prev = status_load(a, key);
+    _cleanup_(kk_status_freep) struct kk_status *prev = agent_status_load(a, key);
     _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, key->names[3]);
     _cleanup_error_ kk_error *err = NULL;
     st->state = KK_STATE_PENDING;
@@ -552,7 +552,7 @@ static int keep_waiting(struct agent_ctx *a, const struct kk_key *key, const cha
     if (kk_fs_unlink(a->rootfd, ctl, &err) < 0)
         kk_error_freep(&err);
     agent_mem_drop(a, keystr);
-    if (status_write(a, key, st, prev, &err) < 0) {
+    if (agent_status_write(a, key, st, prev, &err) < 0) {
         kk_log_warn("%s: %s", keystr, err->message);
         return KK_QUEUE_RETRY;
     }
@@ -583,7 +583,7 @@ static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char
      * lock the inbox writes specs with, so no write lands in between. */
     pthread_mutex_lock(&a->spec_lock);
     _cleanup_(kk_resource_freep) struct kk_resource *again = NULL;
-    if (spec_load(a, key, &again, &err) != 0) {
+    if (agent_spec_load(a, key, &again, &err) != 0) {
         pthread_mutex_unlock(&a->spec_lock);
         kk_log_info("%s: spec is back; not deleting", keystr);
         agent_enqueue(a, keystr);
@@ -643,7 +643,7 @@ static int ensure_network(struct cell_ctx *c, kk_error **err)
         return kk_error_wrap(err, "hosts files");
     _cleanup_free_ struct kk_fw_port *ports = NULL;
     size_t np = 0;
-    if (cell_ports(c, &ports, &np, err) < 0)
+    if (agent_cell_ports(c, &ports, &np, err) < 0)
         return -1;
     struct kk_fw_cell fc = {c->keystr, c->ip, ports, np};
     if (kk_fw_cell_apply(c->a->be.fw, &fc, err) < 0)
@@ -898,14 +898,14 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     return KK_QUEUE_DONE;
 }
 
-int reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
+int agent_reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
 {
     struct cell_ctx c = {.a = a, .key = key};
     kk_key_format(key, c.keystr);
-    _cleanup_(kk_status_freep) struct kk_status *prev = status_load(a, key);
+    _cleanup_(kk_status_freep) struct kk_status *prev = agent_status_load(a, key);
     _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
     _cleanup_error_ kk_error *err = NULL;
-    int r = spec_load(a, key, &spec, &err);
+    int r = agent_spec_load(a, key, &spec, &err);
     if (r == 0)
         return delete_cell(a, key, c.keystr);
 
@@ -920,7 +920,7 @@ int reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
         /* A broken spec changes nothing that runs. */
         kk_status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
         kk_error_freep(&err);
-    } else if ((r = parent_ready(a, key, st)) <= 0) {
+    } else if ((r = agent_parent_ready(a, key, st)) <= 0) {
         if (r < 0)
             return KK_QUEUE_PARK;
         verdict = KK_QUEUE_PARK;
@@ -944,7 +944,7 @@ int reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
             kk_resource_free(standalone[i]);
     }
     agent_set_ready(a, c.keystr, st->state == KK_STATE_READY);
-    if (status_write(a, key, st, prev, &err) < 0) {
+    if (agent_status_write(a, key, st, prev, &err) < 0) {
         kk_log_warn("%s: %s", c.keystr, err->message);
         return KK_QUEUE_RETRY;
     }

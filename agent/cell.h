@@ -42,10 +42,11 @@ struct cell_ctx {
 /* container.c */
 /* Resolves the image, prepares the snapshot and creates the containerd
  * container of d with its kukeon.io labels. */
-int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err);
+int agent_container_create(struct cell_ctx *c, const struct desired *d, kk_error **err);
 /* Creates (replacing a stale one) and starts the task of d. */
-int task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, kk_error **err);
+int agent_task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid,
+                         kk_error **err);
 /* The published ports of every container, for the firewall. */
-int cell_ports(const struct cell_ctx *c, struct kk_fw_port **out, size_t *n, kk_error **err);
+int agent_cell_ports(const struct cell_ctx *c, struct kk_fw_port **out, size_t *n, kk_error **err);
 
 #endif

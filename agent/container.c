@@ -89,7 +89,7 @@ static int pull_image(struct cell_ctx *c, const struct desired *d, kk_error **er
     struct kk_key rk;
     _cleanup_(kk_resource_freep) struct kk_resource *realm = NULL;
     if (kk_key_init(&rk, KK_LEVEL_REALM, c->key->names[0], NULL, NULL, NULL, NULL, err) < 0 ||
-        spec_load(c->a, &rk, &realm, err) < 0)
+        agent_spec_load(c->a, &rk, &realm, err) < 0)
         return kk_error_wrap(err, "realm %s", c->key->names[0]);
     const struct kk_registry_credential *creds = realm ? realm->realm.registry_credentials : NULL;
     size_t n = realm ? realm->realm.n_registry_credentials : 0;
@@ -139,7 +139,7 @@ static void read_image_file(struct cell_ctx *c, const struct kk_image_info *img,
                     err->message);
 }
 
-int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err)
+int agent_container_create(struct cell_ctx *c, const struct desired *d, kk_error **err)
 {
     struct agent_ctx *a = c->a;
     struct kk_image_info img = {0};
@@ -179,7 +179,7 @@ int container_create(struct cell_ctx *c, const struct desired *d, kk_error **err
     return 0;
 }
 
-int task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, kk_error **err)
+int agent_task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, kk_error **err)
 {
     struct agent_ctx *a = c->a;
     if (a->be.ctd->task_create(a->be.ctd_self, c->ns, d->ctd_id, d->log_path, pid, err) < 0) {
@@ -204,7 +204,7 @@ int task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, k
     return 0;
 }
 
-int cell_ports(const struct cell_ctx *c, struct kk_fw_port **out, size_t *n, kk_error **err)
+int agent_cell_ports(const struct cell_ctx *c, struct kk_fw_port **out, size_t *n, kk_error **err)
 {
     struct kk_fw_port *v = NULL;
     size_t cap = 0, len = 0;

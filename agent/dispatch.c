@@ -30,17 +30,17 @@ static int reconcile_key(struct agent_ctx *c, const struct kk_key *key)
 {
     switch (key->level) {
     case KK_LEVEL_REALM:
-        return reconcile_realm(c, key);
+        return agent_reconcile_realm(c, key);
     case KK_LEVEL_SPACE:
-        return reconcile_space(c, key);
+        return agent_reconcile_space(c, key);
     case KK_LEVEL_STACK:
-        return reconcile_stack(c, key);
+        return agent_reconcile_stack(c, key);
     case KK_LEVEL_CELL:
-        return reconcile_cell(c, key);
+        return agent_reconcile_cell(c, key);
     case KK_LEVEL_CONTAINER: {
         struct kk_key cell;
         kk_key_parent(key, &cell);
-        return reconcile_cell(c, &cell);
+        return agent_reconcile_cell(c, &cell);
     }
     default:
         return KK_QUEUE_DONE;
@@ -58,7 +58,7 @@ int kk_agent_reconcile(struct kk_agent *a, const char *keystr)
         return KK_QUEUE_DONE;
     }
     if (has_prefix(keystr, INBOX_KEY_PREFIX))
-        return reconcile_inbox(&a->ctx, keystr + strlen(INBOX_KEY_PREFIX));
+        return agent_reconcile_inbox(&a->ctx, keystr + strlen(INBOX_KEY_PREFIX));
     struct kk_key key;
     _cleanup_error_ kk_error *err = NULL;
     if (kk_key_parse(&key, keystr, &err) < 0) {
@@ -88,7 +88,7 @@ static void put_back_inbox_owned(struct kk_agent *a, const char *keystr)
     struct kk_key key;
     _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
     _cleanup_error_ kk_error *err = NULL;
-    if (kk_key_parse(&key, keystr, &err) < 0 || spec_load(&a->ctx, &key, &r, &err) <= 0)
+    if (kk_key_parse(&key, keystr, &err) < 0 || agent_spec_load(&a->ctx, &key, &r, &err) <= 0)
         return;
     const char *src = kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
     if (src)

@@ -89,7 +89,7 @@ static enum apply_result write_spec(struct agent_ctx *a, struct kk_resource *r,
     return existed ? RES_UPDATED : RES_CREATED;
 }
 
-int inbox_ensure_defaults(struct agent_ctx *a, kk_error **err)
+int agent_inbox_ensure_defaults(struct agent_ctx *a, kk_error **err)
 {
     for (enum kk_key_level l = KK_LEVEL_REALM; l <= KK_LEVEL_STACK; l++) {
         struct kk_key key;
@@ -205,7 +205,7 @@ static void collect_owned(struct agent_ctx *a, const struct kk_key *key, void *u
     if (kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &raw, &err) < 0 ||
         !memmem(raw.data, raw.len, o->source, strlen(o->source)))
         return;
-    if (spec_load(a, key, &r, &err) <= 0)
+    if (agent_spec_load(a, key, &r, &err) <= 0)
         return;
     const char *src = kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
     if (!src || strcmp(src, o->source) != 0)
@@ -392,7 +392,7 @@ static void inbox_apply(struct agent_ctx *a, const char *name, const struct kk_m
     free(keys);
 }
 
-int reconcile_inbox(struct agent_ctx *a, const char *name)
+int agent_reconcile_inbox(struct agent_ctx *a, const char *name)
 {
     _cleanup_error_ kk_error *err = NULL;
     if (!kk_inbox_name_counts(name))

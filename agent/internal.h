@@ -122,7 +122,8 @@ bool agent_has_children(struct agent_ctx *a, const struct kk_key *key);
 void agent_note_self_write(struct agent_ctx *a, const char *rel, const void *data, size_t len);
 void agent_note_self_remove(struct agent_ctx *a, const char *rel);
 
-void status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs, enum kk_cg_mode mode);
+void agent_status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs,
+                             enum kk_cg_mode mode);
 /* cgroup calls serialised on one lock (struct kk_cg is not thread-safe);
  * ensure fills st's cgroup fields when st is not NULL. */
 int agent_cg_ensure(struct agent_ctx *a, const struct kk_cg_ref *ref, unsigned flags,
@@ -132,33 +133,33 @@ int agent_cg_remove(struct agent_ctx *a, const struct kk_cg_ref *ref, kk_error *
 /* status-io.c */
 /* The status of key as last written, or NULL (missing or unparseable:
  * never a reason to act). */
-struct kk_status *status_load(struct agent_ctx *a, const struct kk_key *key);
+struct kk_status *agent_status_load(struct agent_ctx *a, const struct kk_key *key);
 /* Writes st if it differs from the file, keeping createdAt/readyAt of prev
  * and stamping updatedAt only on a change. Returns 1 written, 0 unchanged.
  * Only the file: the caller records the state in memory (agent_set_state). */
-int status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st,
-                 const struct kk_status *prev, kk_error **err);
+int agent_status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st,
+                       const struct kk_status *prev, kk_error **err);
 /* Loads the spec of key from the tree: 1 loaded, 0 absent, < 0 invalid. */
-int spec_load(struct agent_ctx *a, const struct kk_key *key, struct kk_resource **out,
-              kk_error **err);
+int agent_spec_load(struct agent_ctx *a, const struct kk_key *key, struct kk_resource **out,
+                    kk_error **err);
 
 /* ---- reconcilers, called by dispatch.c only ------------------------------ */
 
 /* parents.c */
-int reconcile_realm(struct agent_ctx *a, const struct kk_key *key);
-int reconcile_space(struct agent_ctx *a, const struct kk_key *key);
-int reconcile_stack(struct agent_ctx *a, const struct kk_key *key);
+int agent_reconcile_realm(struct agent_ctx *a, const struct kk_key *key);
+int agent_reconcile_space(struct agent_ctx *a, const struct kk_key *key);
+int agent_reconcile_stack(struct agent_ctx *a, const struct kk_key *key);
 /* 1 if the parent was reconciled Ready in this run; 0 if it is not (st is
  * set to Pending/WaitingForParent); -1 if its spec exists but it has not
  * been reconciled yet in this run (park without writing status). */
-int parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st);
+int agent_parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st);
 
 /* cell.c */
-int reconcile_cell(struct agent_ctx *a, const struct kk_key *key);
+int agent_reconcile_cell(struct agent_ctx *a, const struct kk_key *key);
 
 /* inbox.c */
-int reconcile_inbox(struct agent_ctx *a, const char *name);
+int agent_reconcile_inbox(struct agent_ctx *a, const char *name);
 /* Ensures default/, default/default/, default/default/default/ specs. */
-int inbox_ensure_defaults(struct agent_ctx *a, kk_error **err);
+int agent_inbox_ensure_defaults(struct agent_ctx *a, kk_error **err);
 
 #endif

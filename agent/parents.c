@@ -17,7 +17,7 @@ static const char *kind_of_level(enum kk_key_level level)
                    : "?";
 }
 
-int parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st)
+int agent_parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st)
 {
     struct kk_key parent;
     if (!kk_key_parent(key, &parent))
@@ -71,7 +71,7 @@ static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
                 kk_status_new((enum kk_kind)(key->level - 1), key->names[key->level - 1]);
         kk_status_set(st, KK_STATE_PENDING, "WaitingForChildren",
                       "spec removed; deleted once its children are gone");
-        if (status_write(a, key, st, prev, &err) < 0)
+        if (agent_status_write(a, key, st, prev, &err) < 0)
             kk_log_warn("%s: %s", buf, err->message);
         else
             agent_set_state(a, buf, st->state);
@@ -119,10 +119,10 @@ static int reconcile_level(struct agent_ctx *a, const struct kk_key *key, ensure
 {
     char buf[KK_KEY_STRLEN];
     kk_key_format(key, buf);
-    _cleanup_(kk_status_freep) struct kk_status *prev = status_load(a, key);
+    _cleanup_(kk_status_freep) struct kk_status *prev = agent_status_load(a, key);
     _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
     _cleanup_error_ kk_error *err = NULL;
-    int r = spec_load(a, key, &spec, &err);
+    int r = agent_spec_load(a, key, &spec, &err);
     if (r == 0)
         return delete_parent_level(a, key, prev);
 
@@ -133,7 +133,7 @@ static int reconcile_level(struct agent_ctx *a, const struct kk_key *key, ensure
         /* A broken spec changes nothing that exists. */
         kk_status_set_error(st, KK_STATE_FAILED, "InvalidSpec", err);
         agent_set_ready(a, buf, false);
-    } else if ((r = parent_ready(a, key, st)) <= 0) {
+    } else if ((r = agent_parent_ready(a, key, st)) <= 0) {
         agent_set_ready(a, buf, false);
         if (r < 0)
             return KK_QUEUE_PARK;
@@ -153,7 +153,7 @@ static int reconcile_level(struct agent_ctx *a, const struct kk_key *key, ensure
         }
     }
     kk_error_freep(&err);
-    if (status_write(a, key, st, prev, &err) < 0) {
+    if (agent_status_write(a, key, st, prev, &err) < 0) {
         kk_log_warn("%s: %s", buf, err->message);
         return KK_QUEUE_RETRY;
     }
@@ -230,17 +230,17 @@ static int ensure_stack(struct agent_ctx *a, const struct kk_key *key,
     return agent_cg_ensure(a, &ref, 0, st, err);
 }
 
-int reconcile_realm(struct agent_ctx *a, const struct kk_key *key)
+int agent_reconcile_realm(struct agent_ctx *a, const struct kk_key *key)
 {
     return reconcile_level(a, key, ensure_realm);
 }
 
-int reconcile_space(struct agent_ctx *a, const struct kk_key *key)
+int agent_reconcile_space(struct agent_ctx *a, const struct kk_key *key)
 {
     return reconcile_level(a, key, ensure_space);
 }
 
-int reconcile_stack(struct agent_ctx *a, const struct kk_key *key)
+int agent_reconcile_stack(struct agent_ctx *a, const struct kk_key *key)
 {
     return reconcile_level(a, key, ensure_stack);
 }

@@ -1,7 +1,7 @@
 /* Restart policy decisions (see restart.h). */
 #include "agent/restart.h"
 
-unsigned kk_restart_delay_ms(const struct kk_container *spec, uint32_t restarts_so_far)
+unsigned agent_restart_delay_ms(const struct kk_container *spec, uint32_t restarts_so_far)
 {
     uint64_t base = spec->restart_backoff_seconds ? spec->restart_backoff_seconds
                                                   : KK_RESTART_BACKOFF_DEFAULT;
@@ -11,10 +11,10 @@ unsigned kk_restart_delay_ms(const struct kk_container *spec, uint32_t restarts_
     return ms > KK_RESTART_BACKOFF_MAX_MS ? KK_RESTART_BACKOFF_MAX_MS : (unsigned)ms;
 }
 
-void kk_restart_decide(const struct kk_container *spec, uint32_t exit_code,
-                       uint32_t restarts_so_far, struct kk_restart_decision *out)
+void agent_restart_decide(const struct kk_container *spec, uint32_t exit_code,
+                          uint32_t restarts_so_far, struct agent_restart_decision *out)
 {
-    *out = (struct kk_restart_decision){0};
+    *out = (struct agent_restart_decision){0};
     bool failed = exit_code != 0;
     switch (spec->restart_policy) {
     case KK_RESTART_ALWAYS:
@@ -35,7 +35,7 @@ void kk_restart_decide(const struct kk_container *spec, uint32_t exit_code,
         break;
     }
     if (out->restart) {
-        out->delay_ms = kk_restart_delay_ms(spec, restarts_so_far);
+        out->delay_ms = agent_restart_delay_ms(spec, restarts_so_far);
         out->reason = "BackOff";
         out->state = KK_STATE_PENDING;
         return;

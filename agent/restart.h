@@ -24,15 +24,15 @@
 
 #define KK_RESTART_BACKOFF_MAX_MS (5u * 60 * 1000)
 
-struct kk_restart_decision {
+struct agent_restart_decision {
     bool restart;
     unsigned delay_ms;   /* when restart */
     enum kk_state state; /* when not: the final state */
     const char *reason;  /* static CamelCase */
 };
 
-void kk_restart_decide(const struct kk_container *spec, uint32_t exit_code,
-                       uint32_t restarts_so_far, struct kk_restart_decision *out);
-unsigned kk_restart_delay_ms(const struct kk_container *spec, uint32_t restarts_so_far);
+void agent_restart_decide(const struct kk_container *spec, uint32_t exit_code,
+                          uint32_t restarts_so_far, struct agent_restart_decision *out);
+unsigned agent_restart_delay_ms(const struct kk_container *spec, uint32_t restarts_so_far);
 
 #endif

@@ -10,7 +10,7 @@
 #include "fsapi/manifest.h"
 #include "fsapi/yaml.h"
 
-struct kk_status *status_load(struct agent_ctx *a, const struct kk_key *key)
+struct kk_status *agent_status_load(struct agent_ctx *a, const struct kk_key *key)
 {
     _cleanup_free_ char *rel = kk_tree_status_path(key);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
@@ -24,8 +24,8 @@ struct kk_status *status_load(struct agent_ctx *a, const struct kk_key *key)
     return st;
 }
 
-int spec_load(struct agent_ctx *a, const struct kk_key *key, struct kk_resource **out,
-              kk_error **err)
+int agent_spec_load(struct agent_ctx *a, const struct kk_key *key, struct kk_resource **out,
+                    kk_error **err)
 {
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
@@ -86,8 +86,8 @@ static bool str_eq(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-int status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st,
-                 const struct kk_status *prev, kk_error **err)
+int agent_status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st,
+                       const struct kk_status *prev, kk_error **err)
 {
     int64_t now = agent_now_ns(a);
     st->created_at = prev && prev->created_at ? prev->created_at : now;

@@ -150,7 +150,7 @@ fi
 # KNOWN BUG, intermittent (KK_E2E_KNOWN_BUG=1 runs it): the restarted
 # agent can write "Pending WaitingForParent" into the status of cells that
 # never stopped running, for ~100 ms, until their stack is Ready in its
-# memory again. agent/parents.c parent_ready() waits silently only while
+# memory again. agent/parents.c agent_parent_ready() waits silently only while
 # the parent's in-memory state is NONE; here the stack had already been
 # written non-Ready in this run (why is still open). Passed 3 times out of
 # 4 on the current agent; failed once in CI-like conditions.

@@ -67,7 +67,7 @@ fi
 # Regression test (was a bug, fixed by the inbox removal grace period): vim's save (writebackup, backupcopy=auto on a plain file)
 # renames web.yaml to web.yaml~, writes a new web.yaml and removes the
 # backup, all within microseconds. When the agent handles the
-# MOVED_FROM in that gap, agent/inbox.c reconcile_inbox() finds no file
+# MOVED_FROM in that gap, agent/inbox.c agent_reconcile_inbox() finds no file
 # and prunes at once (no grace period, no re-check), so the cells are
 # deleted and created again: 2 restarts in 10 saves here. Removals
 # want a short debounce (re-read the file after ~0.5 s before pruning).

@@ -21,32 +21,32 @@ static void write_file(const char *dir, const char *name, const char *text)
 KT_CASE(restart_policy_decisions)
 {
     struct kk_container k = {0};
-    struct kk_restart_decision d;
+    struct agent_restart_decision d;
     k.restart_policy = KK_RESTART_NO;
-    kk_restart_decide(&k, 0, 0, &d);
+    agent_restart_decide(&k, 0, 0, &d);
     KT_ASSERT(!d.restart);
     KT_ASSERT_EQ(d.state, KK_STATE_STOPPED);
-    kk_restart_decide(&k, 3, 0, &d);
+    agent_restart_decide(&k, 3, 0, &d);
     KT_ASSERT(!d.restart);
     KT_ASSERT_EQ(d.state, KK_STATE_FAILED);
     k.restart_policy = KK_RESTART_ALWAYS;
-    kk_restart_decide(&k, 0, 5, &d);
+    agent_restart_decide(&k, 0, 5, &d);
     KT_ASSERT(d.restart);
     KT_ASSERT_EQ(d.delay_ms, 32000);
     k.restart_policy = KK_RESTART_ON_FAILURE;
     k.restart_max_retries = 3;
-    kk_restart_decide(&k, 0, 0, &d);
+    agent_restart_decide(&k, 0, 0, &d);
     KT_ASSERT(!d.restart);
     KT_ASSERT_STREQ(d.reason, "Completed");
-    kk_restart_decide(&k, 1, 2, &d);
+    agent_restart_decide(&k, 1, 2, &d);
     KT_ASSERT(d.restart);
     KT_ASSERT_EQ(d.delay_ms, 4000);
-    kk_restart_decide(&k, 1, 3, &d);
+    agent_restart_decide(&k, 1, 3, &d);
     KT_ASSERT(!d.restart);
     KT_ASSERT_STREQ(d.reason, "RestartLimitReached");
     k.restart_backoff_seconds = 2;
-    KT_ASSERT_EQ(kk_restart_delay_ms(&k, 0), 2000);
-    KT_ASSERT_EQ(kk_restart_delay_ms(&k, 30), KK_RESTART_BACKOFF_MAX_MS);
+    KT_ASSERT_EQ(agent_restart_delay_ms(&k, 0), 2000);
+    KT_ASSERT_EQ(agent_restart_delay_ms(&k, 30), KK_RESTART_BACKOFF_MAX_MS);
 }
 
 KT_CASE(config_file_then_flags_win)

@@ -1,4 +1,4 @@
-/* kukeond, the agent: the filesystem is the API (DESIGN.md §2, §3).
+/* kukeond, the agent: the filesystem is the API (docs/design.md §2, §3).
  *
  *     struct kk_agent *a;
  *     kk_agent_new(&cfg, &backends, &a, err);  // opens the state tree, default realm/space/stack

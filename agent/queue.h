@@ -38,7 +38,7 @@
  *                     at '/': "r/s" is an ancestor of "r/s/st/c") finishes
  *                     with KK_QUEUE_DONE, or by kk_queue_wake_children().
  *
- * Why parking rather than ordering inside the queue: DESIGN.md wants order
+ * Why parking rather than ordering inside the queue: docs/design.md wants order
  * across files to be irrelevant, so a child can arrive long before its
  * parent exists. The child's reconciler knows best whether its parent is
  * ready; the queue only remembers that it waits and wakes it the moment the

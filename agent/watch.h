@@ -1,5 +1,5 @@
 /* The agent's watcher: inotify on the inbox and the state tree, turned into
- * classified events (DESIGN.md §2, §3 "Flow of one change").
+ * classified events (docs/design.md §2, §3 "Flow of one change").
  *
  *     struct kk_watch_config cfg = {.inbox = "/etc/kukeon/manifests",
  *                                   .state = "/opt/kukeon", .fn = on_event};

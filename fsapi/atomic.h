@@ -1,5 +1,5 @@
-/* Atomic file replacement beneath a root (DESIGN.md §2: "writes every file
- * atomically").
+/* Atomic file replacement beneath a root: every file of the tree is
+ * written to a temporary name and renamed into place (docs/design.md §2).
  *
  * kk_atomic_write(rootfd, "web/default/default/x/status.yaml", ...):
  *   1. opens the parent directory beneath rootfd (fsapi/fsutil.h: no symlink
@@ -18,7 +18,7 @@
  * kk_atomic_remove_stale() sweeps.
  *
  * Concurrent writers of one file: last rename wins, each result is whole.
- * DESIGN.md gives every file exactly one writer, so this does not arise.
+ * docs/design.md gives every file exactly one writer, so this does not arise.
  * Thread-safe; no global state except the test hook below.
  */
 #ifndef KUKEON_ATOMIC_H

@@ -1,5 +1,5 @@
 /* File operations beneath a trusted root directory that never follow a
- * symlink (DESIGN.md §2: "the agent never follows symlinks out of the tree").
+ * symlink: the agent never follows a link out of the tree (docs/design.md §2).
  *
  * The root is an open directory fd (kk_fs_open_root); every other path is
  * relative to it, made of plain components: no leading '/', no empty, "." or

@@ -1,4 +1,4 @@
-/* Inbox name rules (DESIGN.md §2): which files of the manifest directory the
+/* Inbox name rules (docs/design.md §2): which files of the manifest directory the
  * agent reads.
  *
  * A file counts when its name ends in ".yaml" or ".yml" (with something

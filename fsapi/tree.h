@@ -1,4 +1,4 @@
-/* The state tree: resource names, keys and paths (DESIGN.md §2), computed in
+/* The state tree: resource names, keys and paths (docs/design.md §2), computed in
  * one place.
  *
  *     <root>/<realm>/realm.yaml, status.yaml
@@ -34,7 +34,7 @@
 #include "fsapi/contract.h"
 #include "fsapi/error.h"
 
-/* DESIGN.md §1: a name is 1-63 of [a-z0-9-], alphanumeric at both ends.
+/* docs/design.md §1: a name is 1-63 of [a-z0-9-], alphanumeric at both ends.
  * This checks the first len bytes of s (need not be NUL-terminated), so path
  * components can be checked in place. kk_name_valid() (fsapi/validate.h) is
  * the NUL-terminated form of the same rule, with an explanation; the tree
@@ -106,7 +106,7 @@ struct kk_tree_class {
 };
 
 /* Classifies a path relative to the root ("web/default/default/x/cell.yaml").
- * Never fails: anything not named by DESIGN.md §2 (dotfiles, temp files,
+ * Never fails: anything not named by docs/design.md §2 (dotfiles, temp files,
  * invalid names, "..", absolute paths, empty components) is KK_TREE_OTHER.
  * A trailing '/' is accepted on directories. */
 void kk_tree_classify(const char *relpath, struct kk_tree_class *out);

@@ -1,6 +1,6 @@
 /* kuke start|stop|kill|restart|pause|resume cell NAME [SIGNAL]
  *
- * Writes one verb into the cell's ctl file (DESIGN.md §2); the agent
+ * Writes one verb into the cell's ctl file (docs/design.md §2); the agent
  * consumes it, acts, and reports the result as lastControl in the cell's
  * status.yaml. With --wait, waits for that report. */
 #include <signal.h>

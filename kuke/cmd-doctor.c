@@ -338,7 +338,7 @@ static enum verdict check_subnets(const struct doctor *d, struct kk_buf *what, s
 }
 
 /* A scalar of the agent's status, or "" (a reader never trusts a status
- * file to be complete: DESIGN.md §2). */
+ * file to be complete: docs/design.md §2). */
 static const char *status_str(const struct kk_ynode *st, const char *key)
 {
     const struct kk_ynode *n = kk_ynode_get(st, key);

@@ -8,7 +8,7 @@
  *
  * Verbs add KUKE_COMMON_OPTIONS to their getopt_long table and hand every
  * option they do not know to kuke_common_option(). Nothing here talks to the
- * agent: kuke works only through the files (DESIGN.md §2).
+ * agent: kuke works only through the files (docs/design.md §2).
  */
 #ifndef KUKEON_KUKE_COMMON_H
 #define KUKEON_KUKE_COMMON_H

@@ -1,5 +1,5 @@
 /* kuke: the command-line front end. Every verb works through the files of
- * the filesystem API (shared/DESIGN.md §2); only `kuke image` talks to
+ * the filesystem API (docs/design.md §2); only `kuke image` talks to
  * containerd. Verbs are registered in kuke.h's table. */
 #include <stdio.h>
 #include <string.h>

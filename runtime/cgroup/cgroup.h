@@ -20,7 +20,7 @@
  *   - Every operation is idempotent: ensure on an existing cgroup repairs
  *     and returns, remove of a missing one succeeds, freeze of a frozen one
  *     returns at once.
- *   - Names in a kk_cg_ref are checked again here (DESIGN.md §1 names,
+ *   - Names in a kk_cg_ref are checked again here (docs/design.md §1 names,
  *     [a-z0-9-], 1..63) before they become directory names; nothing is
  *     created outside <mount>/<hierarchy>/<root>.
  *   - Controllers are only ever added to an ancestor's cgroup.subtree_control,
@@ -66,7 +66,7 @@ enum {
     KK_CG_NET_CLS = 1u << 12,
     KK_CG_NET_PRIO = 1u << 13,
 };
-/* What a cell delegates unless nestedCgroupRuntime (DESIGN.md §1). */
+/* What a cell delegates unless nestedCgroupRuntime (docs/design.md §1). */
 #define KK_CG_DEFAULT_SET (KK_CG_CPU | KK_CG_MEMORY | KK_CG_IO | KK_CG_PIDS)
 
 /* The name of one controller bit in `mode` ("io" or "blkio"), or NULL if the

@@ -85,7 +85,7 @@ char *kk_cg_controllers_format(unsigned set, enum kk_cg_mode mode)
     return kk_buf_detach(&b, NULL);
 }
 
-/* A resource name of DESIGN.md §1: 1..63 of [a-z0-9-], alphanumeric ends. */
+/* A resource name of docs/design.md §1: 1..63 of [a-z0-9-], alphanumeric ends. */
 static bool valid_name(const char *s)
 {
     size_t len = strlen(s);

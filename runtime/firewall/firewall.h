@@ -1,4 +1,4 @@
-/* Space isolation, egress masquerade and port publishing (shared/DESIGN.md
+/* Space isolation, egress masquerade and port publishing (docs/design.md
  * §1), as nftables rules in one table of family inet that kukeon owns.
  *
  * The agent talks to a `struct kk_fw` through its ops table, so tests of the

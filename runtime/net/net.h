@@ -1,5 +1,5 @@
 /* Cell networking: one bridge and one IPv4 subnet per space, one network
- * namespace with a veth pair and one address per cell (shared/DESIGN.md §1).
+ * namespace with a veth pair and one address per cell (docs/design.md §1).
  *
  * The agent talks to a `struct kk_net` through its ops table, so tests of the
  * agent can substitute a fake; kk_net_new() builds the real backend, which

@@ -1,4 +1,4 @@
-/* Inbox name rules (fsapi/inbox.h, DESIGN.md §2). */
+/* Inbox name rules (fsapi/inbox.h, docs/design.md §2). */
 #include <string.h>
 
 #include "fsapi/cleanup.h"

@@ -77,11 +77,12 @@ static enum verdict check_containerd(const struct doctor *d, struct kk_buf *what
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_ctd_ struct kk_ctd *c = NULL;
     _cleanup_free_ char *version = NULL, *revision = NULL;
-    struct kk_ctd_opts opts = {.timeout_ms = CONTAINERD_TIMEOUT_MS};
-
-    if (kk_ctd_open(d->containerd_address, &opts, &c, &err) < 0 ||
+    if (kuke_ctd_open(d->containerd_address, CONTAINERD_TIMEOUT_MS, &c, &err) < 0 ||
         kk_ctd_version(c, &version, &revision, &err) < 0) {
-        kk_buf_printf(what, "not reachable at %s: %s", d->containerd_address, err->message);
+        if (strstr(err->message, d->containerd_address)) /* it names the socket already */
+            kk_buf_printf(what, "%s", err->message);
+        else
+            kk_buf_printf(what, "not reachable at %s: %s", d->containerd_address, err->message);
         kk_buf_printf(fix, "start containerd (systemctl enable --now containerd), or pass "
                            "--containerd-address with the socket kukeond uses");
         return FAIL;

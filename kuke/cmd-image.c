@@ -205,8 +205,7 @@ int kuke_cmd_image(int argc, char **argv)
 
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_(kk_ctd_closep) struct kk_ctd *ctd = NULL;
-    struct kk_ctd_opts copts = {.timeout_ms = 120000};
-    if (kk_ctd_open(o.address, &copts, &ctd, &err) < 0) {
+    if (kuke_ctd_open(o.address, 120000, &ctd, &err) < 0) {
         fprintf(stderr, "kuke image: containerd at %s: %s\n", o.address, err->message);
         return 1;
     }

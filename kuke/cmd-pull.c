@@ -223,8 +223,7 @@ int kuke_image_pull(int argc, char **argv)
 
     _cleanup_(kk_registry_freep) struct kk_registry *reg = NULL;
     _cleanup_(kk_ctd_closep) struct kk_ctd *ctd = NULL;
-    struct kk_ctd_opts copts = {.timeout_ms = 120000};
-    if (kk_registry_new(&cfg, &reg, &err) < 0 || kk_ctd_open(o.address, &copts, &ctd, &err) < 0) {
+    if (kk_registry_new(&cfg, &reg, &err) < 0 || kuke_ctd_open(o.address, 120000, &ctd, &err) < 0) {
         fprintf(stderr, "kuke image pull: %s\n", err->message);
         return 1;
     }

@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 #include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/manifest.h"
+#include "runtime/containerd/containerd.h"
 
 const char kuke_common_help[] =
         "  --state DIR       state tree (env KUKEON_STATE; default " KK_DEFAULT_STATE_DIR ")\n"
@@ -158,6 +161,24 @@ const char *kuke_setting(const char *opt, const char *env, const char *fallback)
 const char *kuke_containerd_address(const char *opt)
 {
     return kuke_setting(opt, "KUKEON_CONTAINERD_ADDRESS", KK_DEFAULT_CONTAINERD_ADDRESS);
+}
+
+int kuke_ctd_open(const char *address, int timeout_ms, struct kk_ctd **out, kk_error **err)
+{
+    struct stat st;
+    if (stat(address, &st) < 0) {
+        if (errno == ENOENT)
+            return kk_error_set(err, KK_E_UNAVAILABLE,
+                                "no containerd socket at %s: is containerd running? "
+                                "(--containerd-address or $KUKEON_CONTAINERD_ADDRESS name "
+                                "another)",
+                                address);
+        return kk_error_errno(err, "containerd socket %s", address);
+    }
+    if (!S_ISSOCK(st.st_mode))
+        return kk_error_set(err, KK_E_UNAVAILABLE, "%s is not a socket (containerd's is)", address);
+    struct kk_ctd_opts opts = {.timeout_ms = timeout_ms};
+    return kk_ctd_open(address, &opts, out, err);
 }
 
 void kuke_human_size(int64_t n, char buf[32])

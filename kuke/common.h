@@ -22,6 +22,7 @@
 #include "fsapi/model.h"
 #include "fsapi/status.h"
 #include "fsapi/tree.h"
+struct kk_ctd;
 
 /* Defaults, when neither an option nor the environment names one. */
 
@@ -83,6 +84,11 @@ const char *kuke_setting(const char *opt, const char *env, const char *fallback)
 /* The containerd socket: --containerd-address (opt, NULL if not given),
  * else $KUKEON_CONTAINERD_ADDRESS, else KK_DEFAULT_CONTAINERD_ADDRESS. */
 const char *kuke_containerd_address(const char *opt);
+/* Opens a containerd client at address for a one-shot command: a socket
+ * that does not exist (or is not a socket) fails at once with a message
+ * that says so, instead of being retried until timeout_ms as the agent
+ * does while containerd starts. */
+int kuke_ctd_open(const char *address, int timeout_ms, struct kk_ctd **out, kk_error **err);
 
 /* n bytes for people: "512 B", "1.5 KiB", ..., "2.0 TiB". */
 void kuke_human_size(int64_t n, char buf[32]);

@@ -2,10 +2,10 @@
  * one response message of the type byte 0 chooses (every reply type the
  * client reads, plus the cgroup v1/v2 metrics carried in a Metrics Any),
  * unpacked with protobuf-c through the generated descriptors as
- * kk_grpc_unary does, then freed. A message that unpacks is packed again
- * and must unpack again (protobuf-c's own consistency). */
-#include <stdio.h>
-
+ * kk_grpc_unary does, then freed. (No repack check: kukeon never packs
+ * a reply, and protobuf-c 1.4 keeps an unknown field numbered 0, written
+ * as a non-minimal varint "80 00", that it then packs as bytes it refuses:
+ * its quirk, not ours.) */
 #include "github.com/containerd/cgroups/stats/v1/metrics.pb-c.h"
 #include "github.com/containerd/cgroups/v2/stats/metrics.pb-c.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
@@ -54,21 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, size - 1, data + 1);
     if (!m)
         return 0;
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf)
-        abort();
-    if (protobuf_c_message_pack(m, buf) != n) {
-        fprintf(stderr, "%s: packed size mismatch\n", d->name);
-        abort();
-    }
-    ProtobufCMessage *again = protobuf_c_message_unpack(d, NULL, n, buf);
-    if (!again) {
-        fprintf(stderr, "%s: repacked message does not unpack\n", d->name);
-        abort();
-    }
-    protobuf_c_message_free_unpacked(again, NULL);
-    free(buf);
     protobuf_c_message_free_unpacked(m, NULL);
     return 0;
 }

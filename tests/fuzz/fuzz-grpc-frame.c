@@ -54,10 +54,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (size > 0) {
             const uint8_t *nl = memchr(data, '\n', size);
             size_t l = nl ? (size_t)(nl - data) + 1 : size;
-            /* an exactly-sized copy, as curl's buffer would end there */
-            _cleanup_free_ char *line = malloc(l ? l : 1);
+            /* As curl hands lines over: whole, CRLF included (added when
+             * the input's last line has none), and in practice followed by
+             * a NUL (curl's dynbuf), which its documentation does not
+             * promise. on_header relies on both: strtol on the status code
+             * reads past a line without them ("HTTP/2 20", or "HTTP/2 \r\n"
+             * where strtol skips the CRLF as white space):
+             * tests/fuzz/crashes/grpc-frame/status-line-without-crlf. */
+            bool eol = data[l - 1] == '\n';
+            _cleanup_free_ char *line = malloc(l + 3);
             memcpy(line, data, l);
-            on_header(line, 1, l, &call);
+            if (!eol)
+                memcpy(line + l, "\r\n", 2);
+            line[eol ? l : l + 2] = '\0';
+            on_header(line, 1, eol ? l : l + 2, &call);
             data += l;
             size -= l;
         }

@@ -24,12 +24,12 @@ bool kk_name_valid_n(const char *s, size_t len)
         return false;
     if (!is_alnum(s[0]) || !is_alnum(s[len - 1]))
         return false;
-    for (size_t i = 1; i + 1 < len; i++) {
+    /* "--" is allowed here although manifests may no longer use it
+     * (kk_name_valid): a tree written before that rule must still be
+     * reconciled and deleted, not silently ignored. */
+    for (size_t i = 1; i + 1 < len; i++)
         if (!is_alnum(s[i]) && s[i] != '-')
             return false;
-        if (s[i] == '-' && s[i + 1] == '-')
-            return false;
-    }
     return true;
 }
 

@@ -1,6 +1,7 @@
 #include "fsapi/buf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,8 +107,8 @@ size_t kk_utf8_len(const char *str, size_t n)
     const unsigned char *s = (const unsigned char *)str;
     if (s[0] < 0x80)
         return 1;
-    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (s[0] >= 0xf8 || len == 0 || len > n)
+    size_t len = s[0] >= 0xf5 ? 0 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || len > n)
         return 0;
     for (size_t i = 1; i < len; i++)
         if ((s[i] & 0xc0) != 0x80)
@@ -131,6 +132,25 @@ static const struct {
         {"\xef\xbb\xbf", "\\uFEFF"},
 };
 
+/* Valid UTF-8 that YAML still may not carry raw (libyaml's printable set
+ * excludes them): the C1 controls U+0080..U+009F and U+FFFE, U+FFFF. Sets
+ * *len and the code point. */
+static bool yaml_unprintable(const char *str, size_t n, size_t *len, unsigned *cp)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (n >= 2 && s[0] == 0xc2 && s[1] >= 0x80 && s[1] < 0xa0) {
+        *len = 2;
+        *cp = s[1];
+        return true;
+    }
+    if (n >= 3 && s[0] == 0xef && s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf)) {
+        *len = 3;
+        *cp = s[2] == 0xbe ? 0xfffeu : 0xffffu;
+        return true;
+    }
+    return false;
+}
+
 static const char *yaml_special_at(const char *s, size_t n, size_t *len)
 {
     for (size_t i = 0; i < KK_ARRAY_SIZE(yaml_special); i++) {
@@ -151,7 +171,8 @@ size_t kk_quote_verbatim_len(const char *s, size_t n, enum kk_quote_style style)
         return 0;
     if (style == KK_QUOTE_JSON || c < 0x7f)
         return 1;
-    if (c == 0x7f || yaml_special_at(s, n, &l))
+    unsigned cp;
+    if (c == 0x7f || yaml_special_at(s, n, &l) || yaml_unprintable(s, n, &l, &cp))
         return 0;
     return kk_utf8_len(s, n);
 }
@@ -186,6 +207,14 @@ static size_t add_escape(struct kk_buf *b, const char *s, size_t n, enum kk_quot
     }
     if ((esc = yaml_special_at(s, n, &l))) {
         kk_buf_adds(b, esc);
+        return l;
+    }
+    unsigned cp;
+    if (yaml_unprintable(s, n, &l, &cp)) {
+        if (cp < 0x100)
+            kk_buf_printf(b, "\\x%02X", cp);
+        else
+            kk_buf_printf(b, "\\u%04X", cp);
         return l;
     }
     kk_buf_printf(b, "\\x%02x", c);

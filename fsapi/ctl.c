@@ -87,6 +87,10 @@ static void fill_text(struct kk_ctl_request *out, char words[][KK_CTL_FILE_MAX +
                          words[i]);
         used += w > 0 ? (size_t)w : 0;
     }
+    /* It goes into status.yaml for people to read: printable ASCII only. */
+    for (char *p = out->text; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            *p = '?';
 }
 
 int kk_ctl_parse(const char *data, size_t len, struct kk_ctl_request *out, const char **why)
@@ -96,12 +100,12 @@ int kk_ctl_parse(const char *data, size_t len, struct kk_ctl_request *out, const
     memset(out, 0, sizeof(*out));
     if (!data)
         data = "", len = 0;
+    int n = split_words(data, len, words, 2, &more_lines);
+    fill_text(out, words, n < 0 ? 2 : n);
     if (memchr(data, '\0', len)) {
         *why = "a NUL byte in the request";
         return -1;
     }
-    int n = split_words(data, len, words, 2, &more_lines);
-    fill_text(out, words, n < 0 ? 2 : n);
     if (n == 0) {
         *why = more_lines ? "empty first line" : "empty request";
         return -1;

@@ -31,7 +31,8 @@ struct kk_ctl_request {
     enum kk_ctl_verb verb;
     int signal; /* KK_CTL_KILL: the signal (SIGKILL when none was given) */
     /* The request as written, whitespace folded ("kill TERM"), for
-     * status.yaml's lastControl.verb; truncated, never a line break. */
+     * status.yaml's lastControl.verb; truncated, printable ASCII (others
+     * become '?'), never a line break. */
     char text[KK_CTL_FILE_MAX + 1];
 };
 

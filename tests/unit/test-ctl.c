@@ -76,6 +76,9 @@ KT_CASE(empty_nul_and_unknown)
     KT_ASSERT(parse(" \n", &req, &why) < 0);
     KT_ASSERT(kk_ctl_parse("stop\0x", 6, &req, &why) < 0);
     KT_ASSERT_STREQ(why, "a NUL byte in the request");
+    KT_ASSERT_STREQ(req.text, "stop"); /* still filled, for the report */
+    KT_ASSERT(parse("kill \xf5\x80\x80", &req, &why) < 0);
+    KT_ASSERT_STREQ(req.text, "kill ???"); /* never raw bytes into status.yaml */
     KT_ASSERT(kk_ctl_parse(NULL, 0, &req, &why) < 0);
     KT_ASSERT(parse("STOP", &req, &why) < 0);
     KT_ASSERT(strncmp(why, "unknown verb", 12) == 0);

@@ -138,6 +138,9 @@ KT_CASE(awkward_strings_round_trip)
             ("\xef\xbb\xbf"
              "bom"),
             "cr\r",
+            "c1\xc2\x80x\xc2\x9f",
+            ("nonchar\xef\xbf\xbe"
+             "x\xef\xbf\xbf"),
             "---",
             "...",
             "--x",
@@ -177,7 +180,7 @@ KT_CASE(awkward_strings_round_trip)
 KT_CASE(invalid_utf8_still_emits_loadable_yaml)
 {
     _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, "c");
-    st->message = kk_xstrdup("bad \xff\xfe bytes \xc3 and \xed\xa0\x80 ok \xc3\xa9");
+    st->message = kk_xstrdup("bad \xff\xfe bytes \xc3 and \xed\xa0\x80 ok \xc3\xa9 \xf5\x80\x80");
     _cleanup_buf_ struct kk_buf text = KK_BUF_INIT;
     kk_status_emit(st, &text);
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
@@ -187,7 +190,7 @@ KT_CASE(invalid_utf8_still_emits_loadable_yaml)
                  &err);
     /* invalid bytes come back as the code points U+0080..U+00FF */
     KT_ASSERT_STREQ(back->message, "bad \xc3\xbf\xc3\xbe bytes \xc3\x83 and "
-                                   "\xc3\xad\xc2\xa0\xc2\x80 ok \xc3\xa9");
+                                   "\xc3\xad\xc2\xa0\xc2\x80 ok \xc3\xa9 \xc3\xb5\xc2\x80\xc2\x80");
 }
 
 KT_CASE(emitted_spec_is_readable_yaml)

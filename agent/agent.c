@@ -425,7 +425,12 @@ void kk_agent_free(struct kk_agent *a)
     struct agent_ctx *c = &a->ctx;
     if (a->sub)
         c->be.ctd->unsubscribe(c->be.ctd_self, a->sub);
-    kk_puller_free(c->puller); /* its threads enqueue: before the queue goes */
+    /* Workers first: a reconcile may still ask the puller for an image.
+     * Then the puller, whose threads wake keys: a stopped queue refuses
+     * them. Then the queue's memory. */
+    if (a->queue)
+        kk_queue_stop(a->queue, false);
+    kk_puller_free(c->puller);
     kk_queue_free(a->queue);
     while (a->mems) {
         struct res_mem *m = a->mems;

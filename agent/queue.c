@@ -330,7 +330,7 @@ static void *worker(void *arg)
         if (q->stopping)
             break;
         /* A fake clock moves only when told: kk_queue_kick wakes us then. */
-        if (q->nheap > 0 && !q->cfg.clock) {
+        if (q->nheap > 0 && (!q->cfg.clock || q->cfg.clock == &kk_clock_system)) {
             uint64_t due = q->heap[0]->due_ms;
             struct timespec ts = {.tv_sec = (time_t)(due / 1000),
                                   .tv_nsec = (long)(due % 1000) * 1000000};

@@ -92,8 +92,9 @@ struct kk_queue_config {
     unsigned backoff_base_ms; /* 0: 100 ms */
     unsigned backoff_max_ms;  /* 0: 5 minutes; at least the base */
     bool jitter;
-    /* Due times of delays and backoffs; NULL: the system's monotonic clock,
-     * which workers wait on by themselves. Any other clock is a test's:
+    /* Due times of delays and backoffs; NULL or &kk_clock_system: the
+     * system's monotonic clock, which workers wait on by themselves. Any
+     * other clock is a test's:
      * workers wake for due keys only at kk_queue_kick(). */
     const struct kk_clock *clock;
     kk_queue_fn fn;

@@ -165,8 +165,9 @@ const char *kuke_containerd_address(const char *opt)
 
 int kuke_ctd_open(const char *address, int timeout_ms, struct kk_ctd **out, kk_error **err)
 {
+    const char *path = strncmp(address, "unix://", 7) == 0 ? address + 7 : address;
     struct stat st;
-    if (stat(address, &st) < 0) {
+    if (stat(path, &st) < 0) {
         if (errno == ENOENT)
             return kk_error_set(err, KK_E_UNAVAILABLE,
                                 "no containerd socket at %s: is containerd running? "

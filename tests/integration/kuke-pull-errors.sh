@@ -32,4 +32,8 @@ kt_cleanup "kill $srv"
 for _ in $(seq 50); do [ -S "$T/ctd.sock" ] && break; sleep 0.1; done
 err=$("$K" image pull -a "$T/ctd.sock" busybox 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ $err == *"namespace kukeon-default"* ]]; then kt_pass; else kt_fail "rc=$rc err=$err"; fi
+# containerd's own address form, unix://PATH, names the same socket.
+kt_case unix_scheme_address_is_accepted
+err=$("$K" image pull -a "unix://$T/ctd.sock" busybox 2>&1); rc=$?
+if [ $rc -eq 1 ] && [[ $err == *"namespace kukeon-default"* ]]; then kt_pass; else kt_fail "rc=$rc err=$err"; fi
 exit $KT_FAILED

@@ -4,6 +4,9 @@
 #     make fuzz FUZZ_SECONDS=300    longer
 #     make fuzz FUZZ=tar,archive    only these (names without "fuzz-")
 #     make fuzz-build               build only
+#     make fuzz-clean               remove $(FUZZ_BUILD)
+#     FUZZ_JOBS=2                   two harnesses at a time
+#     FUZZ_KEEP_GOING=1             run them all, fail at the end
 #
 # The harnesses and the project's libraries are rebuilt with clang in their
 # own tree, $(FUZZ_BUILD) (default $(BUILD)-fuzz): the libraries with
@@ -16,6 +19,7 @@
 
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
+FUZZ_KEEP_GOING ?= 0
 FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_CC      ?= clang
 FUZZ         ?=
@@ -29,7 +33,7 @@ FUZZ_LIBS := $(foreach m,$(MODULE_DIRS),$(if $(wildcard $(m)/*.c),$(BUILD)/lib/l
 
 .PHONY: fuzz fuzz-build fuzz-build-inner
 fuzz: fuzz-build
-	@FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS) $(subst $(fuzz_comma), ,$(FUZZ))
+	@FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_KEEP_GOING=$(FUZZ_KEEP_GOING) tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS) $(subst $(fuzz_comma), ,$(FUZZ))
 
 fuzz-build:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SANITIZE= \
@@ -47,3 +51,7 @@ $(BUILD)/fuzz/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz-%.o $(FUZZ_LIBS)
 	    -Wl,--start-group $(FUZZ_LIBS) -Wl,--end-group $(KK_LDLIBS)
 
 fuzz_comma := ,
+
+.PHONY: fuzz-clean
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)

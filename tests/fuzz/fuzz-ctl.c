@@ -1,105 +1,59 @@
-/* The cell ctl file (<cell dir>/ctl: "stop", "kill SIGTERM", ...), which
- * `kuke ctl` and anyone with write access to the state tree can write.
- * Its reader, consume_ctl, is static in agent/cell.c, so this file
- * includes it and runs it as the agent does: the bytes are written to the
- * ctl file of a cell in a scratch state tree, consume_ctl reads, parses
- * and removes it and records last_control in the cell's status.
- * Exporting the parse alone, e.g.
- *     int agent_ctl_parse(const char *data, size_t len, struct res_mem *mem,
- *                         struct kk_last_control *lc, int *signal);
- * would let the harness link agent/cell.o as it is and skip the file. */
-#include "agent/cell.c"
+/* A cell's ctl file ("stop", "kill SIGTERM", ...), which `kuke ctl` and
+ * anyone with write access to the state tree can write: kk_ctl_parse, the
+ * one parser kuke and the agent (consume_ctl in agent/cell.c) share, and
+ * kk_ctl_signal_parse. Checks what fsapi/ctl.h promises: a request parses
+ * to a real verb (kill: a signal 1..64) or fails with a reason, and the
+ * text kept for status.yaml is NUL-terminated, printable ASCII, no line
+ * break, whatever came in. */
+#include <stdio.h>
 
-#include <fcntl.h>
-#include <ftw.h>
-#include <sys/stat.h>
-
+#include "fsapi/ctl.h"
 #include "tests/fuzz/fuzz.h"
 
-static struct agent_ctx agent;
-static struct kk_key key;
-static char *ctl_rel;
-static char scratch[64];
+FUZZ_QUIET_INIT
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static void check_text(const struct kk_ctl_request *req)
 {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* The scratch tree goes when the run ends. */
-static void remove_scratch(void)
-{
-    nftw(scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void mkdirs(int rootfd, const char *rel)
-{
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", rel);
-    for (char *p = buf; (p = strchr(p, '/')); p++) {
-        *p = '\0';
-        mkdirat(rootfd, buf, 0755);
-        *p = '/';
+    size_t n = strnlen(req->text, sizeof(req->text));
+    if (n == sizeof(req->text)) {
+        fprintf(stderr, "ctl text not NUL-terminated\n");
+        abort();
     }
-    mkdirat(rootfd, buf, 0755);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    kk_log_set_level(KK_LOG_ERROR);
-    char dir[] = "/tmp/kk-fuzz-ctl-XXXXXX";
-    if (!mkdtemp(dir))
-        abort();
-    agent.rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (agent.rootfd < 0)
-        abort();
-    agent.be.clock = &kk_clock_system;
-    kk_error *err = NULL;
-    if (kk_key_parse(&key, "r/s/st/c", &err) < 0)
-        abort();
-    char *d = kk_tree_dir(&key);
-    mkdirs(agent.rootfd, d);
-    free(d);
-    ctl_rel = kk_tree_ctl_path(&key);
-    snprintf(scratch, sizeof(scratch), "%s", dir);
-    atexit(remove_scratch);
-    return 0;
+    for (size_t i = 0; i < n; i++)
+        if (req->text[i] < 0x20 || req->text[i] > 0x7e) {
+            fprintf(stderr, "ctl text byte %zu is 0x%02x\n", i, (unsigned char)req->text[i]);
+            abort();
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = openat(agent.rootfd, ctl_rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
+    /* exactly sized: the parser must not look for a NUL past len */
+    _cleanup_free_ char *copy = malloc(size ? size : 1);
+    if (!copy)
         abort();
-    for (size_t off = 0; off < size;) {
-        ssize_t n = write(fd, data + off, size - off);
-        if (n <= 0)
+    if (size)
+        memcpy(copy, data, size);
+    struct kk_ctl_request req;
+    memset(&req, 0xa5, sizeof(req)); /* nothing left from a previous call */
+    const char *why = NULL;
+    if (kk_ctl_parse(copy, size, &req, &why) == 0) {
+        if (req.verb == KK_CTL_INVALID ||
+            (req.verb == KK_CTL_KILL && (req.signal < 1 || req.signal > 64))) {
+            fprintf(stderr, "accepted verb %d signal %d\n", (int)req.verb, req.signal);
             abort();
-        off += (size_t)n;
+        }
+    } else if (!why) {
+        fprintf(stderr, "refused without a reason\n");
+        abort();
     }
-    close(fd);
+    check_text(&req);
 
-    struct ctr_mem ctrs[2];
-    memset(ctrs, 0, sizeof(ctrs));
-    struct res_mem mem;
-    memset(&mem, 0, sizeof(mem));
-    mem.ctrs = ctrs;
-    mem.n_ctrs = 2;
-    struct cell_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.a = &agent;
-    c.key = &key;
-    snprintf(c.keystr, sizeof(c.keystr), "r/s/st/c");
-    c.mem = &mem;
-    c.st = kk_status_new(KK_KIND_CELL, "c");
-    int signal = 0;
-    consume_ctl(&c, &signal);
-    kk_status_free(c.st);
+    _cleanup_free_ char *s = fuzz_cstr(data, size);
+    int sig = kk_ctl_signal_parse(s);
+    if (sig != -1 && (sig < 1 || sig > 64)) {
+        fprintf(stderr, "signal %d\n", sig);
+        abort();
+    }
     return 0;
 }

@@ -342,8 +342,11 @@ put("containerd-event", "other", ENVELOPE("/images/create", "containerd.events.I
 
 # ---- ctl, image users ------------------------------------------------------------
 for v in ["stop", "start\n", "pause", "resume", "restart", "kill", "kill SIGTERM\n", "kill 9",
-          "kill HUP extra", "kill SIGBOGUS", "frobnicate", "", "  \t\n"]:
+          "kill HUP extra", "kill SIGBOGUS", "kill WINCH", "kill 65", "frobnicate", "", "  \t\n"]:
     put("ctl", "v-" + (v.strip().replace(" ", "_") or "empty"), v)
+put("ctl", "two-lines", "stop\nstart\n")
+put("ctl", "nul", "stop\0x")
+put("ctl", "high-bytes", "kill \xc2\x9e\xff\n")
 
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
           "app:x:1000:1000::/home/app:/bin/sh\n")

@@ -3,9 +3,9 @@
 #
 #     tests/fuzz/run.sh BINDIR SECONDS [NAME...]
 #
-# Each harness BINDIR/fuzz-NAME runs SECONDS on tests/fuzz/corpus/NAME (read
-# only: libFuzzer writes new inputs to the first directory it is given, here
-# BINDIR/work/NAME) with a 10 s per-input timeout and a 2 GiB RSS limit.
+# Each harness BINDIR/fuzz-NAME runs SECONDS on tests/fuzz/corpus/NAME and
+# tests/fuzz/crashes/NAME (read only: libFuzzer writes new inputs to the
+# first directory it is given, here BINDIR/work/NAME) with a 10 s per-input timeout and a 2 GiB RSS limit.
 # A crash, sanitizer report, leak, timeout or OOM fails the run at once,
 # naming the harness, its log and the reproducer. FUZZ_JOBS=N runs N
 # harnesses at a time (default 1); FUZZ_KEEP_GOING=1 runs every harness
@@ -42,9 +42,12 @@ run_one() {
     mkdir -p "$work" "$art"
     dict=
     [ -f "$here/$name.dict" ] && dict=-dict=$here/$name.dict
+    # what earlier runs found stays a regression input (read first, never written)
+    crashes=
+    [ -d "$here/crashes/$name" ] && crashes=$here/crashes/$name
     "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$art/" $dict \
-        "$work" "$seed" >"$bindir/logs/$name.log" 2>&1
+        "$work" "$seed" $crashes >"$bindir/logs/$name.log" 2>&1
 }
 
 summary() {

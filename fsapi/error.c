@@ -28,7 +28,7 @@ static int set_message(kk_error **err, kk_code code, int errnum, char *message)
     return -1;
 }
 
-int kk_error_set(kk_error **err, kk_code code, const char *fmt, ...)
+int(kk_error_set)(kk_error **err, kk_code code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -44,7 +44,7 @@ static int errnum_error(kk_error **err, int errnum, const char *fmt, va_list ap)
     return set_message(err, kk_code_from_errno(errnum), errnum, msg);
 }
 
-int kk_error_errno(kk_error **err, const char *fmt, ...)
+int(kk_error_errno)(kk_error **err, const char *fmt, ...)
 {
     int errnum = errno;
     va_list ap;
@@ -54,7 +54,7 @@ int kk_error_errno(kk_error **err, const char *fmt, ...)
     return -1;
 }
 
-int kk_error_errnum(kk_error **err, int errnum, const char *fmt, ...)
+int(kk_error_errnum)(kk_error **err, int errnum, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -63,7 +63,7 @@ int kk_error_errnum(kk_error **err, int errnum, const char *fmt, ...)
     return -1;
 }
 
-int kk_error_wrap(kk_error **err, const char *fmt, ...)
+int(kk_error_wrap)(kk_error **err, const char *fmt, ...)
 {
     if (!err)
         return -1;
@@ -79,7 +79,7 @@ int kk_error_wrap(kk_error **err, const char *fmt, ...)
     return -1;
 }
 
-int kk_error_reason(kk_error **err, const char *reason)
+int(kk_error_reason)(kk_error **err, const char *reason)
 {
     if (err && *err && !(*err)->reason)
         (*err)->reason = kk_xstrdup(reason);

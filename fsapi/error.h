@@ -72,6 +72,38 @@ int kk_error_wrap(kk_error **err, const char *fmt, ...) __attribute__((format(pr
 /* Sets the status reason if none is set yet. Returns -1 for tail calls. */
 int kk_error_reason(kk_error **err, const char *reason);
 
+/* The setters above return -1, always, and these macros say so where they
+ * are called: a `return kk_error_set(...)` then reads, to the compiler and
+ * to clang's static analyzer (which sees one file at a time, so not
+ * error.c), as the failure it is, one that leaves the caller's
+ * out-parameters unwritten. error.c defines the functions with their names
+ * in parentheses, which these function-like macros do not expand. */
+#define kk_error_set(err, ...)                                                                     \
+    ({                                                                                             \
+        kk_error_set((err), __VA_ARGS__);                                                          \
+        -1;                                                                                        \
+    })
+#define kk_error_errno(err, ...)                                                                   \
+    ({                                                                                             \
+        kk_error_errno((err), __VA_ARGS__);                                                        \
+        -1;                                                                                        \
+    })
+#define kk_error_errnum(err, ...)                                                                  \
+    ({                                                                                             \
+        kk_error_errnum((err), __VA_ARGS__);                                                       \
+        -1;                                                                                        \
+    })
+#define kk_error_wrap(err, ...)                                                                    \
+    ({                                                                                             \
+        kk_error_wrap((err), __VA_ARGS__);                                                         \
+        -1;                                                                                        \
+    })
+#define kk_error_reason(err, reason)                                                               \
+    ({                                                                                             \
+        kk_error_reason((err), (reason));                                                          \
+        -1;                                                                                        \
+    })
+
 void kk_error_free(kk_error *err);
 static inline void kk_error_freep(kk_error **err)
 {

@@ -167,8 +167,12 @@ int kk_fs_open_dir(int rootfd, const char *rel, kk_error **err)
 
 int kk_fs_open_parent(int rootfd, const char *rel, const char **base, kk_error **err)
 {
-    if (!kk_fs_relpath_valid(rel) || is_root_rel(rel))
-        return kk_error_set(err, KK_E_INVALID, "invalid relative path \"%.200s\"", rel ? rel : "");
+    if (!kk_fs_relpath_valid(rel) || is_root_rel(rel)) {
+        /* An explicit -1: callers use *base exactly when the result is >= 0,
+         * which a reader (and clang's analyzer) can only see from here. */
+        kk_error_set(err, KK_E_INVALID, "invalid relative path \"%.200s\"", rel ? rel : "");
+        return -1;
+    }
     const char *slash = strrchr(rel, '/');
     if (!slash) {
         *base = rel;
@@ -355,6 +359,15 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct kk_fs_entry *)a)->name, ((const struct kk_fs_entry *)b)->name);
 }
 
+/* TAKE_PTR for a list: the caller gets the entries, *list is left empty for
+ * its cleanup. */
+static struct kk_fs_list list_take(struct kk_fs_list *list)
+{
+    struct kk_fs_list taken = *list;
+    *list = (struct kk_fs_list){NULL, 0};
+    return taken;
+}
+
 int kk_fs_list_dir(int rootfd, const char *rel, size_t max, struct kk_fs_list *out, kk_error **err)
 {
     _cleanup_fs_list_ struct kk_fs_list list = {NULL, 0};
@@ -395,8 +408,7 @@ int kk_fs_list_dir(int rootfd, const char *rel, size_t max, struct kk_fs_list *o
         return kk_error_errno(err, "list %s", is_root_rel(rel) ? "." : rel);
     if (list.n)
         qsort(list.entries, list.n, sizeof(*list.entries), entry_cmp);
-    *out = list;
-    list = (struct kk_fs_list){NULL, 0};
+    *out = list_take(&list);
     return 0;
 }
 

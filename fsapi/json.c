@@ -12,10 +12,13 @@ struct parser {
     kk_error **err;
 };
 
+/* Always -1, spelled out so that the callers' `< 0` checks visibly guard
+ * the out-parameters a failing helper leaves unwritten. */
 static int fail(struct parser *ps, const char *what)
 {
-    return kk_error_set(ps->err, KK_E_INVALID, "json: %s at offset %zu", what,
-                        (size_t)(ps->p - ps->start));
+    kk_error_set(ps->err, KK_E_INVALID, "json: %s at offset %zu", what,
+                 (size_t)(ps->p - ps->start));
+    return -1;
 }
 
 static void skip_ws(struct parser *ps)

@@ -163,6 +163,12 @@ static int attach(struct parser *p, struct kk_ydoc *doc, struct kk_ynode *n, boo
                   const yaml_mark_t *m)
 {
     if (p->depth == 0) {
+        /* libyaml emits nodes only between DOCUMENT-START and DOCUMENT-END,
+         * where doc is set; checked rather than trusted. */
+        if (!doc) {
+            report(p, m, "yaml: node outside a document");
+            return -1;
+        }
         doc->root = n;
         return 0;
     }

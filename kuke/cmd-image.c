@@ -190,8 +190,10 @@ int kuke_cmd_image(int argc, char **argv)
         fprintf(stderr, "kuke image: realm \"%s\": %s\n", o.realm, why);
         return 2;
     }
-    if (!o.ns)
-        o.ns = ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.realm);
+    if (!o.ns) {
+        ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.realm); /* freed on return */
+        o.ns = ns;
+    }
     o.address = kuke_containerd_address(o.address);
 
     bool load = strcmp(verb, "load") == 0,

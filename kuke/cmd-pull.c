@@ -200,8 +200,10 @@ int kuke_image_pull(int argc, char **argv)
         fprintf(stderr, "kuke image pull: realm \"%s\": %s\n", o.ctx.realm, why);
         return 2;
     }
-    if (!o.ns)
-        o.ns = ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.ctx.realm);
+    if (!o.ns) {
+        ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.ctx.realm); /* freed on return */
+        o.ns = ns;
+    }
     o.address = kuke_containerd_address(o.address);
     o.config = kuke_setting(o.config, "KUKEON_REGISTRIES_CONFIG", KK_REGISTRY_CONFIG_PATH);
 

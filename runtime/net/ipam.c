@@ -176,6 +176,19 @@ static void state_add(struct space_state *s, uint32_t ip, const char *owner)
     s->allocs[s->n++] = (struct alloc){ip, kk_xstrdup(owner)};
 }
 
+/* Drops allocation i: the last one takes its slot (the file's order does not
+ * matter), and the slot the last one leaves is cleared so that no freed
+ * owner stays reachable in the array. */
+static void state_remove(struct space_state *s, size_t i)
+{
+    char *gone = s->allocs[i].owner;
+    size_t last = s->n - 1;
+    s->allocs[i] = s->allocs[last];
+    s->allocs[last] = (struct alloc){0};
+    s->n = last;
+    free(gone);
+}
+
 static int parse_line(struct space_state *s, char *line, const char *file, unsigned lineno,
                       kk_error **err)
 {
@@ -528,8 +541,7 @@ int kk_ipam_release(struct kk_ipam *ipam, const char *realm, const char *space, 
         return r;
     for (size_t i = 0; i < s.n; i++) {
         if (strcmp(s.allocs[i].owner, owner) == 0) {
-            free(s.allocs[i].owner);
-            s.allocs[i] = s.allocs[--s.n];
+            state_remove(&s, i);
             return state_store(ipam, file, &s, err);
         }
     }

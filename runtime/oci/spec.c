@@ -125,8 +125,8 @@ static int collect_args(const struct kk_oci_spec_config *c, const char ***out, k
     const char **v = kk_xcalloc(n + 1, sizeof(*v));
     size_t k = 0;
     for (int p = 0; p < 2; p++)
-        for (size_t i = 0; i < strv_len(parts[p]); i++)
-            v[k++] = parts[p][i];
+        for (const char *const *a = parts[p]; a && *a; a++) /* parts[p] may be NULL */
+            v[k++] = *a;
     *out = v;
     return 0;
 }
@@ -166,16 +166,16 @@ static int write_env(struct kk_json_writer *w, const struct kk_oci_spec_config *
     _cleanup_free_ const char **v = kk_xcalloc(cap, sizeof(*v));
     size_t n = 0;
 
-    for (size_t i = 0; i < strv_len(c->env); i++) {
-        const char *e = c->env[i];
+    for (const char *const *ep = c->env; ep && *ep; ep++) { /* c->env may be NULL */
+        const char *e = *ep;
         if (!strchr(e, '=') || e[0] == '=')
             return kk_error_set(err, KK_E_INVALID, "env \"%s\": expected KEY=VALUE", e);
     }
-    for (size_t i = 0; i < strv_len(img_env); i++)
-        if (strchr(img_env[i], '='))
-            env_set(v, &n, img_env[i]);
-    for (size_t i = 0; i < strv_len(c->env); i++)
-        env_set(v, &n, c->env[i]);
+    for (const char *const *e = img_env; e && *e; e++) /* img_env may be NULL */
+        if (strchr(*e, '='))
+            env_set(v, &n, *e);
+    for (const char *const *e = c->env; e && *e; e++)
+        env_set(v, &n, *e);
     if (!env_has(v, n, "PATH="))
         v[n++] = DEFAULT_PATH;
     _cleanup_free_ char *home_kv = NULL;

@@ -72,8 +72,8 @@ static int apply_layer(struct kk_ctd *c, const char *ns, const char *snapshotter
         goto fail;
     }
     if (!applied || strcmp(applied, l->diff_id) != 0) {
-        r = kk_error_set(err, KK_E_DATA_LOSS, "layer %s: applied digest %s, config says %s",
-                         l->desc.digest, applied ? applied : "(none)", l->diff_id);
+        kk_error_set(err, KK_E_DATA_LOSS, "layer %s: applied digest %s, config says %s",
+                     l->desc.digest, applied ? applied : "(none)", l->diff_id);
         goto fail;
     }
     if (kk_ctd_snapshot_commit(c, ns, snapshotter, chain, key, NULL, err) < 0) {

@@ -110,12 +110,12 @@ static int fetch_token(struct reg_session *s, const struct kk_registry_challenge
         reg_response_clear(&resp);
         return kk_error_wrap(err, "token");
     }
-    if (resp.status == 401 || resp.status == 403) {
-        r = reg_status_error(&resp, "token", err);
-        if (r < 0)
+    if (resp.status != 200) {
+        /* reg_status_error always fails; r = -1 says that *token stays unset */
+        reg_status_error(&resp, "token", err);
+        if (resp.status == 401 || resp.status == 403)
             (*err)->code = KK_E_UNAUTHENTICATED;
-    } else if (resp.status != 200) {
-        r = reg_status_error(&resp, "token", err);
+        r = -1;
     } else {
         _cleanup_json_ struct kk_json *doc = NULL;
         if (kk_json_parse(resp.body.data ? resp.body.data : "", resp.body.len, &doc, err) < 0) {

@@ -3,6 +3,9 @@
 #include "agent/cell.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -429,12 +432,43 @@ static void observe_and_act(struct cell_ctx *c, struct desired *d, struct kk_con
     mem_store(cm, &m);
 }
 
+/* Copies the first `size` bytes of fd into <base>.1 beside it, through a
+ * temporary file renamed into place: streamed (copy_file_range), so a log
+ * of any size is rotated, and created O_EXCL in the cell's own directory. */
+static int copy_to_rotated(int dirfd, const char *base, int fd, off_t size, kk_error **err)
+{
+    _cleanup_free_ char *tmp = kk_xasprintf(".%s.1.tmp", base);
+    _cleanup_free_ char *dst = kk_xasprintf("%s.1", base);
+    (void)unlinkat(dirfd, tmp, 0); /* a temp left by a crash */
+    _cleanup_close_ int out =
+            openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (out < 0)
+        return kk_error_errno(err, "create %s", tmp);
+    off_t in_off = 0;
+    while (in_off < size) {
+        ssize_t n = copy_file_range(fd, &in_off, out, NULL, (size_t)(size - in_off), 0);
+        if (n <= 0) {
+            int r = n < 0 ? kk_error_errno(err, "copy to %s", tmp)
+                          : kk_error_set(err, KK_E_INTERNAL, "%s shrank while copied", base);
+            (void)unlinkat(dirfd, tmp, 0);
+            return r;
+        }
+    }
+    if (renameat(dirfd, tmp, dirfd, dst) < 0) {
+        int r = kk_error_errno(err, "rename %s", tmp);
+        (void)unlinkat(dirfd, tmp, 0);
+        return r;
+    }
+    return 0;
+}
+
 /* Caps containers/<id>.log at LOG_MAX_BYTES: the content moves to
  * <id>.log.1 (replacing the previous one) and the log is truncated in place
  * (copytruncate: the shim keeps its O_APPEND descriptor, so it goes on
  * writing at the new end; a line written between the copy and the truncate
  * is lost). Runs on every reconcile of the cell, hence at least at every
- * resync. */
+ * resync. Only a regular file with one link is touched: a log hard-linked
+ * to a file elsewhere is never truncated, and symlinks are never followed. */
 static void rotate_log(struct cell_ctx *c, const struct desired *d)
 {
     struct kk_key ck;
@@ -443,16 +477,20 @@ static void rotate_log(struct cell_ctx *c, const struct desired *d)
                     c->key->names[3], d->spec->id, &err) < 0)
         return;
     _cleanup_free_ char *rel = kk_tree_log_path(&ck);
-    _cleanup_close_ int fd = kk_fs_open(c->a->rootfd, rel, O_RDWR, 0, &err);
+    _cleanup_close_ int fd = kk_fs_open(c->a->rootfd, rel, O_RDWR | O_NONBLOCK, 0, &err);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= LOG_MAX_BYTES)
         return;
-    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
-    _cleanup_free_ char *old = kk_xasprintf("%s.1", rel);
-    if (kk_buf_read_fd(&data, fd, 2 * LOG_MAX_BYTES) < 0 ||
-        kk_atomic_write(c->a->rootfd, old, data.data, data.len, 0640, &err) < 0 ||
-        ftruncate(fd, 0) < 0) {
-        kk_log_warn("%s: rotate %s: %s", c->keystr, rel, err ? err->message : strerror(errno));
+    if (sb.st_nlink != 1) {
+        kk_log_warn("%s: %s has %ju links: not rotated (it would truncate the other names)",
+                    c->keystr, rel, (uintmax_t)sb.st_nlink);
+        return;
+    }
+    const char *base;
+    _cleanup_close_ int dirfd = kk_fs_open_parent(c->a->rootfd, rel, &base, &err);
+    if (dirfd < 0 || copy_to_rotated(dirfd, base, fd, sb.st_size, &err) < 0 ||
+        (ftruncate(fd, 0) < 0 && kk_error_errno(&err, "truncate %s", rel) < 0)) {
+        kk_log_warn("%s: rotate %s: %s", c->keystr, rel, err->message);
         return;
     }
     kk_log_info("%s: %s rotated (%lld bytes)", c->keystr, rel, (long long)sb.st_size);

@@ -835,6 +835,75 @@ KT_CASE(log_over_cap_is_rotated)
     KT_ASSERT_EQ(old.st_size, 11 * (1 << 20));
 }
 
+/* Writes `size` bytes of 'x' to path (sparse beyond the first block would
+ * also do, but real bytes prove the copy). */
+static bool write_log(const char *path, off_t size)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    static char chunk[1 << 16];
+    memset(chunk, 'x', sizeof(chunk));
+    for (off_t done = 0; done < size; done += (off_t)sizeof(chunk))
+        fwrite(chunk, 1, sizeof(chunk), f);
+    return fclose(f) == 0;
+}
+
+/* A log past twice the cap was never rotated again (it was read whole
+ * into a buffer of that size). */
+KT_CASE(log_far_over_cap_is_rotated)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_free_ char *dir = kk_xasprintf("%s/" CELL_KEY "/containers", w.state);
+    mkdir(dir, 0755);
+    _cleanup_free_ char *log = kk_xasprintf("%s/app.log", dir);
+    KT_ASSERT(write_log(log, 25 << 20));
+    kk_agent_notify_state(w.agent, CELL_KEY);
+    settle(&w);
+    struct stat cur, old;
+    _cleanup_free_ char *log1 = kk_xasprintf("%s.1", log);
+    int r1 = stat(log, &cur), r2 = stat(log1, &old);
+    world_free(&w);
+    KT_ASSERT(r1 == 0 && r2 == 0);
+    KT_ASSERT_EQ(cur.st_size, 0);
+    KT_ASSERT_EQ(old.st_size, 25 << 20);
+}
+
+/* A log hard-linked to a file outside the tree: rotation must not truncate
+ * the outside file nor copy it into the tree. */
+KT_CASE(hard_linked_log_is_not_rotated)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_free_ char *dir = kk_xasprintf("%s/" CELL_KEY "/containers", w.state);
+    mkdir(dir, 0755);
+    _cleanup_free_ char *outside = kk_xasprintf("%s/outside.log", kt_tmpdir());
+    _cleanup_free_ char *log = kk_xasprintf("%s/app.log", dir);
+    KT_ASSERT(write_log(outside, 11 << 20));
+    unlink(log);
+    KT_ASSERT(link(outside, log) == 0);
+    kk_agent_notify_state(w.agent, CELL_KEY);
+    settle(&w);
+    struct stat out, old;
+    _cleanup_free_ char *log1 = kk_xasprintf("%s.1", log);
+    int r1 = stat(outside, &out), r2 = stat(log1, &old);
+    world_free(&w);
+    KT_ASSERT_EQ(r1, 0);
+    KT_ASSERT_EQ(out.st_size, 11 << 20);
+    KT_ASSERT(r2 < 0);
+}
+
 KT_CASE(on_failure_backoff_then_limit)
 {
     _cleanup_error_ kk_error *err = NULL;

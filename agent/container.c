@@ -2,8 +2,12 @@
  * (snapshot, labels) and its task. */
 #include "agent/cell.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "fsapi/fsutil.h"
 #include "fsapi/log.h"
 #include "runtime/oci/spec.h"
 
@@ -179,9 +183,63 @@ int agent_container_create(struct cell_ctx *c, const struct desired *d, kk_error
     return 0;
 }
 
+/* Opens rel for appending if it is a regular file with one link, beneath
+ * the root and without following a symlink; 1 opened, 0 replaceable (a
+ * symlink, a FIFO, a device, a hard link: nothing the shim may write to),
+ * < 0 on another error. */
+static int log_file_ok(int rootfd, const char *rel, kk_error **err)
+{
+    _cleanup_close_ int fd = kk_fs_open(
+            rootfd, rel, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_NOCTTY, 0640, err);
+    if (fd < 0) {
+        int e = (*err)->sys_errno;
+        if (e == ELOOP || e == ENXIO || e == EISDIR || e == ENOTDIR) {
+            kk_error_freep(err);
+            return 0;
+        }
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0)
+        return kk_error_errno(err, "stat %s", rel);
+    return S_ISREG(sb.st_mode) && sb.st_nlink == 1;
+}
+
+/* The shim opens the log by its absolute path, following links: make sure
+ * that path is the tree's own file (containers/ a real directory, the log a
+ * regular file with one link), replacing whatever else was put there, so
+ * container output never lands outside the tree. */
+static int prepare_log(struct cell_ctx *c, const struct desired *d, kk_error **err)
+{
+    struct kk_key ck;
+    if (kk_key_init(&ck, KK_LEVEL_CONTAINER, c->key->names[0], c->key->names[1], c->key->names[2],
+                    c->key->names[3], d->spec->id, err) < 0)
+        return -1;
+    int rootfd = c->a->rootfd;
+    _cleanup_free_ char *dir = kk_tree_dir(c->key);
+    _cleanup_free_ char *cdir = kk_xasprintf("%s/" KK_TREE_CONTAINERS, dir);
+    _cleanup_free_ char *rel = kk_tree_log_path(&ck);
+    if (kk_fs_mkdir_p(rootfd, cdir, 0755, NULL, err) < 0) {
+        /* Not a directory (a symlink out of the tree, a file): replace it. */
+        kk_error_freep(err);
+        kk_log_warn("%s: %s is not a directory: replaced", c->keystr, cdir);
+        if (kk_fs_unlink(rootfd, cdir, err) < 0 || kk_fs_mkdir_p(rootfd, cdir, 0755, NULL, err) < 0)
+            return kk_error_wrap(err, "container log directory");
+    }
+    int ok = log_file_ok(rootfd, rel, err);
+    if (ok == 0) {
+        kk_log_warn("%s: %s is not a plain file of its own: replaced", c->keystr, rel);
+        if (kk_fs_unlink(rootfd, rel, err) < 0 || (ok = log_file_ok(rootfd, rel, err)) == 0)
+            return kk_error_set(err, KK_E_PRECONDITION, "%s: cannot be replaced", rel);
+    }
+    return ok < 0 ? kk_error_wrap(err, "container log") : 0;
+}
+
 int agent_task_start_new(struct cell_ctx *c, const struct desired *d, uint32_t *pid, kk_error **err)
 {
     struct agent_ctx *a = c->a;
+    if (prepare_log(c, d, err) < 0)
+        return -1;
     if (a->be.ctd->task_create(a->be.ctd_self, c->ns, d->ctd_id, d->log_path, pid, err) < 0) {
         if (kk_error_code(*err) != KK_E_EXISTS)
             return kk_error_wrap(err, "create task %s", d->ctd_id);

@@ -904,6 +904,49 @@ KT_CASE(hard_linked_log_is_not_rotated)
     KT_ASSERT(r2 < 0);
 }
 
+/* containers/ swapped for a symlink out of the tree, then a restart: the
+ * log must not be created at the link's target (the shim opens it by its
+ * absolute path); the agent puts a real directory and file back. */
+KT_CASE(log_paths_never_lead_out_of_the_tree)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
+    _cleanup_free_ char *dir = kk_xasprintf("%s/containers", celldir);
+    _cleanup_free_ char *outside = kk_xasprintf("%s/outside", kt_tmpdir());
+    mkdir(outside, 0755);
+    _cleanup_free_ char *cmd = kk_xasprintf("rm -rf '%s'", dir);
+    KT_ASSERT(system(cmd) == 0);
+    KT_ASSERT(symlink(outside, dir) == 0);
+    write_file(celldir, "ctl", "restart\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    /* Now the log itself: a symlink to a file outside. */
+    _cleanup_free_ char *target = kk_xasprintf("%s/passwd", outside);
+    write_file(outside, "passwd", "root:x:0:0\n");
+    _cleanup_free_ char *log = kk_xasprintf("%s/app.log", dir);
+    unlink(log);
+    int linked = symlink(target, log);
+    write_file(celldir, "ctl", "restart\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    struct stat sd, sl, so;
+    _cleanup_free_ char *outside_log = kk_xasprintf("%s/app.log", outside);
+    int rd = lstat(dir, &sd), rl = lstat(log, &sl), ro = stat(target, &so);
+    bool leaked = access(outside_log, F_OK) == 0;
+    world_free(&w);
+    KT_ASSERT(!leaked);
+    KT_ASSERT(rd == 0 && S_ISDIR(sd.st_mode));
+    KT_ASSERT_EQ(linked, 0);
+    KT_ASSERT(rl == 0 && S_ISREG(sl.st_mode));
+    KT_ASSERT(ro == 0 && so.st_size == 11); /* untouched */
+}
+
 KT_CASE(on_failure_backoff_then_limit)
 {
     _cleanup_error_ kk_error *err = NULL;

@@ -599,6 +599,25 @@ static int keep_waiting(struct agent_ctx *a, const struct kk_key *key, const cha
     return KK_QUEUE_DONE;
 }
 
+/* Says, before and while the teardown runs, that the cell is going: a cell
+ * whose spec is gone is never shown Ready, even while a teardown step
+ * fails and is retried. */
+static void write_terminating(struct agent_ctx *a, const struct kk_key *key, const char *keystr,
+                              const kk_error *failure)
+{
+    _cleanup_(kk_status_freep) struct kk_status *prev = agent_status_load(a, key);
+    _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, key->names[3]);
+    _cleanup_free_ char *msg =
+            failure ? kk_xasprintf("spec removed; deleting, retried after: %s", failure->message)
+                    : kk_xstrdup("spec removed; stopping its containers and removing what it used");
+    kk_status_set(st, KK_STATE_PENDING, "Terminating", msg);
+    _cleanup_error_ kk_error *err = NULL;
+    if (agent_status_write(a, key, st, prev, &err) < 0)
+        kk_log_warn("%s: %s", keystr, err->message);
+    else
+        agent_set_state(a, keystr, st->state);
+}
+
 static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char *keystr)
 {
     _cleanup_free_ char *ns = agent_realm_ns(a, key->names[0]);
@@ -608,10 +627,12 @@ static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char
     struct kk_net_cell_spec ns_spec = {key->names[0], key->names[1], key->names[2], key->names[3]};
     struct kk_cg_ref ref = {key->names[0], key->names[1], key->names[2], key->names[3], NULL, NULL};
     agent_set_ready(a, keystr, false);
+    write_terminating(a, key, keystr, NULL);
     if (remove_containers(a, ns, key, &err) < 0 || agent_cg_remove(a, &ref, &err) < 0 ||
         kk_net_cell_remove(a->be.net, &ns_spec, 0, &err) < 0 ||
         kk_fw_cell_remove(a->be.fw, keystr, &err) < 0) {
         kk_log_warn("%s: delete: %s", keystr, err->message);
+        write_terminating(a, key, keystr, err);
         return KK_QUEUE_RETRY;
     }
     remove_files_dir(files);

@@ -38,6 +38,8 @@ static void roundtrip(const struct kk_manifest *m)
     _cleanup_error_ kk_error *err = NULL;
     _cleanup_(kk_manifest_freep) struct kk_manifest *again = NULL;
     if (kk_manifest_load_buffer("emitted", kk_buf_str(&text), text.len, &again, &diags, &err) < 0) {
+        if (FUZZ_SKIP_KNOWN_BUGS && fuzz_has_long_key(text.data, text.len))
+            return; /* LONGKEY, tests/fuzz/fuzz.h */
         fprintf(stderr, "emitted text does not load: %s\n%s", err->message, kk_buf_str(&text));
         kk_diags_print(&diags, stderr);
         abort();

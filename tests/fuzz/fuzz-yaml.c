@@ -36,6 +36,8 @@ static void roundtrip(const struct kk_ynode *root)
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
     _cleanup_(kk_ytree_freep) struct kk_ytree *t = NULL;
     if (kk_yaml_parse("emitted", kk_buf_str(&out), out.len, &t, &diags) < 0) {
+        if (FUZZ_SKIP_KNOWN_BUGS && fuzz_has_long_key(out.data, out.len))
+            return; /* LONGKEY, tests/fuzz/fuzz.h */
         fprintf(stderr, "emitted YAML does not parse:\n%s", kk_buf_str(&out));
         kk_diags_print(&diags, stderr);
         abort();

@@ -7,6 +7,7 @@
 #ifndef KUKEON_TESTS_FUZZ_H
 #define KUKEON_TESTS_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,43 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Known open bugs the harnesses step around, so that a run measures
+ * everything else; each has its reproducer under tests/fuzz/crashes/, read
+ * as a regression input on every run. Build with -DFUZZ_SKIP_KNOWN_BUGS=0
+ * to see them; set the default to 0 once they are fixed.
+ *
+ *   LONGKEY: kk_yaml_emit (fsapi/yaml-emit.c) writes every mapping key as
+ *   an implicit key, which YAML limits to 1024 characters. A manifest with
+ *   a longer label or annotation key loads (nothing bounds those keys),
+ *   but the spec emitted from it does not ("mapping values are not allowed
+ *   in this context"). crashes/manifest/long-label-key.yaml,
+ *   crashes/yaml/long-key.yaml. */
+#ifndef FUZZ_SKIP_KNOWN_BUGS
+#define FUZZ_SKIP_KNOWN_BUGS 1
+#endif
+
+/* LONGKEY: whether a line of YAML text has its first ": " (or ':' at the
+ * end) at byte column 1024 or later (bytes >= characters: never misses). */
+static inline bool fuzz_has_long_key(const char *s, size_t n)
+{
+    size_t col = 0;
+    bool sep = false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n') {
+            col = 0;
+            sep = false;
+            continue;
+        }
+        if (!sep && s[i] == ':' && (i + 1 == n || s[i + 1] == ' ' || s[i + 1] == '\n')) {
+            if (col >= 1024)
+                return true;
+            sep = true;
+        }
+        col++;
+    }
+    return false;
+}
 
 /* The bytes as a C string (parsers that take one stop at the first NUL, as
  * they would on a real header or file). Free with free(). */

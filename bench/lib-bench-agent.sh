@@ -50,8 +50,10 @@ podman_setup() {
     PM_IF=$(printf 'kkbp%03d' "$n")
     PM_SUBNET="10.$((150 + $$ % 50)).$((n % 250)).0/24"
     mkdir -p "$PM_DIR/net" "$PM_DIR/tmp"
-    # The rlimit work-around of shared/notes/benchmark-peers.md; events to a
-    # file (no journald dependency); networks read from our own directory.
+    # Lower default ulimits: podman otherwise raises RLIMIT_NOFILE/NPROC
+    # above what a sandbox allows ("error setting rlimit type 7: operation
+    # not permitted", and --ulimit host does not help); events to a file
+    # (no journald dependency); networks read from our own directory.
     printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[network]\nnetwork_config_dir = "%s"\n[engine]\nevents_logger = "file"\n' \
         "$PM_DIR/net" >"$PM_DIR/containers.conf"
     # A bridge of our own name and subnet (podman 4.3 cannot name the

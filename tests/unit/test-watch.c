@@ -472,7 +472,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Manifest saved (renamed into place) -> event delivered, through poll as
- * the agent runs it. docs/design.md's budget for "saved -> reconcile begins" is
+ * the agent runs it. docs/design.md §5.1's budget for "saved -> reconcile begins" is
  * 10 ms at p99; the watcher's share must be a small part of it. */
 KT_CASE(save_to_event_latency)
 {

@@ -8,7 +8,6 @@
  *       name: web
  *     status:
  *       state: Ready
- *       reason: Started
  *       createdAt: 2026-11-23T05:55:02.123Z
  *       ...
  *       containers:

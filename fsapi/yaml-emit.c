@@ -94,14 +94,33 @@ static void emit_value(struct kk_buf *out, const struct kk_ynode *v, int level)
     }
 }
 
+/* YAML allows an implicit key ("key: value") of at most 1024 characters;
+ * a longer one is written as an explicit key: "? key", then ": value" on
+ * the next line at the same indent. */
+#define IMPLICIT_KEY_MAX 1024
+
+static void emit_key(struct kk_buf *out, const struct kk_ynode *key, int level)
+{
+    _cleanup_buf_ struct kk_buf k = KK_BUF_INIT;
+    emit_scalar(&k, key);
+    if (k.len <= IMPLICIT_KEY_MAX) { /* bytes >= characters */
+        kk_buf_add(out, k.data, k.len);
+    } else {
+        kk_buf_adds(out, "? ");
+        kk_buf_add(out, k.data, k.len);
+        kk_buf_addch(out, '\n');
+        indent(out, level);
+    }
+    kk_buf_addch(out, ':');
+}
+
 static void emit_block(struct kk_buf *out, const struct kk_ynode *n, int level, bool inline_first)
 {
     if (n->type == KK_YMAP) {
         for (size_t i = 0; i + 1 < n->n; i += 2) {
             if (i > 0 || !inline_first)
                 indent(out, level);
-            emit_scalar(out, n->items[i]);
-            kk_buf_addch(out, ':');
+            emit_key(out, n->items[i], level);
             emit_value(out, n->items[i + 1], level + 2);
         }
         return;

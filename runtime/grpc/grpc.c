@@ -144,9 +144,19 @@ static size_t on_header(char *line, size_t size, size_t n, void *userdata)
     while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r'))
         l--;
     if (l > 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* The line is not NUL-terminated (curl does not promise it): the
+         * status is read from a bounded copy, digits only. */
         const char *sp = memchr(line, ' ', l);
-        if (sp)
-            call->http_status = strtol(sp + 1, NULL, 10);
+        if (sp) {
+            char tmp[8] = "";
+            size_t n_digits = 0;
+            for (const char *p = sp + 1; p < line + l && n_digits < sizeof(tmp) - 1; p++) {
+                if (*p < '0' || *p > '9')
+                    break;
+                tmp[n_digits++] = *p;
+            }
+            call->http_status = n_digits ? strtol(tmp, NULL, 10) : 0;
+        }
         return len;
     }
     const char *colon = memchr(line, ':', l);

@@ -501,6 +501,15 @@ static char *web_cell(const char *sleep)
 
 #define CELL_KEY "default/default/default/web"
 
+/* The web cell (app + side) dropped into the inbox and reconciled. */
+static void web_up(struct world *w)
+{
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w->inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w->agent, "web.yaml");
+    settle(w);
+}
+
 /* ---- cases -------------------------------------------------------------- */
 
 KT_CASE(defaults_ready_after_start)
@@ -526,10 +535,7 @@ KT_CASE(cell_created_root_first_then_unchanged)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
     _cleanup_free_ char *log = kk_xstrdup(kk_buf_str(&w.ctd.log));
     const char *root = strstr(log, "create default_default_web_app");
@@ -567,10 +573,7 @@ KT_CASE(container_change_recreates_only_it)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, CELL_KEY);
     kk_buf_reset(&w.ctd.log);
     _cleanup_free_ char *cell2 = web_cell("200");
@@ -622,10 +625,7 @@ KT_CASE(delete_in_reverse_order_leaves_nothing)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     kk_buf_reset(&w.ctd.log);
     _cleanup_free_ char *path = kk_xasprintf("%s/web.yaml", w.inbox);
     unlink(path);
@@ -653,10 +653,7 @@ KT_CASE(invalid_inbox_file_changes_nothing)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     unsigned before = w.ctd.mutations;
     write_file(w.inbox, "web.yaml",
                "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: web\nspec:\n"
@@ -683,10 +680,7 @@ KT_CASE(image_missing_is_pending_image_not_found)
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
     w.ctd.no_images = true;
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
     bool retry =
             kk_agent_is_pending(w.agent, CELL_KEY) || kk_agent_run_pending(w.agent, 1, true) == 1;
@@ -703,10 +697,7 @@ KT_CASE(ctl_stop_is_sticky_across_restart_then_start)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
     write_file(celldir, "ctl", "stop\n");
     kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
@@ -743,10 +734,7 @@ KT_CASE(root_exit_stops_the_others_under_policy_no)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     /* The root exits 0 under restartPolicy "" (no). */
     for (size_t i = 0; i < w.ctd.n; i++)
         if (strcmp(w.ctd.v[i].id, "default_default_web_app") == 0) {
@@ -773,10 +761,7 @@ KT_CASE(inbox_owned_spec_edit_is_put_back)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     kk_buf_reset(&w.ctd.log);
     _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
     /* Edit the materialised spec in place (its annotation stays). */
@@ -810,10 +795,7 @@ KT_CASE(log_over_cap_is_rotated)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_free_ char *dir = kk_xasprintf("%s/" CELL_KEY "/containers", w.state);
     mkdir(dir, 0755);
     _cleanup_free_ char *log = kk_xasprintf("%s/app.log", dir);
@@ -856,10 +838,7 @@ KT_CASE(log_far_over_cap_is_rotated)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_free_ char *dir = kk_xasprintf("%s/" CELL_KEY "/containers", w.state);
     mkdir(dir, 0755);
     _cleanup_free_ char *log = kk_xasprintf("%s/app.log", dir);
@@ -882,10 +861,7 @@ KT_CASE(hard_linked_log_is_not_rotated)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_free_ char *dir = kk_xasprintf("%s/" CELL_KEY "/containers", w.state);
     mkdir(dir, 0755);
     _cleanup_free_ char *outside = kk_xasprintf("%s/outside.log", kt_tmpdir());
@@ -912,10 +888,7 @@ KT_CASE(log_paths_never_lead_out_of_the_tree)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
     _cleanup_free_ char *dir = kk_xasprintf("%s/containers", celldir);
     _cleanup_free_ char *outside = kk_xasprintf("%s/outside", kt_tmpdir());
@@ -1005,10 +978,7 @@ KT_CASE(ctl_pause_resume_kill)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
     write_file(celldir, "ctl", "pause\n");
     kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
@@ -1081,10 +1051,7 @@ KT_CASE(missing_image_is_pulled_then_runs)
     w.be.registry = &fake_registry_ops;
     w.be.registry_self = &w.ctd;
     int r = world_agent(&w, &err); /* again, now with a puller */
-    _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    web_up(&w);
     _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, CELL_KEY);
     /* The pull ends on the puller's thread, which wakes the cell: its
      * delayed retry (the 5 s safety poll) becomes due at once, so a run of

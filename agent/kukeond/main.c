@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "agent/agent.h"
+#include "agent/lock.h"
 #include "agent/sdnotify.h"
 #include "agent/watch.h"
 #include "fsapi/clock.h"
@@ -160,7 +161,9 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
     _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0)
         return kk_error_errno(err, "signalfd");
-    if (kk_fs_mkdir_p_abs(cfg->manifests, 0755, err) < 0)
+    _cleanup_(agent_locks_release) struct agent_locks locks = {.n = 0};
+    if (agent_locks_take(cfg, AGENT_LOCK_DIR, &locks, err) < 0 ||
+        kk_fs_mkdir_p_abs(cfg->manifests, 0755, err) < 0)
         return -1;
 
     struct kk_agent_backends be;

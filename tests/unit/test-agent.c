@@ -920,6 +920,36 @@ KT_CASE(log_paths_never_lead_out_of_the_tree)
     KT_ASSERT(ro == 0 && so.st_size == 11); /* untouched */
 }
 
+/* A realm's registry password must not become world-readable in the
+ * tree: its spec is written 0600 (also when an older agent left it 0644). */
+KT_CASE(realm_with_password_is_root_only)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    write_file(w.inbox, "realm.yaml",
+               "apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: priv\nspec:\n"
+               "  registryCredentials:\n    - serverAddress: reg.example:5000\n"
+               "      username: u\n      password: s3cr3t-pw\n");
+    kk_agent_notify_inbox(w.agent, "realm.yaml");
+    settle(&w);
+    _cleanup_free_ char *spec = kk_xasprintf("%s/priv/realm.yaml", w.state);
+    struct stat first, again;
+    int r1 = stat(spec, &first);
+    chmod(spec, 0644); /* as an older agent wrote it */
+    kk_agent_notify_inbox(w.agent, "realm.yaml");
+    settle(&w);
+    int r2 = stat(spec, &again);
+    _cleanup_free_ char *cmd = kk_xasprintf(
+            "grep -rl s3cr3t-pw '%s' | grep -v '^%s/priv/realm.yaml$'", w.state, w.state);
+    int leaked = system(cmd); /* 0: grep found it elsewhere */
+    world_free(&w);
+    KT_ASSERT(r1 == 0 && r2 == 0);
+    KT_ASSERT_EQ(first.st_mode & 07777, 0600);
+    KT_ASSERT_EQ(again.st_mode & 07777, 0600);
+    KT_ASSERT(leaked != 0);
+}
+
 KT_CASE(on_failure_backoff_then_limit)
 {
     _cleanup_error_ kk_error *err = NULL;

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-
 static int parse_u64(const char *s, uint64_t *out)
 {
     if (!*s)

@@ -341,6 +341,17 @@ static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out, kk
         return kk_error_errno(err, "stat %s", name);
     if (!S_ISREG(sb.st_mode))
         return kk_error_set(err, KK_E_INVALID, "%s: not a regular file", name);
+    /* The report of an inbox file is world-readable and may quote it: a
+     * symlink (a synced git tree can bring one) is followed only to a file
+     * everyone may read anyway, never to a root-only one. A regular file in
+     * the inbox was put there by whoever may write it, and may be 0600. */
+    struct stat lsb;
+    if (!(sb.st_mode & S_IROTH) && fstatat(inboxfd, name, &lsb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(lsb.st_mode))
+        return kk_error_set(err, KK_E_INVALID,
+                            "%s: a symlink to a file that is not world-readable: refused "
+                            "(copy the file into the inbox instead)",
+                            name);
     if (sb.st_size > KK_YAML_MAX_INPUT)
         return kk_error_set(err, KK_E_EXHAUSTED, "%s: larger than %d bytes", name,
                             KK_YAML_MAX_INPUT);

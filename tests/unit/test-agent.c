@@ -1072,6 +1072,32 @@ KT_CASE(inbox_follows_symlinks_and_reports_non_files)
     KT_ASSERT(!pending);
 }
 
+/* An inbox symlink to a root-only file must not leak a line of it into the
+ * world-readable report (the parse error quoted it). */
+KT_CASE(inbox_symlink_to_root_only_file_leaks_nothing)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    write_file(kt_tmpdir(), "shadow", "root:$6$top-secret-hash:19000:0:99999:7:::\n");
+    _cleanup_free_ char *target = kk_xasprintf("%s/shadow", kt_tmpdir());
+    chmod(target, 0600);
+    _cleanup_free_ char *link = kk_xasprintf("%s/leak.yaml", w.inbox);
+    int r1 = symlink(target, link);
+    kk_agent_notify_inbox(w.agent, "leak.yaml");
+    settle(&w);
+    _cleanup_free_ char *rpath = kk_xasprintf("%s/_inbox/leak.yaml.status.yaml", w.state);
+    _cleanup_buf_ struct kk_buf report = KK_BUF_INIT;
+    _cleanup_close_ int fd = open(rpath, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        kk_buf_read_fd(&report, fd, 1 << 20);
+    world_free(&w);
+    KT_ASSERT_EQ(r1, 0);
+    KT_ASSERT(fd >= 0);
+    KT_ASSERT_MSG(!strstr(kk_buf_str(&report), "top-secret"), "%s", kk_buf_str(&report));
+    KT_ASSERT(strstr(kk_buf_str(&report), "not world-readable") != NULL);
+}
+
 KT_CASE(missing_image_is_pulled_then_runs)
 {
     _cleanup_error_ kk_error *err = NULL;

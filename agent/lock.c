@@ -61,8 +61,13 @@ int agent_locks_take(const struct kk_agent_config *cfg, const char *lock_dir,
             {"cgroup", "cgroup root", cfg->cgroup_root},
             {"nft", "nft table", cfg->nft_table},
             {"bridge", "bridge prefix", cfg->bridge_prefix},
+            /* Derived from the bridge prefix unless set ("hq1" and "hq2"
+             * both give "hqv"): two agents must not share it either. */
+            {"veth", "veth prefix", cfg->veth_prefix},
     };
     for (size_t i = 0; i < AGENT_LOCKS_MAX; i++) {
+        if (!names[i].value) /* not set (a test's config): nothing to share */
+            continue;
         _cleanup_free_ char *path =
                 names[i].kind ? global_lock_path(lock_dir, names[i].kind, names[i].value)
                               : kk_xasprintf("%s/kukeond.lock", agent_dir);

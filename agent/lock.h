@@ -1,5 +1,5 @@
 /* One kukeond per state tree and per host-global name: a second agent on
- * the same tree, cgroup root, nft table or bridge prefix would fight the
+ * the same tree, cgroup root, nft table, bridge or veth prefix would fight the
  * first one over every container and rule. kukeond takes these locks
  * before it touches anything and keeps them for its lifetime.
  *
@@ -20,7 +20,7 @@
 #include "agent/config.h"
 
 #define AGENT_LOCK_DIR  "/run/lock/kukeon"
-#define AGENT_LOCKS_MAX 4
+#define AGENT_LOCKS_MAX 5
 
 struct agent_locks {
     int fds[AGENT_LOCKS_MAX];

@@ -79,6 +79,7 @@ static int build_spec(struct cell_ctx *c, const struct desired *d, const struct 
             .binds = binds,
             .n_binds = nb,
             .privileged = k->privileged,
+            .cap_bounding = k->privileged ? kk_oci_cap_bounding_set() : 0,
     };
     fill_resources(&k->resources, &sc.resources);
     if (kk_oci_spec_build(&sc, out, err) < 0)

@@ -1,6 +1,7 @@
 /* The OCI runtime spec builder (see spec.h for the rules it applies). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "fsapi/json.h"
 #include "runtime/oci/spec.h"
@@ -76,6 +77,15 @@ static const char *const all_caps[] = {
         "CAP_CHECKPOINT_RESTORE",
         NULL,
 };
+
+uint64_t kk_oci_cap_bounding_set(void)
+{
+    uint64_t set = 0;
+    for (size_t i = 0; all_caps[i]; i++)
+        if (prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) == 1)
+            set |= UINT64_C(1) << i;
+    return set;
+}
 
 /* containerd's defaults (oci/spec.go). */
 static const char *const masked_paths[] = {
@@ -240,7 +250,18 @@ static int write_process(struct kk_json_writer *w, const struct kk_oci_spec_conf
         return kk_error_set(err, KK_E_INVALID, "working directory \"%s\" is not absolute", cwd);
     kk_jw_kstr(w, "cwd", cwd);
 
-    write_caps(w, c->privileged ? all_caps : default_caps);
+    if (c->privileged) {
+        /* all_caps[n] is capability n. */
+        const char *granted[KK_ARRAY_SIZE(all_caps)];
+        size_t n = 0;
+        for (size_t i = 0; all_caps[i]; i++)
+            if (!c->cap_bounding || (c->cap_bounding & (UINT64_C(1) << i)))
+                granted[n++] = all_caps[i];
+        granted[n] = NULL;
+        write_caps(w, granted);
+    } else {
+        write_caps(w, default_caps);
+    }
 
     kk_jw_key(w, "rlimits");
     kk_jw_arr(w);

@@ -114,9 +114,18 @@ struct kk_oci_spec_config {
     size_t n_rlimits;
     struct kk_oci_resources resources;
     bool privileged;
+    /* privileged: grant only the capabilities whose bit is set here (bit n:
+     * capability n), as containerd's privileged option does: one the
+     * agent's own bounding set lacks cannot be granted, and asking for it
+     * makes runc fail ("unable to apply caps"). 0: all of them. */
+    uint64_t cap_bounding;
     bool readonly_rootfs;
     bool allow_new_privileges; /* default false: noNewPrivileges is set */
 };
+
+/* The calling process's capability bounding set (bit n: capability n, up
+ * to the last one runc knows), for cap_bounding. */
+uint64_t kk_oci_cap_bounding_set(void);
 
 /* Appends the spec JSON to out. Fails (InvalidArgument) on an empty
  * process, an unresolvable user, a bad volume target, or strings carrying

@@ -270,6 +270,31 @@ KT_CASE(spec_privileged)
     KT_ASSERT(!path(j, "process.noNewPrivileges")->boolean);
 }
 
+/* A privileged container on a host whose bounding set lacks a capability
+ * ("unable to apply caps: operation not permitted"): only what the agent
+ * holds is granted. */
+KT_CASE(spec_privileged_within_the_bounding_set)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_json_ struct kk_json *j = NULL;
+    uint64_t all = (UINT64_C(1) << 41) - 1;
+    uint64_t without = all & ~(UINT64_C(1) << 21) & ~(UINT64_C(1) << 39); /* SYS_ADMIN, BPF */
+    struct kk_oci_spec_config c = {
+            .command = (const char *[]){"sh", NULL}, .privileged = true, .cap_bounding = without};
+    KT_ASSERT_OK(build(&c, &j, &err), &err);
+    const char *sets[] = {"bounding", "effective", "permitted"};
+    for (size_t i = 0; i < KK_ARRAY_SIZE(sets); i++) {
+        _cleanup_free_ char *p = kk_xasprintf("process.capabilities.%s", sets[i]);
+        const struct kk_json *caps = path(j, p);
+        KT_ASSERT(!has_str(caps, "CAP_SYS_ADMIN"));
+        KT_ASSERT(!has_str(caps, "CAP_BPF"));
+        KT_ASSERT(has_str(caps, "CAP_NET_ADMIN"));
+        KT_ASSERT_EQ(kk_json_len(caps), 39);
+    }
+    /* The agent's own set: as root on this host, at least CAP_CHOWN. */
+    KT_ASSERT(kk_oci_cap_bounding_set() & 1);
+}
+
 KT_CASE(spec_mounts_netns_cgroup)
 {
     _cleanup_error_ kk_error *err = NULL;

@@ -2,6 +2,7 @@
  * the agent's own status file. */
 #include "agent/agent-private.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "fsapi/atomic.h"
@@ -86,6 +87,25 @@ static bool str_eq(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* status.yaml is the agent's: whatever was put in its place (a symlink,
+ * never followed; a FIFO; a directory) is removed and the file written
+ * again, rather than leaving the status stale for good. */
+static int write_status_file(struct agent_ctx *a, const char *rel, const struct kk_buf *out,
+                             kk_error **err)
+{
+    if (kk_atomic_write(a->rootfd, rel, out->data, out->len, 0644, err) == 0)
+        return 0;
+    int e = (*err)->sys_errno;
+    if (e != ELOOP && e != EISDIR)
+        return -1;
+    kk_log_warn("%s: %s; replaced by the agent's file", rel, (*err)->message);
+    kk_error_freep(err);
+    if ((e == EISDIR ? kk_fs_remove_tree(a->rootfd, rel, err) : kk_fs_unlink(a->rootfd, rel, err)) <
+        0)
+        return -1;
+    return kk_atomic_write(a->rootfd, rel, out->data, out->len, 0644, err);
+}
+
 int agent_status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_status *st,
                        const struct kk_status *prev, kk_error **err)
 {
@@ -107,7 +127,7 @@ int agent_status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_
     st->updated_at = now;
     kk_buf_reset(&out);
     kk_status_emit(st, &out);
-    if (kk_atomic_write(a->rootfd, rel, out.data, out.len, 0644, err) < 0)
+    if (write_status_file(a, rel, &out, err) < 0)
         return kk_error_wrap(err, "write %s", rel);
     char buf[KK_KEY_STRLEN];
     kk_key_format(key, buf);

@@ -950,6 +950,44 @@ KT_CASE(realm_with_password_is_root_only)
     KT_ASSERT(leaked != 0);
 }
 
+/* status.yaml replaced by a symlink (or a directory) was never updated
+ * again: the agent puts its own file back, never writing through it. */
+KT_CASE(status_replaced_by_a_link_or_dir_is_written_again)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    web_up(&w);
+    _cleanup_free_ char *celldir = kk_xasprintf("%s/" CELL_KEY, w.state);
+    _cleanup_free_ char *status = kk_xasprintf("%s/status.yaml", celldir);
+    write_file(kt_tmpdir(), "victim", "untouched\n");
+    _cleanup_free_ char *victim = kk_xasprintf("%s/victim", kt_tmpdir());
+    unlink(status);
+    int linked = symlink(victim, status);
+    write_file(celldir, "ctl", "stop\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, CELL_KEY);
+    struct stat s1;
+    int r1 = lstat(status, &s1);
+    /* Now a directory in its place. */
+    unlink(status);
+    int made = mkdir(status, 0755);
+    write_file(celldir, "ctl", "start\n");
+    kk_agent_notify_state(w.agent, CELL_KEY "/ctl");
+    settle(&w);
+    _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, CELL_KEY);
+    struct stat s2, sv;
+    int r2 = lstat(status, &s2), rv = stat(victim, &sv);
+    world_free(&w);
+    KT_ASSERT(linked == 0 && made == 0);
+    KT_ASSERT(r1 == 0 && S_ISREG(s1.st_mode));
+    KT_ASSERT(st1 && st1->last_control.verb && strcmp(st1->last_control.verb, "stop") == 0);
+    KT_ASSERT(r2 == 0 && S_ISREG(s2.st_mode));
+    KT_ASSERT(st2 && st2->last_control.verb && strcmp(st2->last_control.verb, "start") == 0);
+    KT_ASSERT(rv == 0 && sv.st_size == 10);
+}
+
 KT_CASE(on_failure_backoff_then_limit)
 {
     _cleanup_error_ kk_error *err = NULL;

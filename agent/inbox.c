@@ -60,17 +60,6 @@ static void work_key(const struct kk_key *key, char out[KK_KEY_STRLEN])
     kk_key_format(&k, out);
 }
 
-/* A spec that carries a registry password is root's alone: the inbox file
- * it came from may be 0600, and the tree is world-readable. */
-static mode_t spec_mode(const struct kk_resource *r)
-{
-    if (r->kind == KK_KIND_REALM)
-        for (size_t i = 0; i < r->realm.n_registry_credentials; i++)
-            if (r->realm.registry_credentials[i].password)
-                return 0600;
-    return 0644;
-}
-
 /* Whether rel (not followed) has exactly the permission bits `mode`: an
  * older agent wrote every spec 0644. */
 static bool mode_is(int rootfd, const char *rel, mode_t mode)
@@ -94,13 +83,13 @@ static enum apply_result write_spec(struct agent_ctx *a, struct kk_resource *r,
     _cleanup_error_ kk_error *rerr = NULL;
     bool existed = kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &cur, &rerr) == 0;
     if (existed && cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0 &&
-        mode_is(a->rootfd, rel, spec_mode(r)))
+        mode_is(a->rootfd, rel, kk_model_spec_mode(r)))
         return RES_UNCHANGED;
     agent_note_self_write(a, rel, out.data, out.len);
     pthread_mutex_lock(&a->spec_lock);
     int w = kk_fs_mkdir_p(a->rootfd, dir, 0755, NULL, err) < 0 ||
-                            kk_atomic_write(a->rootfd, rel, out.data, out.len, spec_mode(r), err) <
-                                    0
+                            kk_atomic_write(a->rootfd, rel, out.data, out.len,
+                                            kk_model_spec_mode(r), err) < 0
                     ? -1
                     : 0;
     pthread_mutex_unlock(&a->spec_lock);

@@ -301,6 +301,15 @@ static const struct kk_schema *const spec_schemas[KK_KIND_COUNT] = {
 static const char *const kind_names[KK_KIND_COUNT] = {"Realm", "Space", "Stack", "Cell",
                                                       "Container"};
 
+mode_t kk_model_spec_mode(const struct kk_resource *r)
+{
+    if (r->kind == KK_KIND_REALM)
+        for (size_t i = 0; i < r->realm.n_registry_credentials; i++)
+            if (r->realm.registry_credentials[i].password)
+                return 0600;
+    return 0644;
+}
+
 int kk_restart_policy_parse(const char *s)
 {
     for (size_t i = 0; s && restart_policies[i]; i++)

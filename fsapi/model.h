@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "fsapi/error.h"
 #include "fsapi/contract.h"
@@ -229,6 +230,10 @@ KK_DEFINE_CLEANUP(struct kk_resource, kk_resource_free)
 
 /* The id of any kind (the spec.id field), may be NULL before normalising. */
 const char *kk_resource_id(const struct kk_resource *r);
+/* The mode r's spec file is written with in the (world-readable) state
+ * tree: 0600 when it carries a secret (a realm's registry password),
+ * else 0644. */
+mode_t kk_model_spec_mode(const struct kk_resource *r);
 
 /* The state-tree key of r (fsapi/tree.h): realm[/space[/stack[/cell
  * [/container]]]], level = kind + 1. Fails (KK_E_INVALID) only on a

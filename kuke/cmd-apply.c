@@ -73,7 +73,8 @@ static int write_spec(struct kuke_ctx *ctx, struct kk_resource *r, struct applie
     }
     _cleanup_buf_ struct kk_buf yaml = KK_BUF_INIT;
     kk_model_emit_spec(r, &yaml);
-    int w = kk_atomic_write_if_changed(ctx->rootfd, spec_rel, yaml.data, yaml.len, 0644, err);
+    int w = kk_atomic_write_if_changed(ctx->rootfd, spec_rel, yaml.data, yaml.len,
+                                       kk_model_spec_mode(r), err);
     if (w < 0)
         return -1;
     char k[KK_KEY_STRLEN];

@@ -105,7 +105,7 @@ static int create(struct kuke_ctx *ctx, enum kk_kind kind, const char *name, con
     _cleanup_buf_ struct kk_buf yaml = KK_BUF_INIT;
     kk_model_emit_spec(r, &yaml);
     if ((slash && kk_fs_mkdir_p(ctx->rootfd, dir, 0755, NULL, &err) < 0) ||
-        kk_atomic_write(ctx->rootfd, rel, yaml.data, yaml.len, 0644, &err) < 0)
+        kk_atomic_write(ctx->rootfd, rel, yaml.data, yaml.len, kk_model_spec_mode(r), &err) < 0)
         return kuke_fail("create", err);
     printf("%s/%s created\n", kuke_kind_word(r->kind), kk_key_format(&key, k));
     return 0;

@@ -14,6 +14,12 @@ out1=$($K apply -f "$EX/hello-world.yaml") && out2=$($K apply -f "$EX/hello-worl
 kt_check "apply: '$out1' / '$out2'" test -f "$CELL/cell.yaml" -a "$out1" = "cell/default/default/default/hello-world created" \
     -a "$out2" = "cell/default/default/default/hello-world unchanged"
 
+kt_case apply_realm_with_password_is_root_only
+printf 'apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: priv\nspec:\n  registryCredentials:\n    - serverAddress: reg.example:5000\n      username: u\n      password: pw\n' >"$T/priv.yaml"
+$K apply -f "$T/priv.yaml" >/dev/null
+mode=$(stat -c %a "$KUKEON_STATE/priv/realm.yaml" 2>&1)
+kt_check "realm.yaml mode $mode" test "$mode" = 600
+
 kt_case applied_spec_is_valid_and_normalised
 kt_check "cell.yaml does not validate" "$K" validate -q "$CELL/cell.yaml"
 

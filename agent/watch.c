@@ -449,6 +449,7 @@ static int inbox_list(struct kk_watch *w, struct nameset *out, kk_error **err)
  * now. With `report`, compares its contents with the names known so far. */
 static int inbox_attach(struct kk_watch *w, bool report, kk_error **err)
 {
+    bool was_absent = w->inbox_wd < 0;
     struct stat st;
     if (stat(w->inbox, &st) < 0 || !S_ISDIR(st.st_mode)) {
         if (w->inbox_wd >= 0)
@@ -483,6 +484,12 @@ static int inbox_attach(struct kk_watch *w, bool report, kk_error **err)
     }
     nameset_release(&w->inbox_names);
     w->inbox_names = now;
+    /* Back after being gone (rm -rf, then mkdir with other files): files
+     * removed while there was no inbox were not pruned then (an absent inbox
+     * is no reason to delete anything), and their names are no longer known
+     * here. A rescan finds them by their reports. */
+    if (report && was_absent)
+        emit(w, KK_WATCH_RESCAN, NULL, NULL, NULL);
     return 0;
 }
 

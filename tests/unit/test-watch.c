@@ -258,7 +258,7 @@ KT_CASE(inbox_symlink_swap_repoints_the_watch)
     /* ...and when it is back, what changed meanwhile is reported. */
     _cleanup_free_ char *back = path("manifests");
     KT_ASSERT(symlink("rev1", back) == 0);
-    EXPECT(&f, "inbox- c.yaml\ninbox- d.yaml\ninbox+ b.yaml\ninbox+ x.yaml\n");
+    EXPECT(&f, "inbox- c.yaml\ninbox- d.yaml\ninbox+ b.yaml\ninbox+ x.yaml\nrescan\n");
 }
 
 KT_CASE(inbox_directory_recreated)
@@ -274,10 +274,30 @@ KT_CASE(inbox_directory_recreated)
     mk("inbox.new");
     put("inbox.new/b.yaml", "b");
     mv("inbox.new", "inbox");
-    EXPECT(&f, "inbox- a.yaml\ninbox+ b.yaml\n");
+    EXPECT(&f, "inbox- a.yaml\ninbox+ b.yaml\nrescan\n");
     put("inbox/c.yaml", "c");
     put("inbox.old/z.yaml", "z");
     EXPECT(&f, "inbox+ c.yaml\n");
+}
+
+/* rm -rf inbox; mkdir inbox with other files: the removals came while the
+ * inbox was going away (the agent does not prune from an absent inbox),
+ * so its return asks for a rescan, which prunes by the reports. */
+KT_CASE(inbox_removed_and_recreated_rescans)
+{
+    _cleanup_fx_ struct fx f = {.statefd = -1};
+    _cleanup_error_ kk_error *err = NULL;
+    mk("inbox");
+    KT_ASSERT_OK(fx_open(&f, "inbox", &err), &err);
+    put("inbox/a.yaml", "a");
+    EXPECT(&f, "inbox+ a.yaml\n");
+    _cleanup_free_ char *cmd = kk_xasprintf("rm -rf '%s'", path("inbox"));
+    KT_ASSERT(system(cmd) == 0);
+    EXPECT(&f, "inbox- a.yaml\n");
+    mk("inbox");
+    EXPECT(&f, "rescan\n");
+    put("inbox/b.yaml", "b");
+    EXPECT(&f, "inbox+ b.yaml\n");
 }
 
 KT_CASE(tree_specs_and_ctl_count_the_rest_does_not)

@@ -291,7 +291,8 @@ KT_CASE(inbox_removed_and_recreated_rescans)
     KT_ASSERT_OK(fx_open(&f, "inbox", &err), &err);
     put("inbox/a.yaml", "a");
     EXPECT(&f, "inbox+ a.yaml\n");
-    _cleanup_free_ char *cmd = kk_xasprintf("rm -rf '%s'", path("inbox"));
+    _cleanup_free_ char *inbox = path("inbox");
+    _cleanup_free_ char *cmd = kk_xasprintf("rm -rf '%s'", inbox);
     KT_ASSERT(system(cmd) == 0);
     EXPECT(&f, "inbox- a.yaml\n");
     mk("inbox");

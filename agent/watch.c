@@ -514,6 +514,10 @@ static void inbox_event(struct kk_watch *w, const struct inotify_event *ev)
     if (ev->len == 0 || (ev->mask & IN_ISDIR))
         return;
     enum kk_inbox_verdict v = kk_inbox_classify(ev->name);
+    if (v == KK_INBOX_IGNORED_TOO_LONG) {
+        kk_log_warn("inbox: ignoring %s: %s", ev->name, kk_inbox_verdict_name(v));
+        return;
+    }
     if (v != KK_INBOX_MANIFEST) {
         kk_log_debug("inbox: ignoring %s (%s)", ev->name, kk_inbox_verdict_name(v));
         return;

@@ -19,6 +19,8 @@ enum kk_inbox_verdict kk_inbox_classify(const char *name)
     if (len == 0 || len > NAME_MAX || strchr(name, '/') || strcmp(name, ".") == 0 ||
         strcmp(name, "..") == 0)
         return KK_INBOX_IGNORED_INVALID;
+    if (len > KK_INBOX_NAME_MAX)
+        return KK_INBOX_IGNORED_TOO_LONG;
     if (name[0] == '.')
         return KK_INBOX_IGNORED_DOTFILE;
     if (name[len - 1] == '~')
@@ -56,6 +58,7 @@ const char *kk_inbox_verdict_name(enum kk_inbox_verdict verdict)
             [KK_INBOX_IGNORED_AUTOSAVE] = "editor autosave file",
             [KK_INBOX_IGNORED_PROBE] = "editor probe file",
             [KK_INBOX_IGNORED_SUFFIX] = "not *.yaml or *.yml",
+            [KK_INBOX_IGNORED_TOO_LONG] = "name longer than 243 bytes (no room for its report)",
     };
     if ((unsigned)verdict < KK_ARRAY_SIZE(names) && names[verdict])
         return names[verdict];

@@ -2,7 +2,7 @@
  * agent reads.
  *
  * A file counts when its name ends in ".yaml" or ".yml" (with something
- * before the suffix), is at most NAME_MAX bytes, contains no '/' and is not
+ * before the suffix), is at most KK_INBOX_NAME_MAX bytes, contains no '/' and is not
  * one of the names editors, sync tools and package managers leave behind:
  *
  *     .web.yaml.swp   dotfiles (vim swap files, rsync/git-sync temporaries,
@@ -34,7 +34,13 @@ enum kk_inbox_verdict {
     KK_INBOX_IGNORED_AUTOSAVE, /* #*# */
     KK_INBOX_IGNORED_PROBE,    /* 4913 */
     KK_INBOX_IGNORED_SUFFIX,   /* not *.yaml / *.yml */
+    KK_INBOX_IGNORED_TOO_LONG, /* over KK_INBOX_NAME_MAX: no room for its report */
 };
+
+/* Longest inbox file name: its report "<name>.status.yaml" must still be a
+ * valid file name (NAME_MAX, 255). A longer one is ignored with a warning
+ * rather than applied without a report. */
+#define KK_INBOX_NAME_MAX (255 - 12)
 
 enum kk_inbox_verdict kk_inbox_classify(const char *name);
 /* kk_inbox_classify(name) == KK_INBOX_MANIFEST */

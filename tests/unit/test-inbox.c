@@ -3,6 +3,7 @@
 
 #include "fsapi/cleanup.h"
 #include "fsapi/inbox.h"
+#include "fsapi/tree.h"
 #include "tests/lib/kktest.h"
 
 KT_CASE(inbox_rules_table)
@@ -52,9 +53,16 @@ KT_CASE(inbox_name_length_limit)
 {
     char name[300];
     memset(name, 'a', sizeof(name));
-    strcpy(name + 250, ".yaml"); /* 255 bytes: NAME_MAX */
-    KT_ASSERT_EQ(strlen(name), 255);
+    strcpy(name + 238, ".yaml"); /* 243 bytes: its report name is 255 */
+    KT_ASSERT_EQ(strlen(name), KK_INBOX_NAME_MAX);
     KT_ASSERT(kk_inbox_name_counts(name));
+    _cleanup_free_ char *report = kk_tree_inbox_status_path(name);
+    KT_ASSERT(report != NULL);
+    /* 250 bytes was applied with no report at all: now refused, said why. */
+    memset(name, 'a', sizeof(name));
+    strcpy(name + 245, ".yaml");
+    KT_ASSERT_EQ(kk_inbox_classify(name), KK_INBOX_IGNORED_TOO_LONG);
+    KT_ASSERT(strstr(kk_inbox_verdict_name(KK_INBOX_IGNORED_TOO_LONG), "243"));
     memset(name, 'a', sizeof(name));
     strcpy(name + 251, ".yaml");
     KT_ASSERT_EQ(kk_inbox_classify(name), KK_INBOX_IGNORED_INVALID);

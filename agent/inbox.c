@@ -399,10 +399,13 @@ static int inbox_unreadable(struct agent_ctx *a, const char *name, bool have_inb
 
 /* Writes the specs of a valid manifest, prunes what it no longer defines
  * and writes its report. */
-static void inbox_apply(struct agent_ctx *a, const char *name, const struct kk_manifest *m,
-                        const char *digest)
+/* Applies a valid file; returns the number of writes that failed (a full
+ * or read-only disk: worth retrying, unlike an invalid document). */
+static unsigned inbox_apply(struct agent_ctx *a, const char *name, const struct kk_manifest *m,
+                            const char *digest)
 {
     _cleanup_error_ kk_error *err = NULL;
+    unsigned failed = 0;
     struct report_entry *entries = kk_xcalloc(m->n ? m->n : 1, sizeof(*entries));
     struct kk_key *keys = kk_xcalloc(m->n ? m->n : 1, sizeof(*keys));
     size_t n_keys = 0;
@@ -420,6 +423,7 @@ static void inbox_apply(struct agent_ctx *a, const char *name, const struct kk_m
         keys[n_keys++] = key;
         e->result = write_spec(a, m->docs[i], &key, name, &err);
         if (e->result == RES_FAILED) {
+            failed++;
             e->error = kk_xstrdup(err->message);
             kk_log_warn("inbox %s: %s: %s", name, e->key, err->message);
             kk_error_freep(&err);
@@ -433,12 +437,15 @@ static void inbox_apply(struct agent_ctx *a, const char *name, const struct kk_m
         }
     }
     prune(a, name, keys, n_keys);
-    if (write_report(a, name, digest, true, NULL, entries, m->n, &err) < 0)
+    if (write_report(a, name, digest, true, NULL, entries, m->n, &err) < 0) {
+        failed++;
         kk_log_warn("inbox %s: %s", name, err->message);
+    }
     for (size_t i = 0; i < m->n; i++)
         free(entries[i].error);
     free(entries);
     free(keys);
+    return failed;
 }
 
 int agent_reconcile_inbox(struct agent_ctx *a, const char *name)
@@ -468,6 +475,7 @@ int agent_reconcile_inbox(struct agent_ctx *a, const char *name)
             kk_log_warn("inbox %s: %s", name, err->message);
         return KK_QUEUE_DONE;
     }
-    inbox_apply(a, name, m, digest);
-    return KK_QUEUE_DONE;
+    /* A write that failed is tried again with the queue's backoff, so the
+     * file is applied once space (or write access) is back. */
+    return inbox_apply(a, name, m, digest) ? KK_QUEUE_RETRY : KK_QUEUE_DONE;
 }

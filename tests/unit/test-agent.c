@@ -988,6 +988,34 @@ KT_CASE(status_replaced_by_a_link_or_dir_is_written_again)
     KT_ASSERT(rv == 0 && sv.st_size == 10);
 }
 
+/* A spec that could not be written (a full or read-only disk; here a file
+ * where the cell's directory goes) is retried with the queue's backoff and
+ * applied once the obstacle is gone; it was never retried. */
+KT_CASE(failed_apply_is_retried)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    _cleanup_free_ char *blocker = kk_xasprintf("%s/" CELL_KEY, w.state);
+    write_file(w.state, CELL_KEY, "not a directory\n");
+    _cleanup_free_ char *cell = web_cell("100");
+    write_file(w.inbox, "web.yaml", cell);
+    kk_agent_notify_inbox(w.agent, "web.yaml");
+    settle(&w);
+    bool retrying = kk_agent_is_pending(w.agent, "_inbox/web.yaml");
+    bool absent = !exists(&w, CELL_KEY "/cell.yaml");
+    unlink(blocker); /* space is back */
+    kk_agent_run_pending(w.agent, 200, true);
+    settle(&w);
+    bool applied = exists(&w, CELL_KEY "/cell.yaml");
+    _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, CELL_KEY);
+    world_free(&w);
+    KT_ASSERT(absent);
+    KT_ASSERT(retrying);
+    KT_ASSERT(applied);
+    KT_ASSERT(st && st->state == KK_STATE_READY);
+}
+
 KT_CASE(on_failure_backoff_then_limit)
 {
     _cleanup_error_ kk_error *err = NULL;

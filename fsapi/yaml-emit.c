@@ -35,6 +35,11 @@ static bool plain_safe(const char *s, size_t len)
     if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) &&
         (s[0] != '-' || len == 1 || s[1] == ' ' || looks_numeric(s)))
         return false;
+    /* "---" or "..." then a blank or the end: at the start of a line (a
+     * root-level key, a root scalar) a document marker, not text. */
+    if (len >= 3 && (strncmp(s, "---", 3) == 0 || strncmp(s, "...", 3) == 0) &&
+        (len == 3 || s[3] == ' '))
+        return false;
     for (size_t i = 0; i < KK_ARRAY_SIZE(special_words); i++)
         if (strcasecmp(s, special_words[i]) == 0)
             return false;

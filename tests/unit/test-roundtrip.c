@@ -7,6 +7,7 @@
 #include "fsapi/hash.h"
 #include "fsapi/manifest.h"
 #include "fsapi/status.h"
+#include "fsapi/yaml.h"
 #include "tests/lib/kktest.h"
 
 static const char *src_dir(void)
@@ -204,6 +205,37 @@ KT_CASE(long_keys_round_trip)
     KT_ASSERT_STREQ(kk_kvs_get(&back->meta.labels, key), "v");
     KT_ASSERT_STREQ(kk_kvs_get(&back->meta.labels, "short"), "w");
     KT_ASSERT(kk_model_equal(r, back));
+}
+
+/* A root-level key that starts like a document marker ("--- .", found by
+ * tests/fuzz) was written plain at column 0 and read back as "---". */
+KT_CASE(document_marker_like_keys_round_trip)
+{
+    static const char *const docs[] = {
+            "{b: [1], --- . e: x}\n",
+            "{... y: 1, ---: 2, ...: 3}\n",
+    };
+    for (size_t d = 0; d < KK_ARRAY_SIZE(docs); d++) {
+        _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+        _cleanup_(kk_ytree_freep) struct kk_ytree *t = NULL;
+        KT_ASSERT(kk_yaml_parse("in", docs[d], strlen(docs[d]), &t, &diags) == 0);
+        for (size_t i = 0; i < t->nall; i++) /* text, as the model's strings are */
+            if (t->all[i]->type == KK_YSCALAR)
+                t->all[i]->str = true;
+        _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
+        kk_yaml_emit(t->docs[0].root, &out);
+        _cleanup_(kk_ytree_freep) struct kk_ytree *back = NULL;
+        KT_ASSERT_MSG(kk_yaml_parse("out", kk_buf_str(&out), out.len, &back, &diags) == 0,
+                      "does not reload:\n%s", kk_buf_str(&out));
+        KT_ASSERT_EQ(back->ndocs, 1);
+        const struct kk_ynode *root = back->docs[0].root;
+        KT_ASSERT_EQ(root->n, t->docs[0].root->n);
+        for (size_t i = 0; i < root->n; i += 2)
+            KT_ASSERT_MSG(root->items[i]->len == t->docs[0].root->items[i]->len &&
+                                  memcmp(root->items[i]->value, t->docs[0].root->items[i]->value,
+                                         root->items[i]->len) == 0,
+                          "key %zu changed:\n%s", i / 2, kk_buf_str(&out));
+    }
 }
 
 KT_CASE(invalid_utf8_still_emits_loadable_yaml)

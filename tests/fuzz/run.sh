@@ -9,7 +9,10 @@
 # A crash, sanitizer report, leak, timeout or OOM fails the run at once,
 # naming the harness, its log and the reproducer. FUZZ_JOBS=N runs N
 # harnesses at a time (default 1); FUZZ_KEEP_GOING=1 runs every harness
-# and fails at the end instead. At the end one line per harness:
+# and fails at the end instead. FUZZ_SEED=N fixes libFuzzer's random seed:
+# CI uses one, so that the same code explores the same inputs and a red
+# run means a regression, not a lucky draw (exploratory runs leave it
+# unset and draw a new seed each time). At the end one line per harness:
 # executions, exec/s, coverage (cov: edges, ft: features), corpus size.
 set -u
 
@@ -45,8 +48,10 @@ run_one() {
     # what earlier runs found stays a regression input (read first, never written)
     crashes=
     [ -d "$here/crashes/$name" ] && crashes=$here/crashes/$name
+    seed_opt=
+    [ -n "${FUZZ_SEED:-}" ] && seed_opt=-seed=$FUZZ_SEED
     "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$art/" $dict \
+        -print_final_stats=1 -artifact_prefix="$art/" $dict $seed_opt \
         "$work" "$seed" $crashes >"$bindir/logs/$name.log" 2>&1
 }
 

@@ -501,13 +501,19 @@ static char *web_cell(const char *sleep)
 
 #define CELL_KEY "default/default/default/web"
 
+/* An inbox file written, noticed and reconciled. */
+static void drop(struct world *w, const char *name, const char *text)
+{
+    write_file(w->inbox, name, text);
+    kk_agent_notify_inbox(w->agent, name);
+    settle(w);
+}
+
 /* The web cell (app + side) dropped into the inbox and reconciled. */
 static void web_up(struct world *w)
 {
     _cleanup_free_ char *cell = web_cell("100");
-    write_file(w->inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w->agent, "web.yaml");
-    settle(w);
+    drop(w, "web.yaml", cell);
 }
 
 /* ---- cases -------------------------------------------------------------- */
@@ -577,9 +583,7 @@ KT_CASE(container_change_recreates_only_it)
     _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, CELL_KEY);
     kk_buf_reset(&w.ctd.log);
     _cleanup_free_ char *cell2 = web_cell("200");
-    write_file(w.inbox, "web.yaml", cell2);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    drop(&w, "web.yaml", cell2);
     _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, CELL_KEY);
     _cleanup_free_ char *log = kk_xstrdup(kk_buf_str(&w.ctd.log));
     world_free(&w);
@@ -597,19 +601,15 @@ KT_CASE(waiting_for_parent_then_converge)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    write_file(w.inbox, "cell.yaml",
-               "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: c1\nspec:\n  spaceId: s1\n"
-               "  containers:\n    - id: a\n      image: busybox\n      command: sh\n");
-    kk_agent_notify_inbox(w.agent, "cell.yaml");
-    settle(&w);
+    drop(&w, "cell.yaml",
+         "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: c1\nspec:\n  spaceId: s1\n"
+         "  containers:\n    - id: a\n      image: busybox\n      command: sh\n");
     _cleanup_(kk_status_freep) struct kk_status *st1 = load_status(&w, "default/s1/default/c1");
     size_t created_before = w.ctd.n;
-    write_file(w.inbox, "space.yaml",
-               "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: s1\n---\n"
-               "apiVersion: v1beta1\nkind: Stack\nmetadata:\n  name: default\nspec:\n"
-               "  spaceId: s1\n");
-    kk_agent_notify_inbox(w.agent, "space.yaml");
-    settle(&w);
+    drop(&w, "space.yaml",
+         "apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: s1\n---\n"
+         "apiVersion: v1beta1\nkind: Stack\nmetadata:\n  name: default\nspec:\n"
+         "  spaceId: s1\n");
     _cleanup_(kk_status_freep) struct kk_status *st2 = load_status(&w, "default/s1/default/c1");
     world_free(&w);
     KT_ASSERT(st1 != NULL);
@@ -655,11 +655,9 @@ KT_CASE(invalid_inbox_file_changes_nothing)
     KT_ASSERT_OK(world_init(&w, &err), &err);
     web_up(&w);
     unsigned before = w.ctd.mutations;
-    write_file(w.inbox, "web.yaml",
-               "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: web\nspec:\n"
-               "  containers:\n    - id: app\n      image: \"\"\n      bogus: 1\n");
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    drop(&w, "web.yaml",
+         "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: web\nspec:\n"
+         "  containers:\n    - id: app\n      image: \"\"\n      bogus: 1\n");
     unsigned after = w.ctd.mutations;
     _cleanup_free_ char *rpath = kk_xasprintf("%s/_inbox/web.yaml.status.yaml", w.state);
     _cleanup_buf_ struct kk_buf report = KK_BUF_INIT;
@@ -927,12 +925,10 @@ KT_CASE(realm_with_password_is_root_only)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    write_file(w.inbox, "realm.yaml",
-               "apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: priv\nspec:\n"
-               "  registryCredentials:\n    - serverAddress: reg.example:5000\n"
-               "      username: u\n      password: s3cr3t-pw\n");
-    kk_agent_notify_inbox(w.agent, "realm.yaml");
-    settle(&w);
+    drop(&w, "realm.yaml",
+         "apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: priv\nspec:\n"
+         "  registryCredentials:\n    - serverAddress: reg.example:5000\n"
+         "      username: u\n      password: s3cr3t-pw\n");
     _cleanup_free_ char *spec = kk_xasprintf("%s/priv/realm.yaml", w.state);
     struct stat first, again;
     int r1 = stat(spec, &first);
@@ -999,9 +995,7 @@ KT_CASE(failed_apply_is_retried)
     _cleanup_free_ char *blocker = kk_xasprintf("%s/" CELL_KEY, w.state);
     write_file(w.state, CELL_KEY, "not a directory\n");
     _cleanup_free_ char *cell = web_cell("100");
-    write_file(w.inbox, "web.yaml", cell);
-    kk_agent_notify_inbox(w.agent, "web.yaml");
-    settle(&w);
+    drop(&w, "web.yaml", cell);
     bool retrying = kk_agent_is_pending(w.agent, "_inbox/web.yaml");
     bool absent = !exists(&w, CELL_KEY "/cell.yaml");
     unlink(blocker); /* space is back */
@@ -1021,12 +1015,10 @@ KT_CASE(on_failure_backoff_then_limit)
     _cleanup_error_ kk_error *err = NULL;
     struct world w;
     KT_ASSERT_OK(world_init(&w, &err), &err);
-    write_file(w.inbox, "job.yaml",
-               "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: job\nspec:\n  containers:\n"
-               "    - id: j\n      image: busybox\n      command: \"false\"\n"
-               "      restartPolicy: on-failure\n      restartMaxRetries: 1\n");
-    kk_agent_notify_inbox(w.agent, "job.yaml");
-    settle(&w);
+    drop(&w, "job.yaml",
+         "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: job\nspec:\n  containers:\n"
+         "    - id: j\n      image: busybox\n      command: \"false\"\n"
+         "      restartPolicy: on-failure\n      restartMaxRetries: 1\n");
     struct fake_ctr *c = fake_find(&w.ctd, "kukeon-default", "default_default_job_j");
     KT_ASSERT(c != NULL);
     uint32_t pid1 = c->pid;

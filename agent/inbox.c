@@ -322,7 +322,19 @@ static void prune(struct agent_ctx *a, const char *name, const struct kk_key *ke
  * most KK_YAML_MAX_INPUT bytes. */
 static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out, kk_error **err)
 {
-    _cleanup_close_ int fd = openat(inboxfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    /* The report of an inbox file is world-readable and may quote it: a
+     * symlink (a synced git tree can bring one) is followed only to a file
+     * everyone may read anyway, never to a root-only one. A regular file in
+     * the inbox was put there by whoever may write it, and may be 0600.
+     * Decided on the descriptor that is read, so swapping the name between
+     * a check and the read cannot get a private file through. */
+    const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    bool via_link = false;
+    _cleanup_close_ int fd = openat(inboxfd, name, flags | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP) {
+        via_link = true;
+        fd = openat(inboxfd, name, flags);
+    }
     if (fd < 0)
         return kk_error_errno(err, "open %s", name);
     struct stat sb;
@@ -330,13 +342,7 @@ static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out, kk
         return kk_error_errno(err, "stat %s", name);
     if (!S_ISREG(sb.st_mode))
         return kk_error_set(err, KK_E_INVALID, "%s: not a regular file", name);
-    /* The report of an inbox file is world-readable and may quote it: a
-     * symlink (a synced git tree can bring one) is followed only to a file
-     * everyone may read anyway, never to a root-only one. A regular file in
-     * the inbox was put there by whoever may write it, and may be 0600. */
-    struct stat lsb;
-    if (!(sb.st_mode & S_IROTH) && fstatat(inboxfd, name, &lsb, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISLNK(lsb.st_mode))
+    if (via_link && !(sb.st_mode & S_IROTH))
         return kk_error_set(err, KK_E_INVALID,
                             "%s: a symlink to a file that is not world-readable: refused "
                             "(copy the file into the inbox instead)",

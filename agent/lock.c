@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsapi/cleanup.h"
@@ -14,7 +15,9 @@
 /* Locks path (created 0644) and writes our pid into it. */
 static int lock_one(const char *path, const char *what, const char *value, int *out, kk_error **err)
 {
-    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* 0600: flock needs no write access, so a readable lock file would let
+     * any user hold it and keep the agent from starting. */
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return kk_error_errno(err, "lock %s", path);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -52,8 +55,18 @@ int agent_locks_take(const struct kk_agent_config *cfg, const char *lock_dir,
 {
     struct agent_locks l = {.n = 0};
     _cleanup_free_ char *agent_dir = kk_xasprintf("%s/" KK_TREE_AGENT_DIRNAME, cfg->state);
-    if (kk_fs_mkdir_p_abs(agent_dir, 0755, err) < 0 || kk_fs_mkdir_p_abs(lock_dir, 0755, err) < 0)
+    if (kk_fs_mkdir_p_abs(agent_dir, 0755, err) < 0 || kk_fs_mkdir_p_abs(lock_dir, 0700, err) < 0)
         return -1;
+    /* The lock directory may sit in a world-writable /run/lock: one that
+     * someone else made (or a symlink they planted) is not ours to trust. */
+    struct stat st;
+    if (lstat(lock_dir, &st) < 0)
+        return kk_error_errno(err, "lock directory %s", lock_dir);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+        return kk_error_set(err, KK_E_PERMISSION,
+                            "lock directory %s is not a directory of ours that only we may "
+                            "write: remove it and start again",
+                            lock_dir);
     const struct {
         const char *kind, *what, *value;
     } names[AGENT_LOCKS_MAX] = {

@@ -17,5 +17,10 @@ const struct kuke_command kuke_commands[] = {
         {"validate", "check manifests offline (file:line:col: errors)", kuke_cmd_validate},
         {"image", "load, list and remove images in containerd", kuke_cmd_image},
         {"doctor", "check this host for kukeond and say what to fix", kuke_cmd_doctor},
+        {"describe", "show a resource's spec summary, status and recent events", kuke_cmd_describe},
+        {"events", "print (or -w follow) the agent's events for resources", kuke_cmd_events},
+        {"exec", "run a command in a running container", kuke_cmd_exec},
+        {"attach", "attach the terminal to an attachable container", kuke_cmd_attach},
+        {"run", "create (or start) a cell and attach to it", kuke_cmd_run},
         {NULL, NULL, NULL},
 };

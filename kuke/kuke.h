@@ -22,6 +22,11 @@ int kuke_cmd_ctl(int argc, char **argv);
 int kuke_cmd_logs(int argc, char **argv);
 int kuke_cmd_image(int argc, char **argv);
 int kuke_cmd_doctor(int argc, char **argv);
+int kuke_cmd_describe(int argc, char **argv); /* cmd-describe.c */
+int kuke_cmd_events(int argc, char **argv);   /* cmd-events.c */
+int kuke_cmd_exec(int argc, char **argv);     /* cmd-exec.c */
+int kuke_cmd_attach(int argc, char **argv);   /* cmd-attach.c */
+int kuke_cmd_run(int argc, char **argv);      /* cmd-run.c */
 /* kuke image pull (cmd-pull.c), with options of its own; argv[0] is "pull". */
 int kuke_image_pull(int argc, char **argv);
 

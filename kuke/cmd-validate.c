@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kuke/common.h"
 #include "kuke/kuke.h"
 #include "fsapi/manifest.h"
 
@@ -52,8 +53,8 @@ int kuke_cmd_validate(int argc, char **argv)
     };
     bool quiet = false;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, "+:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'q':
             quiet = true;
@@ -62,14 +63,11 @@ int kuke_cmd_validate(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return kuke_bad_option("validate", NULL, c, argv);
         }
     }
-    if (optind >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    if (optind >= argc)
+        return kuke_usage_error("validate", "kuke validate web.yaml", "no file given");
     int status = 0;
     for (int i = optind; i < argc; i++)
         status |= validate_one(argv[i], quiet);

@@ -1,5 +1,6 @@
 #include "kuke/common.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,57 @@ int kuke_fail(const char *verb, const kk_error *err)
 {
     fprintf(stderr, "kuke %s: %s\n", verb, err ? err->message : "unknown error");
     return 1;
+}
+
+int kuke_usage_error(const char *verb, const char *try_, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kuke %s: ", verb);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (try_)
+        fprintf(stderr, "; try '%s' or 'kuke %s --help'\n", try_, verb);
+    else
+        fprintf(stderr, "; try 'kuke %s --help'\n", verb);
+    return 2;
+}
+
+/* Whether getopt_long's error was about a short option inside argv[optind]
+ * (a cluster such as "-xq" whose scan has not moved past it): else it was
+ * about the element just passed, argv[optind - 1]. */
+static bool short_in_cluster(char **argv)
+{
+    const char *cur = argv[optind];
+    return optopt > 0 && optopt < 0x80 && cur && cur[0] == '-' && cur[1] && cur[1] != '-' &&
+           strchr(cur + 1, optopt);
+}
+
+int kuke_bad_option(const char *verb, const char *try_, int c, char **argv)
+{
+    /* getopt_long names its long options only through argv: optopt is 0
+     * for an unknown one, the option's value for one missing or refusing a
+     * value. A short one is named by optopt. */
+    const char *last = optind > 0 ? argv[optind - 1] : NULL;
+    if (last && strncmp(last, "--", 2) == 0 && !short_in_cluster(argv)) {
+        int len = (int)strcspn(last, "=");
+        if (optopt == 0)
+            return kuke_usage_error(verb, try_, "unknown option '%.*s'", len, last);
+        if (last[len] == '=')
+            return kuke_usage_error(verb, try_, "option '%.*s' takes no value", len, last);
+        return kuke_usage_error(verb, try_, "option '%s' needs a value", last);
+    }
+    if (optopt <= 0 || optopt >= 0x80)
+        return kuke_usage_error(verb, try_, "unknown option '%s'", last ? last : "?");
+    if (c == ':')
+        return kuke_usage_error(verb, try_, "option '-%c' needs a value", optopt);
+    return kuke_usage_error(verb, try_, "unknown option '-%c'", optopt);
+}
+
+void kuke_getopt_reset(void)
+{
+    optind = 1;
+    opterr = 0;
 }
 
 const char *kuke_kind_word(enum kk_kind kind)

@@ -99,4 +99,28 @@ double kuke_elapsed_ms(int64_t t0_ns);
 /* Prints err on stderr as "kuke VERB: message" and returns 1. */
 int kuke_fail(const char *verb, const kk_error *err);
 
+/* Usage errors, one style for every verb (docs/kuke.1, EXIT STATUS):
+ *
+ *     kuke VERB: WHAT IS WRONG; try 'EXAMPLE' or 'kuke VERB --help'
+ *
+ * on stderr; returns 2, the usage exit code, so a verb writes
+ * `return kuke_usage_error(...)`. verb is what follows "kuke" ("stop",
+ * "image load"); try_ is a whole corrected command line ("kuke stop cell
+ * web") or NULL for the --help hint alone. */
+int kuke_usage_error(const char *verb, const char *try_, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Reports what getopt_long refused, through kuke_usage_error: an unknown
+ * option ("unknown option '--bogus'") or one missing its value ("option
+ * '--timeout' needs a value"). c is what getopt_long returned ('?' or ':').
+ * For getopt to stay quiet and to tell the two apart, set opterr = 0 (see
+ * kuke_getopt_reset) and start the short option string with ':' (after
+ * '+' if there is one): ":f:h", "+:qh". Returns 2. */
+int kuke_bad_option(const char *verb, const char *try_, int c, char **argv);
+
+/* Before a verb's getopt_long loop: restarts the scan (optind = 1) and
+ * silences getopt's own messages (opterr = 0), which kuke_bad_option
+ * replaces. */
+void kuke_getopt_reset(void);
+
 #endif

@@ -46,7 +46,7 @@ void kk_metrics_count(uint64_t counts[KK_KIND_COUNT][KK_METRICS_NSTATES], enum k
     /* No status written yet: the agent has not acted, which is Pending. */
     if (state == KK_STATE_NONE)
         state = KK_STATE_PENDING;
-    if (state < KK_STATE_PENDING || state > KK_STATE_UNKNOWN)
+    if (state < KK_STATE_PENDING || state > KK_STATE_LAST)
         return;
     counts[kind][state - 1]++;
 }
@@ -139,7 +139,7 @@ void kk_metrics_render_values(const struct kk_metrics_values *v, struct kk_buf *
 
     header(out, "kukeon_resources", "gauge", "Resources in the state tree by kind and state.");
     for (int k = 0; k < KK_KIND_COUNT; k++)
-        for (int st = KK_STATE_PENDING; st <= KK_STATE_UNKNOWN; st++)
+        for (int st = KK_STATE_PENDING; st <= KK_STATE_LAST; st++)
             kk_buf_printf(out, "kukeon_resources{kind=\"%s\",state=\"%s\"} %llu\n",
                           kk_kind_name((enum kk_kind)k), kk_state_name((enum kk_state)st),
                           (unsigned long long)v->resources[k][st - 1]);

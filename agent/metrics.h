@@ -57,7 +57,7 @@
     }
 #define KK_METRICS_NBUCKETS 14
 /* States counted per kind: enum kk_state without KK_STATE_NONE. */
-#define KK_METRICS_NSTATES KK_STATE_UNKNOWN
+#define KK_METRICS_NSTATES KK_STATE_LAST
 
 /* The numbers, without the lock: what one render shows. */
 struct kk_metrics_values {
@@ -82,7 +82,7 @@ void kk_metrics_init(struct kk_metrics *m, time_t start_time);
 void kk_metrics_destroy(struct kk_metrics *m);
 
 /* Replaces every resource count at once (a snapshot of one status pass):
- * counts[kind][state - 1] for state in KK_STATE_PENDING..KK_STATE_UNKNOWN. */
+ * counts[kind][state - 1] for state in KK_STATE_PENDING..KK_STATE_LAST. */
 void kk_metrics_set_resources(struct kk_metrics *m,
                               const uint64_t counts[KK_KIND_COUNT][KK_METRICS_NSTATES]);
 /* Adds one resource to a counts array (a helper for building the snapshot);

@@ -165,14 +165,14 @@ static void fmt_time(int64_t ns, char out[40])
 int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
 {
     static const char *levels[] = {"realms", "spaces", "stacks", "cells"};
-    unsigned counts[4][KK_STATE_UNKNOWN + 1] = {{0}};
+    unsigned counts[4][KK_STATE_LAST + 1] = {{0}};
     uint64_t prom[KK_KIND_COUNT][KK_METRICS_NSTATES] = {{0}};
     pthread_mutex_lock(&a->lock);
     for (struct res_mem *m = a->mems; m; m = m->next) {
         struct kk_key k;
         _cleanup_error_ kk_error *e = NULL;
         if (kk_key_parse(&k, m->key, &e) < 0 || k.level < 1 || k.level > 4 ||
-            m->state <= KK_STATE_NONE || m->state > KK_STATE_UNKNOWN)
+            m->state <= KK_STATE_NONE || m->state > KK_STATE_LAST)
             continue;
         counts[k.level - 1][m->state]++;
         kk_metrics_count(prom, (enum kk_kind)(k.level - 1), m->state);
@@ -205,7 +205,7 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
     for (int l = 0; l < 4; l++) {
         struct kk_ynode *m = kk_ytree_map(t);
         kk_ynode_set(t, res, levels[l], m);
-        for (int s = KK_STATE_PENDING; s <= KK_STATE_UNKNOWN; s++)
+        for (int s = KK_STATE_PENDING; s <= KK_STATE_LAST; s++)
             if (counts[l][s])
                 set_num(t, m, kk_state_name(s), counts[l][s]);
     }

@@ -3,8 +3,9 @@
 #include <stddef.h>
 #include <string.h>
 
-static const char *const state_names[] = {"",        "Pending", "Ready",   "Stopped", "Paused",
-                                          "Pausing", "Failed",  "Unknown", NULL};
+static const char *const state_names[] = {"",         "Pending",     "Ready",  "Stopped",
+                                          "Paused",   "Pausing",     "Failed", "Unknown",
+                                          "Stopping", "Terminating", NULL};
 
 const char *kk_state_name(enum kk_state state)
 {
@@ -47,6 +48,8 @@ static const struct kk_field container_status_fields[] = {
         FIELD("finishedAt", KK_F_TIME, CS, finished_at),
         FIELD("logPath", KK_F_STR, CS, log_path),
         FIELD("observedGeneration", KK_F_STR, CS, observed_generation),
+        FIELD("deadline", KK_F_TIME, CS, deadline),
+        FIELD("nextRetryAt", KK_F_TIME, CS, next_retry_at),
 };
 #undef CS
 static const struct kk_schema container_status_schema =
@@ -76,6 +79,7 @@ static const struct kk_field status_fields[] = {
         FIELD("subnet", KK_F_STR, S, subnet),
         FIELD("bridge", KK_F_STR, S, bridge),
         FIELD("ip", KK_F_STR, S, ip),
+        FIELD("deadline", KK_F_TIME, S, deadline),
         {.name = "lastControl",
          .type = KK_F_OBJ,
          .off = offsetof(S, last_control),

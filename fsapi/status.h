@@ -41,7 +41,13 @@ enum kk_state {
     KK_STATE_PAUSING,
     KK_STATE_FAILED,
     KK_STATE_UNKNOWN,
+    /* Transitions the agent writes at once, before the work that takes
+     * time (a stop timeout, a teardown); `deadline` says until when. */
+    KK_STATE_STOPPING,    /* a stop or restart is under way */
+    KK_STATE_TERMINATING, /* the spec was removed; the resource is being deleted */
 };
+/* The last state: loops over every state end here (not at UNKNOWN). */
+#define KK_STATE_LAST KK_STATE_TERMINATING
 
 /* "Pending", ...; "" for KK_STATE_NONE. kk_state_parse: -1 if unknown. */
 const char *kk_state_name(enum kk_state state);
@@ -67,6 +73,8 @@ struct kk_container_status {
     int64_t started_at, finished_at;
     char *log_path;
     char *observed_generation; /* kk_model_container_hash of what runs */
+    int64_t deadline;          /* Stopping: when SIGKILL goes out (0: none) */
+    int64_t next_retry_at;     /* nextRetryAt: a backoff's next attempt (0: none) */
 };
 
 struct kk_status {
@@ -84,6 +92,8 @@ struct kk_status {
     char *subnet;     /* Space: the subnet in use */
     char *bridge;     /* Space: the bridge interface */
     char *ip;         /* Cell: its address */
+    int64_t deadline; /* Stopping / Terminating: when the stop timeout expires
+                         (SIGKILL goes out); 0: none */
     struct kk_last_control last_control;
     struct kk_container_status *containers;
     size_t n_containers;

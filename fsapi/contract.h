@@ -46,7 +46,7 @@
 #define KK_DEFAULT_MANIFESTS_DIR      "/etc/kukeon/manifests"
 #define KK_DEFAULT_CONTAINERD_ADDRESS "/run/containerd/containerd.sock"
 #define KK_DEFAULT_RUN_DIR            "/run/kukeon"
-#define KK_DEFAULT_SUBNET_POOL        "10.88.0.0/16"
+#define KK_DEFAULT_SUBNET_POOL        "10.77.0.0/16"
 /* Host-global names: tests and second instances choose their own. */
 #define KK_DEFAULT_CGROUP_ROOT   "kukeon"
 #define KK_DEFAULT_BRIDGE_PREFIX "kkb"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fsapi/log.h"
+#include "runtime/net/hostnets.h"
 #include "runtime/net/ipam.h"
 #include "runtime/net/net.h"
 #include "runtime/net/netns.h"
@@ -73,11 +74,12 @@ static int space_ensure(struct kk_net *net, const struct kk_net_space_spec *spec
     if (host_nl_open(&nl, err) < 0)
         return kk_error_wrap(err, "space %s", key);
     /* A new subnet must not shadow a network the host already has (a LAN,
-     * another container engine's bridge); our own bridges are in IPAM. */
+     * another container engine's bridge, a VPN's route); our own bridges
+     * are in IPAM. */
     _cleanup_free_ struct kk_ipv4_net *host_nets = NULL;
     size_t n_host = 0;
     struct kk_ipv4_net subnet;
-    if (kk_rtnl_ipv4_networks(&nl, n->cfg.bridge_prefix, &host_nets, &n_host, err) < 0 ||
+    if (kk_hostnets_ipv4(&nl, n->cfg.bridge_prefix, &host_nets, &n_host, err) < 0 ||
         kk_ipam_space_ensure(&n->ipam, spec->realm, spec->space, spec->subnet, host_nets, n_host,
                              &subnet, err) < 0)
         return kk_error_wrap(err, "space %s", key);

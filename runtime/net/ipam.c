@@ -14,6 +14,7 @@
 #include "fsapi/buf.h"
 #include "fsapi/atomic.h"
 #include "fsapi/fsutil.h"
+#include "runtime/net/hostnets.h"
 #include "runtime/net/net.h"
 
 #define IPAM_SUFFIX     ".ipam"
@@ -566,4 +567,46 @@ int kk_ipam_owners(struct kk_ipam *ipam, const char *realm, const char *space, c
         v[i] = kk_xstrdup(s.allocs[i].owner);
     *out = v;
     return 0;
+}
+
+void kk_ipam_format_hostnet(const struct kk_hostnet *hn, char out[KK_IPAM_HOSTNET_STRLEN])
+{
+    char c[KK_NET_CIDRSTRLEN];
+    kk_ipam_format_cidr(&hn->net, c);
+    snprintf(out, KK_IPAM_HOSTNET_STRLEN, "%s (%s%s%s)", c, hn->route ? "route" : "address",
+             hn->dev[0] ? " on " : "", hn->dev);
+}
+
+size_t kk_ipam_overlaps(const struct kk_ipv4_net *pool, const struct kk_hostnet *nets, size_t n,
+                        kk_ipam_overlap_fn fn, void *ctx)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!net_overlap(pool, &nets[i].net))
+            continue;
+        hits++;
+        if (fn)
+            fn(ctx, pool, &nets[i]);
+    }
+    return hits;
+}
+
+int kk_ipam_host_overlaps_from(const struct kk_hostnets_source *src, const char *pool,
+                               const char *skip_prefix, kk_ipam_overlap_fn fn, void *ctx,
+                               kk_error **err)
+{
+    struct kk_ipv4_net p;
+    if (kk_ipam_parse_cidr(pool, POOL_LEN_MIN, POOL_SUBNET_LEN, &p, err) < 0)
+        return kk_error_wrap(err, "subnet pool");
+    _cleanup_free_ struct kk_hostnet *nets = NULL;
+    size_t n = 0;
+    if (src->list(src->ctx, skip_prefix, &nets, &n, err) < 0)
+        return -1;
+    return (int)kk_ipam_overlaps(&p, nets, n, fn, ctx);
+}
+
+int kk_ipam_host_overlaps(const char *pool, const char *skip_prefix, kk_ipam_overlap_fn fn,
+                          void *ctx, kk_error **err)
+{
+    return kk_ipam_host_overlaps_from(&kk_hostnets_netlink, pool, skip_prefix, fn, ctx, err);
 }

@@ -4,9 +4,9 @@
  *
  *     .lock                     flock()ed around every read-modify-write
  *     <realm>_<space>.ipam      one file per space, replaced atomically:
- *         subnet 10.88.3.0/24
- *         next 10.88.3.7
- *         alloc 10.88.3.2 main/web/app/api
+ *         subnet 10.77.3.0/24
+ *         next 10.77.3.7
+ *         alloc 10.77.3.2 main/web/app/api
  *
  * ('_' cannot occur in names, so the file name is unambiguous.)
  *
@@ -30,6 +30,7 @@
 #ifndef KUKEON_NET_IPAM_H
 #define KUKEON_NET_IPAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,7 +68,8 @@ void kk_ipam_close(struct kk_ipam *ipam);
  * space has none: `subnet` (CIDR, /16../30) or, if NULL, the lowest free
  * /24 of the pool. Free means: overlapping neither another space nor any of
  * the n_avoid networks in `avoid` (may be NULL: the host's own networks,
- * which the caller looks up); an explicit subnet that overlaps one is
+ * addresses and routes, which the caller looks up with kk_hostnets_ipv4,
+ * runtime/net/hostnets.h); an explicit subnet that overlaps one is
  * AlreadyExists. A space that has a subnet keeps it (avoid is not
  * consulted again); a different explicit one is FailedPrecondition. */
 int kk_ipam_space_ensure(struct kk_ipam *ipam, const char *realm, const char *space,
@@ -92,5 +94,42 @@ int kk_ipam_release(struct kk_ipam *ipam, const char *realm, const char *space, 
  * the caller frees with kk_strv_free (empty if the space is unknown). */
 int kk_ipam_owners(struct kk_ipam *ipam, const char *realm, const char *space, char ***out,
                    kk_error **err);
+
+/* ---- the pool against the host's own networks ---------------------------- */
+
+/* A network the host already uses (runtime/net/hostnets.h): an address's
+ * network, or a route's destination, and the link it is on. */
+struct kk_hostnet {
+    struct kk_ipv4_net net;
+    bool route;   /* a route (else an address) */
+    char dev[16]; /* the link's name (IFNAMSIZ), "" if none (a blackhole) */
+};
+
+/* "10.88.0.0/16 (address on cni-podman0)" into out. */
+#define KK_IPAM_HOSTNET_STRLEN 64
+void kk_ipam_format_hostnet(const struct kk_hostnet *hn, char out[KK_IPAM_HOSTNET_STRLEN]);
+
+/* Called once for each host network that overlaps the pool. */
+typedef void (*kk_ipam_overlap_fn)(void *ctx, const struct kk_ipv4_net *pool,
+                                   const struct kk_hostnet *hn);
+
+/* Pure: calls fn (may be NULL) for each of the n networks that overlaps
+ * pool, and returns how many did. */
+size_t kk_ipam_overlaps(const struct kk_ipv4_net *pool, const struct kk_hostnet *nets, size_t n,
+                        kk_ipam_overlap_fn fn, void *ctx);
+
+struct kk_hostnets_source;
+/* The host's networks (from src; skip_prefix: our bridge prefix, whose
+ * subnets are ours) that overlap pool, a CIDR as kk_ipam_open takes it:
+ * returns their count (>= 0) after calling fn for each, or -1. Space
+ * subnets are never taken from such a network (kk_ipam_space_ensure skips
+ * it), but an operator wants to know: the agent logs a warning at start,
+ * and `kuke doctor` reports it. Reads only. */
+int kk_ipam_host_overlaps_from(const struct kk_hostnets_source *src, const char *pool,
+                               const char *skip_prefix, kk_ipam_overlap_fn fn, void *ctx,
+                               kk_error **err);
+/* The same for the calling thread's network namespace (rtnetlink). */
+int kk_ipam_host_overlaps(const char *pool, const char *skip_prefix, kk_ipam_overlap_fn fn,
+                          void *ctx, kk_error **err);
 
 #endif

@@ -66,7 +66,7 @@ struct kk_net_config {
 #define KK_NET_CONFIG_DEFAULT                                                                      \
     {                                                                                              \
         .bridge_prefix = "kkb", .veth_prefix = "kkv", .netns_dir = "/run/kukeon/netns",            \
-        .state_dir = "/var/lib/kukeon/net", .subnet_pool = "10.88.0.0/16",                         \
+        .state_dir = "/var/lib/kukeon/net", .subnet_pool = "10.77.0.0/16",                         \
     }
 
 struct kk_net_space_spec {

@@ -52,7 +52,9 @@ static void stop(const struct agent_cell_in *in, enum agent_cell_task task,
     if (task == AGENT_CELL_TASK_PAUSED)
         push(d, AGENT_CELL_RESUME_TO_KILL);
     push(d, AGENT_CELL_KILL);
-    set(d, KK_STATE_READY, "Stopping", NULL);
+    set(d, KK_STATE_STOPPING, "StopRequested", NULL);
+    /* Wall time of the SIGKILL, for status readers (kuke stop --wait). */
+    d->deadline_ns = in->now_ns + (d->stop_sent_ms + timeout_ms - in->now_ms) * 1000000;
     d->retry_ms = d->signal == SIGKILL ? KILL_RETRY_MS : in->stop_timeout_s * 1000 + 100;
 }
 
@@ -67,7 +69,7 @@ static void runs(const struct agent_cell_in *in, enum agent_cell_task task, bool
         d->started_at = d->mem.started_at;
     }
     if (follows_root_down(in)) {
-        set(d, KK_STATE_READY, "Stopping", "the root container exited");
+        set(d, KK_STATE_STOPPING, "RootExited", "the root container exited");
         d->retry_ms = ROOT_DOWN_RETRY_MS;
         return;
     }
@@ -137,8 +139,9 @@ static void apply_policy(const struct agent_cell_in *in, struct agent_cell_decis
         unsigned left = (unsigned)(d->mem.backoff_until_ms - in->now_ms);
         snprintf(d->text, sizeof(d->text), "exited with code %u%s; restarting in %u ms",
                  in->exit_code, why, left);
-        set(d, KK_STATE_PENDING, "BackOff", NULL);
+        set(d, KK_STATE_PENDING, "CrashLoopBackOff", NULL);
         d->retry_ms = left ? left : 1; /* 0: a wait of 2^32 ms, truncated */
+        d->next_retry_ns = in->now_ns + (int64_t)d->retry_ms * 1000000;
         return;
     }
     d->mem.backoff_until_ms = 0;

@@ -34,13 +34,16 @@
  *   stopped   yes         -            -            Stopped RootExited
  *   stopped   no          yes          -            DELETE_TASK, Stopped StoppedByUser
  *   stopped   no          no           -            the restart policy: final
- *                                                   state, or Pending BackOff
+ *                                                   state, or Pending
+ *                                                   CrashLoopBackOff (nextRetryAt)
  *                                                   until the backoff ends, then
  *                                                   RECORD_RESTART, START_NEW
- *   running   yes         -            -            Ready Stopping (look again in 1 s)
+ *   running   yes         -            -            Stopping RootExited (look again
+ *                                                   in 1 s)
  *   running   no          yes          -            [RESUME_TO_KILL,] KILL TERM, KILL
- *                                                   after the stop timeout; Ready
- *                                                   Stopping
+ *                                                   after the stop timeout; Stopping
+ *                                                   StopRequested (deadline: when
+ *                                                   the KILL goes out)
  *   running   no          no           yes          PAUSE if not paused; Paused
  *                                                   PausedByUser
  *   running   no          no           no           RESUME if paused; Ready
@@ -135,6 +138,8 @@ struct agent_cell_decision {
     uint32_t pid;
     int64_t exit_code; /* KK_UNSET: has not exited */
     int64_t started_at, finished_at;
+    int64_t deadline_ns;   /* Stopping StopRequested: wall time of the SIGKILL */
+    int64_t next_retry_ns; /* CrashLoopBackOff: wall time of the restart */
 
     /* What follows. */
     unsigned retry_ms; /* > 0: reconcile again within that */

@@ -117,6 +117,7 @@ struct want {
     char message[128]; /* "" none */
     uint32_t pid;
     int64_t exit_code, started_at, finished_at;
+    int64_t deadline_ns, next_retry_ns;
     unsigned retry_ms;
     bool failed;
     struct agent_cell_mem mem;
@@ -151,7 +152,7 @@ static void want_running(const struct combo *k, const struct agent_cell_in *in, 
         w->started_at = w->mem.started_at;
     }
     if (k->root_down && !k->root) {
-        cond(w, KK_STATE_READY, "Stopping", "the root container exited");
+        cond(w, KK_STATE_STOPPING, "RootExited", "the root container exited");
         w->retry_ms = 1000;
     } else if (k->stopped) {
         if (!w->stop_sent_ms)
@@ -161,7 +162,8 @@ static void want_running(const struct combo *k, const struct agent_cell_in *in, 
         if (is_paused)
             add(w, AGENT_CELL_RESUME_TO_KILL);
         add(w, AGENT_CELL_KILL);
-        cond(w, KK_STATE_READY, "Stopping", NULL);
+        cond(w, KK_STATE_STOPPING, "StopRequested", NULL);
+        w->deadline_ns = NOW_NS + (w->stop_sent_ms + TIMEOUT_S * 1000 - NOW_MS) * 1000000;
         w->retry_ms = late ? 1000 : TIMEOUT_S * 1000 + 100;
     } else if (k->paused) {
         if (!is_paused)
@@ -244,8 +246,9 @@ static void want_exited(const struct combo *k, const struct agent_cell_in *in, s
     if (k->backoff != B_ELAPSED) {
         unsigned left = k->backoff == B_NONE ? delay : 500;
         snprintf(msg, sizeof(msg), "exited with code %u%s; restarting in %u ms", code, why, left);
-        cond(w, KK_STATE_PENDING, "BackOff", msg);
+        cond(w, KK_STATE_PENDING, "CrashLoopBackOff", msg);
         w->retry_ms = left;
+        w->next_retry_ns = NOW_NS + (int64_t)left * 1000000;
         return;
     }
     w->mem.backoff_until_ms = 0;
@@ -352,6 +355,8 @@ static bool matches(const char *what, const struct agent_cell_decision *d, const
     CHECK(d->exit_code == w->exit_code);
     CHECK(d->started_at == w->started_at);
     CHECK(d->finished_at == w->finished_at);
+    CHECK(d->deadline_ns == w->deadline_ns);
+    CHECK(d->next_retry_ns == w->next_retry_ns);
     CHECK(d->retry_ms == w->retry_ms);
     CHECK(d->failed == w->failed);
     CHECK(mem_eq(&d->mem, &w->mem));
@@ -372,7 +377,8 @@ static bool same_decision(const struct agent_cell_decision *a, const struct agen
     return a->signal == b->signal && a->state == b->state && streq_or_null(a->reason, b->reason) &&
            streq_or_null(agent_cell_message(a), agent_cell_message(b)) && a->pid == b->pid &&
            a->exit_code == b->exit_code && a->started_at == b->started_at &&
-           a->finished_at == b->finished_at && a->retry_ms == b->retry_ms &&
+           a->finished_at == b->finished_at && a->deadline_ns == b->deadline_ns &&
+           a->next_retry_ns == b->next_retry_ns && a->retry_ms == b->retry_ms &&
            a->failed == b->failed && mem_eq(&a->mem, &b->mem) &&
            a->stop_sent_ms == b->stop_sent_ms && a->vanished_pid == b->vanished_pid &&
            a->restart_scheduled == b->restart_scheduled &&
@@ -405,8 +411,14 @@ static bool invariants(const char *what, const struct combo *k, const struct age
     CHECK(d->failed == (in->exists && in->task == AGENT_CELL_TASK_ERROR));
     /* A retry is asked for exactly while waiting: a backoff or a stop. */
     CHECK((d->retry_ms > 0) ==
-          (!creates && d->reason &&
-           (strcmp(d->reason, "BackOff") == 0 || strcmp(d->reason, "Stopping") == 0)));
+          (!creates && (d->state == KK_STATE_STOPPING ||
+                        (d->reason && strcmp(d->reason, "CrashLoopBackOff") == 0))));
+    /* A deadline exactly while a stop's signals go out; a next retry
+     * exactly while backing off. */
+    CHECK((d->deadline_ns != 0) ==
+          (!creates && d->reason && strcmp(d->reason, "StopRequested") == 0));
+    CHECK((d->next_retry_ns != 0) ==
+          (!creates && d->reason && strcmp(d->reason, "CrashLoopBackOff") == 0));
     /* The OOM record is looked at only when agent_cell_needs_oom says so. */
     if (!agent_cell_needs_oom(in)) {
         struct agent_cell_in flipped = *in;
@@ -660,15 +672,17 @@ KT_CASE(stop_sends_term_then_kill_after_the_timeout)
     KT_ASSERT_EQ(d.signal, SIGTERM);
     KT_ASSERT_EQ(d.stop_sent_ms, 50000);
     KT_ASSERT_EQ(d.retry_ms, 5100);
-    KT_ASSERT_EQ(d.state, KK_STATE_READY);
-    KT_ASSERT_STREQ(d.reason, "Stopping");
+    KT_ASSERT_EQ(d.state, KK_STATE_STOPPING);
+    KT_ASSERT_STREQ(d.reason, "StopRequested");
+    KT_ASSERT_EQ(d.deadline_ns, 9000 + 5000 * INT64_C(1000000)); /* now + the timeout */
     in.task = AGENT_CELL_TASK_RUNNING;
     in.stop_sent_ms = 50000 - 4999; /* just before the timeout: TERM again */
     agent_cell_decide(&in, &d);
     KT_ASSERT_EQ(d.n_acts, 1);
     KT_ASSERT_EQ(d.signal, SIGTERM);
     KT_ASSERT_EQ(d.stop_sent_ms, 50000 - 4999);
-    in.stop_sent_ms = 50000 - 5000; /* at the timeout: KILL */
+    KT_ASSERT_EQ(d.deadline_ns, 9000 + INT64_C(1000000)); /* the deadline does not move */
+    in.stop_sent_ms = 50000 - 5000;                       /* at the timeout: KILL */
     agent_cell_decide(&in, &d);
     KT_ASSERT_EQ(d.signal, SIGKILL);
     KT_ASSERT_EQ(d.retry_ms, 1000);
@@ -683,8 +697,8 @@ KT_CASE(root_down_stops_the_others)
     struct agent_cell_decision d;
     agent_cell_decide(&in, &d);
     KT_ASSERT_EQ(d.n_acts, 0);
-    KT_ASSERT_EQ(d.state, KK_STATE_READY);
-    KT_ASSERT_STREQ(d.reason, "Stopping");
+    KT_ASSERT_EQ(d.state, KK_STATE_STOPPING);
+    KT_ASSERT_STREQ(d.reason, "RootExited");
     KT_ASSERT_STREQ(agent_cell_message(&d), "the root container exited");
     KT_ASSERT_EQ(d.retry_ms, 1000);
     in.task = AGENT_CELL_TASK_STOPPED;
@@ -754,9 +768,10 @@ KT_CASE(restart_waits_out_its_backoff)
     KT_ASSERT_EQ(d.restart_delay_ms, 8000);
     KT_ASSERT_EQ(d.mem.backoff_until_ms, 58000);
     KT_ASSERT_EQ(d.state, KK_STATE_PENDING);
-    KT_ASSERT_STREQ(d.reason, "BackOff");
+    KT_ASSERT_STREQ(d.reason, "CrashLoopBackOff");
     KT_ASSERT_STREQ(agent_cell_message(&d), "exited with code 2; restarting in 8000 ms");
     KT_ASSERT_EQ(d.retry_ms, 8000);
+    KT_ASSERT_EQ(d.next_retry_ns, 9000 + 8000 * INT64_C(1000000));
     /* Later, still waiting: the schedule is not moved. */
     in.mem = d.mem;
     in.now_ms = 57999;

@@ -183,16 +183,14 @@ int kuke_cmd_apply(int argc, char **argv)
     size_t n_files = 0;
     bool inbox = false, wait = false;
     int timeout_s = 120, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, "+:f:h", opts, NULL)) != -1) {
         if (kuke_common_option(&ctx, c, optarg))
             continue;
         switch (c) {
         case 'f':
-            if (n_files == MAX_FILES) {
-                fprintf(stderr, "kuke apply: at most %d files at once\n", MAX_FILES);
-                return 2;
-            }
+            if (n_files == MAX_FILES)
+                return kuke_usage_error("apply", NULL, "at most %d files at once", MAX_FILES);
             files[n_files++] = optarg;
             break;
         case 'i':
@@ -203,23 +201,24 @@ int kuke_cmd_apply(int argc, char **argv)
             break;
         case 't':
             timeout_s = atoi(optarg);
-            if (timeout_s <= 0) {
-                fprintf(stderr, "kuke apply: --timeout: a positive number of seconds\n");
-                return 2;
-            }
+            if (timeout_s <= 0)
+                return kuke_usage_error("apply", "kuke apply -f web.yaml --wait --timeout 60",
+                                        "--timeout %s: not a positive number of seconds", optarg);
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return kuke_bad_option("apply", "kuke apply -f web.yaml", c, argv);
         }
     }
-    if (n_files == 0 || optind != argc) {
-        usage(stderr);
-        return 2;
+    if (optind != argc) {
+        _cleanup_free_ char *try_ = kk_xasprintf("kuke apply -f %s", argv[optind]);
+        return kuke_usage_error("apply", try_, "unexpected argument '%s' (files are named with -f)",
+                                argv[optind]);
     }
+    if (n_files == 0)
+        return kuke_usage_error("apply", "kuke apply -f web.yaml", "no file given (-f FILE)");
 
     /* Validate everything before writing anything. */
     struct kk_manifest *manifests[MAX_FILES] = {0};

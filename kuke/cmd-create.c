@@ -69,11 +69,9 @@ static int create(struct kuke_ctx *ctx, enum kk_kind kind, const char *name, con
         *args = (struct kk_strv){0};
         *env = (struct kk_strv){0};
         if (restart && (k->restart_policy = kk_restart_policy_parse(restart)) < 0) {
-            fprintf(stderr,
-                    "kuke create: --restart %s: accepted: no, always, on-failure, "
-                    "unless-stopped\n",
-                    restart);
-            return 2;
+            return kuke_usage_error(
+                    "create", "kuke create container web --cell web --restart always",
+                    "--restart %s: accepted: no, always, on-failure, unless-stopped", restart);
         }
     }
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
@@ -129,8 +127,8 @@ int kuke_cmd_create(int argc, char **argv)
     const char *cell = NULL, *image = NULL, *command = NULL, *restart = NULL;
     struct kk_strv args = {0}, env = {0};
     int c, status = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (kuke_common_option(&ctx, c, optarg))
             continue;
         switch (c) {
@@ -157,24 +155,44 @@ int kuke_cmd_create(int argc, char **argv)
             status = 0;
             goto out;
         default:
-            usage(stderr);
+            status = kuke_bad_option("create", "kuke create cell web", c, argv);
             goto out;
         }
     }
-    int kind = argc - optind == 2 ? kuke_kind_parse(argv[optind]) : -1;
+    int nargs = argc - optind;
+    int kind = nargs >= 1 ? kuke_kind_parse(argv[optind]) : -1;
+    if (nargs == 0) {
+        status = kuke_usage_error("create", "kuke create cell web", "missing kind and name");
+        goto out;
+    }
     if (kind < 0) {
-        usage(stderr);
+        /* "kuke create web": a name where the kind goes. */
+        _cleanup_free_ char *try_ = kk_xasprintf("kuke create cell %s", argv[optind]);
+        status = kuke_usage_error("create", nargs == 1 ? try_ : NULL,
+                                  "%s: not a kind (realm, space, stack, cell, container)",
+                                  argv[optind]);
+        goto out;
+    }
+    if (nargs == 1) {
+        _cleanup_free_ char *try_ = kk_xasprintf("kuke create %s web", argv[optind]);
+        status = kuke_usage_error("create", try_, "missing name");
+        goto out;
+    }
+    if (nargs > 2) {
+        status = kuke_usage_error("create", NULL, "unexpected argument '%s'", argv[optind + 2]);
         goto out;
     }
     if (kind == KK_KIND_CONTAINER && !cell) {
-        fprintf(stderr, "kuke create container: --cell is required\n");
+        _cleanup_free_ char *try_ =
+                kk_xasprintf("kuke create container %s --cell CELL", argv[optind + 1]);
+        status = kuke_usage_error("create", try_, "a container needs --cell");
         goto out;
     }
     if (kind != KK_KIND_CONTAINER && (image || command || args.n || env.n || restart)) {
-        fprintf(stderr,
-                "kuke create %s: --image, --command, --args, --env and --restart are "
-                "for containers\n",
-                argv[optind]);
+        status = kuke_usage_error("create", NULL,
+                                  "--image, --command, --args, --env and --restart are for "
+                                  "containers, not a %s",
+                                  kuke_kind_word((enum kk_kind)kind));
         goto out;
     }
 

@@ -9,6 +9,7 @@
  * state tree and the IPAM files under --run-dir, and reads the agent's own
  * report (_agent/status.yaml) to say whether kukeond runs. It changes nothing, so it
  * is safe on a production host and in a CI job. */
+#include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsapi/buf.h"
@@ -44,13 +46,19 @@
 
 enum verdict { OK, WARN, FAIL };
 
+/* What the agent would use: each from its flag, else the environment (the
+ * containerd socket, the state tree), else the configuration shared with
+ * kukeond (kuke_config), else the default. */
 struct doctor {
     const char *containerd_address;
     const char *state_dir;
     const char *run_dir;
     const char *subnet_pool;
-    const char *proc_sys;    /* /proc/sys, or a copy of its files in tests */
-    const char *cgroup_root; /* the cgroup mount */
+    const char *namespace_prefix;
+    const char *cgroup_root;  /* kukeond's subtree, beneath the mount */
+    const char *nft_table;    /* inet table */
+    const char *proc_sys;     /* /proc/sys, or a copy of its files in tests */
+    const char *cgroup_mount; /* the cgroup mount */
 };
 
 struct check {
@@ -88,6 +96,15 @@ static enum verdict check_containerd(const struct doctor *d, struct kk_buf *what
         return FAIL;
     }
     kk_buf_printf(what, "%s at %s", version, d->containerd_address);
+    /* The realms' namespaces: the prefix kuke and kukeond agree on. */
+    _cleanup_strv_ char **names = NULL;
+    if (kk_ctd_namespace_list(c, &names, &err) == 0) {
+        size_t n = 0, len = strlen(d->namespace_prefix);
+        for (size_t i = 0; names && names[i]; i++)
+            n += strncmp(names[i], d->namespace_prefix, len) == 0;
+        kk_buf_printf(what, "; %zu realm namespace%s (%s*)", n, n == 1 ? "" : "s",
+                      d->namespace_prefix);
+    }
     return OK;
 }
 
@@ -113,7 +130,7 @@ static enum verdict check_runc(const struct doctor *d, struct kk_buf *what, stru
 static enum verdict check_cgroups(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
 {
     _cleanup_error_ kk_error *err = NULL;
-    struct kk_cg_config cfg = {.mount = d->cgroup_root, .mode = KK_CG_MODE_AUTO};
+    struct kk_cg_config cfg = {.mount = d->cgroup_mount, .mode = KK_CG_MODE_AUTO};
     _cleanup_cg_ struct kk_cg *cg = NULL;
     _cleanup_free_ char *have = NULL, *missing = NULL;
     unsigned lacking;
@@ -122,7 +139,7 @@ static enum verdict check_cgroups(const struct doctor *d, struct kk_buf *what, s
     if (kk_cg_open_real(&cfg, &cg, &err) < 0) {
         kk_buf_printf(what, "%s", err->message);
         kk_buf_printf(fix, "mount cgroup2 at %s (or the v1 hierarchies beneath it)",
-                      d->cgroup_root);
+                      d->cgroup_mount);
         return FAIL;
     }
     v2 = cg->mode == KK_CG_MODE_V2;
@@ -134,6 +151,13 @@ static enum verdict check_cgroups(const struct doctor *d, struct kk_buf *what, s
                   : cg->hybrid ? "v1, hybrid"
                                : "v1 (legacy)",
                   have);
+    if (v2) {
+        /* kukeond creates its subtree on start: absent only before that. */
+        _cleanup_free_ char *sub = kk_xasprintf("%s/%s", d->cgroup_mount, d->cgroup_root);
+        struct stat sb;
+        kk_buf_printf(what, "; %s %s", sub,
+                      stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode) ? "present" : "not created yet");
+    }
     if (lacking) {
         kk_buf_printf(what, "; missing: %s", missing);
         kk_buf_printf(fix, "enable the missing controllers (kernel config, or "
@@ -144,23 +168,36 @@ static enum verdict check_cgroups(const struct doctor *d, struct kk_buf *what, s
     return OK;
 }
 
-static long tree_dirs;
+static long tree_dirs, tree_unreadable;
 
 static int count_dir(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)path, (void)st;
-    if (type == FTW_D && ftw->level <= TREE_DEPTH_MAX)
+    if ((type == FTW_D || type == FTW_DNR) && ftw->level <= TREE_DEPTH_MAX)
         tree_dirs++;
+    if (type == FTW_DNR)
+        tree_unreadable++;
     return tree_dirs >= TREE_COUNT_MAX ? 1 : 0;
 }
 
-/* Directories of the state tree, symlinks not followed; -1 if it cannot be
- * read. nftw keeps its state in a global, which a one-shot CLI can afford. */
-static long count_tree_dirs(const char *root)
+/* Directories of the state tree, symlinks not followed, and how many of
+ * them could not be listed (*unreadable; the count is then short); -1 with
+ * errno if the root itself cannot be read. nftw keeps its state in a
+ * global, which a one-shot CLI can afford. */
+static long count_tree_dirs(const char *root, long *unreadable)
 {
-    tree_dirs = 0;
+    struct stat sb;
+    tree_dirs = tree_unreadable = 0;
+    *unreadable = 0;
+    if (stat(root, &sb) < 0)
+        return -1;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
     if (nftw(root, count_dir, 32, FTW_PHYS | FTW_MOUNT) < 0)
         return -1;
+    *unreadable = tree_unreadable;
     return tree_dirs;
 }
 
@@ -168,7 +205,9 @@ static enum verdict check_inotify(const struct doctor *d, struct kk_buf *what, s
 {
     long long watches = read_sysctl(d, "fs/inotify/max_user_watches");
     long long instances = read_sysctl(d, "fs/inotify/max_user_instances");
-    long dirs = count_tree_dirs(d->state_dir);
+    long unreadable = 0;
+    long dirs = count_tree_dirs(d->state_dir, &unreadable);
+    int dirs_errno = dirs < 0 ? errno : 0;
     long long need;
     enum verdict v = OK;
 
@@ -177,9 +216,21 @@ static enum verdict check_inotify(const struct doctor *d, struct kk_buf *what, s
         kk_buf_adds(fix, "is /proc mounted?");
         return FAIL;
     }
-    if (dirs < 0) {
-        kk_buf_printf(what, "no readable state tree at %s yet; ", d->state_dir);
+    if (dirs < 0 && dirs_errno == ENOENT) {
+        /* A host where kukeond has not run yet: nothing to count. */
+        kk_buf_printf(what, "no state tree at %s yet; ", d->state_dir);
         dirs = 0;
+    } else if (dirs < 0 || unreadable) {
+        /* The count is short, and so may be the limit: say so. */
+        if (dirs < 0)
+            kk_buf_printf(what, "state tree %s unreadable (%s); ", d->state_dir,
+                          strerror(dirs_errno));
+        else
+            kk_buf_printf(what, "%ld directories of %s unreadable; ", unreadable, d->state_dir);
+        kk_buf_printf(fix, "run kuke doctor as root (or as kukeond's user), or pass --state as "
+                           "kukeond has it: the directory count is incomplete");
+        dirs = dirs < 0 ? 0 : dirs;
+        v = WARN;
     }
     need = dirs + WATCH_SLACK;
     kk_buf_printf(what, "max_user_watches %lld for %ld directories in %s; max_user_instances %lld",
@@ -192,6 +243,8 @@ static enum verdict check_inotify(const struct doctor *d, struct kk_buf *what, s
         return FAIL;
     }
     if (watches < 2 * need) {
+        if (fix->len)
+            kk_buf_adds(fix, "; ");
         kk_buf_printf(fix,
                       "raise fs.inotify.max_user_watches to %lld: other programs of root "
                       "share the limit",
@@ -251,6 +304,12 @@ static enum verdict check_nftables(const struct doctor *d, struct kk_buf *what, 
         return FAIL;
     }
     kk_buf_adds(what, "nf_tables usable");
+    /* kukeond's table ("table inet NAME" in the listing) exists once it
+     * has started. */
+    _cleanup_free_ char *needle = kk_xasprintf("table inet %s\n", d->nft_table);
+    const char *out = nft_ctx_get_output_buffer(ctx);
+    kk_buf_printf(what, "; table inet %s %s", d->nft_table,
+                  out && strstr(out, needle) ? "present" : "not created yet");
     nft_ctx_free(ctx);
     return OK;
 }
@@ -297,10 +356,17 @@ static enum verdict check_subnets(const struct doctor *d, struct kk_buf *what, s
     }
     total = (size_t)1 << (24 - pool.len);
     dirfd = kk_fs_open_root(dir, &err);
-    if (dirfd < 0) {
-        kk_buf_printf(what, "%zu /24s in %s; allocations unknown (%s not readable): skipped", total,
+    if (dirfd < 0 && kk_error_code(err) == KK_E_NOT_FOUND) {
+        /* No space has a subnet yet (or kukeond never ran). */
+        kk_buf_printf(what, "%zu /24s in %s; no allocations in %s yet: skipped", total,
                       d->subnet_pool, dir);
         return OK;
+    }
+    if (dirfd < 0) {
+        kk_buf_printf(what, "%zu /24s in %s; allocations unknown (%s)", total, d->subnet_pool,
+                      err->message);
+        kk_buf_adds(fix, "run kuke doctor as root, or pass --run-dir as kukeond has it");
+        return WARN;
     }
     if (kk_fs_list_dir(dirfd, "", IPAM_FILES_MAX, &files, &err) < 0) {
         kk_buf_printf(what, "%s: %s", dir, err->message);
@@ -413,78 +479,124 @@ static const struct check checks[] = {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: kuke doctor [--containerd-address SOCK] [--state DIR] [--run-dir DIR]\n"
-            "                   [--subnet-pool CIDR]\n"
+            "usage: kuke doctor [--config FILE] [--containerd-address SOCK] [--state DIR]\n"
+            "                   [--run-dir DIR] [--subnet-pool CIDR] [--namespace-prefix P]\n"
+            "                   [--cgroup-root NAME] [--nft-table NAME]\n"
             "Checks this host for kukeond: containerd, runc, cgroups, inotify limits,\n"
             "ip_forward, nftables, free subnets, kukeond itself. Exit 1 if any check FAILs.\n"
-            "  --containerd-address SOCK  (env KUKEON_CONTAINERD_ADDRESS;\n"
-            "                             default " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
+            "Each setting: the flag, else the environment, else kukeond's configuration\n"
+            "(--config FILE, env KUKEON_CONFIG, default " KK_AGENT_CONFIG_FILE "), else:\n"
+            "  --containerd-address SOCK  (env KUKEON_CONTAINERD_ADDRESS; "
+            "default " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
             "  --state DIR                state tree (env KUKEON_STATE; "
             "default " KK_DEFAULT_STATE_DIR ")\n"
             "  --run-dir DIR              kukeond's run directory (default " KK_DEFAULT_RUN_DIR
             ")\n"
-            "  --subnet-pool CIDR         kukeond's pool (default " KK_DEFAULT_SUBNET_POOL ")\n");
+            "  --subnet-pool CIDR         kukeond's pool (default " KK_DEFAULT_SUBNET_POOL ")\n"
+            "  --namespace-prefix P       realm namespaces (default " KK_DEFAULT_NAMESPACE_PREFIX
+            ")\n"
+            "  --cgroup-root NAME         kukeond's cgroup subtree (default " KK_DEFAULT_CGROUP_ROOT
+            ")\n"
+            "  --nft-table NAME           kukeond's inet table (default " KK_DEFAULT_NFT_TABLE
+            ")\n");
 }
 
 int kuke_cmd_doctor(int argc, char **argv)
 {
-    enum { OPT_CTD = 0x100, OPT_STATE, OPT_RUN, OPT_POOL, OPT_PROC_SYS, OPT_CGROUP };
+    enum {
+        OPT_CTD = 0x100,
+        OPT_STATE,
+        OPT_RUN,
+        OPT_POOL,
+        OPT_PROC_SYS,
+        OPT_CGROUP,
+        OPT_NS_PREFIX,
+        OPT_CG_ROOT,
+        OPT_NFT,
+        OPT_CONFIG,
+    };
     static const struct option opts[] = {
+            {"config", required_argument, NULL, OPT_CONFIG},
             {"containerd-address", required_argument, NULL, OPT_CTD},
             {"state", required_argument, NULL, OPT_STATE},
             {"run-dir", required_argument, NULL, OPT_RUN},
             {"subnet-pool", required_argument, NULL, OPT_POOL},
+            {"namespace-prefix", required_argument, NULL, OPT_NS_PREFIX},
+            {"cgroup-root", required_argument, NULL, OPT_CG_ROOT},
+            {"nft-table", required_argument, NULL, OPT_NFT},
             /* For tests: where the sysctls and the cgroup mount are. */
             {"proc-sys", required_argument, NULL, OPT_PROC_SYS},
             {"cgroup-mount", required_argument, NULL, OPT_CGROUP},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    struct doctor d = {
-            .containerd_address = kuke_containerd_address(NULL),
-            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KK_DEFAULT_STATE_DIR),
-            .run_dir = KK_DEFAULT_RUN_DIR,
-            .subnet_pool = KK_DEFAULT_SUBNET_POOL,
-            .proc_sys = "/proc/sys",
-            .cgroup_root = KK_CG_DEFAULT_MOUNT,
-    };
+    struct doctor flags = {0}; /* what the command line set */
     static const char *const words[] = {"ok", "warn", "FAIL"};
     unsigned failed = 0, warned = 0;
     int c;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        struct doctor *f = &flags;
         switch (c) {
+        case OPT_CONFIG:
+            kuke_config_use(optarg);
+            break;
+        case OPT_NS_PREFIX:
+            f->namespace_prefix = optarg;
+            break;
+        case OPT_CG_ROOT:
+            f->cgroup_root = optarg;
+            break;
+        case OPT_NFT:
+            f->nft_table = optarg;
+            break;
         case OPT_CTD:
-            d.containerd_address = optarg;
+            f->containerd_address = optarg;
             break;
         case OPT_STATE:
-            d.state_dir = optarg;
+            f->state_dir = optarg;
             break;
         case OPT_RUN:
-            d.run_dir = optarg;
+            f->run_dir = optarg;
             break;
         case OPT_POOL:
-            d.subnet_pool = optarg;
+            f->subnet_pool = optarg;
             break;
         case OPT_PROC_SYS:
-            d.proc_sys = optarg;
+            f->proc_sys = optarg;
             break;
         case OPT_CGROUP:
-            d.cgroup_root = optarg;
+            f->cgroup_mount = optarg;
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return kuke_bad_option("doctor", "kuke doctor --state /opt/kukeon", c, argv);
         }
     }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
+    if (optind != argc)
+        return kuke_usage_error("doctor", "kuke doctor", "unexpected argument '%s'", argv[optind]);
+    _cleanup_error_ kk_error *err = NULL;
+    if (kuke_config_check(&err) < 0)
+        return kuke_fail("doctor", err);
+    const struct kk_agent_config *cfg = kuke_config();
+#define PICK(field, dflt) (flags.field ? flags.field : (dflt))
+    struct doctor d = {
+            .containerd_address = kuke_containerd_address(flags.containerd_address),
+            .state_dir = PICK(state_dir, kuke_setting(NULL, "KUKEON_STATE", cfg->state)),
+            .run_dir = PICK(run_dir, cfg->run_dir),
+            .subnet_pool = PICK(subnet_pool, cfg->subnet_pool),
+            .namespace_prefix = PICK(namespace_prefix, cfg->namespace_prefix),
+            .cgroup_root = PICK(cgroup_root, cfg->cgroup_root),
+            .nft_table = PICK(nft_table, cfg->nft_table),
+            .proc_sys = PICK(proc_sys, "/proc/sys"),
+            .cgroup_mount = PICK(cgroup_mount, KK_CG_DEFAULT_MOUNT),
+    };
+#undef PICK
+    if (kuke_config_path())
+        printf("%-4s  %-10s  %s\n", "info", "config", kuke_config_path());
 
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         _cleanup_buf_ struct kk_buf what = KK_BUF_INIT, fix = KK_BUF_INIT;

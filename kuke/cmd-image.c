@@ -6,8 +6,10 @@
  *   kuke image pull [--realm R] REF...    pull from a registry (cmd-pull.c)
  *
  * Common options: --containerd-address PATH (default: $KUKEON_CONTAINERD_ADDRESS,
- * else /run/containerd/containerd.sock), --namespace NS (default
- * kukeon-<realm>; realm default "default"). The namespace is created on load.
+ * else the configuration's, else /run/containerd/containerd.sock), --namespace
+ * NS (default: the realm's namespace as kukeond chose it, kuke_realm_namespace,
+ * with --namespace-prefix or the configuration's prefix; realm default
+ * "default"). The namespace is created on load.
  * Exit codes: 0 success, 1 failure, 2 usage. */
 #include <getopt.h>
 #include <inttypes.h>
@@ -31,26 +33,29 @@ struct image_opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: kuke image load [OPTIONS] FILE...\n"
-                 "       kuke image ls   [OPTIONS] [-q]\n"
-                 "       kuke image rm   [OPTIONS] REF...\n"
-                 "       kuke image pull [OPTIONS] REF...   (see kuke image pull --help)\n"
-                 "options:\n"
-                 "  -r, --realm REALM            realm (default: default); namespace kukeon-REALM\n"
-                 "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
-                 "  -a, --containerd-address P   containerd socket (default: "
-                 "$KUKEON_CONTAINERD_ADDRESS or " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
-                 "      --no-unpack              load: import content only\n"
-                 "  -q, --quiet                  ls: names only\n");
+    fprintf(out,
+            "usage: kuke image load [OPTIONS] FILE...\n"
+            "       kuke image ls   [OPTIONS] [-q]\n"
+            "       kuke image rm   [OPTIONS] REF...\n"
+            "       kuke image pull [OPTIONS] REF...   (see kuke image pull --help)\n"
+            "options:\n"
+            "  -r, --realm REALM            realm (default: default); its namespace as\n"
+            "                               kukeond has it (status.yaml), else PREFIX+REALM\n"
+            "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
+            "      --namespace-prefix P     realm namespace prefix (default: the config's, "
+            "else " KK_DEFAULT_NAMESPACE_PREFIX ")\n"
+            "  -a, --containerd-address P   containerd socket (default: "
+            "$KUKEON_CONTAINERD_ADDRESS, the config's, else " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
+            "      --state DIR              state tree holding the realm (env KUKEON_STATE)\n"
+            "      --config FILE            settings shared with kukeond (env KUKEON_CONFIG; "
+            "default " KK_AGENT_CONFIG_FILE ")\n"
+            "      --no-unpack              load: import content only\n"
+            "  -q, --quiet                  ls: names only\n");
 }
 
 static int cmd_load(struct kk_ctd *c, const struct image_opts *o, int argc, char **argv)
 {
     int rc = 0;
-    if (argc == 0) {
-        fprintf(stderr, "kuke image load: no archive given\n");
-        return 2;
-    }
     for (int i = 0; i < argc; i++) {
         _cleanup_error_ kk_error *err = NULL;
         struct kk_image_import_result res = {0};
@@ -113,10 +118,6 @@ static int cmd_ls(struct kk_ctd *c, const struct image_opts *o)
 static int cmd_rm(struct kk_ctd *c, const struct image_opts *o, int argc, char **argv)
 {
     int rc = 0;
-    if (argc == 0) {
-        fprintf(stderr, "kuke image rm: no image given\n");
-        return 2;
-    }
     for (int i = 0; i < argc; i++) {
         _cleanup_error_ kk_error *err = NULL;
         const char *why = NULL;
@@ -138,30 +139,44 @@ static int cmd_rm(struct kk_ctd *c, const struct image_opts *o, int argc, char *
 
 int kuke_cmd_image(int argc, char **argv)
 {
+    enum { OPT_NS_PREFIX = 0x100, OPT_STATE, OPT_CONFIG };
     static const struct option opts[] = {
             {"realm", required_argument, NULL, 'r'},
             {"namespace", required_argument, NULL, 'n'},
+            {"namespace-prefix", required_argument, NULL, OPT_NS_PREFIX},
             {"containerd-address", required_argument, NULL, 'a'},
+            {"state", required_argument, NULL, OPT_STATE},
+            {"config", required_argument, NULL, OPT_CONFIG},
             {"no-unpack", no_argument, NULL, 'U'},
             {"quiet", no_argument, NULL, 'q'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
     struct image_opts o = {.realm = "default"};
-    _cleanup_free_ char *ns = NULL;
+    const char *prefix = NULL, *state = NULL;
+    _cleanup_free_ char *ns = NULL, *verb_name = NULL;
     const char *why = NULL;
     int c;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2)
+        return kuke_usage_error("image", "kuke image ls", "missing command (load, ls, rm or pull)");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
     }
     const char *verb = argv[1];
     if (strcmp(verb, "pull") == 0)
         return kuke_image_pull(argc - 1, argv + 1);
+    bool load = strcmp(verb, "load") == 0,
+         ls = strcmp(verb, "ls") == 0 || strcmp(verb, "list") == 0,
+         rm = strcmp(verb, "rm") == 0 || strcmp(verb, "remove") == 0;
+    if (!load && !ls && !rm)
+        return kuke_usage_error("image", "kuke image ls",
+                                "unknown command '%s' (load, ls, rm or pull)", verb);
+    verb_name = kk_xasprintf("image %s", verb);
     argc--, argv++;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "r:n:a:qh", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":r:n:a:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
             o.realm = optarg;
@@ -169,8 +184,17 @@ int kuke_cmd_image(int argc, char **argv)
         case 'n':
             o.ns = optarg;
             break;
+        case OPT_NS_PREFIX:
+            prefix = optarg;
+            break;
         case 'a':
             o.address = optarg;
+            break;
+        case OPT_STATE:
+            state = optarg;
+            break;
+        case OPT_CONFIG:
+            kuke_config_use(optarg);
             break;
         case 'U':
             o.no_unpack = true;
@@ -182,33 +206,38 @@ int kuke_cmd_image(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return kuke_bad_option(verb_name, NULL, c, argv);
         }
     }
-    if (!kk_name_valid(o.realm, &why)) {
-        fprintf(stderr, "kuke image: realm \"%s\": %s\n", o.realm, why);
-        return 2;
-    }
+    if (!kk_name_valid(o.realm, &why))
+        return kuke_usage_error(verb_name, NULL, "realm \"%s\": %s", o.realm, why);
+    if (load && optind >= argc)
+        return kuke_usage_error(verb_name, "kuke image load busybox.tar", "no archive given");
+    if (rm && optind >= argc)
+        return kuke_usage_error(verb_name, "kuke image rm docker.io/library/busybox:latest",
+                                "no image given");
+    if (ls && optind < argc)
+        return kuke_usage_error(verb_name, "kuke image ls", "unexpected argument '%s'",
+                                argv[optind]);
+
+    _cleanup_error_ kk_error *err = NULL;
+    if (kuke_config_check(&err) < 0)
+        return kuke_fail(verb_name, err);
     if (!o.ns) {
-        ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.realm); /* freed on return */
+        /* The realm's namespace as the agent chose it; the prefix from the
+         * flag, else the configuration shared with kukeond. */
+        const struct kk_agent_config *cfg = kuke_config();
+        ns = kuke_realm_namespace(kuke_setting(state, "KUKEON_STATE", cfg->state), o.realm,
+                                  prefix ? prefix : cfg->namespace_prefix);
         o.ns = ns;
     }
     o.address = kuke_containerd_address(o.address);
 
-    bool load = strcmp(verb, "load") == 0,
-         ls = strcmp(verb, "ls") == 0 || strcmp(verb, "list") == 0,
-         rm = strcmp(verb, "rm") == 0 || strcmp(verb, "remove") == 0;
-    if (!load && !ls && !rm) {
-        fprintf(stderr, "kuke image: unknown command '%s'\n", verb);
-        usage(stderr);
-        return 2;
-    }
-
-    _cleanup_error_ kk_error *err = NULL;
     _cleanup_(kk_ctd_closep) struct kk_ctd *ctd = NULL;
     if (kuke_ctd_open(o.address, 120000, &ctd, &err) < 0) {
-        fprintf(stderr, "kuke image: containerd at %s: %s\n", o.address, err->message);
+        if (strstr(err->message, o.address)) /* it names the socket already */
+            return kuke_fail(verb_name, err);
+        fprintf(stderr, "kuke %s: containerd at %s: %s\n", verb_name, o.address, err->message);
         return 1;
     }
     if (load)

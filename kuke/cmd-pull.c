@@ -34,13 +34,18 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: kuke image pull [OPTIONS] REF...\n"
             "options:\n"
-            "  -r, --realm REALM            realm (default: default); namespace kukeon-REALM,\n"
-            "                               credentials from the realm's registryCredentials\n"
+            "  -r, --realm REALM            realm (default: default): its namespace as kukeond\n"
+            "                               has it, else PREFIX+REALM; credentials from the\n"
+            "                               realm's registryCredentials\n"
             "  -n, --namespace NS           containerd namespace (overrides --realm)\n"
+            "      --namespace-prefix P     realm namespace prefix (default: the config's, "
+            "else " KK_DEFAULT_NAMESPACE_PREFIX ")\n"
             "  -a, --containerd-address P   containerd socket (default: "
-            "$KUKEON_CONTAINERD_ADDRESS or " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
+            "$KUKEON_CONTAINERD_ADDRESS, the config's, else " KK_DEFAULT_CONTAINERD_ADDRESS ")\n"
             "      --state DIR              state tree holding the realm (env KUKEON_STATE; "
-            "default " KK_DEFAULT_STATE_DIR ")\n"
+            "else the config's)\n"
+            "      --config FILE            settings shared with kukeond (env KUKEON_CONFIG; "
+            "default " KK_AGENT_CONFIG_FILE ")\n"
             "      --registries-config F    registries.yaml (env KUKEON_REGISTRIES_CONFIG; "
             "default " KK_REGISTRY_CONFIG_PATH ")\n"
             "      --auth-file F            auth.json (default: the config's, "
@@ -48,6 +53,19 @@ static void usage(FILE *out)
             "      --platform OS/ARCH[/VAR] another platform than this host's\n"
             "      --no-unpack              fetch content only\n"
             "  -q, --quiet                  no progress\n");
+}
+
+/* OS/ARCH or OS/ARCH/VARIANT, no part empty. */
+static bool platform_valid(const char *p)
+{
+    size_t parts = 1;
+    for (const char *q = p; *q; q++)
+        if (*q == '/') {
+            if (q == p || q[1] == '/' || q[1] == '\0')
+                return false;
+            parts++;
+        }
+    return parts == 2 || parts == 3;
 }
 
 static void on_progress(const struct kk_registry_progress *p, void *userdata)
@@ -100,8 +118,8 @@ static int pull_all(struct pull_opts *o, struct kk_registry *reg, struct kk_ctd 
         po.platform.architecture = strtok_r(NULL, "/", &save);
         po.platform.variant = strtok_r(NULL, "/", &save);
         if (!po.platform.os || !po.platform.architecture) {
-            fprintf(stderr, "kuke image pull: --platform wants OS/ARCH[/VARIANT]\n");
-            return 2;
+            return kuke_usage_error("image pull", "kuke image pull --platform linux/arm64 busybox",
+                                    "--platform %s: not OS/ARCH[/VARIANT]", o->platform);
         }
     }
     int rc = 0;
@@ -133,12 +151,14 @@ static int pull_all(struct pull_opts *o, struct kk_registry *reg, struct kk_ctd 
 
 int kuke_image_pull(int argc, char **argv)
 {
-    enum { OPT_CONFIG = 0x2000, OPT_AUTH, OPT_PLATFORM, OPT_NO_UNPACK };
+    enum { OPT_CONFIG = 0x2000, OPT_AUTH, OPT_PLATFORM, OPT_NO_UNPACK, OPT_NS_PREFIX };
     static const struct option opts[] = {
             {"realm", required_argument, NULL, 'r'},
             {"namespace", required_argument, NULL, 'n'},
             {"containerd-address", required_argument, NULL, 'a'},
+            {"namespace-prefix", required_argument, NULL, OPT_NS_PREFIX},
             {"state", required_argument, NULL, KUKE_OPT_STATE},
+            {"config", required_argument, NULL, KUKE_OPT_CONFIG},
             {"registries-config", required_argument, NULL, OPT_CONFIG},
             {"auth-file", required_argument, NULL, OPT_AUTH},
             {"platform", required_argument, NULL, OPT_PLATFORM},
@@ -149,12 +169,16 @@ int kuke_image_pull(int argc, char **argv)
     };
     struct pull_opts o = {.tty = isatty(STDERR_FILENO)};
     _cleanup_free_ char *ns = NULL;
-    const char *why = NULL;
+    const char *why = NULL, *prefix = NULL;
     int c;
 
     kuke_ctx_init(&o.ctx);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "r:n:a:qh", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":r:n:a:qh", opts, NULL)) != -1) {
+        if (c == KUKE_OPT_STATE || c == KUKE_OPT_CONFIG) {
+            kuke_common_option(&o.ctx, c, optarg);
+            continue;
+        }
         switch (c) {
         case 'r':
             o.ctx.realm = optarg;
@@ -165,8 +189,8 @@ int kuke_image_pull(int argc, char **argv)
         case 'a':
             o.address = optarg;
             break;
-        case KUKE_OPT_STATE:
-            o.ctx.state_dir = optarg;
+        case OPT_NS_PREFIX:
+            prefix = optarg;
             break;
         case OPT_CONFIG:
             o.config = optarg;
@@ -187,27 +211,31 @@ int kuke_image_pull(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return kuke_bad_option("image pull", "kuke image pull busybox", c, argv);
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "kuke image pull: no image given\n");
-        usage(stderr);
-        return 2;
-    }
-    if (!kk_name_valid(o.ctx.realm, &why)) {
-        fprintf(stderr, "kuke image pull: realm \"%s\": %s\n", o.ctx.realm, why);
-        return 2;
-    }
+    if (optind >= argc)
+        return kuke_usage_error("image pull", "kuke image pull docker.io/library/busybox:latest",
+                                "no image given");
+    if (!kk_name_valid(o.ctx.realm, &why))
+        return kuke_usage_error("image pull", NULL, "realm \"%s\": %s", o.ctx.realm, why);
+    if (o.platform && !platform_valid(o.platform))
+        return kuke_usage_error("image pull", "kuke image pull --platform linux/arm64 busybox",
+                                "--platform %s: not OS/ARCH[/VARIANT]", o.platform);
+
+    _cleanup_error_ kk_error *err = NULL;
+    if (kuke_config_check(&err) < 0)
+        return kuke_fail("image pull", err);
+    const struct kk_agent_config *kcfg = kuke_config();
     if (!o.ns) {
-        ns = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", o.ctx.realm); /* freed on return */
+        ns = kuke_realm_namespace(o.ctx.state_dir, o.ctx.realm,
+                                  prefix ? prefix : kcfg->namespace_prefix); /* freed on return */
         o.ns = ns;
     }
     o.address = kuke_containerd_address(o.address);
-    o.config = kuke_setting(o.config, "KUKEON_REGISTRIES_CONFIG", KK_REGISTRY_CONFIG_PATH);
+    /* registries.yaml: the flag, $KUKEON_REGISTRIES_CONFIG, else kukeond's. */
+    o.config = kuke_setting(o.config, "KUKEON_REGISTRIES_CONFIG", kcfg->registries_config);
 
-    _cleanup_error_ kk_error *err = NULL;
     _cleanup_(kk_registry_config_clear) struct kk_registry_config cfg = {0};
     if (kk_registry_config_load(o.config, &cfg, &err) < 0) {
         fprintf(stderr, "kuke image pull: %s\n", err->message);

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <strings.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
@@ -14,20 +17,114 @@
 #include "runtime/containerd/containerd.h"
 
 const char kuke_common_help[] =
-        "  --state DIR       state tree (env KUKEON_STATE; default " KK_DEFAULT_STATE_DIR ")\n"
-        "  --manifests DIR   inbox (env KUKEON_MANIFESTS; default " KK_DEFAULT_MANIFESTS_DIR ")\n"
+        "  --config FILE     settings shared with kukeond (env KUKEON_CONFIG; "
+        "default " KK_AGENT_CONFIG_FILE ")\n"
+        "  --state DIR       state tree (env KUKEON_STATE; else the config's, "
+        "default " KK_DEFAULT_STATE_DIR ")\n"
+        "  --manifests DIR   inbox (env KUKEON_MANIFESTS; else the config's, "
+        "default " KK_DEFAULT_MANIFESTS_DIR ")\n"
         "  --realm NAME, --space NAME, --stack NAME   parents (default \"default\")\n";
+
+/* The process's configuration (kuke_config). kuke is one thread and one
+ * command per process, so a global is the plain way to share it between
+ * the verbs' option parsing and the helpers here; its memory stays
+ * reachable until exit. */
+static struct {
+    bool loaded;
+    const char *explicit_path; /* --config */
+    const char *path;          /* the file read, NULL if none */
+    struct kk_agent_config cfg;
+    kk_error *err;
+} config;
+
+/* The veth prefix when none is set: the bridge prefix with its last letter
+ * made 'v' ("kkb" -> "kkv"), as kk_agent_config_parse derives it (the agent
+ * does it only in its flag parser, which kuke cannot call). */
+static void derive_veth_prefix(struct kk_agent_config *cfg)
+{
+    if (cfg->veth_prefix || !cfg->bridge_prefix || !*cfg->bridge_prefix)
+        return;
+    cfg->veth_prefix = kk_xstrdup(cfg->bridge_prefix);
+    char *last = cfg->veth_prefix + strlen(cfg->veth_prefix) - 1;
+    *last = *last == 'v' ? 'w' : 'v';
+}
+
+static void config_load(void)
+{
+    const char *env = getenv("KUKEON_CONFIG");
+    const char *path = config.explicit_path;
+    bool must_exist = true;
+    if (!path && env && *env)
+        path = env;
+    if (!path) {
+        path = KK_AGENT_CONFIG_FILE;
+        must_exist = false;
+    }
+    if (config.loaded)
+        kk_agent_config_release(&config.cfg);
+    kk_error_freep(&config.err);
+    kk_agent_config_init(&config.cfg);
+    config.loaded = true;
+    config.path = must_exist || access(path, F_OK) == 0 ? path : NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_agent_config_load_file(&config.cfg, path, must_exist, &err) < 0) {
+        /* Half applied: back to the defaults, and every verb that needs a
+         * setting fails with the reason (kuke_config_check). */
+        kk_agent_config_release(&config.cfg);
+        kk_agent_config_init(&config.cfg);
+        kk_error_wrap(&err, "configuration");
+        config.err = TAKE_PTR(err);
+    }
+    derive_veth_prefix(&config.cfg);
+}
+
+const struct kk_agent_config *kuke_config(void)
+{
+    if (!config.loaded)
+        config_load();
+    return &config.cfg;
+}
+
+void kuke_config_use(const char *path)
+{
+    config.explicit_path = path;
+    config_load();
+}
+
+int kuke_config_check(kk_error **err)
+{
+    kuke_config();
+    if (!config.err)
+        return 0;
+    return kk_error_set(err, kk_error_code(config.err), "%s", config.err->message);
+}
+
+const char *kuke_config_path(void)
+{
+    kuke_config();
+    return config.path;
+}
+
+/* ctx's directories from the environment, else the configuration, unless
+ * a flag set them. */
+static void ctx_from_config(struct kuke_ctx *ctx)
+{
+    const struct kk_agent_config *cfg = kuke_config();
+    if (!ctx->state_flag)
+        ctx->state_dir = kuke_setting(NULL, "KUKEON_STATE", cfg->state);
+    if (!ctx->inbox_flag)
+        ctx->inbox_dir = kuke_setting(NULL, "KUKEON_MANIFESTS", cfg->manifests);
+}
 
 void kuke_ctx_init(struct kuke_ctx *ctx)
 {
     *ctx = (struct kuke_ctx){
-            .state_dir = kuke_setting(NULL, "KUKEON_STATE", KK_DEFAULT_STATE_DIR),
-            .inbox_dir = kuke_setting(NULL, "KUKEON_MANIFESTS", KK_DEFAULT_MANIFESTS_DIR),
             .realm = KK_DEFAULT_NAME,
             .space = KK_DEFAULT_NAME,
             .stack = KK_DEFAULT_NAME,
             .rootfd = -1,
     };
+    ctx_from_config(ctx);
 }
 
 void kuke_ctx_release(struct kuke_ctx *ctx)
@@ -41,9 +138,15 @@ bool kuke_common_option(struct kuke_ctx *ctx, int c, const char *arg)
     switch (c) {
     case KUKE_OPT_STATE:
         ctx->state_dir = arg;
+        ctx->state_flag = true;
         return true;
     case KUKE_OPT_INBOX_DIR:
         ctx->inbox_dir = arg;
+        ctx->inbox_flag = true;
+        return true;
+    case KUKE_OPT_CONFIG:
+        kuke_config_use(arg);
+        ctx_from_config(ctx);
         return true;
     case KUKE_OPT_REALM:
         ctx->realm = arg;
@@ -63,6 +166,8 @@ int kuke_open_state(struct kuke_ctx *ctx, kk_error **err)
 {
     if (ctx->rootfd >= 0)
         return 0;
+    if (kuke_config_check(err) < 0)
+        return -1;
     int fd = kk_fs_open_root(ctx->state_dir, err);
     if (fd < 0)
         return kk_error_wrap(err, "state tree %s", ctx->state_dir);
@@ -161,7 +266,47 @@ const char *kuke_setting(const char *opt, const char *env, const char *fallback)
 
 const char *kuke_containerd_address(const char *opt)
 {
-    return kuke_setting(opt, "KUKEON_CONTAINERD_ADDRESS", KK_DEFAULT_CONTAINERD_ADDRESS);
+    return kuke_setting(opt, "KUKEON_CONTAINERD_ADDRESS", kuke_config()->containerd_address);
+}
+
+char *kuke_realm_namespace(const char *state_dir, const char *realm, const char *prefix)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct kk_key key;
+    _cleanup_close_ int rootfd = state_dir ? kk_fs_open_root(state_dir, &err) : -1;
+    if (rootfd >= 0 &&
+        kk_key_init(&key, KK_LEVEL_REALM, realm, NULL, NULL, NULL, NULL, &err) == 0) {
+        struct kuke_ctx ctx = {.state_dir = state_dir, .rootfd = rootfd};
+        _cleanup_(kk_status_freep) struct kk_status *st = NULL;
+        if (kuke_load_status(&ctx, &key, &st) == 0 && st->namespace_)
+            return kk_xstrdup(st->namespace_);
+        _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
+        _cleanup_free_ char *dflt = kk_xasprintf(KK_DEFAULT_NAMESPACE_PREFIX "%s", realm);
+        if (kuke_load_spec(&ctx, &key, KK_KIND_REALM, &spec, &err) == 0 && spec->realm.namespace_ &&
+            strcmp(spec->realm.namespace_, dflt) != 0)
+            return kk_xstrdup(spec->realm.namespace_);
+    }
+    return kk_xasprintf("%s%s", prefix, realm);
+}
+
+/* Whether something accepts connections on the unix socket at path: a
+ * socket file left by a containerd that died refuses them, and the client
+ * would retry until its deadline. */
+static int socket_listens(const char *path, kk_error **err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return 0; /* the client says so */
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return kk_error_errno(err, "socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == ECONNREFUSED)
+        return kk_error_set(err, KK_E_UNAVAILABLE,
+                            "nothing listens on the containerd socket at %s; is containerd "
+                            "running?",
+                            path);
+    return 0;
 }
 
 int kuke_ctd_open(const char *address, int timeout_ms, struct kk_ctd **out, kk_error **err)
@@ -171,14 +316,16 @@ int kuke_ctd_open(const char *address, int timeout_ms, struct kk_ctd **out, kk_e
     if (stat(path, &st) < 0) {
         if (errno == ENOENT)
             return kk_error_set(err, KK_E_UNAVAILABLE,
-                                "no containerd socket at %s: is containerd running? "
-                                "(--containerd-address or $KUKEON_CONTAINERD_ADDRESS name "
-                                "another)",
+                                "no containerd socket at %s; is containerd running? "
+                                "(--containerd-address, $KUKEON_CONTAINERD_ADDRESS or the "
+                                "config's containerd-address name another)",
                                 address);
         return kk_error_errno(err, "containerd socket %s", address);
     }
     if (!S_ISSOCK(st.st_mode))
         return kk_error_set(err, KK_E_UNAVAILABLE, "%s is not a socket (containerd's is)", address);
+    if (socket_listens(path, err) < 0)
+        return -1;
     struct kk_ctd_opts opts = {.timeout_ms = timeout_ms};
     return kk_ctd_open(address, &opts, out, err);
 }

@@ -1,10 +1,16 @@
 /* What every kuke verb shares: where the files are and which realm, space
  * and stack a name is looked up in.
  *
- *     --state DIR     the state tree (env KUKEON_STATE, default /opt/kukeon)
- *     --inbox DIR     the manifest directory (env KUKEON_MANIFESTS,
- *                     default /etc/kukeon/manifests)
+ *     --config FILE   kukeond's configuration (env KUKEON_CONFIG, default
+ *                     /etc/kukeon/kukeond.yaml if it exists): the settings
+ *                     kuke shares with the agent
+ *     --state DIR     the state tree (env KUKEON_STATE, else the config's)
+ *     --manifests DIR the manifest directory (env KUKEON_MANIFESTS, else the
+ *                     config's)
  *     --realm, --space, --stack   parents of a named resource (default "default")
+ *
+ * Every setting: its flag, else its environment variable, else the config
+ * file, else the built-in default (fsapi/contract.h).
  *
  * Verbs add KUKE_COMMON_OPTIONS to their getopt_long table and hand every
  * option they do not know to kuke_common_option(). Nothing here talks to the
@@ -22,6 +28,7 @@
 #include "fsapi/model.h"
 #include "fsapi/status.h"
 #include "fsapi/tree.h"
+#include "agent/config.h"
 struct kk_ctd;
 
 /* Defaults, when neither an option nor the environment names one. */
@@ -32,6 +39,7 @@ enum {
     KUKE_OPT_REALM,
     KUKE_OPT_SPACE,
     KUKE_OPT_STACK,
+    KUKE_OPT_CONFIG,
 };
 
 #define KUKE_COMMON_OPTIONS                                                                        \
@@ -47,14 +55,35 @@ struct kuke_ctx {
     const char *state_dir;
     const char *inbox_dir;
     const char *realm, *space, *stack;
-    int rootfd; /* the state tree, opened by kuke_open_state; -1 before */
+    int rootfd;                  /* the state tree, opened by kuke_open_state; -1 before */
+    bool state_flag, inbox_flag; /* given on the command line: a --config does not move them */
 };
 
 void kuke_ctx_init(struct kuke_ctx *ctx);
 void kuke_ctx_release(struct kuke_ctx *ctx);
 /* Returns true if getopt's `c` was a common option (and took it). */
 bool kuke_common_option(struct kuke_ctx *ctx, int c, const char *arg);
+/* Opens ctx->state_dir; fails first if the configuration could not be read
+ * (kuke_config_check). */
 int kuke_open_state(struct kuke_ctx *ctx, kk_error **err);
+
+/* The configuration kuke shares with kukeond: the file that --config,
+ * $KUKEON_CONFIG or /etc/kukeon/kukeond.yaml (if it exists) names, read
+ * with the agent's own parser (agent/config.h), so both tools agree on the
+ * state tree, the inbox, containerd's socket and the host-global names.
+ * Loaded once per process, on first use; never NULL: the built-in defaults
+ * when there is no file or it could not be read (kuke_config_check says
+ * why). veth_prefix is set, derived as the agent does. Not thread-safe
+ * (kuke is single-threaded). */
+const struct kk_agent_config *kuke_config(void);
+/* Makes path the configuration file (a --config flag): it must exist. The
+ * next kuke_config reads it. path must outlive the process's use of it
+ * (an argv string). */
+void kuke_config_use(const char *path);
+/* 0, or -1 with why the configuration file could not be used. */
+int kuke_config_check(kk_error **err);
+/* The file read (or to be read), for messages: NULL if none exists. */
+const char *kuke_config_path(void);
 /* The help text of the common options. */
 extern const char kuke_common_help[];
 
@@ -82,12 +111,19 @@ const char *kuke_kind_word(enum kk_kind kind);
  * if it was given, else $env; fallback if that is unset or empty. */
 const char *kuke_setting(const char *opt, const char *env, const char *fallback);
 /* The containerd socket: --containerd-address (opt, NULL if not given),
- * else $KUKEON_CONTAINERD_ADDRESS, else KK_DEFAULT_CONTAINERD_ADDRESS. */
+ * else $KUKEON_CONTAINERD_ADDRESS, else the config's containerd-address. */
 const char *kuke_containerd_address(const char *opt);
+/* The containerd namespace of realm, as the agent chooses it
+ * (agent/parents.c, ensure_realm): the namespace its status.yaml reports,
+ * else the one its spec names if that is not the model's default
+ * "kukeon-<realm>", else prefix + realm. state_dir may be NULL or hold no
+ * such realm. Returns an allocated string. */
+char *kuke_realm_namespace(const char *state_dir, const char *realm, const char *prefix);
 /* Opens a containerd client at address for a one-shot command: a socket
- * that does not exist (or is not a socket) fails at once with a message
- * that says so, instead of being retried until timeout_ms as the agent
- * does while containerd starts. */
+ * that does not exist, is not a socket or where nothing listens fails at
+ * once with a message that says so ("no containerd socket at X; is
+ * containerd running?"), instead of being retried until timeout_ms as the
+ * agent does while containerd starts. */
 int kuke_ctd_open(const char *address, int timeout_ms, struct kk_ctd **out, kk_error **err);
 
 /* n bytes for people: "512 B", "1.5 KiB", ..., "2.0 TiB". */

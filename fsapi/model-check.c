@@ -131,6 +131,299 @@ static void check_strv_names(struct kk_dec *d, const struct kk_ynode *map, const
     }
 }
 
+/* Reports at item i of the list under key (or at the list, or the map). */
+static void item_error(struct kk_dec *d, const struct kk_ynode *map, const char *key, size_t i,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void item_error(struct kk_dec *d, const struct kk_ynode *map, const char *key, size_t i,
+                       const char *fmt, ...)
+{
+    _cleanup_free_ char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    const struct kk_ynode *seq = kk_ynode_get(map, key);
+    size_t mark = kk_dec_push_key(d, key);
+    kk_dec_push_index(d, i);
+    kk_dec_error(d, item_at(seq, i) ? item_at(seq, i) : at(map, key), "%s", msg);
+    kk_dec_pop(d, mark);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts sv and drops repeated entries: lists that are sets are canonical. */
+static void strv_sort_unique(struct kk_strv *sv)
+{
+    if (sv->n < 2)
+        return;
+    qsort(sv->v, sv->n, sizeof(*sv->v), cmp_strp);
+    size_t n = 1;
+    for (size_t i = 1; i < sv->n; i++) {
+        if (strcmp(sv->v[i], sv->v[n - 1]) == 0)
+            free(sv->v[i]);
+        else
+            sv->v[n++] = sv->v[i];
+    }
+    sv->n = n;
+    sv->v[n] = NULL;
+}
+
+static void check_cap_list(struct kk_dec *d, const struct kk_ynode *cn, const char *key,
+                           struct kk_strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++) {
+        char *norm = kk_capability_normalize(sv->v[i]);
+        if (!norm) {
+            item_error(d, cn, key, i,
+                       "unknown capability \"%.80s\" (a name such as NET_ADMIN or CAP_NET_ADMIN, "
+                       "or ALL)",
+                       sv->v[i]);
+            continue;
+        }
+        free(sv->v[i]);
+        sv->v[i] = norm;
+    }
+    strv_sort_unique(sv);
+}
+
+static void check_capabilities(struct kk_dec *d, const struct kk_ynode *map,
+                               struct kk_capabilities *caps)
+{
+    const struct kk_ynode *cn = kk_ynode_get(map, "capabilities");
+    size_t mark = kk_dec_push_key(d, "capabilities");
+    check_cap_list(d, cn, "drop", &caps->drop);
+    check_cap_list(d, cn, "add", &caps->add);
+    kk_dec_pop(d, mark);
+}
+
+static void check_security_opts(struct kk_dec *d, const struct kk_ynode *map, struct kk_strv *opts)
+{
+    int seen[3] = {-1, -1, -1}; /* enum kk_secopt_kind -> first index */
+    for (size_t i = 0; i < opts->n; i++) {
+        struct kk_security_opt o;
+        char *canon = NULL;
+        const char *why;
+        if (kk_security_opt_parse(opts->v[i], &o, &canon, &why) < 0) {
+            item_error(d, map, "securityOpts", i, "\"%.80s\": %s", opts->v[i], why);
+            continue;
+        }
+        free(o.value);
+        free(opts->v[i]);
+        opts->v[i] = canon;
+        if (seen[o.kind] >= 0) {
+            static const char *const names[] = {"no-new-privileges", "seccomp", "apparmor"};
+            item_error(d, map, "securityOpts", i, "%s is already set by securityOpts[%d]",
+                       names[o.kind], seen[o.kind]);
+            continue;
+        }
+        seen[o.kind] = (int)i;
+    }
+    strv_sort_unique(opts);
+}
+
+static void check_devices(struct kk_dec *d, const struct kk_ynode *map, struct kk_strv *devs)
+{
+    _cleanup_strv_ char **targets = kk_xcalloc(devs->n + 1, sizeof(char *));
+    for (size_t i = 0; i < devs->n; i++) {
+        struct kk_device dev;
+        const char *why;
+        if (kk_device_parse(devs->v[i], &dev, &why) < 0) {
+            item_error(d, map, "devices", i, "\"%.80s\": %s", devs->v[i], why);
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (targets[j] && strcmp(targets[j], dev.container) == 0) {
+                item_error(d, map, "devices", i, "%s is already a device of devices[%zu]",
+                           dev.container, j);
+                break;
+            }
+        }
+        _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
+        kk_device_format(&dev, &b);
+        free(devs->v[i]);
+        devs->v[i] = kk_buf_detach(&b, NULL);
+        targets[i] = TAKE_PTR(dev.container);
+        kk_device_clear(&dev);
+    }
+    /* order matters to nobody, and equal sets must hash equal */
+    strv_sort_unique(devs);
+}
+
+/* Mount options of a tmpfs: Docker's list, minus those that make no sense
+ * for it; key=value ones are checked for a plain value. */
+static bool tmpfs_option_valid(const char *o)
+{
+    static const char *const flags[] = {
+            "ro",       "rw",         "nosuid",      "suid",          "nodev",
+            "dev",      "noexec",     "exec",        "sync",          "async",
+            "dirsync",  "atime",      "noatime",     "diratime",      "nodiratime",
+            "relatime", "norelatime", "strictatime", "nostrictatime", "mand",
+            "nomand",   NULL,
+    };
+    static const char *const keys[] = {"size",      "mode",      "uid",  "gid",
+                                       "nr_inodes", "nr_blocks", "huge", NULL};
+    for (size_t i = 0; flags[i]; i++)
+        if (strcmp(o, flags[i]) == 0)
+            return true;
+    const char *eq = strchr(o, '=');
+    if (!eq || !eq[1] ||
+        strspn(eq + 1, "abcdefghijklmnopqrstuvwxyz0123456789kKmMgG%") != strlen(eq + 1))
+        return false;
+    for (size_t i = 0; keys[i]; i++)
+        if ((size_t)(eq - o) == strlen(keys[i]) && strncmp(o, keys[i], (size_t)(eq - o)) == 0)
+            return true;
+    return false;
+}
+
+static void check_tmpfs(struct kk_dec *d, const struct kk_ynode *map, struct kk_container *k)
+{
+    const struct kk_ynode *tn = kk_ynode_get(map, "tmpfs");
+    for (size_t i = 0; i < k->n_tmpfs; i++) {
+        struct kk_tmpfs *t = &k->tmpfs[i];
+        const struct kk_ynode *item = item_at(tn, i) ? item_at(tn, i) : tn;
+        size_t mark = kk_dec_push_key(d, "tmpfs");
+        kk_dec_push_index(d, i);
+        if (!t->path)
+            field_error(d, item, "path", "required");
+        else if (!kk_clean_abs_path(t->path) || strcmp(t->path, "/") == 0)
+            field_error(d, item, "path",
+                        "must be an absolute path other than /, without . or .. components, "
+                        "got \"%.80s\"",
+                        t->path);
+        if (t->size_bytes == 0)
+            t->size_bytes = KK_UNSET;
+        for (size_t j = 0; j < t->options.n; j++) {
+            const char *o = t->options.v[j];
+            if (!tmpfs_option_valid(o))
+                item_error(d, item, "options", j,
+                           "\"%.80s\" is not a tmpfs mount option (e.g. noexec, "
+                           "mode=1777, uid=1000)",
+                           o);
+            else if (strncmp(o, "size=", 5) == 0 && t->size_bytes != KK_UNSET)
+                item_error(d, item, "options", j, "conflicts with sizeBytes: give one");
+        }
+        kk_dec_pop(d, mark);
+    }
+}
+
+static void check_volumes(struct kk_dec *d, const struct kk_ynode *map, struct kk_container *k)
+{
+    const struct kk_ynode *vols = kk_ynode_get(map, "volumes");
+    for (size_t i = 0; i < k->n_volumes; i++) {
+        struct kk_volume *v = &k->volumes[i];
+        size_t mark = kk_dec_push_key(d, "volumes");
+        kk_dec_push_index(d, i);
+        const struct kk_ynode *vn = item_at(vols, i) ? item_at(vols, i) : vols;
+        if (v->size_bytes == 0)
+            v->size_bytes = KK_UNSET;
+        switch (v->kind) {
+        case KK_VOLUME_BIND:
+            if (!v->source)
+                field_error(d, vn, "source", "required");
+            else if (!is_abs_path(v->source))
+                field_error(d, vn, "source", "must be an absolute path, got \"%.80s\"", v->source);
+            if (v->size_bytes != KK_UNSET)
+                field_error(d, vn, "sizeBytes", "only for kind: tmpfs");
+            if (v->mode)
+                field_error(d, vn, "mode", "only for kind: tmpfs");
+            break;
+        case KK_VOLUME_TMPFS:
+            if (v->source)
+                field_error(d, vn, "source", "must be empty for kind: tmpfs");
+            break;
+        default:
+            field_error(d, vn, "kind",
+                        "volume is not supported yet (it comes with kind Volume); use bind or "
+                        "tmpfs");
+            break;
+        }
+        if (!v->target)
+            field_error(d, vn, "target", "required");
+        else if (!is_abs_path(v->target))
+            field_error(d, vn, "target", "must be an absolute path, got \"%.80s\"", v->target);
+        else if (v->kind == KK_VOLUME_TMPFS && strcmp(v->target, "/") == 0)
+            field_error(d, vn, "target", "a tmpfs cannot replace the root filesystem");
+        kk_dec_pop(d, mark);
+    }
+}
+
+/* Two mounts at one place: the second would hide the first. */
+static void check_mount_targets(struct kk_dec *d, const struct kk_ynode *map,
+                                const struct kk_container *k)
+{
+    const struct kk_ynode *tn = kk_ynode_get(map, "tmpfs");
+    size_t n = k->n_volumes + k->n_tmpfs;
+    for (size_t i = 0; i < n; i++) {
+        bool vol_i = i < k->n_volumes;
+        const char *ti = vol_i ? k->volumes[i].target : k->tmpfs[i - k->n_volumes].path;
+        for (size_t j = 0; ti && j < i; j++) {
+            bool vol_j = j < k->n_volumes;
+            const char *tj = vol_j ? k->volumes[j].target : k->tmpfs[j - k->n_volumes].path;
+            if (!tj || strcmp(ti, tj) != 0)
+                continue;
+            size_t ij = vol_j ? j : j - k->n_volumes;
+            size_t mark = kk_dec_push_key(d, vol_i ? "volumes" : "tmpfs");
+            kk_dec_push_index(d, vol_i ? i : i - k->n_volumes);
+            const struct kk_ynode *item = vol_i ? item_at(kk_ynode_get(map, "volumes"), i)
+                                                : item_at(tn, i - k->n_volumes);
+            field_error(d, item, vol_i ? "target" : "path", "%s is already mounted by %s[%zu]", ti,
+                        vol_j ? "volumes" : "tmpfs", ij);
+            kk_dec_pop(d, mark);
+            break;
+        }
+    }
+}
+
+/* The upstream flat resource fields, moved into the cpu/memory/pids form. */
+static void check_upstream_resources(struct kk_dec *d, const struct kk_ynode *map,
+                                     struct kk_resources *res)
+{
+    const struct kk_ynode *rn = kk_ynode_get(map, "resources");
+    static const char *const flat[] = {"memoryLimitBytes", "cpuShares", "pidsLimit"};
+    static const char *const rich[] = {"cpu", "memory", "io", "pids"};
+    bool flat_set[] = {res->memory_limit_bytes != KK_UNSET, res->cpu_shares != 0,
+                       res->pids_limit != 0};
+    bool rich_set[] = {res->cpu.weight || res->cpu.millicpus || res->cpu.cpuset,
+                       res->memory.max != KK_UNSET || res->memory.high != KK_UNSET ||
+                               res->memory.swap != KK_UNSET,
+                       res->io.weight || res->io.n_throttles, res->pids.max != KK_UNSET};
+    int f = -1, r = -1;
+    for (int i = 0; i < 3 && f < 0; i++)
+        if (flat_set[i] || kk_ynode_get(rn, flat[i]))
+            f = i;
+    for (int i = 0; i < 4 && r < 0; i++)
+        if (rich_set[i] || kk_ynode_get(rn, rich[i]))
+            r = i;
+    if (f < 0)
+        return;
+    if (r >= 0) {
+        size_t mark = kk_dec_push_key(d, "resources");
+        field_error(d, rn, flat[f],
+                    "conflicts with resources.%s: use either memoryLimitBytes, cpuShares and "
+                    "pidsLimit, or cpu, memory, io and pids",
+                    rich[r]);
+        kk_dec_pop(d, mark);
+        return;
+    }
+    if (res->memory_limit_bytes > 0)
+        res->memory.max = res->memory_limit_bytes;
+    if (res->cpu_shares) {
+        /* runc's conversion of cgroup v1 shares [2, 262144] to cgroup v2
+         * weights [1, 10000], which is what the kernel applies here */
+        uint64_t shares = res->cpu_shares < 2 ? 2 : res->cpu_shares;
+        res->cpu.weight = (uint32_t)(1 + ((shares - 2) * 9999) / 262142);
+    }
+    if (res->pids_limit > 0)
+        res->pids.max = res->pids_limit;
+    res->memory_limit_bytes = KK_UNSET;
+    res->cpu_shares = 0;
+    res->pids_limit = 0;
+}
+
 /* Checks one container's own fields (not its id or parents). */
 static void check_container_fields(struct kk_dec *d, const struct kk_ynode *map,
                                    struct kk_container *k)
@@ -162,22 +455,12 @@ static void check_container_fields(struct kk_dec *d, const struct kk_ynode *map,
         field_error(d, map, "workingDir", "must be an absolute path, got \"%.80s\"",
                     k->working_dir);
 
-    const struct kk_ynode *vols = kk_ynode_get(map, "volumes");
-    for (size_t i = 0; i < k->n_volumes; i++) {
-        const struct kk_volume *v = &k->volumes[i];
-        size_t mark = kk_dec_push_key(d, "volumes");
-        kk_dec_push_index(d, i);
-        const struct kk_ynode *vn = item_at(vols, i) ? item_at(vols, i) : vols;
-        if (!v->source)
-            field_error(d, vn, "source", "required");
-        else if (!is_abs_path(v->source))
-            field_error(d, vn, "source", "must be an absolute path, got \"%.80s\"", v->source);
-        if (!v->target)
-            field_error(d, vn, "target", "required");
-        else if (!is_abs_path(v->target))
-            field_error(d, vn, "target", "must be an absolute path, got \"%.80s\"", v->target);
-        kk_dec_pop(d, mark);
-    }
+    check_volumes(d, map, k);
+    check_tmpfs(d, map, k);
+    check_mount_targets(d, map, k);
+    check_capabilities(d, map, &k->capabilities);
+    check_security_opts(d, map, &k->security_opts);
+    check_devices(d, map, &k->devices);
 
     const struct kk_ynode *pn = kk_ynode_get(map, "ports");
     for (size_t i = 0; i < k->ports.n; i++) {
@@ -195,10 +478,21 @@ static void check_container_fields(struct kk_dec *d, const struct kk_ynode *map,
             kk_dec_pop(d, mark);
             break;
         }
+        /* Kubernetes' rule: in the host's network the container port is
+         * the host port; there is nothing to map. */
+        if (k->host_network && p->host_port != p->container_port) {
+            size_t mark = kk_dec_push_key(d, "ports");
+            kk_dec_push_index(d, i);
+            kk_dec_error(d, item_at(pn, i),
+                         "with hostNetwork the host port must equal the container port (%u != %u)",
+                         p->host_port, p->container_port);
+            kk_dec_pop(d, mark);
+        }
     }
     check_strv_names(d, map, "networks", &k->networks);
     check_strv_names(d, map, "networksAliases", &k->networks_aliases);
     check_resources(d, map, &k->resources);
+    check_upstream_resources(d, map, &k->resources);
     if (!k->restart_backoff_seconds)
         k->restart_backoff_seconds = KK_RESTART_BACKOFF_DEFAULT;
 }
@@ -270,6 +564,55 @@ static void check_ctd_id_length(struct kk_dec *d, const struct kk_ynode *map, co
                     parts[0], parts[1], parts[2], parts[3], len, KK_CTD_ID_MAX);
 }
 
+/* The index check_cell_root will choose, before it checks anything. */
+static size_t root_guess(const struct kk_cell *cell)
+{
+    for (size_t i = 0; cell->root_container_id && i < cell->n_containers; i++)
+        if (cell->containers[i].id && strcmp(cell->containers[i].id, cell->root_container_id) == 0)
+            return i;
+    for (size_t i = 0; i < cell->n_containers; i++)
+        if (cell->containers[i].root)
+            return i;
+    return 0;
+}
+
+static bool ports_clash(const struct kk_port *p, const struct kk_port *q)
+{
+    return p->host_port == q->host_port && p->proto == q->proto &&
+           (!p->host_ip || !q->host_ip || strcmp(p->host_ip, q->host_ip) == 0);
+}
+
+/* The cell's containers share one network namespace and one IP address:
+ * a host port may be published by one of them only. */
+static void check_cell_ports(struct kk_dec *d, const struct kk_ynode *cn,
+                             const struct kk_cell *cell)
+{
+    for (size_t i = 1; i < cell->n_containers; i++) {
+        const struct kk_container *k = &cell->containers[i];
+        for (size_t pi = 0; pi < k->ports.n; pi++) {
+            bool found = false;
+            for (size_t j = 0; j < i && !found; j++) {
+                const struct kk_container *o = &cell->containers[j];
+                for (size_t pj = 0; pj < o->ports.n && !found; pj++) {
+                    if (!ports_clash(&k->ports.v[pi], &o->ports.v[pj]))
+                        continue;
+                    found = true;
+                    const struct kk_ynode *kn = item_at(cn, i) ? item_at(cn, i) : cn;
+                    size_t mark = kk_dec_push_key(d, "containers");
+                    kk_dec_push_index(d, i);
+                    item_error(d, kn, "ports", pi,
+                               "host port %u/%s is already published by containers[%zu] "
+                               "(\"%s\") ports[%zu]",
+                               k->ports.v[pi].host_port,
+                               k->ports.v[pi].proto == KK_PROTO_UDP ? "udp" : "tcp", j,
+                               o->id ? o->id : "", pj);
+                    kk_dec_pop(d, mark);
+                }
+            }
+        }
+    }
+}
+
 static void check_cell(struct kk_dec *d, const struct kk_ynode *spec, struct kk_cell *cell)
 {
     check_parent(d, spec, "realmId", &cell->realm_id);
@@ -280,11 +623,22 @@ static void check_cell(struct kk_dec *d, const struct kk_ynode *spec, struct kk_
         field_error(d, spec, "containers", "more than %d containers", MAX_CELL_CONTAINERS);
         return;
     }
+    /* One network namespace per cell, the root's: in the host's network,
+     * every container is; otherwise none may leave it alone. */
+    size_t root = root_guess(cell);
+    bool host_net = cell->n_containers && cell->containers[root].host_network;
     for (size_t i = 0; i < cell->n_containers; i++) {
         struct kk_container *k = &cell->containers[i];
         const struct kk_ynode *kn = item_at(cn, i) ? item_at(cn, i) : cn;
         size_t mark = kk_dec_push_key(d, "containers");
         kk_dec_push_index(d, i);
+        if (host_net)
+            k->host_network = true;
+        else if (k->host_network)
+            field_error(d, kn, "hostNetwork",
+                        "only the root container (\"%s\") may set it: the cell's containers share "
+                        "its network namespace",
+                        cell->containers[root].id ? cell->containers[root].id : "");
         if (!k->id)
             field_error(d, kn, "id", "required");
         else
@@ -304,6 +658,7 @@ static void check_cell(struct kk_dec *d, const struct kk_ynode *spec, struct kk_
         check_container_fields(d, kn, k);
         kk_dec_pop(d, mark);
     }
+    check_cell_ports(d, cn, cell);
     check_cell_root(d, spec, cell);
 }
 

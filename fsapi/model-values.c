@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #define IMAGE_REF_MAX    512
 #define DEFAULT_REGISTRY "docker.io"
@@ -313,4 +314,233 @@ bool kk_subnet_valid(const char *s, const char **why)
         return false;
     }
     return true;
+}
+
+/* --- security values ------------------------------------------------------ */
+
+/* Index = capability number (linux/capability.h), up to the last one runc
+ * knows. */
+static const char *const cap_names[KK_CAP_COUNT] = {
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+};
+
+const char *kk_capability_name(unsigned i)
+{
+    return i < KK_CAP_COUNT ? cap_names[i] : NULL;
+}
+
+char *kk_capability_normalize(const char *name)
+{
+    char up[40];
+    size_t len = strlen(name);
+    bool prefixed = len > 4 && strncasecmp(name, "CAP_", 4) == 0;
+    if (len == 0 || len + (prefixed ? 0 : 4) >= sizeof(up))
+        return NULL;
+    snprintf(up, sizeof(up), "%s%s", prefixed ? "" : "CAP_", name);
+    for (char *c = up; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    if (strcmp(up, "CAP_ALL") == 0)
+        return kk_xstrdup("ALL");
+    for (size_t i = 0; i < KK_CAP_COUNT; i++)
+        if (strcmp(up, cap_names[i]) == 0)
+            return kk_xstrdup(up);
+    return NULL;
+}
+
+bool kk_clean_abs_path(const char *p)
+{
+    if (!p || p[0] != '/' || strlen(p) > 4096)
+        return false;
+    for (const char *s = p; *s;) {
+        while (*s == '/')
+            s++;
+        size_t n = strcspn(s, "/");
+        if ((n == 2 && s[0] == '.' && s[1] == '.') || (n == 1 && s[0] == '.'))
+            return false;
+        s += n;
+    }
+    return true;
+}
+
+/* An AppArmor profile name: printable, no blanks, at most 255 bytes. */
+static bool apparmor_name_valid(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 255)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+int kk_security_opt_parse(const char *s, struct kk_security_opt *out, char **canonical,
+                          const char **why)
+{
+    size_t klen = strcspn(s, "=:");
+    const char *value = s[klen] ? s + klen + 1 : NULL;
+    *out = (struct kk_security_opt){0};
+    if (klen == strlen("no-new-privileges") && strncmp(s, "no-new-privileges", klen) == 0) {
+        bool on = true;
+        if (value && strcmp(value, "true") == 0)
+            on = true;
+        else if (value && strcmp(value, "false") == 0)
+            on = false;
+        else if (value) {
+            *why = "no-new-privileges takes no value, or =true or =false";
+            return -1;
+        }
+        out->kind = KK_SECOPT_NO_NEW_PRIVILEGES;
+        out->value = kk_xstrdup(on ? "true" : "false");
+        if (canonical)
+            *canonical = kk_xstrdup(on ? "no-new-privileges" : "no-new-privileges=false");
+        return 0;
+    }
+    if (klen == strlen("seccomp") && strncmp(s, "seccomp", klen) == 0) {
+        if (!value || !*value) {
+            *why = "seccomp needs a value: seccomp=unconfined or seccomp=/path/to/profile.json";
+            return -1;
+        }
+        if (strcmp(value, "unconfined") != 0 && !kk_clean_abs_path(value)) {
+            *why = "seccomp profile must be \"unconfined\" or an absolute path without . or .. "
+                   "components";
+            return -1;
+        }
+        out->kind = KK_SECOPT_SECCOMP;
+    } else if (klen == strlen("apparmor") && strncmp(s, "apparmor", klen) == 0) {
+        if (!value || !apparmor_name_valid(value)) {
+            *why = "apparmor needs a profile name: apparmor=PROFILE (no blanks, at most 255 "
+                   "characters)";
+            return -1;
+        }
+        out->kind = KK_SECOPT_APPARMOR;
+    } else {
+        *why = "unknown security option (accepted: no-new-privileges, seccomp=unconfined, "
+               "seccomp=/path/to/profile.json, apparmor=PROFILE)";
+        return -1;
+    }
+    out->value = kk_xstrdup(value);
+    if (canonical)
+        *canonical = kk_xasprintf("%s=%s", out->kind == KK_SECOPT_SECCOMP ? "seccomp" : "apparmor",
+                                  value);
+    return 0;
+}
+
+void kk_device_clear(struct kk_device *d)
+{
+    free(d->host);
+    free(d->container);
+    *d = (struct kk_device){0};
+}
+
+/* "r", "rw", "mrw" -> "rw"-ordered; -1 when empty, repeated or foreign. */
+static int parse_device_access(const char *s, size_t len, char out[4])
+{
+    bool seen[3] = {false, false, false};
+    if (len == 0 || len > 3)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        const char *at = memchr("rwm", s[i], 3);
+        if (!at || !s[i] || seen[at - "rwm"])
+            return -1;
+        seen[at - "rwm"] = true;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < 3; i++)
+        if (seen[i])
+            out[n++] = "rwm"[i];
+    out[n] = '\0';
+    return 0;
+}
+
+int kk_device_parse(const char *s, struct kk_device *out, const char **why)
+{
+    *out = (struct kk_device){0};
+    const char *c1 = strchr(s, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (c2 && strchr(c2 + 1, ':')) {
+        *why = "expected HOST[:CONTAINER][:PERMS]";
+        return -1;
+    }
+    _cleanup_free_ char *host = kk_xstrndup(s, c1 ? (size_t)(c1 - s) : strlen(s));
+    _cleanup_free_ char *container = NULL;
+    const char *perms = NULL;
+    size_t perms_len = 0;
+    if (c1 && c2) {
+        container = kk_xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
+        perms = c2 + 1;
+        perms_len = strlen(perms);
+    } else if (c1 && c1[1] == '/') {
+        container = kk_xstrdup(c1 + 1);
+    } else if (c1) {
+        perms = c1 + 1;
+        perms_len = strlen(perms);
+    }
+    if (!kk_clean_abs_path(host) || (container && !kk_clean_abs_path(container))) {
+        *why = "device paths must be absolute, without . or .. components (HOST[:CONTAINER]"
+               "[:PERMS])";
+        return -1;
+    }
+    if (strcmp(host, "/") == 0 || (container && strcmp(container, "/") == 0)) {
+        *why = "\"/\" is not a device";
+        return -1;
+    }
+    if (perms && parse_device_access(perms, perms_len, out->access) < 0) {
+        *why = "permissions must be a combination of r, w and m";
+        return -1;
+    }
+    if (!perms)
+        strcpy(out->access, "rwm");
+    out->host = TAKE_PTR(host);
+    out->container = container ? TAKE_PTR(container) : kk_xstrdup(out->host);
+    return 0;
+}
+
+void kk_device_format(const struct kk_device *d, struct kk_buf *out)
+{
+    kk_buf_adds(out, d->host);
+    if (strcmp(d->container, d->host) != 0)
+        kk_buf_printf(out, ":%s", d->container);
+    if (strcmp(d->access, "rwm") != 0)
+        kk_buf_printf(out, ":%s", d->access);
 }

@@ -2,7 +2,9 @@
  * fields in each table is the order they are emitted in. */
 #include "fsapi/model.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FIELD(n, t, T, m)                                                                          \
@@ -147,6 +149,71 @@ static struct kk_ynode *encode_devnum(struct kk_ytree *t, const void *field)
     return kk_ytree_scalar(t, buf, true);
 }
 
+/* pidsLimit: an integer, -1 (unlimited, as in Docker) or 0 to 4194304. */
+static int decode_pids_limit(struct kk_dec *d, const struct kk_ynode *n, void *field)
+{
+    _cleanup_free_ char *s = NULL;
+    if (kk_codec_string(d, n, 32, &s) < 0)
+        return -1;
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || !strchr("-0123456789", s[0]) || v < -1 || v > 4194304) {
+        kk_dec_error(d, n, "expected -1 (unlimited) or an integer from 0 to 4194304, got \"%.64s\"",
+                     s);
+        return -1;
+    }
+    *(int64_t *)field = v;
+    return 0;
+}
+
+static struct kk_ynode *encode_pids_limit(struct kk_ytree *t, const void *field)
+{
+    int64_t v = *(const int64_t *)field;
+    char buf[32];
+    if (!v)
+        return NULL;
+    snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    return kk_ytree_scalar(t, buf, false);
+}
+
+/* mode: octal permissions, "0755", "755" or "0o755", at most 07777. */
+static int decode_mode(struct kk_dec *d, const struct kk_ynode *n, void *field)
+{
+    _cleanup_free_ char *s = NULL;
+    if (kk_codec_string(d, n, 16, &s) < 0)
+        return -1;
+    if (!s)
+        return 0;
+    const char *p = strncmp(s, "0o", 2) == 0 ? s + 2 : s;
+    uint32_t v = 0;
+    size_t len = strlen(p);
+    bool ok = len > 0 && len <= 5;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = p[i] >= '0' && p[i] <= '7';
+        v = v * 8 + (uint32_t)(p[i] - '0');
+    }
+    if (!ok || v > 07777) {
+        kk_dec_error(d, n, "expected an octal mode such as \"0755\" (at most 07777), got \"%.64s\"",
+                     s);
+        return -1;
+    }
+    *(uint32_t *)field = v;
+    return 0;
+}
+
+static struct kk_ynode *encode_mode(struct kk_ytree *t, const void *field)
+{
+    uint32_t v = *(const uint32_t *)field;
+    char buf[16];
+    if (!v)
+        return NULL;
+    snprintf(buf, sizeof(buf), "%04o", v);
+    return kk_ytree_scalar(t, buf, true);
+}
+
 /* --- schemas -------------------------------------------------------------- */
 
 static const struct kk_field metadata_fields[] = {
@@ -196,16 +263,39 @@ static const struct kk_field resources_fields[] = {
         OBJ("memory", struct kk_resources, memory, memory_schema),
         OBJ("io", struct kk_resources, io, io_schema),
         OBJ("pids", struct kk_resources, pids, pids_schema),
+        BYTES("memoryLimitBytes", struct kk_resources, memory_limit_bytes),
+        U32("cpuShares", struct kk_resources, cpu_shares, 0, 262144),
+        CUSTOM("pidsLimit", struct kk_resources, pids_limit, decode_pids_limit, encode_pids_limit,
+               NULL),
 };
 static const struct kk_schema resources_schema =
         SCHEMA("resources", struct kk_resources, resources_fields);
 
+static const char *const volume_kinds[] = {"bind", "tmpfs", "volume", NULL};
+
 static const struct kk_field volume_fields[] = {
+        ENUM("kind", struct kk_volume, kind, volume_kinds),
         STR("source", struct kk_volume, source),
         STR("target", struct kk_volume, target),
         BOOL("readOnly", struct kk_volume, read_only),
+        BYTES("sizeBytes", struct kk_volume, size_bytes),
+        CUSTOM("mode", struct kk_volume, mode, decode_mode, encode_mode, NULL),
 };
 static const struct kk_schema volume_schema = SCHEMA("volume", struct kk_volume, volume_fields);
+
+static const struct kk_field tmpfs_fields[] = {
+        STR("path", struct kk_tmpfs, path),
+        BYTES("sizeBytes", struct kk_tmpfs, size_bytes),
+        STRV("options", struct kk_tmpfs, options),
+};
+static const struct kk_schema tmpfs_schema = SCHEMA("tmpfs", struct kk_tmpfs, tmpfs_fields);
+
+static const struct kk_field capabilities_fields[] = {
+        STRV("drop", struct kk_capabilities, drop),
+        STRV("add", struct kk_capabilities, add),
+};
+static const struct kk_schema capabilities_schema =
+        SCHEMA("capabilities", struct kk_capabilities, capabilities_fields);
 
 static const char *const restart_policies[] = {"no", "always", "on-failure", "unless-stopped",
                                                NULL};
@@ -230,7 +320,15 @@ static const struct kk_field container_fields[] = {
         STRV("networks", C, networks),
         STRV("networksAliases", C, networks_aliases),
         BOOL("privileged", C, privileged),
+        BOOL("hostNetwork", C, host_network),
+        BOOL("hostPID", C, host_pid),
+        BOOL("hostCgroup", C, host_cgroup),
         STR("user", C, user),
+        BOOL("readOnlyRootFilesystem", C, read_only_root_filesystem),
+        OBJ("capabilities", C, capabilities, capabilities_schema),
+        STRV("securityOpts", C, security_opts),
+        STRV("devices", C, devices),
+        LIST("tmpfs", C, tmpfs, n_tmpfs, tmpfs_schema),
         OBJ("resources", C, resources, resources_schema),
         ENUM("restartPolicy", C, restart_policy, restart_policies),
         U32("restartBackoffSeconds", C, restart_backoff_seconds, 1, 3600),
@@ -398,4 +496,12 @@ int kk_resource_key(const struct kk_resource *r, struct kk_key *key, kk_error **
         break;
     }
     return kk_key_init(key, (enum kk_key_level)(r->kind + 1), n[0], n[1], n[2], n[3], n[4], err);
+}
+
+bool kk_cell_uses_host_network(const struct kk_cell *cell)
+{
+    for (size_t i = 0; i < cell->n_containers; i++)
+        if (cell->containers[i].root)
+            return cell->containers[i].host_network;
+    return cell->n_containers > 0 && cell->containers[0].host_network;
 }

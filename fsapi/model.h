@@ -77,10 +77,33 @@ struct kk_ports {
     size_t n;
 };
 
+enum kk_volume_kind {
+    KK_VOLUME_BIND,   /* "bind" (default, also "") */
+    KK_VOLUME_TMPFS,  /* "tmpfs" */
+    KK_VOLUME_VOLUME, /* "volume": refused until kind Volume exists */
+};
+
 struct kk_volume {
-    char *source;   /* source: absolute host path */
-    char *target;   /* target: absolute path in the container */
-    bool read_only; /* readOnly */
+    int kind;           /* kind: enum kk_volume_kind */
+    char *source;       /* source: absolute host path (bind only) */
+    char *target;       /* target: absolute path in the container */
+    bool read_only;     /* readOnly */
+    int64_t size_bytes; /* sizeBytes (tmpfs only): KK_UNSET = the kernel's default */
+    uint32_t mode;      /* mode (tmpfs only): octal permissions, 0 = unset */
+};
+
+/* tmpfs[]: a tmpfs mounted at path (Docker's --tmpfs). */
+struct kk_tmpfs {
+    char *path;             /* path: absolute path in the container */
+    int64_t size_bytes;     /* sizeBytes: KK_UNSET = the kernel's default */
+    struct kk_strv options; /* options: tmpfs mount options ("noexec", "uid=1000") */
+};
+
+/* capabilities: deltas from the default set. Normalised: "CAP_" names in
+ * upper case, or "ALL"; sorted, without duplicates. */
+struct kk_capabilities {
+    struct kk_strv drop;
+    struct kk_strv add;
 };
 
 struct kk_cpu {
@@ -115,11 +138,19 @@ struct kk_pids {
     int64_t max; /* max: KK_UNSET = unlimited */
 };
 
+/* The upstream (kukeon v1beta1) flat resource fields are accepted beside
+ * the cpu/memory/io/pids form, never together with it, and normalising
+ * moves them into it: memoryLimitBytes -> memory.max, cpuShares ->
+ * cpu.weight (runc's shares-to-weight conversion), pidsLimit -> pids.max.
+ * After kk_model_normalize they are always unset (0). */
 struct kk_resources {
     struct kk_cpu cpu;
     struct kk_memory memory;
     struct kk_io io;
     struct kk_pids pids;
+    int64_t memory_limit_bytes; /* memoryLimitBytes: KK_UNSET or 0 = unset */
+    uint32_t cpu_shares;        /* cpuShares: 2..262144, 0 = unset */
+    int64_t pids_limit;         /* pidsLimit: -1 (unlimited) or 0 = unset */
 };
 
 enum kk_restart_policy {
@@ -159,7 +190,22 @@ struct kk_container {
     struct kk_strv networks;
     struct kk_strv networks_aliases;
     bool privileged;
-    char *user; /* "uid[:gid]" or a name */
+    bool host_network; /* hostNetwork: no network namespace (see kk_cell_uses_host_network) */
+    bool host_pid;     /* hostPID: no PID namespace */
+    bool host_cgroup;  /* hostCgroup: no cgroup namespace */
+    char *user;        /* "uid[:gid]" or a name */
+    bool read_only_root_filesystem; /* readOnlyRootFilesystem */
+    struct kk_capabilities capabilities;
+    /* securityOpts, normalised and sorted: "no-new-privileges",
+     * "no-new-privileges=false", "seccomp=unconfined", "seccomp=/abs/path",
+     * "apparmor=PROFILE" (see kk_security_opt_parse). */
+    struct kk_strv security_opts;
+    /* devices, normalised: "HOST[:CONTAINER][:PERMS]" with CONTAINER only
+     * when it differs from HOST and PERMS only when not "rwm"
+     * (kk_device_parse). */
+    struct kk_strv devices;
+    struct kk_tmpfs *tmpfs;
+    size_t n_tmpfs;
     struct kk_resources resources;
     int restart_policy; /* enum kk_restart_policy */
     uint32_t restart_backoff_seconds;
@@ -280,5 +326,52 @@ void kk_cpus_format(uint32_t millicpus, char buf[32]);
 
 /* "10.88.3.0/24" (host bits must be zero, prefix 8..30). */
 bool kk_subnet_valid(const char *s, const char **why);
+
+/* Whether the cell runs in the host's network namespace: its root
+ * container has hostNetwork (normalising then sets it on every container
+ * of the cell, which share the root's namespace). Such a cell gets no
+ * network namespace, veth, IP address or published ports of its own. */
+bool kk_cell_uses_host_network(const struct kk_cell *cell);
+
+/* --- security values ------------------------------------------------------ */
+
+/* The Linux capabilities runc knows, CAP_CHOWN (0) to
+ * CAP_CHECKPOINT_RESTORE (40): kk_capability_name(i) is capability i. */
+#define KK_CAP_COUNT 41
+const char *kk_capability_name(unsigned i);
+/* "net_admin", "CAP_NET_ADMIN", "Net_Admin" -> "CAP_NET_ADMIN"; "all",
+ * "CAP_ALL" -> "ALL". Returns a new string, or NULL for an unknown name. */
+char *kk_capability_normalize(const char *name);
+
+/* One securityOpts entry, parsed. */
+enum kk_secopt_kind {
+    KK_SECOPT_NO_NEW_PRIVILEGES, /* value "true" or "false" */
+    KK_SECOPT_SECCOMP,           /* value "unconfined" or an absolute path */
+    KK_SECOPT_APPARMOR,          /* value a profile name ("unconfined" included) */
+};
+struct kk_security_opt {
+    enum kk_secopt_kind kind;
+    char *value;
+};
+/* Parses "no-new-privileges[=true|false]", "seccomp=unconfined|/path",
+ * "apparmor=PROFILE" (Docker's ':' separator accepted too). On success
+ * fills out (value owned by the caller) and, when canonical is non-NULL,
+ * the canonical spelling; else returns -1 with *why. */
+int kk_security_opt_parse(const char *s, struct kk_security_opt *out, char **canonical,
+                          const char **why);
+
+/* One devices entry: "HOST[:CONTAINER][:PERMS]", Docker's --device. */
+struct kk_device {
+    char *host;      /* absolute host path of a device node */
+    char *container; /* absolute path in the container (= host when omitted) */
+    char access[4];  /* a non-empty subset of "rwm", in that order */
+};
+int kk_device_parse(const char *s, struct kk_device *out, const char **why);
+void kk_device_format(const struct kk_device *d, struct kk_buf *out);
+void kk_device_clear(struct kk_device *d);
+
+/* Whether p is an absolute path without "." or ".." components, at most
+ * 4096 bytes: what may become a mount point. */
+bool kk_clean_abs_path(const char *p);
 
 #endif

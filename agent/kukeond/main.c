@@ -10,10 +10,12 @@
 #include "agent/agent.h"
 #include "agent/lock.h"
 #include "agent/sdnotify.h"
+#include "agent/uninstall.h"
 #include "agent/watch.h"
 #include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/log.h"
+#include "runtime/net/ipam.h"
 
 #define AGENT_STATUS_PERIOD_MS 5000
 
@@ -149,6 +151,26 @@ static int main_loop(const struct kk_agent_config *cfg, struct kk_agent *a, stru
     }
 }
 
+static void warn_overlap(void *ctx, const struct kk_ipv4_net *pool, const struct kk_hostnet *hn)
+{
+    (void)ctx;
+    char p[KK_NET_CIDRSTRLEN], h[KK_IPAM_HOSTNET_STRLEN];
+    kk_ipam_format_cidr(pool, p);
+    kk_ipam_format_hostnet(hn, h);
+    kk_log_warn("subnet pool %s overlaps %s on this host: spaces get no subnet there "
+                "(choose another --subnet-pool if that leaves too few)",
+                p, h);
+}
+
+/* The pool against the host's addresses and routes, once, for the log:
+ * the allocator skips what overlaps anyway (runtime/net/ipam.h). */
+static void check_pool(const struct kk_agent_config *cfg)
+{
+    _cleanup_error_ kk_error *e = NULL;
+    if (kk_ipam_host_overlaps(cfg->subnet_pool, cfg->bridge_prefix, warn_overlap, NULL, &e) < 0)
+        kk_log_warn("subnet pool %s: %s", cfg->subnet_pool, e->message);
+}
+
 static int run(const struct kk_agent_config *cfg, kk_error **err)
 {
     sigset_t mask;
@@ -165,6 +187,7 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
     if (agent_locks_take(cfg, AGENT_LOCK_DIR, &locks, err) < 0 ||
         kk_fs_mkdir_p_abs(cfg->manifests, 0755, err) < 0)
         return -1;
+    check_pool(cfg);
 
     struct kk_agent_backends be;
     if (kk_agent_backends_open_real(cfg, &be, err) < 0)
@@ -194,10 +217,63 @@ static int run(const struct kk_agent_config *cfg, kk_error **err)
     return r;
 }
 
+/* --uninstall [--dry-run] [--purge-state]: taken out of argv before the
+ * configuration is parsed, so that every setting (file and flags) names
+ * what to remove exactly as it names what a normal start creates. */
+struct mode {
+    bool uninstall, dry_run, purge_state, help;
+};
+
+static int take_mode_flags(int *argc, char **argv, struct mode *m)
+{
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--uninstall") == 0)
+            m->uninstall = true;
+        else if (strcmp(argv[i], "--dry-run") == 0)
+            m->dry_run = true;
+        else if (strcmp(argv[i], "--purge-state") == 0)
+            m->purge_state = true;
+        else {
+            m->help |= strcmp(argv[i], "--help") == 0;
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+    if ((m->dry_run || m->purge_state) && !m->uninstall) {
+        fprintf(stderr, "kukeond: --dry-run and --purge-state go with --uninstall\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int uninstall(const struct kk_agent_config *cfg, const struct mode *m)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct agent_uninstall_opts o = {
+            .dry_run = m->dry_run, .purge_state = m->purge_state, .lock_dir = AGENT_LOCK_DIR};
+    int r = agent_uninstall(cfg, &o, stdout, &err);
+    fflush(stdout);
+    if (r < 0) {
+        fprintf(stderr, "kukeond: %s\n", err->message);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct kk_agent_config cfg;
     _cleanup_error_ kk_error *err = NULL;
+    struct mode mode = {false, false, false, false};
+    if (take_mode_flags(&argc, argv, &mode) < 0)
+        return 2;
     /* glibc gives each thread that allocates its own 64 MiB arena; the
      * workers, the gRPC I/O thread and the event thread allocate little
      * and briefly, so extra arenas only cost resident memory (about
@@ -210,10 +286,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "kukeond: %s\n", err->message);
             kk_agent_config_usage(stderr);
         }
+        if (r > 0 && mode.help)
+            printf("\n  --uninstall [--dry-run] [--purge-state]\n"
+                   "      remove everything this configuration created on the host (see "
+                   "kukeond(8))\n");
         kk_agent_config_release(&cfg);
         return r < 0 ? 2 : 0;
     }
     kk_log_set_level(cfg.log_level);
+    if (mode.uninstall) {
+        r = uninstall(&cfg, &mode);
+        kk_agent_config_release(&cfg);
+        return r;
+    }
     r = run(&cfg, &err);
     if (r < 0)
         kk_log_error("kukeond: %s", err->message);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fsapi/clock.h"
+#include "fsapi/contract.h"
 #include "fsapi/json.h"
 #include "fsapi/yaml-codec.h"
 
@@ -24,6 +25,14 @@ void kuke_table_init(struct kuke_table *t, const char *const *headers, bool wide
     *t = (struct kuke_table){.headers = headers};
 }
 
+static void add_row(struct kuke_table *t, char **row)
+{
+    void *p = t->rows;
+    kk_xgrow(&p, &t->cap, t->n + 1, sizeof(*t->rows));
+    t->rows = p;
+    t->rows[t->n++] = row;
+}
+
 void kuke_table_row(struct kuke_table *t, ...)
 {
     va_list ap;
@@ -37,10 +46,18 @@ void kuke_table_row(struct kuke_table *t, ...)
     for (size_t i = 0; i < n; i++)
         row[i] = kk_xstrdup(va_arg(ap, const char *));
     va_end(ap);
-    void *p = t->rows;
-    kk_xgrow(&p, &t->cap, t->n + 1, sizeof(*t->rows));
-    t->rows = p;
-    t->rows[t->n++] = row;
+    add_row(t, row);
+}
+
+void kuke_table_rowv(struct kuke_table *t, const char *const *cells, size_t n)
+{
+    size_t len = 0;
+    while (len < n && cells[len])
+        len++;
+    char **row = kk_xcalloc(len + 1, sizeof(*row));
+    for (size_t i = 0; i < len; i++)
+        row[i] = kk_xstrdup(cells[i]);
+    add_row(t, row);
 }
 
 static size_t row_len(char *const *row)
@@ -51,37 +68,68 @@ static size_t row_len(char *const *row)
     return n;
 }
 
-void kuke_table_print(const struct kuke_table *t, FILE *out)
+static void print_row(const struct kuke_table *t, char *const *row, size_t len, FILE *out)
 {
-    if (t->n == 0) {
-        fprintf(stderr, "No resources found.\n");
-        return;
+    for (size_t c = 0; c < t->ncols; c++) {
+        const char *v = c < len ? row[c] : "";
+        if (c + 1 < t->ncols)
+            fprintf(out, "%-*s   ", (int)t->width[c], v);
+        else
+            fprintf(out, "%s\n", v);
     }
+}
+
+void kuke_table_print(struct kuke_table *t, FILE *out)
+{
     size_t ncols = 0, nheaders = row_len((char *const *)t->headers);
     for (size_t r = 0; r < t->n; r++)
         if (row_len(t->rows[r]) > ncols)
             ncols = row_len(t->rows[r]);
     if (ncols > nheaders)
         ncols = nheaders;
-    size_t *width = kk_xcalloc(ncols, sizeof(*width));
+    free(t->width);
+    t->ncols = ncols;
+    t->width = kk_xcalloc(ncols ? ncols : 1, sizeof(*t->width));
+    t->printed = t->n;
+    if (t->n == 0) {
+        fprintf(stderr, "No resources found.\n");
+        return;
+    }
     for (size_t c = 0; c < ncols; c++) {
-        width[c] = strlen(t->headers[c]);
+        t->width[c] = strlen(t->headers[c]);
         for (size_t r = 0; r < t->n; r++)
-            if (c < row_len(t->rows[r]) && strlen(t->rows[r][c]) > width[c])
-                width[c] = strlen(t->rows[r][c]);
+            if (c < row_len(t->rows[r]) && strlen(t->rows[r][c]) > t->width[c])
+                t->width[c] = strlen(t->rows[r][c]);
     }
-    for (size_t r = 0; r <= t->n; r++) {
-        char *const *row = r == 0 ? (char *const *)t->headers : t->rows[r - 1];
-        size_t len = r == 0 ? ncols : row_len(row);
-        for (size_t c = 0; c < ncols; c++) {
-            const char *v = c < len ? row[c] : "";
-            if (c + 1 < ncols)
-                fprintf(out, "%-*s   ", (int)width[c], v);
-            else
-                fprintf(out, "%s\n", v);
-        }
+    print_row(t, (char *const *)t->headers, ncols, out);
+    for (size_t r = 0; r < t->n; r++)
+        print_row(t, t->rows[r], row_len(t->rows[r]), out);
+}
+
+void kuke_table_print_new(struct kuke_table *t, FILE *out)
+{
+    if (!t->width || t->ncols == 0) {
+        /* Nothing was printed yet (the first print found no rows): these
+         * rows start the table, header included. */
+        size_t skip = t->printed;
+        if (skip == t->n)
+            return;
+        struct kuke_table rest = {.headers = t->headers, .rows = t->rows + skip, .n = t->n - skip};
+        kuke_table_print(&rest, out);
+        free(t->width);
+        t->width = rest.width;
+        t->ncols = rest.ncols;
+        t->printed = t->n;
+        return;
     }
-    free(width);
+    for (size_t r = t->printed; r < t->n; r++) {
+        size_t len = row_len(t->rows[r]);
+        for (size_t c = 0; c < t->ncols && c < len; c++)
+            if (strlen(t->rows[r][c]) > t->width[c])
+                t->width[c] = strlen(t->rows[r][c]);
+        print_row(t, t->rows[r], len, out);
+    }
+    t->printed = t->n;
 }
 
 void kuke_table_release(struct kuke_table *t)
@@ -89,8 +137,10 @@ void kuke_table_release(struct kuke_table *t)
     for (size_t r = 0; r < t->n; r++)
         kk_strv_free(t->rows[r]);
     free(t->rows);
+    free(t->width);
     t->rows = NULL;
-    t->n = t->cap = 0;
+    t->width = NULL;
+    t->n = t->cap = t->ncols = t->printed = 0;
 }
 
 void kuke_format_age(int64_t since_ns, char buf[32])
@@ -152,32 +202,86 @@ void kuke_json_emit(const struct kk_ynode *n, struct kk_buf *out)
     json_node(&w, n);
 }
 
-void kuke_emit_doc(enum kuke_output fmt, const struct kk_ynode *root, struct kk_buf *out,
-                   size_t index)
+struct kk_ynode *kuke_ynode_copy(struct kk_ytree *t, const struct kk_ynode *n)
 {
-    if (fmt == KUKE_OUTPUT_JSON) {
-        if (index > 0)
-            kk_buf_adds(out, ",\n");
-        kuke_json_emit(root, out);
-        return;
+    if (!n)
+        return kk_ytree_scalar(t, "", false);
+    switch (n->type) {
+    case KK_YSCALAR:
+        return kk_ytree_scalar(t, n->value, n->str);
+    case KK_YMAP: {
+        struct kk_ynode *m = kk_ytree_map(t);
+        for (size_t i = 0; i + 1 < n->n; i += 2)
+            kk_ynode_set(t, m, n->items[i]->value, kuke_ynode_copy(t, n->items[i + 1]));
+        return m;
     }
-    if (index > 0)
-        kk_buf_adds(out, "---\n");
-    kk_yaml_emit(root, out);
+    case KK_YSEQ: {
+        struct kk_ynode *q = kk_ytree_seq(t);
+        for (size_t i = 0; i < n->n; i++)
+            kk_ynode_append(q, kuke_ynode_copy(t, n->items[i]));
+        return q;
+    }
+    }
+    return kk_ytree_scalar(t, "", false);
 }
 
-void kuke_emit_finish(enum kuke_output fmt, struct kk_buf *out, size_t n)
+void kuke_yset(struct kk_ytree *t, struct kk_ynode *map, const char *key, const char *value)
 {
-    if (fmt != KUKE_OUTPUT_JSON)
-        return;
-    if (n == 1) {
+    kk_ynode_set(t, map, key, kk_ytree_scalar(t, value, true));
+}
+
+void kuke_docs_init(struct kuke_docs *d)
+{
+    d->t = kk_ytree_new();
+    d->items = kk_ytree_seq(d->t);
+    d->n = 0;
+}
+
+void kuke_docs_release(struct kuke_docs *d)
+{
+    kk_ytree_free(d->t);
+    *d = (struct kuke_docs){0};
+}
+
+void kuke_docs_add(struct kuke_docs *d, const struct kk_ynode *item)
+{
+    kk_ynode_append(d->items, kuke_ynode_copy(d->t, item));
+    d->n++;
+}
+
+void kuke_docs_emit(const struct kuke_docs *d, enum kuke_output fmt, bool single,
+                    struct kk_buf *out)
+{
+    const struct kk_ynode *doc = single && d->n == 1 ? d->items->items[0] : NULL;
+    _cleanup_(kk_ytree_freep) struct kk_ytree *t = NULL;
+    if (!doc) {
+        t = kk_ytree_new();
+        struct kk_ynode *list = kk_ytree_map(t);
+        kuke_yset(t, list, "apiVersion", KK_API_VERSION);
+        kuke_yset(t, list, "kind", "List");
+        /* An empty sequence: the emitters write [] for it. */
+        kk_ynode_set(t, list, "items", d->items);
+        doc = list;
+    }
+    if (fmt == KUKE_OUTPUT_JSON) {
+        kuke_json_emit(doc, out);
+        kk_buf_addch(out, '\n');
+    } else {
+        kk_yaml_emit(doc, out);
+    }
+}
+
+void kuke_doc_stream(enum kuke_output fmt, const struct kk_ynode *doc, bool separate,
+                     struct kk_buf *out)
+{
+    if (fmt == KUKE_OUTPUT_JSON) {
+        struct kk_json_writer w;
+        kk_jw_init(&w, out);
+        json_node(&w, doc);
         kk_buf_addch(out, '\n');
         return;
     }
-    struct kk_buf list = KK_BUF_INIT;
-    kk_buf_adds(&list, "{\"apiVersion\": \"v1beta1\", \"kind\": \"List\", \"items\": [\n");
-    kk_buf_add(&list, out->data ? out->data : "", out->len);
-    kk_buf_adds(&list, "\n]}\n");
-    kk_buf_release(out);
-    *out = list;
+    if (separate)
+        kk_buf_adds(out, "---\n");
+    kk_yaml_emit(doc, out);
 }

@@ -4,13 +4,16 @@
 #include "agent/internal.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/inbox-index.h"
 #include "fsapi/atomic.h"
 #include "fsapi/fsutil.h"
+#include "fsapi/hashmap.h"
 #include "fsapi/inbox.h"
 #include "fsapi/log.h"
 #include "fsapi/manifest.h"
@@ -60,6 +63,58 @@ static void work_key(const struct kk_key *key, char out[KK_KEY_STRLEN])
     kk_key_format(&k, out);
 }
 
+/* ---- the ownership index ------------------------------------------------ */
+
+/* Each agent's index (agent/inbox-index.h), found by its context. It is
+ * built when the agent is created (agent_inbox_ensure_defaults runs once
+ * per kk_agent_new), so a new agent at the address of a freed one never
+ * inherits its predecessor's index. The registry belongs in struct
+ * agent_ctx; until it is there, this table stands in for a field. */
+static pthread_mutex_t indexes_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kk_hashmap indexes = KK_HASHMAP_INIT; /* "%p" of the ctx -> index */
+
+static void ctx_name(const struct agent_ctx *a, char out[32])
+{
+    snprintf(out, 32, "%p", (const void *)a);
+}
+
+static struct agent_inbox_index *index_build(struct agent_ctx *a);
+
+static struct agent_inbox_index *index_of(struct agent_ctx *a)
+{
+    char name[32];
+    ctx_name(a, name);
+    pthread_mutex_lock(&indexes_lock);
+    struct agent_inbox_index *ix = kk_hashmap_get(&indexes, name);
+    pthread_mutex_unlock(&indexes_lock);
+    if (ix)
+        return ix;
+    /* Built outside the lock (it reads the tree); two builders race only
+     * on an agent nobody has set up yet, and the first one stored wins. */
+    struct agent_inbox_index *fresh = index_build(a);
+    pthread_mutex_lock(&indexes_lock);
+    ix = kk_hashmap_get(&indexes, name);
+    if (!ix) {
+        kk_hashmap_put(&indexes, name, fresh);
+        ix = TAKE_PTR(fresh);
+    }
+    pthread_mutex_unlock(&indexes_lock);
+    agent_inbox_index_free(fresh);
+    return ix;
+}
+
+/* (Re)builds a's index from the tree: called when an agent starts. */
+static void index_reset(struct agent_ctx *a)
+{
+    char name[32];
+    ctx_name(a, name);
+    struct agent_inbox_index *fresh = index_build(a);
+    pthread_mutex_lock(&indexes_lock);
+    struct agent_inbox_index *old = kk_hashmap_put(&indexes, name, fresh);
+    pthread_mutex_unlock(&indexes_lock);
+    agent_inbox_index_free(old);
+}
+
 /* Whether rel (not followed) has exactly the permission bits `mode`: an
  * older agent wrote every spec 0644. */
 static bool mode_is(int rootfd, const char *rel, mode_t mode)
@@ -69,8 +124,9 @@ static bool mode_is(int rootfd, const char *rel, mode_t mode)
 }
 
 /* Writes one spec file; returns the result. */
-static enum apply_result write_spec(struct agent_ctx *a, struct kk_resource *r,
-                                    const struct kk_key *key, const char *source, kk_error **err)
+static enum apply_result write_spec(struct agent_ctx *a, struct agent_inbox_index *ix,
+                                    struct kk_resource *r, const struct kk_key *key,
+                                    const char *source, kk_error **err)
 {
     if (source)
         kk_kvs_set(&r->meta.annotations, KK_ANNOTATION_SOURCE, source);
@@ -83,8 +139,14 @@ static enum apply_result write_spec(struct agent_ctx *a, struct kk_resource *r,
     _cleanup_error_ kk_error *rerr = NULL;
     bool existed = kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &cur, &rerr) == 0;
     if (existed && cur.len == out.len && memcmp(cur.data, out.data, out.len) == 0 &&
-        mode_is(a->rootfd, rel, kk_model_spec_mode(r)))
+        mode_is(a->rootfd, rel, kk_model_spec_mode(r))) {
+        if (source) {
+            char k[KK_KEY_STRLEN];
+            kk_key_format(key, k);
+            agent_inbox_index_set_owner(ix, k, source);
+        }
         return RES_UNCHANGED;
+    }
     agent_note_self_write(a, rel, out.data, out.len);
     pthread_mutex_lock(&a->spec_lock);
     int w = kk_fs_mkdir_p(a->rootfd, dir, 0755, NULL, err) < 0 ||
@@ -92,6 +154,11 @@ static enum apply_result write_spec(struct agent_ctx *a, struct kk_resource *r,
                                             kk_model_spec_mode(r), err) < 0
                     ? -1
                     : 0;
+    if (w == 0 && source) {
+        char k[KK_KEY_STRLEN];
+        kk_key_format(key, k);
+        agent_inbox_index_set_owner(ix, k, source);
+    }
     pthread_mutex_unlock(&a->spec_lock);
     if (w < 0) {
         kk_error_wrap(err, "%s", rel);
@@ -117,10 +184,11 @@ int agent_inbox_ensure_defaults(struct agent_ctx *a, kk_error **err)
         if (kk_model_normalize(r, NULL, &diags) != 0)
             return kk_error_set(err, KK_E_INTERNAL, "default %s does not normalise",
                                 kk_kind_name(r->kind));
-        if (write_spec(a, r, &key, NULL, err) == RES_FAILED)
+        if (write_spec(a, NULL, r, &key, NULL, err) == RES_FAILED)
             return -1;
         kk_log_info("%s: default %s created", rel, kk_kind_name(r->kind));
     }
+    index_reset(a);
     return 0;
 }
 
@@ -198,87 +266,150 @@ static void walk_specs(struct agent_ctx *a, const char *dir, int depth, spec_fn 
     }
 }
 
-struct owned {
-    const char *source;
-    struct kk_key *keys;
-    size_t n, cap;
-};
-
-static void collect_owned(struct agent_ctx *a, const struct kk_key *key, void *ud)
+/* Start-up: every spec's source annotation into a new index. A spec that
+ * does not even mention the annotation is not parsed. */
+static void index_spec(struct agent_ctx *a, const struct kk_key *key, void *ud)
 {
-    struct owned *o = ud;
+    struct agent_inbox_index *ix = ud;
     _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
     _cleanup_error_ kk_error *err = NULL;
-    /* Cheap filter first: a spec that does not even mention the file name
-     * is not parsed (an inbox apply walks every spec of the tree). */
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
     _cleanup_buf_ struct kk_buf raw = KK_BUF_INIT;
     if (kk_fs_read_file(a->rootfd, rel, KK_SPEC_FILE_MAX, &raw, &err) < 0 ||
-        !memmem(raw.data, raw.len, o->source, strlen(o->source)))
+        !memmem(raw.data, raw.len, KK_ANNOTATION_SOURCE, strlen(KK_ANNOTATION_SOURCE)))
         return;
     if (agent_spec_load(a, key, &r, &err) <= 0)
         return;
     const char *src = kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
-    if (!src || strcmp(src, o->source) != 0)
-        return;
-    kk_xgrow((void **)&o->keys, &o->cap, o->n + 1, sizeof(*o->keys));
-    o->keys[o->n++] = *key;
+    if (src) {
+        char k[KK_KEY_STRLEN];
+        kk_key_format(key, k);
+        agent_inbox_index_set_owner(ix, k, src);
+    }
 }
 
-/* Whether key's spec still carries source `name`. */
-static bool still_owned_by(struct agent_ctx *a, const struct kk_key *key, const char *name)
+static struct agent_inbox_index *index_build(struct agent_ctx *a)
+{
+    struct agent_inbox_index *ix = agent_inbox_index_new();
+    walk_specs(a, "", 0, index_spec, ix);
+    return ix;
+}
+
+/* Who key's spec names as its source now: 1 `name`, 0 another file or
+ * none, -1 no spec (any more). */
+static int owned_by(struct agent_ctx *a, const struct kk_key *key, const char *name, char **other)
 {
     _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
     _cleanup_error_ kk_error *err = NULL;
-    if (agent_spec_load(a, key, &r, &err) <= 0)
-        return false;
+    int l = agent_spec_load(a, key, &r, &err);
+    if (l == 0)
+        return -1;
+    if (l < 0)
+        return 0;
     const char *src = kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
-    return src && strcmp(src, name) == 0;
+    if (src && strcmp(src, name) == 0)
+        return 1;
+    *other = src ? kk_xstrdup(src) : NULL;
+    return 0;
 }
 
-/* Another inbox file (not `except`) that defines key, or NULL. */
-static char *other_owner(struct agent_ctx *a, const char *except, const struct kk_key *key)
+/* The keys inbox file `name` defines (its documents', a file that does not
+ * load defines none), into the index with the stamp st. */
+static void define_from_file(struct agent_inbox_index *ix, const char *dir, const char *name,
+                             const struct agent_inbox_stamp *st)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s", dir, name);
+    _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
+    _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_manifest_load_file(path, &m, &diags, &err) < 0) {
+        if (kk_error_code(err) == KK_E_NOT_FOUND)
+            agent_inbox_index_forget(ix, name);
+        else
+            agent_inbox_index_define(ix, name, st, NULL, 0);
+        return;
+    }
+    char(*keys)[KK_KEY_STRLEN] = kk_xcalloc(m->n ? m->n : 1, sizeof(*keys));
+    const char **kv = kk_xcalloc(m->n ? m->n : 1, sizeof(*kv));
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct kk_key k;
+        if (doc_key(m->docs[i], &k, &err) == 0) {
+            kk_key_format(&k, keys[n]);
+            kv[n] = keys[n];
+            n++;
+        }
+        kk_error_freep(&err);
+    }
+    agent_inbox_index_define(ix, name, st, kv, n);
+    free(kv);
+    free(keys);
+}
+
+/* Brings the index's definitions up to date with the inbox as it is on
+ * disk: a file is parsed again only if its stamp changed since (a file
+ * saved but not applied yet counts with its new content, as it did when
+ * every file was parsed for every orphan); files gone are forgotten.
+ * `except` (the file being pruned) is left alone. One readdir and one stat
+ * per file: called once per prune that has something to remove. */
+static void refresh_definitions(struct agent_ctx *a, struct agent_inbox_index *ix,
+                                const char *except)
 {
     _cleanup_closedir_ DIR *d = opendir(a->cfg.manifests);
     if (!d)
-        return NULL;
+        return;
+    struct kk_hashmap seen = KK_HASHMAP_INIT;
     struct dirent *e;
-    unsigned seen = 0;
-    while ((e = readdir(d)) && seen++ < INBOX_FILES_MAX) {
+    unsigned count = 0;
+    while ((e = readdir(d)) && count++ < INBOX_FILES_MAX) {
         if (!kk_inbox_name_counts(e->d_name) || strcmp(e->d_name, except) == 0)
             continue;
-        _cleanup_free_ char *path = kk_xasprintf("%s/%s", a->cfg.manifests, e->d_name);
-        _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
-        _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
-        _cleanup_error_ kk_error *err = NULL;
-        if (kk_manifest_load_file(path, &m, &diags, &err) < 0)
+        struct stat sb;
+        if (fstatat(dirfd(d), e->d_name, &sb, 0) < 0)
             continue;
-        for (size_t i = 0; i < m->n; i++) {
-            struct kk_key k;
-            if (doc_key(m->docs[i], &k, &err) == 0 && kk_key_equal(&k, key))
-                return kk_xstrdup(e->d_name);
-            kk_error_freep(&err);
-        }
+        kk_hashmap_put(&seen, e->d_name, NULL);
+        struct agent_inbox_stamp st;
+        agent_inbox_stamp_of(&sb, &st);
+        if (!agent_inbox_index_is_current(ix, e->d_name, &st))
+            define_from_file(ix, a->cfg.manifests, e->d_name, &st);
     }
-    return NULL;
+    _cleanup_strv_ char **files = agent_inbox_index_files(ix);
+    for (char **f = files; *f; f++)
+        if (strcmp(*f, except) != 0 && !kk_hashmap_has(&seen, *f))
+            agent_inbox_index_forget(ix, *f);
+    kk_hashmap_clear(&seen, NULL);
 }
 
 /* Removes the specs `name` owned that are not in keep[]: they are
  * deleted, unless another inbox file defines them (then that file is
- * applied again and takes them over, without a restart). */
-static void prune(struct agent_ctx *a, const char *name, const struct kk_key *keep, size_t n_keep)
+ * applied again and takes them over, without a restart). What `name` owns
+ * comes from the index, not from a walk of the tree; each removal is
+ * checked against the spec's own annotation under the spec lock. */
+static void prune(struct agent_ctx *a, struct agent_inbox_index *ix, const char *name,
+                  const struct kk_key *keep, size_t n_keep)
 {
-    struct owned o = {.source = name};
-    walk_specs(a, "", 0, collect_owned, &o);
-    for (size_t i = 0; i < o.n; i++) {
+    size_t n_owned;
+    _cleanup_strv_ char **owned = agent_inbox_index_owned(ix, name, &n_owned);
+    bool refreshed = false;
+    for (size_t i = 0; i < n_owned; i++) {
+        struct kk_key key;
+        _cleanup_error_ kk_error *kerr = NULL;
+        if (kk_key_parse(&key, owned[i], &kerr) < 0) {
+            agent_inbox_index_set_owner(ix, owned[i], NULL);
+            continue;
+        }
         bool kept = false;
         for (size_t j = 0; j < n_keep && !kept; j++)
-            kept = kk_key_equal(&o.keys[i], &keep[j]);
+            kept = kk_key_equal(&key, &keep[j]);
         if (kept)
             continue;
         char buf[KK_KEY_STRLEN];
-        kk_key_format(&o.keys[i], buf);
-        _cleanup_free_ char *owner = other_owner(a, name, &o.keys[i]);
+        kk_key_format(&key, buf);
+        if (!refreshed) {
+            refresh_definitions(a, ix, name);
+            refreshed = true;
+        }
+        _cleanup_free_ char *owner = agent_inbox_index_definer(ix, buf, name);
         if (owner) {
             /* Left in place, so the spec never disappears, for the owner's
              * own run to take over (one worker per key: not run here). */
@@ -287,19 +418,26 @@ static void prune(struct agent_ctx *a, const char *name, const struct kk_key *ke
             agent_enqueue(a, owner_key);
             continue;
         }
-        _cleanup_free_ char *rel = kk_tree_spec_path(&o.keys[i]);
+        _cleanup_free_ char *rel = kk_tree_spec_path(&key);
+        _cleanup_free_ char *other = NULL;
         _cleanup_error_ kk_error *err = NULL;
         /* Under the lock every spec write takes: another file's apply may
-         * have rewritten the spec since it was collected. */
+         * have rewritten the spec since the index said it was ours. */
         pthread_mutex_lock(&a->spec_lock);
-        bool mine = still_owned_by(a, &o.keys[i], name);
+        int mine = owned_by(a, &key, name, &other);
         int r = 0;
-        if (mine) {
+        if (mine == 1) {
             agent_note_self_remove(a, rel);
             r = kk_fs_unlink(a->rootfd, rel, &err);
         }
+        if (mine < 0 || (mine == 1 && r == 0))
+            agent_inbox_index_set_owner(ix, buf, NULL);
+        else if (mine == 0)
+            agent_inbox_index_set_owner(ix, buf, other);
         pthread_mutex_unlock(&a->spec_lock);
-        if (!mine) {
+        if (mine < 0)
+            continue; /* removed meanwhile (kuke delete): nothing to prune */
+        if (mine == 0) {
             kk_log_info("%s: taken over by another inbox file", buf);
             continue;
         }
@@ -308,10 +446,9 @@ static void prune(struct agent_ctx *a, const char *name, const struct kk_key *ke
             continue;
         }
         kk_log_info("%s: pruned (inbox file %s)", buf, name);
-        work_key(&o.keys[i], buf);
+        work_key(&key, buf);
         agent_enqueue(a, buf);
     }
-    free(o.keys);
 }
 
 /* ---- one inbox file ----------------------------------------------------- */
@@ -320,7 +457,8 @@ static void prune(struct agent_ctx *a, const char *name, const struct kk_key *ke
  * people and tools, and a symlink in it (a manifest kept elsewhere, a
  * symlink farm) is followed; what it names must be a regular file of at
  * most KK_YAML_MAX_INPUT bytes. */
-static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out, kk_error **err)
+static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out,
+                           struct agent_inbox_stamp *stamp, kk_error **err)
 {
     /* The report of an inbox file is world-readable and may quote it: a
      * symlink (a synced git tree can bring one) is followed only to a file
@@ -353,6 +491,7 @@ static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out, kk
     int r = kk_buf_read_fd(out, fd, KK_YAML_MAX_INPUT);
     if (r < 0)
         return kk_error_errnum(err, -r, "read %s", name);
+    agent_inbox_stamp_of(&sb, stamp);
     return 0;
 }
 
@@ -395,7 +534,9 @@ static int inbox_unreadable(struct agent_ctx *a, const char *name, bool have_inb
         agent_mem_drop(a, key);
     }
     kk_log_info("inbox %s: removed", name);
-    prune(a, name, NULL, 0);
+    struct agent_inbox_index *ix = index_of(a);
+    agent_inbox_index_forget(ix, name);
+    prune(a, ix, name, NULL, 0);
     _cleanup_free_ char *rel = kk_tree_inbox_status_path(name);
     kk_error_freep(err);
     if (rel)
@@ -408,12 +549,14 @@ static int inbox_unreadable(struct agent_ctx *a, const char *name, bool have_inb
 /* Applies a valid file; returns the number of writes that failed (a full
  * or read-only disk: worth retrying, unlike an invalid document). */
 static unsigned inbox_apply(struct agent_ctx *a, const char *name, const struct kk_manifest *m,
-                            const char *digest)
+                            const char *digest, const struct agent_inbox_stamp *stamp)
 {
     _cleanup_error_ kk_error *err = NULL;
+    struct agent_inbox_index *ix = index_of(a);
     unsigned failed = 0;
     struct report_entry *entries = kk_xcalloc(m->n ? m->n : 1, sizeof(*entries));
     struct kk_key *keys = kk_xcalloc(m->n ? m->n : 1, sizeof(*keys));
+    const char **key_names = kk_xcalloc(m->n ? m->n : 1, sizeof(*key_names));
     size_t n_keys = 0;
     for (size_t i = 0; i < m->n; i++) {
         struct report_entry *e = &entries[i];
@@ -426,8 +569,9 @@ static unsigned inbox_apply(struct agent_ctx *a, const char *name, const struct 
             continue;
         }
         kk_key_format(&key, e->key);
+        key_names[n_keys] = e->key;
         keys[n_keys++] = key;
-        e->result = write_spec(a, m->docs[i], &key, name, &err);
+        e->result = write_spec(a, ix, m->docs[i], &key, name, &err);
         if (e->result == RES_FAILED) {
             failed++;
             e->error = kk_xstrdup(err->message);
@@ -442,7 +586,8 @@ static unsigned inbox_apply(struct agent_ctx *a, const char *name, const struct 
             agent_enqueue(a, wk);
         }
     }
-    prune(a, name, keys, n_keys);
+    agent_inbox_index_define(ix, name, stamp, key_names, n_keys);
+    prune(a, ix, name, keys, n_keys);
     if (write_report(a, name, digest, true, NULL, entries, m->n, &err) < 0) {
         failed++;
         kk_log_warn("inbox %s: %s", name, err->message);
@@ -451,6 +596,7 @@ static unsigned inbox_apply(struct agent_ctx *a, const char *name, const struct 
         free(entries[i].error);
     free(entries);
     free(keys);
+    free(key_names);
     return failed;
 }
 
@@ -461,7 +607,8 @@ int agent_reconcile_inbox(struct agent_ctx *a, const char *name)
         return KK_QUEUE_DONE;
     _cleanup_close_ int inboxfd = kk_fs_open_root(a->cfg.manifests, &err);
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
-    if (inboxfd < 0 || read_inbox_file(inboxfd, name, &data, &err) < 0)
+    struct agent_inbox_stamp stamp;
+    if (inboxfd < 0 || read_inbox_file(inboxfd, name, &data, &stamp, &err) < 0)
         return inbox_unreadable(a, name, inboxfd >= 0, &err);
     if (!agent_test_mode(a)) { /* there (again): any grace in progress is over */
         _cleanup_free_ char *key = kk_xasprintf(INBOX_KEY_PREFIX "%s", name);
@@ -476,6 +623,7 @@ int agent_reconcile_inbox(struct agent_ctx *a, const char *name)
         if (!diags.n)
             kk_diags_add(&diags, name, 0, 0, "", "%s", err->message);
         kk_log_warn("inbox %s: invalid (%zu errors), nothing applied", name, diags.n);
+        agent_inbox_index_define(index_of(a), name, &stamp, NULL, 0);
         kk_error_freep(&err);
         if (write_report(a, name, digest, false, &diags, NULL, 0, &err) < 0)
             kk_log_warn("inbox %s: %s", name, err->message);
@@ -483,5 +631,5 @@ int agent_reconcile_inbox(struct agent_ctx *a, const char *name)
     }
     /* A write that failed is tried again with the queue's backoff, so the
      * file is applied once space (or write access) is back. */
-    return inbox_apply(a, name, m, digest) ? KK_QUEUE_RETRY : KK_QUEUE_DONE;
+    return inbox_apply(a, name, m, digest, &stamp) ? KK_QUEUE_RETRY : KK_QUEUE_DONE;
 }

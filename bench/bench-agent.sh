@@ -14,6 +14,9 @@
 #           materialised in the state tree)
 #   scale   one changed cell -> Ready at the new generation, with 10 and with
 #           500 resources present
+#   cells   10, 100, 500, 1,000 cells without containers dropped at once, as
+#           N files and as N/50 files of 50 documents: drop -> all Ready and
+#           remove -> all gone, per cell (the curve must stay flat)
 #
 # Every time is taken by bench-agent-probe (inotify, no polling) from the
 # rename into the inbox (or the kill) to the status file's change; peers are
@@ -23,7 +26,8 @@
 # (ready rounds, 7), KK_BENCH_CELLS (50), KK_BENCH_IDLE_S (60),
 # KK_BENCH_SAVES (begins samples, 50), KK_BENCH_SCALE (500), KK_BENCH_EDITS
 # (scale samples per size, 7), KK_BENCH_SETTLE_S (quiet time before the
-# scale samples, 5), KK_BENCH_PODMAN=0 (no podman peer).
+# scale samples, 5), KK_BENCH_CELL_SIZES (cells: "10 100 500 1000"),
+# KK_BENCH_PODMAN=0 (no podman peer).
 # Root only; everything it starts is stopped by pid and removed at exit.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -33,7 +37,7 @@ KUKEON_BIN=${KUKEON_BIN:-$bdir/bin}
 [ -d "$KUKEON_BIN" ] || KUKEON_BIN=$bdir/bin
 . "$KUKEON_SRC/bench/lib-bench-agent.sh"
 
-ONLY=${KK_BENCH_ONLY:-ready fifty idle exit begins scale}
+ONLY=${KK_BENCH_ONLY:-ready fifty idle exit begins scale cells}
 ITERS=${KK_BENCH_ITERS:-7}
 CELLS=${KK_BENCH_CELLS:-50}
 IDLE_S=${KK_BENCH_IDLE_S:-60}
@@ -41,8 +45,13 @@ SAVES=${KK_BENCH_SAVES:-50}
 SCALE=${KK_BENCH_SCALE:-500}
 EDITS=${KK_BENCH_EDITS:-7}
 SETTLE_S=${KK_BENCH_SETTLE_S:-5}
+CELL_SIZES=${KK_BENCH_CELL_SIZES:-10 100 500 1000}
 if ! [ "$CELLS" -ge 1 ] 2>/dev/null || [ "$CELLS" -gt 240 ]; then bench_die "KK_BENCH_CELLS: 1..240"; fi
 if ! [ "$SCALE" -ge 20 ] 2>/dev/null || [ "$SCALE" -gt 2000 ]; then bench_die "KK_BENCH_SCALE: 20..2000"; fi
+for n in $CELL_SIZES; do
+    # A space bridge takes at most 1,024 ports (BR_MAX_PORTS).
+    if ! [ "$n" -ge 1 ] 2>/dev/null || [ "$n" -gt 1000 ]; then bench_die "KK_BENCH_CELL_SIZES: 1..1000 each"; fi
+done
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 podman_on() { [ "${KK_BENCH_PODMAN:-1}" = 1 ]; }
@@ -338,6 +347,76 @@ wait_ready_all() {
     return 1
 }
 
+# ---- 7. N cells at once: the per-cell cost must not grow with N -----------
+
+# The cells go to a space of their own with a /21 (2,046 addresses; the
+# default space has a /24), in its stack "default"; they have no containers,
+# so what is measured is the agent's work (inbox apply, cgroup, netns, veth,
+# IP, hosts files) and not the shim's.
+SCL_SPACE=scl
+scl_setup() {
+    [ -n "${SCL_READY:-}" ] && return 0
+    local subnet="${POOL%.0.0/16}.248.0/21"
+    printf 'apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: %s\nspec:\n  network:\n    subnet: %s\n---\napiVersion: v1beta1\nkind: Stack\nmetadata:\n  name: default\nspec:\n  spaceId: %s\n' \
+        "$SCL_SPACE" "$subnet" "$SCL_SPACE" >"$STAGE/scl.yaml"
+    "$PROBE" -t 60000 -r "$STAGE/scl.yaml" "$INBOX/scl.yaml" -- -m "$READY" \
+        "$STATE/default/$SCL_SPACE/status.yaml" "$STATE/default/$SCL_SPACE/default/status.yaml" \
+        >/dev/null || bench_die "cells: space $SCL_SPACE not Ready in 60 s"
+    SCL_READY=1
+}
+scl_cell_yaml() {
+    printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: %s\nspec:\n  spaceId: %s\n  stackId: default\n  containers: []\n' \
+        "$1" "$SCL_SPACE"
+}
+scl_cell_dir() { echo "$STATE/default/$SCL_SPACE/default/$1"; }
+
+# cells_round N PER_FILE: drops N cells in files of PER_FILE documents
+# (renamed into the inbox within a few ms), times all Ready, then removes
+# the files and times all cell directories gone. Prints "READY_US GONE_US".
+cells_round() {
+    local n=$1 per=$2 i f args=() st=() dirs=() files=() out t0 t1
+    rm -f "$STAGE"/c-*.yaml
+    for ((i = 0; i < n; i++)); do
+        f=c-$((i / per)).yaml
+        [ $((i % per)) -eq 0 ] && files+=("$f")
+        { [ "$per" -gt 1 ] && echo ---; scl_cell_yaml "n$i"; } >>"$STAGE/$f"
+        st+=("$(scl_cell_dir "n$i")/status.yaml")
+        dirs+=("$(scl_cell_dir "n$i")")
+    done
+    for f in "${files[@]}"; do args+=(-r "$STAGE/$f" "$INBOX/$f"); done
+    out=$("$PROBE" -t 600000 "${args[@]}" -- -m "$READY" "${st[@]}" | probe_max) ||
+        bench_die "cells: $n cells in ${#files[@]} files not all Ready in 600 s"
+    # Removal: every file at once, then the cell directories polled (20 ms
+    # steps; the totals are seconds).
+    t0=$(now_us)
+    for f in "${files[@]}"; do rm -f "$INBOX/$f"; done
+    wait_gone "${dirs[@]}" 600 || bench_die "cells: $n cells not removed in 600 s"
+    t1=$(now_us)
+    echo "$out $((t1 - t0))"
+}
+
+bench_cells() {
+    local n per r rd gone base_r= base_g= label
+    scl_setup
+    for per in 1 50; do
+        [ "$per" = 1 ] && label="N files" || label="N/50 files of 50"
+        base_r= base_g=
+        for n in $CELL_SIZES; do
+            bench_log "cells: $n cells, $label"
+            sleep "$SETTLE_S"
+            r=$(cells_round "$n" "$per")
+            rd=${r% *} gone=${r#* }
+            echo "cells: $label: $n cells: drop -> all Ready $(ms "$rd") ms = $(awk -v t="$rd" -v n="$n" 'BEGIN {printf "%.2f", t/n/1000}') ms/cell; remove -> all gone $(ms "$gone") ms = $(awk -v t="$gone" -v n="$n" 'BEGIN {printf "%.2f", t/n/1000}') ms/cell [load $(load)]"
+            if [ "$n" = 100 ]; then base_r=$rd base_g=$gone; fi
+            if [ "$n" = 1000 ] && [ -n "$base_r" ]; then
+                local q
+                q=$(awk -v a="$rd" -v b="$base_r" 'BEGIN {printf "%.2f", (a/1000)/(b/100)}')
+                echo "cells: $label: per-cell drop time at 1000 / at 100 = ${q}x (goal <= 1.2: $(verdict "$q" 1.2)); removal $(awk -v a="$gone" -v b="$base_g" 'BEGIN {printf "%.2f", (a/1000)/(b/100)}')x"
+            fi
+        done
+    done
+}
+
 [ "$(id -u)" -eq 0 ] || bench_die "needs root"
 bench_setup
 want ready && bench_ready
@@ -346,4 +425,5 @@ want idle && bench_idle
 want exit && bench_exit
 want begins && bench_begins
 want scale && bench_scale
+want cells && bench_cells
 exit $KT_FAILED

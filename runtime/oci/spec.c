@@ -1,10 +1,20 @@
 /* The OCI runtime spec builder (see spec.h for the rules it applies). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "fsapi/json.h"
+#include "runtime/oci/seccomp.h"
 #include "runtime/oci/spec.h"
+
+#define APPARMOR_ENABLED_FILE "/sys/module/apparmor/parameters/enabled"
+#define MAX_TMPFS             64
+#define MAX_DEVICES           128
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_ARGS     4096
@@ -105,6 +115,24 @@ static const char *const readonly_paths[] = {
         "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
+/* What kk_oci_spec_build works out before it writes anything, so that a
+ * failure leaves nothing half-written. */
+struct resolved_device {
+    const char *path, *access;
+    char type; /* 'c' or 'b' */
+    unsigned major, minor;
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+};
+
+struct plan {
+    uint64_t caps;
+    struct kk_json *seccomp; /* a profile file's content */
+    struct resolved_device *devs;
+    size_t n_devs;
+};
+
 static size_t strv_len(const char *const *v)
 {
     size_t n = 0;
@@ -198,18 +226,80 @@ static int write_env(struct kk_json_writer *w, const struct kk_oci_spec_config *
     return 0;
 }
 
-static void write_caps(struct kk_json_writer *w, const char *const *caps)
+static void write_caps(struct kk_json_writer *w, uint64_t caps)
 {
     static const char *const sets[] = {"bounding", "effective", "permitted", NULL};
+    /* all_caps[n] is capability n. */
+    const char *names[KK_ARRAY_SIZE(all_caps)];
+    size_t n = 0;
+    for (size_t i = 0; all_caps[i]; i++)
+        if (caps & (UINT64_C(1) << i))
+            names[n++] = all_caps[i];
+    names[n] = NULL;
     kk_jw_key(w, "capabilities");
     kk_jw_obj(w);
     for (const char *const *s = sets; *s; s++)
-        kk_jw_kstrv(w, *s, caps);
+        kk_jw_kstrv(w, *s, names);
     kk_jw_end(w);
 }
 
+static int cap_index(const char *name)
+{
+    for (int i = 0; all_caps[i]; i++)
+        if (strcmp(name, all_caps[i]) == 0)
+            return i;
+    return -1;
+}
+
+static bool has_all(const char *const *v)
+{
+    for (; v && *v; v++)
+        if (strcmp(*v, "ALL") == 0)
+            return true;
+    return false;
+}
+
+/* The bits of the names in v ("ALL" aside). */
+static int cap_mask(const char *const *v, uint64_t *mask, kk_error **err)
+{
+    *mask = 0;
+    for (; v && *v; v++) {
+        if (strcmp(*v, "ALL") == 0)
+            continue;
+        int i = cap_index(*v);
+        if (i < 0)
+            return kk_error_set(err, KK_E_INVALID, "unknown capability \"%s\"", *v);
+        *mask |= UINT64_C(1) << i;
+    }
+    return 0;
+}
+
+/* The capabilities granted, by Docker's rules (spec.h). */
+static int granted_caps(const struct kk_oci_spec_config *c, uint64_t *out, kk_error **err)
+{
+    uint64_t every = 0, defaults = 0, add, drop;
+    for (size_t i = 0; all_caps[i]; i++)
+        every |= UINT64_C(1) << i;
+    if (c->cap_bounding)
+        every &= c->cap_bounding;
+    if (c->privileged) {
+        *out = every;
+        return 0;
+    }
+    if (cap_mask(default_caps, &defaults, err) < 0 || cap_mask(c->cap_add, &add, err) < 0 ||
+        cap_mask(c->cap_drop, &drop, err) < 0)
+        return -1;
+    if (has_all(c->cap_add))
+        *out = every & ~drop;
+    else if (has_all(c->cap_drop))
+        *out = add;
+    else
+        *out = (defaults & ~drop) | add;
+    return 0;
+}
+
 static int write_process(struct kk_json_writer *w, const struct kk_oci_spec_config *c,
-                         kk_error **err)
+                         uint64_t caps, kk_error **err)
 {
     _cleanup_free_ const char **args = NULL;
     struct kk_oci_user user;
@@ -250,18 +340,9 @@ static int write_process(struct kk_json_writer *w, const struct kk_oci_spec_conf
         return kk_error_set(err, KK_E_INVALID, "working directory \"%s\" is not absolute", cwd);
     kk_jw_kstr(w, "cwd", cwd);
 
-    if (c->privileged) {
-        /* all_caps[n] is capability n. */
-        const char *granted[KK_ARRAY_SIZE(all_caps)];
-        size_t n = 0;
-        for (size_t i = 0; all_caps[i]; i++)
-            if (!c->cap_bounding || (c->cap_bounding & (UINT64_C(1) << i)))
-                granted[n++] = all_caps[i];
-        granted[n] = NULL;
-        write_caps(w, granted);
-    } else {
-        write_caps(w, default_caps);
-    }
+    write_caps(w, caps);
+    if (c->apparmor_profile && strcmp(c->apparmor_profile, "unconfined") != 0)
+        kk_jw_kstr(w, "apparmorProfile", c->apparmor_profile);
 
     kk_jw_key(w, "rlimits");
     kk_jw_arr(w);
@@ -304,6 +385,28 @@ static void add_mount(struct kk_json_writer *w, const char *dst, const char *typ
     kk_jw_end(w);
 }
 
+static void add_tmpfs_mount(struct kk_json_writer *w, const struct kk_oci_tmpfs *t)
+{
+    char size[40] = "", mode[24] = "";
+    const char *opts[8 + 64];
+    size_t n = 0;
+    opts[n++] = "nosuid";
+    opts[n++] = "nodev";
+    opts[n++] = t->readonly ? "ro" : "rw";
+    if (t->size > 0) {
+        snprintf(size, sizeof(size), "size=%lld", (long long)t->size);
+        opts[n++] = size;
+    }
+    if (t->mode) {
+        snprintf(mode, sizeof(mode), "mode=%04o", t->mode);
+        opts[n++] = mode;
+    }
+    for (const char *const *o = t->options; o && *o && n < KK_ARRAY_SIZE(opts) - 1; o++)
+        opts[n++] = *o;
+    opts[n] = NULL;
+    add_mount(w, t->target, "tmpfs", "tmpfs", opts);
+}
+
 static bool clean_abs_path(const char *p)
 {
     if (!p || p[0] != '/' || strlen(p) > 4096)
@@ -319,14 +422,29 @@ static bool clean_abs_path(const char *p)
     return true;
 }
 
+/* The number of components of user mount i's target (binds first). */
+static size_t path_depth(const struct kk_oci_spec_config *c, size_t i)
+{
+    const char *t = i < c->n_binds ? c->binds[i].target : c->tmpfs[i - c->n_binds].target;
+    size_t depth = 0;
+    for (const char *p = t; *p;) {
+        while (*p == '/')
+            p++;
+        if (*p)
+            depth++;
+        p += strcspn(p, "/");
+    }
+    return depth;
+}
+
 static int write_mounts(struct kk_json_writer *w, const struct kk_oci_spec_config *c,
                         kk_error **err)
 {
     bool priv = c->privileged;
     const char *sys_ro = priv ? "rw" : "ro";
 
-    if (c->n_binds > MAX_BINDS)
-        return kk_error_set(err, KK_E_INVALID, "too many volumes (%zu)", c->n_binds);
+    if (c->n_binds > MAX_BINDS || c->n_tmpfs > MAX_TMPFS)
+        return kk_error_set(err, KK_E_INVALID, "too many volumes (%zu)", c->n_binds + c->n_tmpfs);
     kk_jw_key(w, "mounts");
     kk_jw_arr(w);
     add_mount(w, "/proc", "proc", "proc", (const char *[]){"nosuid", "noexec", "nodev", NULL});
@@ -359,16 +477,35 @@ static int write_mounts(struct kk_json_writer *w, const struct kk_oci_spec_confi
                                 files[i].src);
         add_mount(w, files[i].dst, "bind", files[i].src, (const char *[]){"rbind", "ro", NULL});
     }
-    for (size_t i = 0; i < c->n_binds; i++) {
-        const struct kk_oci_bind *b = &c->binds[i];
-        if (!clean_abs_path(b->target))
+    /* binds, then tmpfs mounts; shallowest target first, stable */
+    size_t n = c->n_binds + c->n_tmpfs;
+    _cleanup_free_ size_t *order = kk_xcalloc(n ? n : 1, sizeof(*order));
+    for (size_t i = 0; i < n; i++) {
+        const char *t = i < c->n_binds ? c->binds[i].target : c->tmpfs[i - c->n_binds].target;
+        if (!clean_abs_path(t))
             return kk_error_set(err, KK_E_INVALID,
                                 "volume target \"%s\": must be absolute, "
                                 "without . or .. components",
-                                b->target ? b->target : "(null)");
-        if (!b->source || b->source[0] != '/')
+                                t ? t : "(null)");
+        if (i < c->n_binds && (!c->binds[i].source || c->binds[i].source[0] != '/'))
             return kk_error_set(err, KK_E_INVALID, "volume source \"%s\" is not absolute",
-                                b->source ? b->source : "(null)");
+                                c->binds[i].source ? c->binds[i].source : "(null)");
+        for (const char *const *o = i < c->n_binds ? NULL : c->tmpfs[i - c->n_binds].options;
+             o && *o; o++)
+            if (strchr(*o, ',') || !**o)
+                return kk_error_set(err, KK_E_INVALID, "tmpfs %s: bad mount option \"%s\"", t, *o);
+        size_t j = i;
+        for (; j > 0 && path_depth(c, order[j - 1]) > path_depth(c, i); j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k];
+        if (i >= c->n_binds) {
+            add_tmpfs_mount(w, &c->tmpfs[i - c->n_binds]);
+            continue;
+        }
+        const struct kk_oci_bind *b = &c->binds[i];
         add_mount(w, b->target, "bind", b->source,
                   (const char *[]){"rbind", b->readonly ? "ro" : "rw", NULL});
     }
@@ -395,7 +532,7 @@ static void throttles(struct kk_json_writer *w, const char *key, const struct kk
 }
 
 static int write_resources(struct kk_json_writer *w, const struct kk_oci_spec_config *c,
-                           kk_error **err)
+                           const struct plan *p, kk_error **err)
 {
     const struct kk_oci_resources *r = &c->resources;
 
@@ -413,6 +550,17 @@ static int write_resources(struct kk_json_writer *w, const struct kk_oci_spec_co
     kk_jw_kbool(w, "allow", c->privileged);
     kk_jw_kstr(w, "access", "rwm");
     kk_jw_end(w);
+    for (size_t i = 0; i < p->n_devs; i++) {
+        const struct resolved_device *d = &p->devs[i];
+        char type[2] = {d->type, '\0'};
+        kk_jw_obj(w);
+        kk_jw_kbool(w, "allow", true);
+        kk_jw_kstr(w, "type", type);
+        kk_jw_kint(w, "major", d->major);
+        kk_jw_kint(w, "minor", d->minor);
+        kk_jw_kstr(w, "access", d->access);
+        kk_jw_end(w);
+    }
     kk_jw_end(w);
     if (r->memory_limit || r->memory_reservation || r->memory_swap) {
         kk_jw_key(w, "memory");
@@ -465,7 +613,30 @@ static int write_resources(struct kk_json_writer *w, const struct kk_oci_spec_co
     return 0;
 }
 
-static int write_linux(struct kk_json_writer *w, const struct kk_oci_spec_config *c, kk_error **err)
+static void write_devices(struct kk_json_writer *w, const struct plan *p)
+{
+    if (!p->n_devs)
+        return;
+    kk_jw_key(w, "devices");
+    kk_jw_arr(w);
+    for (size_t i = 0; i < p->n_devs; i++) {
+        const struct resolved_device *d = &p->devs[i];
+        char type[2] = {d->type, '\0'};
+        kk_jw_obj(w);
+        kk_jw_kstr(w, "path", d->path);
+        kk_jw_kstr(w, "type", type);
+        kk_jw_kint(w, "major", d->major);
+        kk_jw_kint(w, "minor", d->minor);
+        kk_jw_kint(w, "fileMode", d->mode);
+        kk_jw_kint(w, "uid", d->uid);
+        kk_jw_kint(w, "gid", d->gid);
+        kk_jw_end(w);
+    }
+    kk_jw_end(w);
+}
+
+static int write_linux(struct kk_json_writer *w, const struct kk_oci_spec_config *c,
+                       const struct plan *p, kk_error **err)
 {
     kk_jw_key(w, "linux");
     kk_jw_obj(w);
@@ -477,34 +648,126 @@ static int write_linux(struct kk_json_writer *w, const struct kk_oci_spec_config
                                 c->cgroups_path);
         kk_jw_kstr(w, "cgroupsPath", c->cgroups_path);
     }
-    if (write_resources(w, c, err) < 0)
+    if (write_resources(w, c, p, err) < 0)
         return -1;
 
     kk_jw_key(w, "namespaces");
     kk_jw_arr(w);
-    static const char *const own[] = {"pid", "ipc", "uts", "mount", "cgroup"};
+    const struct {
+        const char *type;
+        bool host;
+    } own[] = {{"pid", c->host_pid},
+               {"ipc", false},
+               {"uts", false},
+               {"mount", false},
+               {"cgroup", c->host_cgroup}};
     for (size_t i = 0; i < KK_ARRAY_SIZE(own); i++) {
+        if (own[i].host)
+            continue;
         kk_jw_obj(w);
-        kk_jw_kstr(w, "type", own[i]);
+        kk_jw_kstr(w, "type", own[i].type);
         kk_jw_end(w);
     }
-    kk_jw_obj(w);
-    kk_jw_kstr(w, "type", "network");
-    if (c->netns_path) {
-        if (c->netns_path[0] != '/')
-            return kk_error_set(err, KK_E_INVALID, "netns path \"%s\" is not absolute",
-                                c->netns_path);
-        kk_jw_kstr(w, "path", c->netns_path);
+    if (!c->host_network) {
+        kk_jw_obj(w);
+        kk_jw_kstr(w, "type", "network");
+        if (c->netns_path) {
+            if (c->netns_path[0] != '/')
+                return kk_error_set(err, KK_E_INVALID, "netns path \"%s\" is not absolute",
+                                    c->netns_path);
+            kk_jw_kstr(w, "path", c->netns_path);
+        }
+        kk_jw_end(w);
     }
     kk_jw_end(w);
-    kk_jw_end(w);
+    write_devices(w, p);
 
     if (!c->privileged) {
         kk_jw_kstrv(w, "maskedPaths", masked_paths);
         kk_jw_kstrv(w, "readonlyPaths", readonly_paths);
+        if (c->seccomp == KK_OCI_SECCOMP_DEFAULT) {
+            kk_jw_key(w, "seccomp");
+            kk_oci_seccomp_default(w, p->caps);
+        } else if (c->seccomp == KK_OCI_SECCOMP_PROFILE) {
+            kk_jw_key(w, "seccomp");
+            kk_oci_seccomp_write(w, p->seccomp);
+        }
     }
     kk_jw_end(w);
     return 0;
+}
+
+static int resolve_devices(const struct kk_oci_spec_config *c, struct plan *p, kk_error **err)
+{
+    if (c->n_devices > MAX_DEVICES)
+        return kk_error_set(err, KK_E_INVALID, "too many devices (%zu)", c->n_devices);
+    p->devs = kk_xcalloc(c->n_devices ? c->n_devices : 1, sizeof(*p->devs));
+    for (size_t i = 0; i < c->n_devices; i++) {
+        const struct kk_oci_device *d = &c->devices[i];
+        const char *path = d->container_path ? d->container_path : d->host_path;
+        const char *access = d->access && *d->access ? d->access : "rwm";
+        if (!clean_abs_path(d->host_path) || !clean_abs_path(path))
+            return kk_error_set(err, KK_E_INVALID,
+                                "device %s: paths must be absolute, without . or .. components",
+                                d->host_path ? d->host_path : "(null)");
+        if (strspn(access, "rwm") != strlen(access))
+            return kk_error_set(err, KK_E_INVALID, "device %s: access \"%s\" is not of r, w, m",
+                                d->host_path, access);
+        struct stat st;
+        if (stat(d->host_path, &st) < 0)
+            return kk_error_errno(err, "device %s", d->host_path);
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+            return kk_error_set(err, KK_E_INVALID, "device %s: not a character or block device",
+                                d->host_path);
+        p->devs[p->n_devs++] = (struct resolved_device){
+                .path = path,
+                .access = access,
+                .type = S_ISCHR(st.st_mode) ? 'c' : 'b',
+                .major = major(st.st_rdev),
+                .minor = minor(st.st_rdev),
+                .mode = st.st_mode & 07777,
+                .uid = st.st_uid,
+                .gid = st.st_gid,
+        };
+    }
+    return 0;
+}
+
+/* AppArmor profiles only where the kernel enforces them: a profile the
+ * host cannot load would make runc fail with a less helpful message. */
+static int check_apparmor(const struct kk_oci_spec_config *c, kk_error **err)
+{
+    if (!c->apparmor_profile || strcmp(c->apparmor_profile, "unconfined") == 0)
+        return 0;
+    const char *file = c->apparmor_enabled_file ? c->apparmor_enabled_file : APPARMOR_ENABLED_FILE;
+    char buf[8] = "";
+    _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (n <= 0 || buf[0] != 'Y')
+        return kk_error_set(err, KK_E_PRECONDITION,
+                            "securityOpts apparmor=%s: AppArmor is not enabled on this host (%s)",
+                            c->apparmor_profile, fd < 0 ? "no " APPARMOR_ENABLED_FILE : "disabled");
+    return 0;
+}
+
+static int make_plan(const struct kk_oci_spec_config *c, struct plan *p, kk_error **err)
+{
+    if (granted_caps(c, &p->caps, err) < 0 || resolve_devices(c, p, err) < 0 ||
+        check_apparmor(c, err) < 0)
+        return -1;
+    if (!c->privileged && c->seccomp == KK_OCI_SECCOMP_PROFILE) {
+        if (!c->seccomp_profile)
+            return kk_error_set(err, KK_E_INVALID, "seccomp profile path missing");
+        if (kk_oci_seccomp_load(c->seccomp_profile, &p->seccomp, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void plan_release(struct plan *p)
+{
+    kk_json_free(p->seccomp);
+    free(p->devs);
 }
 
 static int check_strings(const struct kk_oci_spec_config *c, kk_error **err)
@@ -523,12 +786,14 @@ int kk_oci_spec_build(const struct kk_oci_spec_config *c, struct kk_buf *out, kk
     _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
     struct kk_json_writer w;
 
-    if (check_strings(c, err) < 0)
+    _cleanup_(plan_release) struct plan plan = {0};
+
+    if (check_strings(c, err) < 0 || make_plan(c, &plan, err) < 0)
         return kk_error_wrap(err, "oci spec");
     kk_jw_init(&w, &b);
     kk_jw_obj(&w);
     kk_jw_kstr(&w, "ociVersion", "1.0.2-dev");
-    if (write_process(&w, c, err) < 0)
+    if (write_process(&w, c, plan.caps, err) < 0)
         return kk_error_wrap(err, "oci spec");
     kk_jw_key(&w, "root");
     kk_jw_obj(&w);
@@ -537,7 +802,7 @@ int kk_oci_spec_build(const struct kk_oci_spec_config *c, struct kk_buf *out, kk
     kk_jw_end(&w);
     if (c->hostname && *c->hostname)
         kk_jw_kstr(&w, "hostname", c->hostname);
-    if (write_mounts(&w, c, err) < 0 || write_linux(&w, c, err) < 0)
+    if (write_mounts(&w, c, err) < 0 || write_linux(&w, c, &plan, err) < 0)
         return kk_error_wrap(err, "oci spec");
     kk_jw_end(&w);
     kk_buf_add(out, b.data, b.len);

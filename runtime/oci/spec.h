@@ -33,13 +33,30 @@
  *     hostname and resolv.conf files bound read-only at /etc/...; then the
  *     volumes (rbind, ro when asked). Volume targets must be absolute and
  *     free of "..".
+ *     Then tmpfs mounts (volumes of kind tmpfs and tmpfs[]). User mounts
+ *     (binds and tmpfs) are mounted shallowest first, as Docker sorts them,
+ *     so /data/x is not hidden by a later /data.
  *   - Namespaces: pid, ipc, uts, mount, cgroup, and network — joined by path
- *     when netns_path is set, else a fresh one.
+ *     when netns_path is set, else a fresh one. host_network, host_pid and
+ *     host_cgroup leave out network (netns_path is then ignored), pid and
+ *     cgroup: the container shares the agent's.
  *   - privileged: every capability, no masked or read-only paths, all
  *     devices allowed by the device cgroup (host device nodes are not added
- *     to /dev); otherwise Docker's default capability set, containerd's
- *     masked/read-only paths and a deny-all device rule (runc adds its
- *     default allow-list).
+ *     to /dev), no seccomp; otherwise Docker's default capability set as
+ *     changed by cap_drop and cap_add (Docker's rules: drop ALL starts from
+ *     nothing, add ALL from everything, else the default set minus drop
+ *     plus add), containerd's masked/read-only paths and a deny-all device
+ *     rule (runc adds its default allow-list) with an allow rule per
+ *     device in `devices`.
+ *   - Seccomp (linux.seccomp): Docker's default profile (seccomp.h) for
+ *     the capabilities granted, unless privileged or KK_OCI_SECCOMP_
+ *     UNCONFINED; KK_OCI_SECCOMP_PROFILE reads the profile file now.
+ *   - devices: each host node is stat'd now (following symlinks); it must
+ *     be a character or block device, and is created at its container path
+ *     with the host's major, minor, mode and owner.
+ *   - apparmor_profile: set as process.apparmorProfile, only when the host
+ *     has AppArmor enabled, else a FailedPrecondition error; "unconfined"
+ *     sets nothing.
  */
 #ifndef KUKEON_OCI_SPEC_H
 #define KUKEON_OCI_SPEC_H
@@ -72,6 +89,28 @@ struct kk_oci_bind {
     const char *source; /* host path */
     const char *target; /* absolute path in the container */
     bool readonly;
+};
+
+/* A tmpfs in the container (a volume of kind tmpfs, or tmpfs[]). */
+struct kk_oci_tmpfs {
+    const char *target; /* absolute path in the container */
+    int64_t size;       /* bytes; <= 0: the kernel's default (half the RAM) */
+    uint32_t mode;      /* permissions of its root; 0: the kernel's default (1777) */
+    bool readonly;
+    const char *const *options; /* more mount options, NULL-terminated; may be NULL */
+};
+
+/* A host device node made available in the container. */
+struct kk_oci_device {
+    const char *host_path;      /* absolute; stat'd at build time */
+    const char *container_path; /* NULL: host_path */
+    const char *access;         /* a subset of "rwm"; NULL: "rwm" */
+};
+
+enum kk_oci_seccomp {
+    KK_OCI_SECCOMP_DEFAULT,    /* Docker's default profile (not when privileged) */
+    KK_OCI_SECCOMP_UNCONFINED, /* none */
+    KK_OCI_SECCOMP_PROFILE,    /* the OCI profile in the file seccomp_profile */
 };
 
 struct kk_oci_throttle {
@@ -121,6 +160,21 @@ struct kk_oci_spec_config {
     uint64_t cap_bounding;
     bool readonly_rootfs;
     bool allow_new_privileges; /* default false: noNewPrivileges is set */
+    /* Capability deltas ("CAP_NET_ADMIN" or "ALL"), NULL-terminated, may
+     * be NULL; ignored when privileged. A set bit missing from a non-zero
+     * cap_bounding limits "ALL" as it does privileged. */
+    const char *const *cap_add, *const *cap_drop;
+    int seccomp; /* enum kk_oci_seccomp */
+    const char *seccomp_profile;
+    const char *apparmor_profile;
+    /* Where the host says whether AppArmor is enabled; NULL:
+     * /sys/module/apparmor/parameters/enabled (tests point elsewhere). */
+    const char *apparmor_enabled_file;
+    const struct kk_oci_tmpfs *tmpfs;
+    size_t n_tmpfs;
+    const struct kk_oci_device *devices;
+    size_t n_devices;
+    bool host_network, host_pid, host_cgroup;
 };
 
 /* The calling process's capability bounding set (bit n: capability n, up

@@ -105,6 +105,27 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
+/* The kernel marks a dump NLM_F_DUMP_INTR (libmnl: EINTR) when the table
+ * changed while it was being read; on a host where links come and go (other
+ * agents, containers) that is common, and the answer is to read it again. */
+#define DUMP_TRIES 10
+
+static int dump_retry(struct kk_nl *nl, const char *req, size_t req_len, mnl_cb_t cb,
+                      struct hn_list *l, kk_error **err)
+{
+    for (int i = 0;; i++) {
+        char buf[64];
+        memcpy(buf, req, req_len);
+        size_t keep = l->n;
+        if (kk_nl_dump(nl, (struct nlmsghdr *)buf, cb, l, err) == 0)
+            return 0;
+        if ((*err)->sys_errno != EINTR || i + 1 >= DUMP_TRIES)
+            return -1;
+        kk_error_freep(err);
+        l->n = keep; /* forget the partial answer */
+    }
+}
+
 int kk_hostnets_list_nl(struct kk_nl *nl, const char *skip_prefix, struct kk_hostnet **out,
                         size_t *n, kk_error **err)
 {
@@ -114,7 +135,7 @@ int kk_hostnets_list_nl(struct kk_nl *nl, const char *skip_prefix, struct kk_hos
     nlh->nlmsg_type = RTM_GETADDR;
     struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
     ifa->ifa_family = AF_INET;
-    if (kk_nl_dump(nl, nlh, addr_cb, &l, err) < 0) {
+    if (dump_retry(nl, buf, nlh->nlmsg_len, addr_cb, &l, err) < 0) {
         free(l.v);
         return kk_error_wrap(err, "list IPv4 addresses");
     }
@@ -124,7 +145,7 @@ int kk_hostnets_list_nl(struct kk_nl *nl, const char *skip_prefix, struct kk_hos
     struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
     rtm->rtm_family = AF_INET;
     /* RT_TABLE_UNSPEC with a dump: every table (policy routing included). */
-    if (kk_nl_dump(nl, nlh, route_cb, &l, err) < 0) {
+    if (dump_retry(nl, buf, nlh->nlmsg_len, route_cb, &l, err) < 0) {
         free(l.v);
         return kk_error_wrap(err, "list IPv4 routes");
     }

@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/netlink.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -132,6 +133,31 @@ int kk_nl_batch_commit(struct kk_nl_batch *b, kk_error **err)
     return r;
 }
 
+/* True if buf holds the end (NLMSG_DONE, or an error) of request seq. */
+static bool dump_ended(const char *buf, size_t len, uint32_t seq)
+{
+    int left = (int)len;
+    for (const struct nlmsghdr *nlh = (const void *)buf; mnl_nlmsg_ok(nlh, left);
+         nlh = mnl_nlmsg_next(nlh, &left))
+        if (nlh->nlmsg_seq == seq &&
+            (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR))
+            return true;
+    return false;
+}
+
+/* Reads the remainder of an interrupted dump; buf holds its latest part. */
+static void drain_dump(struct kk_nl *nl, char *buf, size_t len, size_t size)
+{
+    while (!dump_ended(buf, len, nl->seq)) {
+        ssize_t n = mnl_socket_recvfrom(nl->sock, buf, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        len = (size_t)n;
+    }
+}
+
 /* Sends nlh and feeds the answers to cb until the kernel says it is done
  * (the ACK of a request, NLMSG_DONE of a dump). */
 static int request(struct kk_nl *nl, struct nlmsghdr *nlh, uint16_t flags, mnl_cb_t cb, void *data,
@@ -151,6 +177,13 @@ static int request(struct kk_nl *nl, struct nlmsghdr *nlh, uint16_t flags, mnl_c
             return kk_error_errno(err, "netlink receive");
         }
         int r = mnl_cb_run(buf, (size_t)len, nl->seq, nl->portid, cb, data);
+        if (r < 0 && errno == EINTR && (flags & NLM_F_DUMP)) {
+            /* NLM_F_DUMP_INTR: the table changed during the dump. The rest
+             * of it is still coming; read it away so the socket is clean
+             * for the caller's retry. */
+            drain_dump(nl, buf, (size_t)len, sizeof(buf));
+            errno = EINTR;
+        }
         if (r < 0)
             return kk_error_errno(err, "netlink query");
         if (r == MNL_CB_STOP)

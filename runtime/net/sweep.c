@@ -79,7 +79,17 @@ int kk_net_links_with_prefix(const char *prefix, const char *kind, struct kk_net
     struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
     ifm->ifi_family = AF_UNSPEC;
     struct link_list l = {.prefix = prefix, .kind = kind};
-    int r = kk_nl_dump(&nl, nlh, link_cb, &l, err);
+    /* NLM_F_DUMP_INTR (EINTR): links changed meanwhile; read them again. */
+    int r;
+    for (int i = 0;; i++) {
+        char req[64];
+        memcpy(req, buf, nlh->nlmsg_len);
+        l.n = 0;
+        r = kk_nl_dump(&nl, (struct nlmsghdr *)req, link_cb, &l, err);
+        if (r == 0 || (*err)->sys_errno != EINTR || i + 1 >= 10)
+            break;
+        kk_error_freep(err);
+    }
     kk_nl_close(&nl);
     if (r < 0) {
         free(l.v);

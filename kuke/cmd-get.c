@@ -276,7 +276,9 @@ static void snapshot(const struct get_opts *g, const struct kk_key *key, struct 
     const char *files[] = {status, spec};
     for (size_t i = 0; i < KK_ARRAY_SIZE(files); i++) {
         _cleanup_error_ kk_error *ignored = NULL; /* missing: an empty part */
-        kk_fs_read_file(g->ctx.rootfd, files[i], KK_STATUS_FILE_MAX, all, &ignored);
+        _cleanup_buf_ struct kk_buf part = KK_BUF_INIT;
+        if (kk_fs_read_file(g->ctx.rootfd, files[i], KK_STATUS_FILE_MAX, &part, &ignored) == 0)
+            kk_buf_add(all, part.data, part.len);
         kk_buf_addch(all, '\0'); /* the two parts stay apart */
     }
 }

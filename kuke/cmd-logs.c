@@ -1,11 +1,15 @@
-/* kuke logs CELL [-c CONTAINER] [-f]
+/* kuke logs CELL [-c CONTAINER] [-f] [--tail N]
  *
  * Prints a container's log file (containers/<id>.log: the task's stdout and
  * stderr, appended by containerd's shim). Without -c, the cell's root
  * container. -f follows the file with inotify, also across rotation: the
  * agent's (agent/cell.c rotate_log: copy to <id>.log.1, then truncate in
- * place) and a file replaced under the name (another inode: reopened). */
+ * place) and a file replaced under the name (another inode: reopened).
+ * --tail N starts at the last N lines. --since and --timestamps are refused:
+ * the shim writes the task's output as it comes, with no time on a line. */
+#include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -18,9 +22,10 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: kuke logs CELL [-c CONTAINER] [-f]\n"
+            "usage: kuke logs CELL [-c CONTAINER] [-f] [--tail N]\n"
             "  -c, --container ID  which container (default: the cell's root container)\n"
-            "  -f, --follow        keep printing what is appended\n%s",
+            "  -f, --follow        keep printing what is appended\n"
+            "  --tail N            only the last N lines (then what is appended, with -f)\n%s",
             kuke_common_help);
 }
 
@@ -148,6 +153,40 @@ static void catch_up(struct kuke_ctx *ctx, const char *rel, struct logfile *lf)
     copy_out(lf->fd, lf);
 }
 
+/* The offset of the start of the last n lines of fd (a last line without
+ * its newline counts), reading backwards from its end. */
+static off_t tail_start(int fd, unsigned long n)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size == 0)
+        return 0;
+    if (n == 0)
+        return st.st_size;
+    char buf[65536];
+    off_t end = st.st_size;
+    /* The final newline ends the last line; it does not start one. */
+    bool skip_last = pread(fd, buf, 1, end - 1) == 1 && buf[0] == '\n';
+    unsigned long seen = 0;
+    while (end > 0) {
+        size_t chunk = end < (off_t)sizeof(buf) ? (size_t)end : sizeof(buf);
+        off_t at = end - (off_t)chunk;
+        if (pread(fd, buf, chunk, at) != (ssize_t)chunk)
+            return 0;
+        for (size_t i = chunk; i-- > 0;) {
+            if (buf[i] != '\n')
+                continue;
+            if (skip_last) {
+                skip_last = false;
+                continue;
+            }
+            if (++seen == n)
+                return at + (off_t)i + 1;
+        }
+        end = at;
+    }
+    return 0;
+}
+
 /* Never returns but on error. */
 static int follow(struct kuke_ctx *ctx, const char *rel, struct logfile *lf, kk_error **err)
 {
@@ -190,6 +229,9 @@ int kuke_cmd_logs(int argc, char **argv)
     static const struct option opts[] = {
             {"container", required_argument, NULL, 'c'},
             {"follow", no_argument, NULL, 'f'},
+            {"tail", required_argument, NULL, 't'},
+            {"since", required_argument, NULL, 's'},
+            {"timestamps", no_argument, NULL, 'T'},
             {"help", no_argument, NULL, 'h'},
             KUKE_COMMON_OPTIONS,
             {NULL, 0, NULL, 0},
@@ -198,9 +240,10 @@ int kuke_cmd_logs(int argc, char **argv)
     kuke_ctx_init(&ctx);
     const char *container = NULL;
     bool follow_it = false;
+    long tail = -1; /* all */
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":c:fh", opts, NULL)) != -1) {
         if (kuke_common_option(&ctx, c, optarg))
             continue;
         switch (c) {
@@ -210,18 +253,30 @@ int kuke_cmd_logs(int argc, char **argv)
         case 'f':
             follow_it = true;
             break;
+        case 't': {
+            char *end;
+            errno = 0;
+            tail = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || tail < -1)
+                return kuke_usage_error("logs", "kuke logs web --tail 20",
+                                        "--tail %s: a number of lines (-1: all)", optarg);
+            break;
+        }
+        case 's':
+        case 'T':
+            return kuke_usage_error("logs", NULL,
+                                    "%s: not supported yet: log lines carry no "
+                                    "timestamps",
+                                    c == 's' ? "--since" : "--timestamps");
         case 'h':
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return kuke_bad_option("logs", NULL, c, argv);
         }
     }
-    if (argc - optind != 1) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 1)
+        return kuke_usage_error("logs", "kuke logs web -f", "give one CELL");
     const char *cell = argv[optind];
     _cleanup_error_ kk_error *err = NULL;
     struct kk_key cell_key, key;
@@ -249,6 +304,18 @@ int kuke_cmd_logs(int argc, char **argv)
             .fd = kk_fs_open(ctx.rootfd, rel, O_RDONLY, 0, &err)};
     if (lf.fd < 0)
         return kuke_fail("logs", err);
+    if (tail >= 0) {
+        lf.off = tail_start(lf.fd, (unsigned long)tail);
+        /* The bytes before the start are the tail -f checks a rotation by. */
+        char before[TAIL_MAX];
+        size_t k = lf.off < TAIL_MAX ? (size_t)lf.off : TAIL_MAX;
+        if (k && pread(lf.fd, before, k, lf.off - (off_t)k) == (ssize_t)k)
+            tail_push(&lf, before, k);
+        if (lseek(lf.fd, lf.off, SEEK_SET) < 0) {
+            kk_error_errno(&err, "seek %s", rel);
+            return kuke_fail("logs", err);
+        }
+    }
     int r = copy_out(lf.fd, &lf);
     if (r < 0) {
         kk_error_errnum(&err, -r, "read %s", rel);

@@ -111,6 +111,21 @@ bool kk_agent_converged(struct kk_agent *a)
     return qs.queued == 0 && qs.running == 0;
 }
 
+void agent_key_readiness(struct agent_ctx *c, const char *key, bool *ready, int *state)
+{
+    struct kk_agent *a = agent_of(c);
+    *ready = false;
+    *state = KK_STATE_NONE;
+    pthread_mutex_lock(&a->lock);
+    for (struct res_mem *m = a->mems; m; m = m->next)
+        if (strcmp(m->key, key) == 0) {
+            *ready = m->ready;
+            *state = m->state;
+            break;
+        }
+    pthread_mutex_unlock(&a->lock);
+}
+
 void kk_agent_summary(struct kk_agent *a, char *buf, size_t size)
 {
     unsigned ready = 0, pending = 0, other = 0;

@@ -162,4 +162,13 @@ int agent_reconcile_inbox(struct agent_ctx *a, const char *name);
 /* Ensures default/, default/default/, default/default/default/ specs. */
 int agent_inbox_ensure_defaults(struct agent_ctx *a, kk_error **err);
 
+/* ---- appended (restart without flapping, orphans) ---------------------- */
+
+/* dispatch.c: whether key was reconciled Ready in this run and the state
+ * last written to its status.yaml, read together under the agent's lock.
+ * One snapshot matters: a parent's reconcile publishes ready before state,
+ * so two separate reads can see "not ready" and then "state written" and
+ * take the pair for a parent found not Ready in this run. */
+void agent_key_readiness(struct agent_ctx *a, const char *key, bool *ready, int *state);
+
 #endif

@@ -24,15 +24,24 @@ int agent_parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_
         return 1;
     char buf[KK_KEY_STRLEN];
     kk_key_format(&parent, buf);
-    if (agent_key_ready(a, buf))
+    /* One snapshot of both: the parent's reconcile sets ready, then writes
+     * its status, then records the state. Read apart, "not ready" from
+     * before and "state recorded" from after looked like a parent found not
+     * Ready in this run, and a running cell was written WaitingForParent
+     * at an agent restart until its stack's wake-up ran it again. */
+    bool ready;
+    int state;
+    agent_key_readiness(a, buf, &ready, &state);
+    if (ready)
         return 1;
     /* Right after a start the parent exists but has not been reconciled
-     * yet: wait for it without reporting Pending for a moment (a Ready cell
-     * must not flap at every agent restart). */
+     * yet (or its first reconcile is running): wait for it without
+     * reporting anything. The child's status on disk stays what the last
+     * run observed; the parent finishing wakes the child (a running child
+     * is run again), so no wake-up is lost. */
     _cleanup_free_ char *spec = kk_tree_spec_path(&parent);
     struct stat sb;
-    if (agent_get_state(a, buf) == KK_STATE_NONE &&
-        fstatat(a->rootfd, spec, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+    if (state == KK_STATE_NONE && fstatat(a->rootfd, spec, &sb, AT_SYMLINK_NOFOLLOW) == 0)
         return -1;
     st->state = KK_STATE_PENDING;
     free(st->reason);

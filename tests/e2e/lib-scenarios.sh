@@ -306,3 +306,58 @@ sc_containerd_start() {
 sc_shim_pids() {
     ps -eo pid=,args= | grep -F -- "$CTD_SOCK" | awk '$2 ~ /containerd-shim/ {print $1}'
 }
+
+# ---- watching status files ----------------------------------------------
+
+# sc_watch_status_start OUT: from now on, every status.yaml the agent puts
+# in place under $STATE (an atomic rename: IN_MOVED_TO) is read at once and
+# recorded in OUT as "KEY STATE" (KEY relative to $STATE; the agent's own
+# _agent/ and _inbox/ files are left out). The read uses shell builtins
+# only, so it follows the rename within a millisecond or so: a state that
+# stays on disk for 100 ms cannot be missed. The watcher is inotifywait(1)
+# on a FIFO, ended by its pid (sc_watch_status_stop).
+sc_watch_status_start() {
+    local out=$1 fifo=$T/watch.fifo.$$ i
+    [ -n "${SC_WATCH_CLEANUP:-}" ] || kt_cleanup sc_watch_status_stop
+    SC_WATCH_CLEANUP=1
+    : >"$out"
+    rm -f "$fifo" "$T/watch.err"
+    mkfifo "$fifo"
+    (
+        while IFS= read -r f; do
+            case $f in "$STATE"/_*) continue ;; */status.yaml) ;; *) continue ;; esac
+            s=
+            while IFS= read -r line; do
+                case $line in "  state: "*)
+                    s=${line#  state: }
+                    break
+                    ;;
+                esac
+            done <"$f"
+            k=${f#"$STATE"/}
+            printf '%s %s\n' "${k%/status.yaml}" "${s:-?}"
+        done <"$fifo" >"$out"
+    ) &
+    SC_WATCH_READER=$!
+    inotifywait -m -r -e moved_to -e close_write --format '%w%f' "$STATE" \
+        >"$fifo" 2>"$T/watch.err" </dev/null &
+    SC_WATCH_PID=$!
+    # Watches on every directory of the tree before anything may change.
+    for i in $(seq 200); do
+        grep -q 'Watches established' "$T/watch.err" 2>/dev/null && return 0
+        kill -0 "$SC_WATCH_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    sc_watch_status_stop
+    return 1
+}
+
+# sc_watch_status_stop: ends the watcher started above (by its pid) and
+# waits for its reader to have written everything.
+sc_watch_status_stop() {
+    [ -n "${SC_WATCH_PID:-}" ] && kill "$SC_WATCH_PID" 2>/dev/null
+    [ -n "${SC_WATCH_PID:-}" ] && { wait "$SC_WATCH_PID"; } 2>/dev/null
+    [ -n "${SC_WATCH_READER:-}" ] && { wait "$SC_WATCH_READER"; } 2>/dev/null
+    SC_WATCH_PID= SC_WATCH_READER=
+    rm -f "$T/watch.fifo.$$"
+}

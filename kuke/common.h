@@ -47,6 +47,7 @@ enum {
             {"manifests", required_argument, NULL, KUKE_OPT_INBOX_DIR},                            \
             {"realm", required_argument, NULL, KUKE_OPT_REALM},                                    \
             {"space", required_argument, NULL, KUKE_OPT_SPACE},                                    \
+            {"config", required_argument, NULL, KUKE_OPT_CONFIG},                                  \
     {                                                                                              \
         "stack", required_argument, NULL, KUKE_OPT_STACK                                           \
     }

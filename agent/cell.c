@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/cell-decide.h"
+#include "agent/events.h"
 #include "fsapi/atomic.h"
 #include "fsapi/ctl.h"
 #include "fsapi/fsutil.h"
@@ -20,7 +23,85 @@
 
 #define STANDALONE_MAX 64
 #define DESIRED_MAX    (KK_CELL_CONTAINERS_MAX + STANDALONE_MAX)
-#define LOG_MAX_BYTES  (10 * 1024 * 1024)
+
+/* ---- events ------------------------------------------------------------- */
+
+void agent_cell_event(struct cell_ctx *c, enum kk_event_type type, const char *reason,
+                      const char *container, const char *fmt, ...)
+{
+    char msg[KK_EVENTS_LINE_MAX];
+    char object[KK_NAME_MAX + 16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (container)
+        snprintf(object, sizeof(object), "container/%s", container);
+    else
+        snprintf(object, sizeof(object), "cell");
+    _cleanup_free_ char *dir = kk_tree_dir(c->key);
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_events_append(c->a->rootfd, dir, agent_now_ns(c->a), type, reason, object, msg, &err) <
+        0)
+        kk_log_debug("%s: event %s: %s", c->keystr, reason, err->message);
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void agent_metrics_forget(struct agent_ctx *a, const char *keystr)
+{
+    kk_metrics_set_cell(&a->metrics, keystr, NULL, 0);
+}
+
+/* The directories of d's cgroup the metrics read usage from: v2 one, v1
+ * the memory and cpuacct hierarchies (hybrid hosts too: runc puts the
+ * controllers in v1 there). */
+static void usage_dirs(struct cell_ctx *c, const struct desired *d, char **mem, char **cpu)
+{
+    struct kk_cg_ref leaf = {c->key->names[0], c->key->names[1], c->key->names[2],
+                             c->key->names[3], d->spec->id,      d->role};
+    _cleanup_free_ char *path = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    *mem = *cpu = NULL;
+    if (!c->a->be.cg || kk_cg_runc_path(c->a->be.cg, &leaf, &path, &err) < 0)
+        return;
+    if (c->a->be.cg->mode == KK_CG_MODE_V1) {
+        *mem = kk_xasprintf(KK_CG_DEFAULT_MOUNT "/memory%s", path);
+        *cpu = kk_xasprintf(KK_CG_DEFAULT_MOUNT "/cpuacct%s", path);
+    } else {
+        *mem = kk_xasprintf(KK_CG_DEFAULT_MOUNT "%s", path);
+        *cpu = kk_xstrdup(*mem);
+    }
+}
+
+/* Tells the metrics what this reconcile found of the cell's containers. */
+static void publish_metrics(struct cell_ctx *c)
+{
+    size_t n = c->n_desired < c->st->n_containers ? c->n_desired : c->st->n_containers;
+    struct kk_metrics_container *v = kk_xcalloc(n ? n : 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        const struct kk_container_status *cs = &c->st->containers[i];
+        v[i].id = cs->id;
+        v[i].state = cs->state;
+        v[i].restarts = cs->restart_count;
+        usage_dirs(c, &c->desired[i], &v[i].memory_dir, &v[i].cpu_dir);
+    }
+    kk_metrics_set_cell(&c->a->metrics, c->keystr, v, n);
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].memory_dir);
+        free(v[i].cpu_dir);
+    }
+    free(v);
+}
+
+/* "09:30:11Z": the time of day of a wall-clock ns, for messages. */
+static void time_of_day(int64_t ns, char out[16])
+{
+    time_t s = (time_t)(ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, 16, "%H:%M:%SZ", &tm);
+}
 
 static struct ctr_mem *ctr_mem_of(struct cell_ctx *c, const char *id)
 {
@@ -45,7 +126,7 @@ static struct ctr_mem *ctr_mem_of(struct cell_ctx *c, const char *id)
 
 /* ---- ctl ---------------------------------------------------------------- */
 
-enum ctl_action { CTL_NONE, CTL_RESTART, CTL_KILL };
+enum ctl_action { CTL_NONE, CTL_STOP, CTL_RESTART, CTL_KILL };
 
 /* Consumes the cell's ctl file: sticky verbs go into mem, the others are
  * returned (with the signal for kill). */
@@ -72,6 +153,8 @@ static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
     case KK_CTL_INVALID:
         break;
     case KK_CTL_STOP:
+        if (!c->mem->stopped)
+            act = CTL_STOP;
         c->mem->stopped = true;
         break;
     case KK_CTL_START:
@@ -239,20 +322,67 @@ static void decide(struct cell_ctx *c, const struct desired *d, struct agent_cel
     agent_cell_decide(in, dec);
 }
 
-/* Creates d's container, or reports why not in cs. */
+static const struct kk_container_status *prev_entry(const struct cell_ctx *c, const char *id)
+{
+    return c->prev ? kk_status_find_container(c->prev, id) : NULL;
+}
+
+static bool streq0(const char *a, const char *b)
+{
+    return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+static bool is_reason(const kk_error *err, const char *reason)
+{
+    return err->reason && strcmp(err->reason, reason) == 0;
+}
+
+/* A failed pull waits out the puller's backoff: ImagePullBackOff with the
+ * time of the next pull, and one reconcile then (the pull's end wakes the
+ * cell before, if another cell's request started it). */
+static void pull_backoff(struct cell_ctx *c, const struct desired *d,
+                         struct kk_container_status *cs, const kk_error *err)
+{
+    unsigned in_ms = c->a->puller ? kk_puller_retry_in_ms(c->a->puller, c->ns, d->spec->image) : 0;
+    if (!in_ms)
+        in_ms = KK_PULLER_FAIL_HOLD_MS;
+    cs->next_retry_at = agent_now_ns(c->a) + (int64_t)in_ms * 1000000;
+    char at[16];
+    time_of_day(cs->next_retry_at, at);
+    _cleanup_free_ char *msg = kk_xasprintf("%s; next pull at %s", err->message, at);
+    kk_container_status_set(cs, KK_STATE_PENDING, "ImagePullBackOff", msg);
+    want_retry(c, in_ms);
+}
+
+/* Creates d's container, or reports why not in cs. Logged and recorded as
+ * an event only when the reason or message is new, so a retry loop writes
+ * one line per step, not one per attempt. */
 static int create(struct cell_ctx *c, const struct desired *d, struct kk_container_status *cs)
 {
     _cleanup_error_ kk_error *err = NULL;
-    if (agent_container_create(c, d, &err) == 0)
+    if (agent_container_create(c, d, &err) == 0) {
+        agent_cell_event(c, KK_EVENT_NORMAL, "Created", d->spec->id, "created from %s",
+                         d->spec->image);
         return 0;
+    }
     /* A missing image is polled for; a pull in progress wakes the cell when
-     * it ends (the poll is only a safety net); anything else
-     * (ImagePullFailed too) takes the queue's backoff. */
-    bool img = err->reason && (strcmp(err->reason, "ImageNotFound") == 0 ||
-                               strcmp(err->reason, "PullingImage") == 0);
+     * it ends (the poll is only a safety net); a failed pull waits for the
+     * puller's next attempt; anything else takes the queue's backoff. */
+    const struct kk_container_status *prev = prev_entry(c, d->spec->id);
+    if (is_reason(err, "ImagePullFailed")) {
+        pull_backoff(c, d, cs, err);
+        if (!prev || !streq0(prev->reason, "ImagePullBackOff"))
+            agent_cell_event(c, KK_EVENT_WARNING, "Failed", d->spec->id, "%s", err->message);
+        return -1;
+    }
     kk_container_status_set(cs, KK_STATE_PENDING, err->reason ? err->reason : "CreateFailed",
                             err->message);
-    kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
+    bool img = is_reason(err, "ImageNotFound") || is_reason(err, "PullingImage");
+    bool news = !prev || !streq0(prev->reason, cs->reason) || !streq0(prev->message, cs->message);
+    if (news && !is_reason(err, "PullingImage")) {
+        kk_log_warn("%s: container %s: %s", c->keystr, d->spec->id, err->message);
+        agent_cell_event(c, KK_EVENT_WARNING, "Failed", d->spec->id, "%s", err->message);
+    }
     if (img)
         want_retry(c, IMAGE_RETRY_MS);
     else
@@ -280,6 +410,7 @@ static int start_created(struct cell_ctx *c, const struct desired *d,
         return -1;
     }
     kk_log_info("%s: container %s started (pid %u)", c->keystr, d->spec->id, pid);
+    agent_cell_event(c, KK_EVENT_NORMAL, "Started", d->spec->id, "started (pid %u)", pid);
     note_started(c, cs, m, pid);
     return 0;
 }
@@ -309,6 +440,7 @@ static int start_new(struct cell_ctx *c, const struct desired *d, struct kk_cont
     m->pid = pid;
     m->started_at = agent_now_ns(a);
     note_started(c, cs, m, pid);
+    agent_cell_event(c, KK_EVENT_NORMAL, "Started", d->spec->id, "started (pid %u)", pid);
     return 0;
 }
 
@@ -348,9 +480,16 @@ static int act_one(struct cell_ctx *c, struct desired *d, struct kk_container_st
         break;
     case AGENT_CELL_RECORD_RESTART:
         kk_metrics_add_restart(&a->metrics);
-        if (dec->vanished_pid)
+        if (dec->vanished_pid) {
             kk_log_info("%s: container %s: task %u vanished; starting it again", c->keystr,
                         d->spec->id, dec->vanished_pid);
+            agent_cell_event(c, KK_EVENT_WARNING, "Restarted", d->spec->id,
+                             "task %u vanished (containerd lost it); restart %u", dec->vanished_pid,
+                             m->restart_count);
+        } else {
+            agent_cell_event(c, KK_EVENT_NORMAL, "Restarted", d->spec->id,
+                             "restart %u after its backoff", m->restart_count);
+        }
         d->restarted = true;
         break;
     case AGENT_CELL_RESUME_TO_KILL:
@@ -377,9 +516,18 @@ static void act(struct cell_ctx *c, struct desired *d, struct kk_container_statu
     cs->exit_code = dec->exit_code;
     cs->started_at = dec->started_at;
     cs->finished_at = dec->finished_at;
-    if (dec->restart_scheduled)
+    cs->deadline = dec->deadline_ns;
+    cs->next_retry_at = dec->next_retry_ns;
+    if (dec->restart_scheduled) {
         kk_log_info("%s: container %s exited with code %u, restart in %u ms", c->keystr,
                     d->spec->id, in->exit_code, dec->restart_delay_ms);
+        agent_cell_event(c, in->exit_code ? KK_EVENT_WARNING : KK_EVENT_NORMAL, "Exited",
+                         d->spec->id, "exited with code %u%s", in->exit_code,
+                         dec->mem.oom ? " (out of memory)" : "");
+        agent_cell_event(c, KK_EVENT_WARNING, "BackOff", d->spec->id,
+                         "restarting in %u ms (restart %u)", dec->restart_delay_ms,
+                         m->restart_count + 1);
+    }
     for (size_t i = 0; i < dec->n_acts; i++)
         if (act_one(c, d, cs, in, dec, dec->acts[i], m) < 0)
             return;
@@ -462,8 +610,22 @@ static int copy_to_rotated(int dirfd, const char *base, int fd, off_t size, kk_e
     return 0;
 }
 
-/* Caps containers/<id>.log at LOG_MAX_BYTES: the content moves to
- * <id>.log.1 (replacing the previous one) and the log is truncated in place
+/* Makes room for a new <base>.1: <base>.<n-1> becomes <base>.<n>, ...,
+ * <base>.1 becomes <base>.2 (renames within the directory: a name that is a
+ * symlink is moved as a link, never followed). The oldest, <base>.<n>, is
+ * replaced. Nothing to do when one rotated file is kept. */
+static void shift_rotated(int dirfd, const char *base, unsigned n)
+{
+    for (unsigned i = n; i > 1; i--) {
+        _cleanup_free_ char *from = kk_xasprintf("%s.%u", base, i - 1);
+        _cleanup_free_ char *to = kk_xasprintf("%s.%u", base, i);
+        (void)renameat(dirfd, from, dirfd, to); /* a gap (ENOENT) is fine */
+    }
+}
+
+/* Caps containers/<id>.log at log-max-bytes: the content moves to
+ * <id>.log.1 (older ones shift to .2 ... .<log-max-files>, the oldest
+ * dropped) and the log is truncated in place
  * (copytruncate: the shim keeps its O_APPEND descriptor, so it goes on
  * writing at the new end; a line written between the copy and the truncate
  * is lost). Runs on every reconcile of the cell, hence at least at every
@@ -479,7 +641,8 @@ static void rotate_log(struct cell_ctx *c, const struct desired *d)
     _cleanup_free_ char *rel = kk_tree_log_path(&ck);
     _cleanup_close_ int fd = kk_fs_open(c->a->rootfd, rel, O_RDWR | O_NONBLOCK, 0, &err);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= LOG_MAX_BYTES)
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size <= c->a->cfg.log_max_bytes)
         return;
     if (sb.st_nlink != 1) {
         kk_log_warn("%s: %s has %ju links: not rotated (it would truncate the other names)",
@@ -488,6 +651,8 @@ static void rotate_log(struct cell_ctx *c, const struct desired *d)
     }
     const char *base;
     _cleanup_close_ int dirfd = kk_fs_open_parent(c->a->rootfd, rel, &base, &err);
+    if (dirfd >= 0)
+        shift_rotated(dirfd, base, c->a->cfg.log_max_files);
     if (dirfd < 0 || copy_to_rotated(dirfd, base, fd, sb.st_size, &err) < 0 ||
         (ftruncate(fd, 0) < 0 && kk_error_errno(&err, "truncate %s", rel) < 0)) {
         kk_log_warn("%s: rotate %s: %s", c->keystr, rel, err->message);
@@ -599,18 +764,42 @@ static int keep_waiting(struct agent_ctx *a, const struct kk_key *key, const cha
     return KK_QUEUE_DONE;
 }
 
-/* Says, before and while the teardown runs, that the cell is going: a cell
- * whose spec is gone is never shown Ready, even while a teardown step
- * fails and is retried. */
-static void write_terminating(struct agent_ctx *a, const struct kk_key *key, const char *keystr,
-                              const kk_error *failure)
+/* A copy of prev (through its YAML: there is no deep copy), or a fresh
+ * status if there is none or it does not load back. */
+static struct kk_status *clone_status(const struct kk_status *prev, const struct kk_key *key)
 {
-    _cleanup_(kk_status_freep) struct kk_status *prev = agent_status_load(a, key);
-    _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, key->names[3]);
-    _cleanup_free_ char *msg =
-            failure ? kk_xasprintf("spec removed; deleting, retried after: %s", failure->message)
-                    : kk_xstrdup("spec removed; stopping its containers and removing what it used");
-    kk_status_set(st, KK_STATE_PENDING, "Terminating", msg);
+    if (prev) {
+        _cleanup_buf_ struct kk_buf text = KK_BUF_INIT;
+        _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
+        _cleanup_error_ kk_error *err = NULL;
+        struct kk_status *st = NULL;
+        kk_status_emit(prev, &text);
+        if (kk_status_load_buffer("status.yaml", text.data, text.len, &st, &diags, &err) == 0)
+            return st;
+    }
+    return kk_status_new(KK_KIND_CELL, key->names[3]);
+}
+
+/* Writes, at once and before the work that may take a stop timeout, that
+ * the cell is in transition: the last status with the cell's condition
+ * replaced and its running containers Stopping, both until `deadline`
+ * (when SIGKILL goes out; 0: none). A reader (kuke get, --wait) sees it
+ * within milliseconds of the request, not after the teardown. */
+static void write_transition(struct agent_ctx *a, const struct kk_key *key, const char *keystr,
+                             const struct kk_status *prev, enum kk_state state, const char *reason,
+                             const char *message, int64_t deadline)
+{
+    _cleanup_(kk_status_freep) struct kk_status *st = clone_status(prev, key);
+    kk_status_set(st, state, reason, message);
+    st->deadline = deadline;
+    for (size_t i = 0; i < st->n_containers; i++) {
+        struct kk_container_status *cs = &st->containers[i];
+        if (cs->state != KK_STATE_READY && cs->state != KK_STATE_PAUSED &&
+            cs->state != KK_STATE_STOPPING)
+            continue;
+        kk_container_status_set(cs, KK_STATE_STOPPING, reason, NULL);
+        cs->deadline = deadline;
+    }
     _cleanup_error_ kk_error *err = NULL;
     if (agent_status_write(a, key, st, prev, &err) < 0)
         kk_log_warn("%s: %s", keystr, err->message);
@@ -618,8 +807,43 @@ static void write_terminating(struct agent_ctx *a, const struct kk_key *key, con
         agent_set_state(a, keystr, st->state);
 }
 
+static int64_t stop_deadline(struct agent_ctx *a)
+{
+    return agent_now_ns(a) + (int64_t)a->cfg.stop_timeout_s * 1000000000;
+}
+
+/* Says, before and while the teardown runs, that the cell is going: a cell
+ * whose spec is gone is never shown Ready, even while a teardown step
+ * fails and is retried. */
+static void write_terminating(struct agent_ctx *a, const struct kk_key *key, const char *keystr,
+                              const kk_error *failure)
+{
+    _cleanup_(kk_status_freep) struct kk_status *prev = agent_status_load(a, key);
+    _cleanup_free_ char *msg =
+            failure ? kk_xasprintf("spec removed; deleting, retried after: %s", failure->message)
+                    : kk_xstrdup("spec removed; stopping its containers and removing what it used");
+    write_transition(a, key, keystr, prev, KK_STATE_TERMINATING, "SpecRemoved", msg,
+                     failure ? 0 : stop_deadline(a));
+}
+
+/* An event about a cell that is gone, in its stack's events.log. */
+static void parent_event(struct agent_ctx *a, const struct kk_key *key, const char *reason,
+                         const char *msg)
+{
+    struct kk_key parent;
+    kk_key_parent(key, &parent);
+    _cleanup_free_ char *dir = kk_tree_dir(&parent);
+    _cleanup_free_ char *object = kk_xasprintf("cell/%s", key->names[3]);
+    _cleanup_error_ kk_error *err = NULL;
+    kk_events_append(a->rootfd, dir, agent_now_ns(a), KK_EVENT_NORMAL, reason, object, msg, &err);
+}
+
 static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char *keystr)
 {
+    /* A cell the agent never wrote a status for is most likely one whose
+     * directory appeared a moment before its spec (the inbox creating it):
+     * the teardown is quiet then, and finds nothing to remove. */
+    _cleanup_(kk_status_freep) struct kk_status *known = agent_status_load(a, key);
     _cleanup_free_ char *ns = agent_realm_ns(a, key->names[0]);
     _cleanup_free_ char *dir = kk_tree_dir(key);
     _cleanup_free_ char *files = files_dir_of(a, key);
@@ -627,7 +851,14 @@ static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char
     struct kk_net_cell_spec ns_spec = {key->names[0], key->names[1], key->names[2], key->names[3]};
     struct kk_cg_ref ref = {key->names[0], key->names[1], key->names[2], key->names[3], NULL, NULL};
     agent_set_ready(a, keystr, false);
-    write_terminating(a, key, keystr, NULL);
+    if (known && known->state != KK_STATE_TERMINATING) {
+        write_terminating(a, key, keystr, NULL);
+        _cleanup_free_ char *cdir = kk_tree_dir(key);
+        kk_events_append(a->rootfd, cdir, agent_now_ns(a), KK_EVENT_NORMAL, "Terminating", "cell",
+                         "spec removed; stopping its containers", &err);
+        kk_error_freep(&err);
+    }
+    agent_metrics_forget(a, keystr);
     if (remove_containers(a, ns, key, &err) < 0 || agent_cg_remove(a, &ref, &err) < 0 ||
         kk_net_cell_remove(a->be.net, &ns_spec, 0, &err) < 0 ||
         kk_fw_cell_remove(a->be.fw, keystr, &err) < 0) {
@@ -644,7 +875,10 @@ static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char
     _cleanup_(kk_resource_freep) struct kk_resource *again = NULL;
     if (agent_spec_load(a, key, &again, &err) != 0) {
         pthread_mutex_unlock(&a->spec_lock);
-        kk_log_info("%s: spec is back; not deleting", keystr);
+        if (known)
+            kk_log_info("%s: spec is back; not deleting", keystr);
+        else
+            kk_log_debug("%s: spec is back; not deleting", keystr);
         agent_enqueue(a, keystr);
         return KK_QUEUE_DONE;
     }
@@ -662,8 +896,10 @@ static int delete_cell(struct agent_ctx *a, const struct kk_key *key, const char
         kk_log_warn("%s: delete: %s", keystr, err->message);
         return KK_QUEUE_RETRY;
     }
-    if (removed > 0)
+    if (removed > 0) {
         kk_log_info("%s: deleted", keystr);
+        parent_event(a, key, "Deleted", "its containers, cgroup, network and directory are gone");
+    }
     agent_mem_drop(a, keystr);
     struct kk_key parent;
     char buf[KK_KEY_STRLEN];
@@ -679,7 +915,9 @@ static void load_sticky(struct cell_ctx *c)
     c->mem->loaded = true;
     if (!c->prev || !c->prev->reason)
         return;
-    c->mem->stopped = strcmp(c->prev->reason, "StoppedByUser") == 0;
+    /* A stop under way when the agent went down is a stop too. */
+    c->mem->stopped = strcmp(c->prev->reason, "StoppedByUser") == 0 ||
+                      strcmp(c->prev->reason, "StopRequested") == 0;
     c->mem->paused = strcmp(c->prev->reason, "PausedByUser") == 0;
 }
 
@@ -785,9 +1023,18 @@ static void aggregate(struct cell_ctx *c)
     free(st->reason);
     free(st->message);
     st->reason = st->message = NULL;
-    if (c->mem->stopped) {
-        st->state = all_stopped ? KK_STATE_STOPPED : KK_STATE_PENDING;
-        st->reason = kk_xstrdup(all_stopped ? "StoppedByUser" : "Stopping");
+    if (c->mem->stopped && !all_stopped) {
+        st->state = KK_STATE_STOPPING;
+        st->reason = kk_xstrdup("StopRequested");
+        for (size_t i = 0; i < st->n_containers; i++)
+            if (st->containers[i].deadline > st->deadline)
+                st->deadline = st->containers[i].deadline;
+        char at[16];
+        time_of_day(st->deadline, at);
+        st->message = st->deadline ? kk_xasprintf("SIGTERM sent; SIGKILL at %s", at) : NULL;
+    } else if (c->mem->stopped) {
+        st->state = KK_STATE_STOPPED;
+        st->reason = kk_xstrdup("StoppedByUser");
     } else if (root && root->state == KK_STATE_FAILED) {
         st->state = KK_STATE_FAILED;
         st->reason = kk_xstrdup("RootFailed");
@@ -814,6 +1061,39 @@ static void aggregate(struct cell_ctx *c)
         st->reason = kk_xstrdup("NoContainers");
     } else {
         st->state = KK_STATE_READY;
+    }
+}
+
+/* One event per change of the cell's condition, and one per exit of a
+ * container that ends in Stopped or Failed (an exit the restart policy
+ * acts on has its Exited and BackOff events already, see act). */
+static void transition_events(struct cell_ctx *c)
+{
+    const struct kk_status *p = c->prev;
+    const struct kk_status *st = c->st;
+    int was = p ? p->state : KK_STATE_NONE;
+    if (st->state != was || !streq0(p ? p->reason : NULL, st->reason)) {
+        if (st->state == KK_STATE_STOPPING && was != KK_STATE_STOPPING)
+            agent_cell_event(c, KK_EVENT_NORMAL, "Stopping", NULL, "%s",
+                             st->message ? st->message : st->reason);
+        else if (st->state == KK_STATE_STOPPED)
+            agent_cell_event(c, KK_EVENT_NORMAL, "Stopped", NULL, "%s", st->reason);
+        else if (st->state == KK_STATE_FAILED)
+            agent_cell_event(c, KK_EVENT_WARNING, "Failed", NULL, "%s%s%s", st->reason,
+                             st->message ? ": " : "", st->message ? st->message : "");
+    }
+    for (size_t i = 0; i < st->n_containers && i < c->n_desired; i++) {
+        const struct kk_container_status *cs = &st->containers[i];
+        if ((cs->state != KK_STATE_STOPPED && cs->state != KK_STATE_FAILED) ||
+            cs->exit_code == KK_UNSET)
+            continue;
+        const struct kk_container_status *pc = prev_entry(c, cs->id);
+        if (pc && pc->state == cs->state && pc->finished_at == cs->finished_at)
+            continue;
+        bool asked = streq0(cs->reason, "StoppedByUser") || streq0(cs->reason, "RootExited");
+        agent_cell_event(c, cs->exit_code && !asked ? KK_EVENT_WARNING : KK_EVENT_NORMAL,
+                         asked ? "Stopped" : "Exited", cs->id, "exited with code %lld (%s)",
+                         (long long)cs->exit_code, cs->reason ? cs->reason : "");
     }
 }
 
@@ -931,7 +1211,21 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     c->st->ip = kk_xstrdup(c->ip);
 
     bool exists[DESIRED_MAX] = {false};
-    if (act == CTL_RESTART) {
+    if (act == CTL_STOP) {
+        /* Said before the signals go out; the end of this reconcile writes
+         * the containers' own conditions. */
+        char at[16];
+        int64_t deadline = stop_deadline(a);
+        time_of_day(deadline, at);
+        _cleanup_free_ char *msg = kk_xasprintf("SIGTERM sent; SIGKILL at %s", at);
+        write_transition(a, c->key, c->keystr, c->prev, KK_STATE_STOPPING, "StopRequested", msg,
+                         deadline);
+    } else if (act == CTL_RESTART) {
+        /* remove_containers takes up to a stop timeout: say so first. */
+        write_transition(a, c->key, c->keystr, c->prev, KK_STATE_STOPPING, "Restarting",
+                         "restart requested: removing every container to create it again",
+                         stop_deadline(a));
+        agent_cell_event(c, KK_EVENT_NORMAL, "Stopping", NULL, "restart requested");
         if (remove_containers(a, c->ns, c->key, &err) < 0)
             kk_error_freep(&err);
     } else if (act == CTL_KILL) {
@@ -952,6 +1246,8 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     }
     forget_departed(c);
     aggregate(c);
+    transition_events(c);
+    publish_metrics(c);
     if (c->failed)
         return KK_QUEUE_RETRY;
     return KK_QUEUE_DONE;

@@ -8,6 +8,7 @@
 #ifndef KUKEON_AGENT_CELL_H
 #define KUKEON_AGENT_CELL_H
 
+#include "agent/events.h"
 #include "agent/internal.h"
 #include "fsapi/hash.h"
 
@@ -38,6 +39,13 @@ struct cell_ctx {
     bool failed;       /* a host operation failed: retry with the queue's backoff */
     bool root_down;    /* the root exited for good: the others stop */
 };
+
+/* cell.c */
+/* Appends an event to the cell's events.log (agent/events.h): about the
+ * cell, or about container `container` when not NULL. Best effort. */
+void agent_cell_event(struct cell_ctx *c, enum kk_event_type type, const char *reason,
+                      const char *container, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 
 /* container.c */
 /* Resolves the image, prepares the snapshot and creates the containerd

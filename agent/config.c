@@ -51,6 +51,19 @@ static const struct setting settings[] = {
         {"resync", SIZE_MAX, false, "seconds between full resyncs (default 300)"},
         {"stop-timeout", SIZE_MAX, false, "seconds from SIGTERM to SIGKILL (default 10)"},
         {"log-level", SIZE_MAX, false, "error, warn, info or debug (default info)"},
+        {"log-max-bytes", SIZE_MAX, false,
+         "size at which a container log is rotated: bytes, or with K, M, G (default 10M)"},
+        {"log-max-files", SIZE_MAX, false,
+         "rotated container logs kept, <id>.log.1 to .N (default 1)"},
+};
+
+/* The keys of kukeond.yaml spelt as in a manifest, for the log settings
+ * (issue 14 names them so); the flag spellings work in the file too. */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {
+        {"logMaxBytes", "log-max-bytes"},
+        {"logMaxFiles", "log-max-files"},
 };
 
 void kk_agent_config_init(struct kk_agent_config *cfg)
@@ -71,6 +84,8 @@ void kk_agent_config_init(struct kk_agent_config *cfg)
             .resync_s = 300,
             .log_level = KK_LOG_INFO,
             .stop_timeout_s = 10,
+            .log_max_bytes = KK_AGENT_LOG_MAX_BYTES_DEFAULT,
+            .log_max_files = 1,
     };
 }
 
@@ -95,11 +110,47 @@ static int parse_uint(const char *name, const char *value, unsigned min, unsigne
     return 0;
 }
 
+/* "10485760", "512K", "10M", "10MiB", "1G": binary multiples. */
+static int parse_size(const char *name, const char *value, uint64_t min, uint64_t max,
+                      uint64_t *out, kk_error **err)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"", 0}, {"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (!errno && end != value && value[0] != '-') {
+        for (size_t i = 0; i < KK_ARRAY_SIZE(units); i++) {
+            if (strcmp(end, units[i].suffix) != 0 || v > (max >> units[i].shift))
+                continue;
+            v <<= units[i].shift;
+            if (v < min)
+                break;
+            *out = v;
+            return 0;
+        }
+    }
+    return kk_error_set(err, KK_E_INVALID,
+                        "%s: expected a size from %llu to %llu bytes (a number, or with K, M, G), "
+                        "got \"%s\"",
+                        name, (unsigned long long)min, (unsigned long long)max, value);
+}
+
 int kk_agent_config_set(struct kk_agent_config *cfg, const char *name, const char *value,
                         kk_error **err)
 {
     if (!value || strlen(value) > PATH_MAX)
         return kk_error_set(err, KK_E_INVALID, "%s: missing or overlong value", name);
+    for (size_t i = 0; i < KK_ARRAY_SIZE(aliases); i++)
+        if (strcmp(name, aliases[i].alias) == 0)
+            name = aliases[i].name;
+    if (strcmp(name, "log-max-bytes") == 0)
+        return parse_size(name, value, KK_AGENT_LOG_MAX_BYTES_MIN, KK_AGENT_LOG_MAX_BYTES_MAX,
+                          &cfg->log_max_bytes, err);
+    if (strcmp(name, "log-max-files") == 0)
+        return parse_uint(name, value, 1, KK_AGENT_LOG_MAX_FILES_MAX, &cfg->log_max_files, err);
     if (strcmp(name, "workers") == 0)
         return parse_uint(name, value, 1, KK_AGENT_WORKERS_MAX, &cfg->workers, err);
     if (strcmp(name, "resync") == 0)

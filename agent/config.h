@@ -8,7 +8,8 @@
  *
  * The file is a YAML mapping whose keys are the long flag names without the
  * dashes ("manifests: /srv/manifests", "workers: 4"); unknown keys are
- * errors, so a typo does not silently fall back to a default.
+ * errors, so a typo does not silently fall back to a default. The log
+ * rotation settings may also be spelt logMaxBytes and logMaxFiles.
  *
  * Every host-global name the agent uses is here and nowhere else: tests and
  * a second instance on the same host choose unique values.
@@ -20,6 +21,7 @@
 #define KUKEON_AGENT_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "fsapi/error.h"
@@ -27,6 +29,11 @@
 #define KK_AGENT_CONFIG_FILE  "/etc/kukeon/kukeond.yaml"
 #define KK_AGENT_WORKERS_MAX  64
 #define KK_AGENT_RESYNC_MAX_S 86400
+/* Container log rotation (log-max-bytes, log-max-files). */
+#define KK_AGENT_LOG_MAX_BYTES_DEFAULT (10 * 1024 * 1024)
+#define KK_AGENT_LOG_MAX_BYTES_MIN     4096
+#define KK_AGENT_LOG_MAX_BYTES_MAX     (UINT64_C(1) << 40)
+#define KK_AGENT_LOG_MAX_FILES_MAX     100
 
 struct kk_agent_config {
     char *manifests;          /* --manifests: the inbox directory */
@@ -44,6 +51,10 @@ struct kk_agent_config {
     unsigned resync_s;        /* --resync: seconds between periodic full resyncs */
     int log_level;            /* --log-level: enum kk_log_level */
     unsigned stop_timeout_s;  /* --stop-timeout: SIGTERM to SIGKILL */
+    uint64_t log_max_bytes;   /* --log-max-bytes (key also logMaxBytes): a container
+                                 log past this is rotated */
+    unsigned log_max_files;   /* --log-max-files (logMaxFiles): rotated logs kept,
+                                 <id>.log.1 (newest) to <id>.log.N */
     bool once;                /* --once: scan, converge once, exit (delayed retries
                                  and restarts are left to the next run) */
 };

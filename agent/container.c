@@ -144,12 +144,30 @@ static void read_image_file(struct cell_ctx *c, const struct kk_image_info *img,
                     err->message);
 }
 
+/* d's image is there: one Pulled event before its container is created,
+ * with the time the pull took if d waited for one (its entry was
+ * PullingImage), else saying the image was present (as kubelet does). */
+static void note_pulled(struct cell_ctx *c, const struct desired *d)
+{
+    const struct kk_container_status *prev =
+            c->prev ? kk_status_find_container(c->prev, d->spec->id) : NULL;
+    int64_t took_ms = 0;
+    if (c->a->puller && prev && prev->reason && strcmp(prev->reason, "PullingImage") == 0 &&
+        kk_puller_last_pull(c->a->puller, c->ns, d->spec->image, &took_ms) == 1)
+        agent_cell_event(c, KK_EVENT_NORMAL, "Pulled", d->spec->id, "pulled %s in %.1f s",
+                         d->spec->image, (double)took_ms / 1000);
+    else
+        agent_cell_event(c, KK_EVENT_NORMAL, "Pulled", d->spec->id, "image %s already present",
+                         d->spec->image);
+}
+
 int agent_container_create(struct cell_ctx *c, const struct desired *d, kk_error **err)
 {
     struct agent_ctx *a = c->a;
     struct kk_image_info img = {0};
     if (resolve_image(c, d, &img, err) < 0)
         return -1;
+    note_pulled(c, d);
     _cleanup_buf_ struct kk_buf passwd = KK_BUF_INIT, group = KK_BUF_INIT, spec = KK_BUF_INIT;
     if (user_needs_names(d->spec->user)) {
         read_image_file(c, &img, "/etc/passwd", &passwd);

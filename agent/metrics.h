@@ -16,8 +16,24 @@
  *
  *   kukeon_resources{kind,state}             gauge: resources of each kind
  *                                            (realm ... container) by state
- *                                            (Pending ... Unknown)
- *   kukeon_container_restarts_total          counter: restarts by policy
+ *                                            (Pending ... Terminating);
+ *                                            Container counts come from
+ *                                            kk_metrics_set_cell
+ *   kukeon_build_info{version}               gauge: always 1
+ *   kukeon_restarts_total                    counter: restarts by policy, all
+ *                                            containers (was
+ *                                            kukeon_container_restarts_total
+ *                                            without labels)
+ *   per container, labelled {realm,space,stack,cell,container}, for the
+ *   containers of the cells reconciled in this run (kk_metrics_set_cell):
+ *   kukeon_container_restarts_total          counter: its restartCount
+ *   kukeon_container_cpu_seconds_total       counter: CPU time of its cgroup
+ *   kukeon_container_memory_bytes            gauge: memory charged to it
+ *   kukeon_container_oom_kills_total         counter: OOM kills in it
+ *   (the last three read from the container's cgroup files when the file is
+ *   rendered -- v2 cpu.stat, memory.current, memory.events; v1
+ *   cpuacct.usage, memory.usage_in_bytes, memory.oom_control -- and left
+ *   out when the cgroup is gone)
  *   kukeon_reconcile_duration_seconds        histogram: one key reconciled
  *   kukeon_reconcile_errors_total            counter: reconciles that failed
  *   kukeon_events_total                      counter: watcher + containerd events
@@ -59,6 +75,25 @@
 /* States counted per kind: enum kk_state without KK_STATE_NONE. */
 #define KK_METRICS_NSTATES KK_STATE_LAST
 
+/* One container of a cell, as its cell's reconcile last saw it. */
+struct kk_metrics_container {
+    char *cell; /* the cell's key, "realm/space/stack/cell" */
+    char *id;   /* the container's id */
+    int state;  /* enum kk_state */
+    uint32_t restarts;
+    char *memory_dir; /* absolute: the directory of its memory cgroup
+                         (v1 memory hierarchy, or the v2 cgroup); NULL: none */
+    char *cpu_dir;    /* absolute: its cpuacct (v1) or v2 cgroup; NULL: none */
+};
+
+/* What one render reads from a container's cgroup; has_*: the file was read. */
+struct kk_metrics_usage {
+    bool has_cpu, has_memory, has_oom;
+    double cpu_seconds;
+    uint64_t memory_bytes;
+    uint64_t oom_kills;
+};
+
 /* The numbers, without the lock: what one render shows. */
 struct kk_metrics_values {
     uint64_t resources[KK_KIND_COUNT][KK_METRICS_NSTATES]; /* [kind][state - 1] */
@@ -71,11 +106,17 @@ struct kk_metrics_values {
     time_t last_event;
     bool containerd_up;
     time_t start_time;
+    /* Per container (borrowed by a render), and what its cgroup said. */
+    const struct kk_metrics_container *containers;
+    const struct kk_metrics_usage *usage; /* NULL: nothing read */
+    size_t n_containers;
 };
 
 struct kk_metrics {
     pthread_mutex_t lock;
     struct kk_metrics_values v;
+    struct kk_metrics_container *containers; /* owned; v.containers is unset */
+    size_t n_containers;
 };
 
 void kk_metrics_init(struct kk_metrics *m, time_t start_time);
@@ -96,6 +137,16 @@ void kk_metrics_observe_reconcile(struct kk_metrics *m, double seconds, bool ok)
 void kk_metrics_add_restart(struct kk_metrics *m);
 void kk_metrics_event(struct kk_metrics *m, time_t when);
 void kk_metrics_set_containerd_up(struct kk_metrics *m, bool up);
+
+/* Replaces the containers of the cell `cell` (a key) with v[0..n) (copied;
+ * n == 0 forgets the cell, as when it is deleted). Their states add to
+ * kukeon_resources{kind="Container"}. */
+void kk_metrics_set_cell(struct kk_metrics *m, const char *cell,
+                         const struct kk_metrics_container *v, size_t n);
+
+/* Reads a container's usage from its cgroup directories (pure I/O on
+ * cgroupfs, never a write; a missing file leaves its has_* false). */
+void kk_metrics_read_usage(const struct kk_metrics_container *c, struct kk_metrics_usage *out);
 
 /* Appends the Prometheus text exposition (format 0.0.4) of a consistent
  * snapshot of `m` to `out`. */

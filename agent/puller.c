@@ -21,6 +21,10 @@ struct pull {
     enum kk_pull_policy policy;
     kk_error *err; /* PULL_FAILED: why */
     int64_t done_ms;
+    unsigned failures;      /* consecutive failed pulls */
+    int64_t hold_ms;        /* PULL_FAILED: how long after done_ms it is held */
+    int64_t took_ms;        /* PULL_OK: how long the last pull took */
+    bool pulled;            /* PULL_OK: bytes came from the registry */
     struct kk_strv waiters; /* keys to wake when the pull ends */
     struct kk_registry_credential *creds;
     size_t n_creds;
@@ -89,6 +93,16 @@ static void add_waiter(struct pull *e, const char *key)
     kk_strv_push(&e->waiters, key);
 }
 
+/* The hold after the nth consecutive failure: KK_PULLER_FAIL_HOLD_MS,
+ * doubled with each further failure, at most KK_PULLER_FAIL_HOLD_MAX_MS. */
+static int64_t hold_of(unsigned failures)
+{
+    int64_t hold = KK_PULLER_FAIL_HOLD_MS;
+    for (unsigned i = 1; i < failures && hold < KK_PULLER_FAIL_HOLD_MAX_MS; i++)
+        hold *= 2;
+    return hold < KK_PULLER_FAIL_HOLD_MAX_MS ? hold : KK_PULLER_FAIL_HOLD_MAX_MS;
+}
+
 static void *pull_thread(void *arg)
 {
     struct pull *e = arg;
@@ -100,13 +114,24 @@ static void *pull_thread(void *arg)
             e->policy == KK_PULL_ALWAYS ? KK_PULL_ALWAYS : KK_PULL_IF_NOT_PRESENT;
     int64_t start = kk_clock_mono_ms(p->clock);
     int r = p->ops->ensure_image(p->self, p->ctd, e->ns, e->ref, policy, &opts, &pulled, &err);
-    if (r < 0)
-        kk_log_warn("image %s in %s: pull failed: %s", e->ref, e->ns, err->message);
-    else
-        kk_log_info("image %s in %s: %s (%lld ms)", e->ref, e->ns, pulled ? "pulled" : "present",
-                    (long long)(kk_clock_mono_ms(p->clock) - start));
+    int64_t took = kk_clock_mono_ms(p->clock) - start;
 
     pthread_mutex_lock(&p->lock);
+    /* One line per attempt: a failure says when the next one is. */
+    if (r < 0) {
+        e->failures++;
+        e->hold_ms = hold_of(e->failures);
+        kk_log_warn("image %s in %s: pull failed (attempt %u): %s; next attempt in %lld s", e->ref,
+                    e->ns, e->failures, err->message, (long long)(e->hold_ms + 999) / 1000);
+    } else {
+        e->failures = 0;
+        e->took_ms = took;
+        e->pulled = pulled;
+        if (pulled)
+            kk_log_info("image %s in %s: pulled (%lld ms)", e->ref, e->ns, (long long)took);
+        else
+            kk_log_debug("image %s in %s: present", e->ref, e->ns);
+    }
     e->state = r < 0 ? PULL_FAILED : PULL_OK;
     kk_error_free(e->err);
     e->err = r < 0 ? err : NULL;
@@ -165,6 +190,7 @@ static int start(struct kk_puller *p, struct pull *e, enum kk_pull_policy policy
     if (r != 0) {
         e->state = PULL_FAILED;
         e->done_ms = kk_clock_mono_ms(p->clock);
+        e->hold_ms = KK_PULLER_FAIL_HOLD_MS;
         kk_error_errnum(&e->err, r, "start a pull thread");
         return kk_error_errnum(err, r, "pull image %s: start a thread", e->ref);
     }
@@ -186,7 +212,7 @@ int kk_puller_need(struct kk_puller *p, const char *ns, const char *ref, enum kk
         pthread_mutex_unlock(&p->lock);
         return 0;
     }
-    if (e && e->state == PULL_FAILED && now - e->done_ms < KK_PULLER_FAIL_HOLD_MS) {
+    if (e && e->state == PULL_FAILED && now - e->done_ms < e->hold_ms) {
         kk_error_set(err, e->err ? e->err->code : KK_E_UNKNOWN, "%s",
                      e->err ? e->err->message : "pull failed");
         kk_error_reason(err, e->err && e->err->reason ? e->err->reason : "ImagePullFailed");
@@ -213,6 +239,37 @@ int kk_puller_need(struct kk_puller *p, const char *ns, const char *ref, enum kk
     pthread_mutex_unlock(&p->lock);
     kk_error_set(err, KK_E_UNAVAILABLE, "pulling image %s", ref);
     return kk_error_reason(err, "PullingImage");
+}
+
+/* The entry of (ns, ref), or NULL (p->lock held). */
+static struct pull *find(struct kk_puller *p, const char *ns, const char *ref)
+{
+    struct pull *e = p->pulls;
+    while (e && (strcmp(e->ns, ns) != 0 || strcmp(e->ref, ref) != 0))
+        e = e->next;
+    return e;
+}
+
+unsigned kk_puller_retry_in_ms(struct kk_puller *p, const char *ns, const char *ref)
+{
+    pthread_mutex_lock(&p->lock);
+    struct pull *e = find(p, ns, ref);
+    int64_t left = 0;
+    if (e && e->state == PULL_FAILED)
+        left = e->done_ms + e->hold_ms - kk_clock_mono_ms(p->clock);
+    pthread_mutex_unlock(&p->lock);
+    return left > 0 ? (unsigned)left : 0;
+}
+
+int kk_puller_last_pull(struct kk_puller *p, const char *ns, const char *ref, int64_t *took_ms)
+{
+    pthread_mutex_lock(&p->lock);
+    struct pull *e = find(p, ns, ref);
+    int r = e && e->state == PULL_OK ? (e->pulled ? 1 : 0) : -1;
+    if (r >= 0)
+        *took_ms = e->took_ms;
+    pthread_mutex_unlock(&p->lock);
+    return r;
 }
 
 struct kk_puller *kk_puller_new(const struct kk_registry_ops *ops, void *self, struct kk_ctd *ctd,

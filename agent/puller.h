@@ -11,9 +11,11 @@
  *   0                      the image is there: go on (resolve, create);
  *   -1, reason PullingImage  still pulling (code KK_E_UNAVAILABLE);
  *   -1, reason ImagePullFailed  the pull failed, with the registry's message.
- *      A failure is remembered for KK_PULLER_FAIL_HOLD_MS, so the queue's
- *      backoff (the reconcile returns RETRY) paces the next attempt; a
- *      request after that starts a new pull.
+ *      A failure is remembered for KK_PULLER_FAIL_HOLD_MS, doubled with each
+ *      consecutive failure of the same image up to
+ *      KK_PULLER_FAIL_HOLD_MAX_MS (kk_puller_retry_in_ms says how long is
+ *      left; the agent reports ImagePullBackOff meanwhile); a request after
+ *      that starts a new pull. Each attempt is one line of the log.
  *
  * Policies: IfNotPresent and Never are the caller's business before it asks
  * (it asks only when the image is missing; Never never asks). Always asks
@@ -42,9 +44,10 @@
 #include "fsapi/model.h"
 #include "runtime/registry/registry.h"
 
-#define KK_PULLER_FAIL_HOLD_MS    2000
-#define KK_PULLER_ALWAYS_FRESH_MS 30000
-#define KK_PULLER_MAX_ENTRIES     1024
+#define KK_PULLER_FAIL_HOLD_MS     2000
+#define KK_PULLER_FAIL_HOLD_MAX_MS (5 * 60 * 1000)
+#define KK_PULLER_ALWAYS_FRESH_MS  30000
+#define KK_PULLER_MAX_ENTRIES      1024
 
 struct kk_puller;
 
@@ -66,5 +69,14 @@ void kk_puller_set_clock(struct kk_puller *p, const struct kk_clock *clock);
 int kk_puller_need(struct kk_puller *p, const char *ns, const char *ref, enum kk_pull_policy policy,
                    const struct kk_registry_credential *creds, size_t n_creds, const char *key,
                    kk_error **err);
+
+/* Milliseconds until the failed pull of (ns, ref) may be tried again; 0
+ * when it is not held (never failed, running, done, or the hold is over). */
+unsigned kk_puller_retry_in_ms(struct kk_puller *p, const char *ns, const char *ref);
+
+/* The last successful pull of (ns, ref): 1 with *took_ms when the image
+ * came from the registry, 0 when it was present already, -1 when there is
+ * no successful pull on record. */
+int kk_puller_last_pull(struct kk_puller *p, const char *ns, const char *ref, int64_t *took_ms);
 
 #endif

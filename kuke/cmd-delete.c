@@ -1,16 +1,24 @@
-/* kuke delete KIND NAME [--cascade] | kuke delete -f FILE...
+/* kuke delete KIND NAME [--cascade] [--wait [--timeout S]] | kuke delete -f FILE...
  *
  * Removes spec files; the agent sees the removal and deletes the resource
  * (and leaves nothing of it on the host). A resource with children is only
  * deleted with --cascade, which removes the children's specs first. A
  * resource owned by an inbox file cannot be deleted here (the agent would
- * put it back): remove that file instead. */
+ * put it back): remove that file instead.
+ *
+ * With --wait, waits (inotify, kuke/wait.h) until the agent has deleted
+ * what was named: its directory is gone (a container: its cell's status no
+ * longer lists it), showing Terminating and the stop deadline meanwhile on a
+ * terminal; --timeout (default 60 s) ends the wait with exit status 1. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fsapi/clock.h"
 #include "fsapi/fsutil.h"
 #include "kuke/common.h"
 #include "kuke/kuke.h"
+#include "kuke/wait.h"
 #include "fsapi/manifest.h"
 
 #define MAX_CHILDREN 100000
@@ -21,6 +29,8 @@ static void usage(FILE *out)
             "usage: kuke delete KIND NAME [--cascade] [--cell CELL]\n"
             "       kuke delete -f FILE...\n"
             "  --cascade           also delete what the resource contains\n"
+            "  --wait              wait until the agent has deleted it\n"
+            "  --timeout SECONDS   give up waiting after that long (exit 1; default 60)\n"
             "  --cell NAME         the cell of a container\n%s",
             kuke_common_help);
 }
@@ -62,6 +72,50 @@ static int children(struct kuke_ctx *ctx, const struct kk_key *key, struct kk_st
         }
     }
     return 0;
+}
+
+/* A container is gone once its cell's status no longer lists it. */
+static int container_gone(const struct kk_status *st, bool gone, void *arg)
+{
+    const char *id = arg;
+    return gone || !st || !kk_status_find_container(st, id) ? KUKE_WAIT_DONE : KUKE_WAIT_MORE;
+}
+
+static int dir_gone(const struct kk_status *st, bool gone, void *arg)
+{
+    (void)st;
+    (void)arg;
+    return gone ? KUKE_WAIT_DONE : KUKE_WAIT_MORE;
+}
+
+/* Waits until key is deleted, for what is left of timeout_ms since
+ * start_ms. */
+static int wait_deleted(struct kuke_ctx *ctx, const struct kk_key *key, int64_t start_ms,
+                        int64_t timeout_ms)
+{
+    struct kuke_wait w = {
+            .ctx = ctx,
+            .key = key,
+            .timeout_ms = timeout_ms - (kk_clock_mono_ms(NULL) - start_ms),
+            .done = dir_gone,
+            .what = "delete",
+    };
+    struct kk_key cell;
+    if (key->level == KK_LEVEL_CONTAINER) {
+        kk_key_parent(key, &cell);
+        w.key = &cell;
+        w.done = container_gone;
+        w.arg = (void *)key->names[4];
+    }
+    if (w.timeout_ms < 1)
+        w.timeout_ms = 1;
+    int r = kuke_wait(&w);
+    if (r == 0) {
+        char k[KK_KEY_STRLEN];
+        printf("%s/%s gone\n", kuke_kind_word((enum kk_kind)(key->level - 1)),
+               kk_key_format(key, k));
+    }
+    return r;
 }
 
 static int delete_key(struct kuke_ctx *ctx, const struct kk_key *key, bool cascade, kk_error **err)
@@ -115,6 +169,8 @@ int kuke_cmd_delete(int argc, char **argv)
             {"filename", required_argument, NULL, 'f'},
             {"cascade", no_argument, NULL, 'C'},
             {"cell", required_argument, NULL, 'c'},
+            {"wait", no_argument, NULL, 'w'},
+            {"timeout", required_argument, NULL, 't'},
             {"help", no_argument, NULL, 'h'},
             KUKE_COMMON_OPTIONS,
             {NULL, 0, NULL, 0},
@@ -122,11 +178,13 @@ int kuke_cmd_delete(int argc, char **argv)
     struct kuke_ctx ctx;
     kuke_ctx_init(&ctx);
     struct kk_strv files = {0};
-    bool cascade = false;
+    bool cascade = false, wait = false;
+    int64_t timeout_ms = 60000;
     const char *cell = NULL;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    const char *try_ = "kuke delete cell NAME --wait --timeout 30";
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
         if (kuke_common_option(&ctx, c, optarg))
             continue;
         switch (c) {
@@ -139,14 +197,29 @@ int kuke_cmd_delete(int argc, char **argv)
         case 'c':
             cell = optarg;
             break;
+        case 'w':
+            wait = true;
+            break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > 86400) {
+                kk_strv_release(&files);
+                return kuke_usage_error("delete", try_,
+                                        "--timeout: expected whole seconds from 1 to 86400, got "
+                                        "'%s'",
+                                        optarg);
+            }
+            timeout_ms = v * 1000;
+            break;
+        }
         case 'h':
             usage(stdout);
             kk_strv_release(&files);
             return 0;
         default:
-            usage(stderr);
             kk_strv_release(&files);
-            return 2;
+            return kuke_bad_option("delete", try_, c, argv);
         }
     }
     int status = 0;
@@ -160,6 +233,9 @@ int kuke_cmd_delete(int argc, char **argv)
         kk_strv_release(&files);
         return kuke_fail("delete", err);
     }
+    int64_t start_ms = kk_clock_mono_ms(NULL);
+    struct kk_key waits[64];
+    size_t n_waits = 0;
     if (files.n == 0) {
         int kind = kuke_kind_parse(argv[optind]);
         struct kk_key key;
@@ -171,6 +247,8 @@ int kuke_cmd_delete(int argc, char **argv)
                            0 ||
                    delete_key(&ctx, &key, cascade, &err) < 0) {
             status = kuke_fail("delete", err);
+        } else {
+            waits[n_waits++] = key;
         }
     }
     for (size_t i = 0; i < files.n; i++) {
@@ -193,10 +271,15 @@ int kuke_cmd_delete(int argc, char **argv)
                 if (kk_resource_key(m->docs[d], &key, &err) < 0 ||
                     delete_key(&ctx, &key, cascade, &err) < 0) {
                     status = kuke_fail("delete", err);
+                } else if (n_waits < KK_ARRAY_SIZE(waits)) {
+                    waits[n_waits++] = key;
                 }
             }
         }
     }
+    for (size_t i = 0; wait && i < n_waits; i++)
+        if (wait_deleted(&ctx, &waits[i], start_ms, timeout_ms) != 0 && status == 0)
+            status = 1;
     kk_strv_release(&files);
     kuke_ctx_release(&ctx);
     return status;

@@ -15,6 +15,43 @@
 #include "fsapi/cleanup.h"
 #include "tests/lib/kktest.h"
 
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Cell r/s/st/web: container v2 (a cgroup v2 directory), v1 (v1 memory and
+ * cpuacct directories, as on a hybrid host), gone (no cgroup any more). */
+static void fake_cgroups(struct kk_metrics *m)
+{
+    _cleanup_free_ char *v2 = kk_xasprintf("%s/v2", kt_tmpdir());
+    _cleanup_free_ char *mem = kk_xasprintf("%s/memory", kt_tmpdir());
+    _cleanup_free_ char *cpu = kk_xasprintf("%s/cpuacct", kt_tmpdir());
+    _cleanup_free_ char *gone = kk_xasprintf("%s/gone", kt_tmpdir());
+    mkdir(v2, 0755);
+    mkdir(mem, 0755);
+    mkdir(cpu, 0755);
+    put_file(v2, "cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n");
+    put_file(v2, "memory.current", "12345\n");
+    put_file(v2, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
+    put_file(mem, "memory.usage_in_bytes", "4096\n");
+    put_file(mem, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    put_file(cpu, "cpuacct.usage", "2500000000\n");
+    struct kk_metrics_container v[] = {
+            {.id = "v2", .state = KK_STATE_READY, .restarts = 3, .memory_dir = v2, .cpu_dir = v2},
+            {.id = "v1", .state = KK_STATE_READY, .memory_dir = mem, .cpu_dir = cpu},
+            {.id = "gone", .state = KK_STATE_STOPPED, .memory_dir = gone, .cpu_dir = gone},
+    };
+    kk_metrics_set_cell(m, "r/s/st/other", v, 1);
+    kk_metrics_set_cell(m, "r/s/st/web", v, 3);
+    kk_metrics_set_cell(m, "r/s/st/other", NULL, 0); /* deleted */
+}
+
 /* A snapshot with something in every family. */
 static void fill(struct kk_metrics *m)
 {
@@ -37,6 +74,7 @@ static void fill(struct kk_metrics *m)
     kk_metrics_event(m, 1700000100);
     kk_metrics_event(m, 1700000050); /* an older one does not move it back */
     kk_metrics_set_containerd_up(m, true);
+    fake_cgroups(m);
 }
 
 static bool has_line(const char *text, const char *line)
@@ -63,7 +101,7 @@ KT_CASE(render_has_every_series)
     KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Cell\",state=\"Failed\"} 1"));
     KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Container\",state=\"Pending\"} 1"));
     KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Realm\",state=\"Unknown\"} 0"));
-    KT_ASSERT(has_line(t, "kukeon_container_restarts_total 2"));
+    KT_ASSERT(has_line(t, "kukeon_restarts_total 2"));
     KT_ASSERT(has_line(t, "# TYPE kukeon_reconcile_duration_seconds histogram"));
     KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=\"0.001\"} 2"));
     KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=\"0.025\"} 3"));
@@ -78,6 +116,29 @@ KT_CASE(render_has_every_series)
     KT_ASSERT(has_line(t, "kukeon_containerd_up 1"));
     KT_ASSERT(has_line(t, "kukeon_agent_start_time_seconds 1700000000"));
     KT_ASSERT(out.len > 0 && t[out.len - 1] == '\n');
+    KT_ASSERT(has_line(t, "kukeon_build_info{version=\"" KUKEON_VERSION "\"} 1"));
+    /* Containers are counted from their cells (the status pass has none). */
+    KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Container\",state=\"Ready\"} 2"));
+    KT_ASSERT(has_line(t, "kukeon_resources{kind=\"Container\",state=\"Stopped\"} 1"));
+    KT_ASSERT(has_line(t, "kukeon_container_restarts_total{realm=\"r\",space=\"s\",stack=\"st\","
+                          "cell=\"web\",container=\"v2\"} 3"));
+    KT_ASSERT(has_line(t, "kukeon_container_cpu_seconds_total{realm=\"r\",space=\"s\","
+                          "stack=\"st\",cell=\"web\",container=\"v2\"} 1.5"));
+    KT_ASSERT(has_line(t, "kukeon_container_cpu_seconds_total{realm=\"r\",space=\"s\","
+                          "stack=\"st\",cell=\"web\",container=\"v1\"} 2.5"));
+    KT_ASSERT(has_line(t, "kukeon_container_memory_bytes{realm=\"r\",space=\"s\",stack=\"st\","
+                          "cell=\"web\",container=\"v2\"} 12345"));
+    KT_ASSERT(has_line(t, "kukeon_container_memory_bytes{realm=\"r\",space=\"s\",stack=\"st\","
+                          "cell=\"web\",container=\"v1\"} 4096"));
+    KT_ASSERT(has_line(t, "kukeon_container_oom_kills_total{realm=\"r\",space=\"s\","
+                          "stack=\"st\",cell=\"web\",container=\"v2\"} 1"));
+    KT_ASSERT(has_line(t, "kukeon_container_oom_kills_total{realm=\"r\",space=\"s\","
+                          "stack=\"st\",cell=\"web\",container=\"v1\"} 2"));
+    /* A cgroup that is gone has no usage lines; a deleted cell no lines. */
+    KT_ASSERT(!strstr(t, "kukeon_container_memory_bytes{realm=\"r\",space=\"s\",stack=\"st\","
+                         "cell=\"web\",container=\"gone\"}"));
+    KT_ASSERT(strstr(t, "container=\"gone\"} 0\n")); /* its restarts */
+    KT_ASSERT(!strstr(t, "cell=\"other\""));
 }
 
 /* Sums print as the shortest exact decimal, as Prometheus' Go code does. */
@@ -165,7 +226,7 @@ KT_CASE(concurrent_updates_add_up)
     KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_reconcile_duration_seconds_bucket{le=\"0.005\"} "
                                          "20000"));
     KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_reconcile_errors_total 10000"));
-    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_container_restarts_total 20000"));
+    KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_restarts_total 20000"));
     KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_events_total 20000"));
     KT_ASSERT(has_line(kk_buf_str(&out), "kukeon_last_event_timestamp_seconds 4999"));
 }
@@ -269,8 +330,13 @@ KT_CASE(prometheus_client_parses_the_file)
     const char *t = kk_buf_str(&dump);
     KT_ASSERT(has_line(t, "TYPE kukeon_resources gauge"));
     KT_ASSERT(has_line(t, "kukeon_resources{kind=Cell,state=Ready} 2.0"));
-    KT_ASSERT(has_line(t, "TYPE kukeon_container_restarts counter"));
-    KT_ASSERT(has_line(t, "kukeon_container_restarts_total{} 2.0"));
+    KT_ASSERT(has_line(t, "TYPE kukeon_restarts counter"));
+    KT_ASSERT(has_line(t, "kukeon_restarts_total{} 2.0"));
+    KT_ASSERT(has_line(t, "kukeon_build_info{version=" KUKEON_VERSION "} 1.0"));
+    KT_ASSERT(has_line(t, "kukeon_container_memory_bytes{cell=web,container=v2,realm=r,space=s,"
+                          "stack=st} 12345.0"));
+    KT_ASSERT(has_line(t, "kukeon_container_cpu_seconds_total{cell=web,container=v1,realm=r,"
+                          "space=s,stack=st} 2.5"));
     KT_ASSERT(has_line(t, "TYPE kukeon_reconcile_duration_seconds histogram"));
     KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=0.025} 3.0"));
     KT_ASSERT(has_line(t, "kukeon_reconcile_duration_seconds_bucket{le=+Inf} 5.0"));

@@ -743,23 +743,26 @@ static int check_apparmor(const struct kk_oci_spec_config *c, kk_error **err)
     char buf[8] = "";
     _cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (n <= 0 || buf[0] != 'Y')
-        return kk_error_set(err, KK_E_PRECONDITION,
-                            "securityOpts apparmor=%s: AppArmor is not enabled on this host (%s)",
-                            c->apparmor_profile, fd < 0 ? "no " APPARMOR_ENABLED_FILE : "disabled");
+    if (n <= 0 || buf[0] != 'Y') {
+        kk_error_set(err, KK_E_PRECONDITION,
+                     "securityOpts apparmor=%s: AppArmor is not enabled on this host (%s)",
+                     c->apparmor_profile, fd < 0 ? "no " APPARMOR_ENABLED_FILE : "disabled");
+        return kk_error_reason(err, "AppArmorUnavailable");
+    }
     return 0;
 }
 
 static int make_plan(const struct kk_oci_spec_config *c, struct plan *p, kk_error **err)
 {
-    if (granted_caps(c, &p->caps, err) < 0 || resolve_devices(c, p, err) < 0 ||
-        check_apparmor(c, err) < 0)
+    if (granted_caps(c, &p->caps, err) < 0 || check_apparmor(c, err) < 0)
         return -1;
+    if (resolve_devices(c, p, err) < 0)
+        return kk_error_reason(err, "DeviceUnavailable");
     if (!c->privileged && c->seccomp == KK_OCI_SECCOMP_PROFILE) {
         if (!c->seccomp_profile)
             return kk_error_set(err, KK_E_INVALID, "seccomp profile path missing");
         if (kk_oci_seccomp_load(c->seccomp_profile, &p->seccomp, err) < 0)
-            return -1;
+            return kk_error_reason(err, "SeccompProfileInvalid");
     }
     return 0;
 }

@@ -239,6 +239,7 @@ KT_CASE(seccomp_profile_files)
     c.seccomp_profile = "/nonexistent/profile.json";
     KT_ASSERT(build(&c, &j, &err) < 0);
     KT_ASSERT(strstr(err->message, "seccomp profile /nonexistent/profile.json"));
+    KT_ASSERT_STREQ(err->reason, "SeccompProfileInvalid");
     kk_error_freep(&err);
     c.seccomp_profile = kt_tmpdir(); /* a directory */
     KT_ASSERT(build(&c, &j, &err) < 0);
@@ -259,6 +260,7 @@ KT_CASE(apparmor_only_where_enabled)
     c.apparmor_enabled_file = no;
     KT_ASSERT(build(&c, &j, &err) < 0);
     KT_ASSERT_EQ(kk_error_code(err), KK_E_PRECONDITION);
+    KT_ASSERT_STREQ(err->reason, "AppArmorUnavailable");
     KT_ASSERT(strstr(err->message, "AppArmor is not enabled on this host"));
     kk_error_freep(&err);
     c.apparmor_enabled_file = "/nonexistent/enabled";
@@ -302,6 +304,7 @@ KT_CASE(devices_become_nodes_and_cgroup_rules)
     c.devices = missing;
     KT_ASSERT(build(&c, &j, &err) < 0);
     KT_ASSERT(strstr(err->message, "/dev/kk-no-such-device"));
+    KT_ASSERT_STREQ(err->reason, "DeviceUnavailable");
 }
 
 static size_t mount_index(const struct kk_json *spec, const char *dst)

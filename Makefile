@@ -114,8 +114,9 @@ check-valgrind: all $(UNIT_TESTS)
 bench: all $(BENCHES)
 	@BUILD=$(BUILD) bench/run.sh
 
+# make demo DEMO_ARGS="--log-level debug": flags for kukeond.
 demo: all
-	contrib/demo.sh
+	BUILD=$(BUILD) contrib/demo.sh $(DEMO_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)

@@ -13,10 +13,17 @@
 #define PATH_KEY_MAX 80
 /* Anchors per document; aliases are resolved by a linear scan. */
 #define MAX_ANCHORS 1000
+/* Bytes of scalar text per input, aliases counted as the text they stand
+ * for. Without aliases the text is at most 1.5 times the input (the escapes
+ * \L and \P: 2 bytes for 3; every other escape and block scalars shrink),
+ * so only aliases can reach this: a 64 KiB string aliased 100,000 times
+ * passes the node limit and would be 6 GiB of memory. */
+#define MAX_EXPANDED_BYTES (2 * KK_YAML_MAX_INPUT)
 
 struct anchor {
     char *name;
     struct kk_ynode *node;
+    size_t bytes; /* scalar text in the node's subtree, aliases expanded */
 };
 
 struct parser {
@@ -25,10 +32,11 @@ struct parser {
     struct kk_ytree *t;
     struct kk_ynode *stack[KK_YAML_MAX_DEPTH];
     char *stack_anchor[KK_YAML_MAX_DEPTH];
+    size_t stack_bytes[KK_YAML_MAX_DEPTH]; /* text of each open collection so far */
     size_t depth;
     struct anchor *anchors;
     size_t nanchors, capanchors;
-    size_t expanded;
+    size_t expanded, expanded_bytes;
     bool failed; /* a non-fatal error was reported; keep parsing */
 };
 
@@ -158,6 +166,20 @@ static int count_expanded(struct parser *p, size_t weight, const yaml_mark_t *m)
     return 0;
 }
 
+/* Counts bytes of text (a scalar's, or what an alias stands for) into the
+ * input's total and the open collection's. */
+static int count_bytes(struct parser *p, size_t bytes, const yaml_mark_t *m)
+{
+    p->expanded_bytes += bytes;
+    if (p->expanded_bytes > MAX_EXPANDED_BYTES) {
+        report(p, m, "limit: more than 2 MiB of text (aliases count as what they expand to)");
+        return -1;
+    }
+    if (p->depth > 0)
+        p->stack_bytes[p->depth - 1] += bytes;
+    return 0;
+}
+
 /* Attaches a finished node to the open collection (or as document root). */
 static int attach(struct parser *p, struct kk_ydoc *doc, struct kk_ynode *n, bool is_alias,
                   const yaml_mark_t *m)
@@ -229,12 +251,12 @@ static void check_duplicates(struct parser *p, const struct kk_ynode *map)
     }
 }
 
-static void anchor_add(struct parser *p, char *name, struct kk_ynode *n)
+static void anchor_add(struct parser *p, char *name, struct kk_ynode *n, size_t bytes)
 {
     void *mem = p->anchors;
     kk_xgrow(&mem, &p->capanchors, p->nanchors + 1, sizeof(*p->anchors));
     p->anchors = mem;
-    p->anchors[p->nanchors++] = (struct anchor){name, n};
+    p->anchors[p->nanchors++] = (struct anchor){name, n, bytes};
 }
 
 static void anchors_clear(struct parser *p)
@@ -244,17 +266,17 @@ static void anchors_clear(struct parser *p)
     p->nanchors = 0;
 }
 
-static struct kk_ynode *anchor_find(const struct parser *p, const char *name)
+static const struct anchor *anchor_find(const struct parser *p, const char *name)
 {
     for (size_t i = p->nanchors; i > 0; i--)
         if (strcmp(p->anchors[i - 1].name, name) == 0)
-            return p->anchors[i - 1].node;
+            return &p->anchors[i - 1];
     return NULL;
 }
 
 /* Registers the anchor of a finished node (a node cannot alias itself:
  * its anchor only becomes visible once it is complete). */
-static int finish_anchor(struct parser *p, const char *anchor, struct kk_ynode *n,
+static int finish_anchor(struct parser *p, const char *anchor, struct kk_ynode *n, size_t bytes,
                          const yaml_mark_t *m)
 {
     if (!anchor)
@@ -263,7 +285,7 @@ static int finish_anchor(struct parser *p, const char *anchor, struct kk_ynode *
         report(p, m, "limit: more than 1000 anchors in a document");
         return -1;
     }
-    anchor_add(p, kk_xstrdup(anchor), n);
+    anchor_add(p, kk_xstrdup(anchor), n, bytes);
     return 0;
 }
 
@@ -274,7 +296,7 @@ static int on_scalar(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *
         report(p, m, "limit: string longer than 64 KiB");
         return -1;
     }
-    if (count_expanded(p, 1, m) < 0)
+    if (count_expanded(p, 1, m) < 0 || count_bytes(p, ev->data.scalar.length, m) < 0)
         return -1;
     struct kk_ynode *n = node_new(p->t, KK_YSCALAR);
     n->line = m->line + 1;
@@ -288,20 +310,20 @@ static int on_scalar(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *
              (tag && strcmp(tag, YAML_STR_TAG) == 0);
     if (attach(p, doc, n, false, m) < 0)
         return -1;
-    return finish_anchor(p, (const char *)ev->data.scalar.anchor, n, m);
+    return finish_anchor(p, (const char *)ev->data.scalar.anchor, n, n->len, m);
 }
 
 static int on_alias(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *ev)
 {
     const yaml_mark_t *m = &ev->start_mark;
-    struct kk_ynode *target = anchor_find(p, (const char *)ev->data.alias.anchor);
+    const struct anchor *target = anchor_find(p, (const char *)ev->data.alias.anchor);
     if (!target) {
         report(p, m, "yaml: unknown alias *%s", (const char *)ev->data.alias.anchor);
         return -1;
     }
-    if (count_expanded(p, target->weight, m) < 0)
+    if (count_expanded(p, target->node->weight, m) < 0 || count_bytes(p, target->bytes, m) < 0)
         return -1;
-    return attach(p, doc, target, true, m);
+    return attach(p, doc, target->node, true, m);
 }
 
 static int on_start(struct parser *p, const yaml_event_t *ev, enum kk_ytype type,
@@ -325,6 +347,7 @@ static int on_start(struct parser *p, const yaml_event_t *ev, enum kk_ytype type
         }
     }
     p->stack_anchor[p->depth] = anchor ? kk_xstrdup((const char *)anchor) : NULL;
+    p->stack_bytes[p->depth] = 0;
     p->stack[p->depth++] = n;
     return 0;
 }
@@ -334,6 +357,11 @@ static int on_end(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *ev)
     struct kk_ynode *n = p->stack[--p->depth];
     _cleanup_free_ char *anchor = p->stack_anchor[p->depth];
     p->stack_anchor[p->depth] = NULL;
+    /* Counted into the input's total already, text by text: the parent's
+     * share only (an alias of this node counts it again, then in full). */
+    size_t bytes = p->stack_bytes[p->depth];
+    if (p->depth > 0)
+        p->stack_bytes[p->depth - 1] += bytes;
     for (size_t i = 0; i < n->n; i++)
         n->weight += n->items[i]->weight;
     if (n->type == KK_YMAP)
@@ -341,7 +369,7 @@ static int on_end(struct parser *p, struct kk_ydoc *doc, const yaml_event_t *ev)
     const yaml_mark_t m = {0, n->line - 1, n->col - 1};
     if (attach(p, doc, n, false, &m) < 0)
         return -1;
-    return finish_anchor(p, anchor, n, &ev->start_mark);
+    return finish_anchor(p, anchor, n, bytes, &ev->start_mark);
 }
 
 static void report_libyaml(struct parser *p, const yaml_parser_t *yp, const char *data, size_t len)

@@ -23,6 +23,7 @@ churn_manifest() {
     printf '  containers:\n    - id: web\n      image: busybox\n      command: /bin/sleep\n'
     printf '      args: ["1000000"]\n      env: ["GEN=%s"]\n      restartPolicy: always\n' "$2"
     local n=${1#ch}
+    case $n in '' | *[!0-9]*) return 0 ;; esac
     [ $((n % 2)) = 1 ] && printf '      ports: ["%d:8080"]\n' $((CHURN_PORT_BASE + n))
     return 0
 }

@@ -39,6 +39,7 @@
 #define KK_LABEL_CONTAINER "kukeon.io/container"
 #define KK_LABEL_HASH      "kukeon.io/hash"
 #define KK_LABEL_ROLE      "kukeon.io/role"
+#define KK_LABEL_SHIM_GROUP "io.containerd.runc.v2.group" /* one runc shim per cell */
 
 /* ---- default locations (kukeond.yaml and kuke's flags override them) ---- */
 

@@ -5,6 +5,8 @@
 
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
+#include "fsapi/contract.h"
+#include "fsapi/json.h"
 #include "fsapi/log.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "runtime/containerd/internal.h"
@@ -54,6 +56,122 @@ static void copy_container(struct kk_ctd_container *out, const Container *in)
     }
 }
 
+/* ---- one shim per cell ----------------------------------------------------
+ *
+ * runc's v2 shim serves every container of a namespace whose OCI spec
+ * carries the same annotation io.containerd.runc.v2.group: `shim start`
+ * reads it from the bundle's config.json and, when a shim of that group
+ * already listens, hands its address back instead of starting another (the
+ * CRI plugin groups a pod's containers the same way, by sandbox id). The
+ * shim exits with the last container of its group. A kukeon cell is that
+ * group: its containerd id prefix "<space>_<stack>_<cell>", unique in the
+ * realm's namespace. The value is also set as a container label, so
+ * `ctr containers ls` and label filters show it. Containers without the
+ * kukeon.io cell labels (tools, tests) keep a shim each. */
+
+static const char *label_of(const char *const *kv, const char *key)
+{
+    for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+        if (strcmp(kv[i], key) == 0)
+            return kv[i + 1];
+    return NULL;
+}
+
+/* The cell's shim group, or NULL for a container that is not a cell's. */
+static char *shim_group_of(const char *const *labels)
+{
+    const char *given = label_of(labels, KK_LABEL_SHIM_GROUP);
+    if (given)
+        return *given ? kk_xstrdup(given) : NULL;
+    const char *space = label_of(labels, KK_LABEL_SPACE), *stack = label_of(labels, KK_LABEL_STACK),
+               *cell = label_of(labels, KK_LABEL_CELL);
+    if (!space || !stack || !cell || !*space || !*stack || !*cell)
+        return NULL;
+    return kk_xasprintf("%s_%s_%s", space, stack, cell);
+}
+
+static void copy_json(struct kk_json_writer *w, const struct kk_json *j, const char *group,
+                      bool top);
+
+/* The members of obj, with the group annotation set (at the top level,
+ * in "annotations", added if absent). */
+static void copy_object(struct kk_json_writer *w, const struct kk_json *obj, const char *group,
+                        bool top)
+{
+    kk_jw_obj(w);
+    bool have_annotations = false;
+    for (size_t i = 0; i < obj->n; i++) {
+        bool ann = top && strcmp(obj->keys[i], "annotations") == 0 &&
+                   kk_json_is(obj->v[i], KK_JSON_OBJECT);
+        if (top && strcmp(obj->keys[i], "annotations") == 0 && !ann)
+            continue; /* not an object: replaced below */
+        kk_jw_key(w, obj->keys[i]);
+        if (!ann) {
+            copy_json(w, obj->v[i], group, false);
+            continue;
+        }
+        have_annotations = true;
+        kk_jw_obj(w);
+        for (size_t k = 0; k < obj->v[i]->n; k++) {
+            if (strcmp(obj->v[i]->keys[k], KK_LABEL_SHIM_GROUP) == 0)
+                continue;
+            kk_jw_key(w, obj->v[i]->keys[k]);
+            copy_json(w, obj->v[i]->v[k], group, false);
+        }
+        kk_jw_kstr(w, KK_LABEL_SHIM_GROUP, group);
+        kk_jw_end(w);
+    }
+    if (top && !have_annotations) {
+        kk_jw_key(w, "annotations");
+        kk_jw_obj(w);
+        kk_jw_kstr(w, KK_LABEL_SHIM_GROUP, group);
+        kk_jw_end(w);
+    }
+    kk_jw_end(w);
+}
+
+static void copy_json(struct kk_json_writer *w, const struct kk_json *j, const char *group,
+                      bool top)
+{
+    switch (j->type) {
+    case KK_JSON_NULL:
+        kk_jw_null(w);
+        break;
+    case KK_JSON_BOOL:
+        kk_jw_bool(w, j->boolean);
+        break;
+    case KK_JSON_NUMBER:
+        kk_jw_literal(w, j->str);
+        break;
+    case KK_JSON_STRING:
+        kk_jw_strn(w, j->str, j->len);
+        break;
+    case KK_JSON_ARRAY:
+        kk_jw_arr(w);
+        for (size_t i = 0; i < j->n; i++)
+            copy_json(w, j->v[i], group, false);
+        kk_jw_end(w);
+        break;
+    case KK_JSON_OBJECT:
+        copy_object(w, j, group, top);
+        break;
+    }
+}
+
+static int spec_with_group(const char *spec_json, size_t len, const char *group, struct kk_buf *out,
+                           kk_error **err)
+{
+    _cleanup_json_ struct kk_json *root = NULL;
+    if (kk_json_parse(spec_json, len, &root, err) < 0)
+        return kk_error_wrap(err, "runtime spec");
+    if (!kk_json_is(root, KK_JSON_OBJECT))
+        return kk_error_set(err, KK_E_INVALID, "runtime spec: not a JSON object");
+    struct kk_json_writer w;
+    kk_jw_init(&w, out);
+    copy_json(&w, root, group, true);
+    return 0;
+}
+
 int kk_ctd_container_create(struct kk_ctd *c, const char *ns,
                             const struct kk_ctd_container_spec *spec, kk_error **err)
 {
@@ -61,10 +179,33 @@ int kk_ctd_container_create(struct kk_ctd *c, const char *ns,
         return -1;
     if (!spec->spec_json || !spec->spec_len)
         return kk_error_set(err, KK_E_INVALID, "container %s: no runtime spec", spec->id);
+    _cleanup_free_ char *group = shim_group_of(spec->labels);
+    _cleanup_buf_ struct kk_buf grouped = KK_BUF_INIT;
+    _cleanup_free_ const char **labels = NULL;
+    const char *const *kv = spec->labels;
+    const char *json = spec->spec_json;
+    size_t json_len = spec->spec_len;
+    if (group) {
+        if (spec_with_group(spec->spec_json, spec->spec_len, group, &grouped, err) < 0)
+            return kk_error_wrap(err, "container %s", spec->id);
+        json = grouped.data;
+        json_len = grouped.len;
+        if (!label_of(spec->labels, KK_LABEL_SHIM_GROUP)) {
+            size_t n = 0;
+            while (spec->labels && spec->labels[n])
+                n++;
+            labels = kk_xcalloc(n + 3, sizeof(*labels));
+            for (size_t i = 0; i < n; i++)
+                labels[i] = spec->labels[i];
+            labels[n] = KK_LABEL_SHIM_GROUP;
+            labels[n + 1] = group;
+            kv = labels;
+        }
+    }
     Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
     any.type_url = KK_CTD_SPEC_TYPE_URL;
-    any.value.data = (uint8_t *)spec->spec_json;
-    any.value.len = spec->spec_len;
+    any.value.data = (uint8_t *)json;
+    any.value.len = json_len;
     Containerd__Services__Containers__V1__Container__Runtime rt =
             CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__RUNTIME__INIT;
     rt.name = (char *)(spec->runtime ? spec->runtime : KK_CTD_DEFAULT_RUNTIME);
@@ -77,7 +218,7 @@ int kk_ctd_container_create(struct kk_ctd *c, const char *ns,
     ctr.snapshot_key = (char *)(spec->snapshot_key ? spec->snapshot_key : "");
     ctr.labels =
             ctd_kv_build(&containerd__services__containers__v1__container__labels_entry__descriptor,
-                         spec->labels, &ctr.n_labels);
+                         kv, &ctr.n_labels);
     Containerd__Services__Containers__V1__CreateContainerRequest req =
             CONTAINERD__SERVICES__CONTAINERS__V1__CREATE_CONTAINER_REQUEST__INIT;
     req.container = &ctr;

@@ -151,13 +151,13 @@ static enum verdict check_cgroups(const struct doctor *d, struct kk_buf *what, s
                   : cg->hybrid ? "v1, hybrid"
                                : "v1 (legacy)",
                   have);
-    if (v2) {
-        /* kukeond creates its subtree on start: absent only before that. */
-        _cleanup_free_ char *sub = kk_xasprintf("%s/%s", d->cgroup_mount, d->cgroup_root);
-        struct stat sb;
-        kk_buf_printf(what, "; %s %s", sub,
-                      stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode) ? "present" : "not created yet");
-    }
+    /* kukeond creates its subtree on start: absent only before that (on
+     * v1, looked for in the memory hierarchy). */
+    _cleanup_free_ char *sub = v2 ? kk_xasprintf("%s/%s", d->cgroup_mount, d->cgroup_root)
+                                  : kk_xasprintf("%s/memory/%s", d->cgroup_mount, d->cgroup_root);
+    struct stat sb;
+    kk_buf_printf(what, "; %s %s", sub,
+                  stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode) ? "present" : "not created yet");
     if (lacking) {
         kk_buf_printf(what, "; missing: %s", missing);
         kk_buf_printf(fix, "enable the missing controllers (kernel config, or "
@@ -175,6 +175,10 @@ static int count_dir(const char *path, const struct stat *st, int type, struct F
     (void)path, (void)st;
     if ((type == FTW_D || type == FTW_DNR) && ftw->level <= TREE_DEPTH_MAX)
         tree_dirs++;
+    if (type == FTW_DNR && ftw->level == 0) {
+        errno = EACCES; /* the root itself: nothing was counted */
+        return -1;
+    }
     if (type == FTW_DNR)
         tree_unreadable++;
     return tree_dirs >= TREE_COUNT_MAX ? 1 : 0;
@@ -195,8 +199,12 @@ static long count_tree_dirs(const char *root, long *unreadable)
         errno = ENOTDIR;
         return -1;
     }
-    if (nftw(root, count_dir, 32, FTW_PHYS | FTW_MOUNT) < 0)
+    int r = nftw(root, count_dir, 32, FTW_PHYS | FTW_MOUNT);
+    if (r < 0 || (r != 0 && tree_dirs < TREE_COUNT_MAX)) {
+        if (r > 0 || errno == 0)
+            errno = EACCES;
         return -1;
+    }
     *unreadable = tree_unreadable;
     return tree_dirs;
 }

@@ -17,7 +17,7 @@ sysctls() { # WATCHES INSTANCES IP_FORWARD
     echo "$3" >"$T/sys/net/ipv4/ip_forward"
 }
 doctor() {
-    "$KUKEON_BIN/kuke" doctor --containerd-address "$T/none.sock" --state "$T/state" \
+    KUKEON_CONFIG=/dev/null "$KUKEON_BIN/kuke" doctor --containerd-address "$T/none.sock" --state "$T/state" \
         --run-dir "$T/run" --proc-sys "$T/sys" "$@" >"$T/out" 2>&1
     echo $? >"$T/rc"
 }
@@ -106,6 +106,76 @@ doctor
 kt_check "$(line agent)" eval '[ "$(verdict agent)" = warn ] && line agent | grep -q unreadable'
 rm -rf "$T/state/_agent"
 
+kt_case missing_socket_said_plainly
+doctor
+kt_check "$(line containerd)" eval 'line containerd | grep -q "no containerd socket at $T/none.sock; is containerd running?"'
+
+# A socket file left by a containerd that died: nothing listens. Said at
+# once, not after the client's retries ("deadline exceeded while connecting").
+kt_case dead_socket_said_plainly
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock"
+start=$(date +%s%N)
+doctor --containerd-address "$T/dead.sock"
+ms=$((($(date +%s%N) - start) / 1000000))
+kt_check "$(line containerd) (${ms} ms)" eval '[ "$(verdict containerd)" = FAIL ] &&
+    line containerd | grep -q "nothing listens on the containerd socket at $T/dead.sock; is containerd running?" &&
+    [ $ms -lt 2500 ]'
+
+# The settings kukeond has beside the paths: its cgroup subtree and nft table.
+kt_case cgroup_root_and_nft_table_flags
+doctor --cgroup-root "kkdoc-$$" --nft-table "kkdoc_$$" --namespace-prefix "kkdoc$$-"
+if [ "$(verdict cgroups)" = ok ] && ! line cgroups | grep -q "kkdoc-$$ not created yet"; then
+    kt_fail "cgroups: $(line cgroups)"
+elif [ "$(verdict nftables)" = ok ] && ! line nftables | grep -q "table inet kkdoc_$$ not created yet"; then
+    kt_fail "nftables: $(line nftables)"
+else
+    kt_pass
+fi
+
+# Directories doctor cannot read make a warning, not "ok": its counts are
+# short. Run as an unprivileged user (root reads everything), from a copy
+# of kuke that user can execute.
+as_user() {
+    if [ "$(id -u)" -eq 0 ]; then
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+    else
+        "$@"
+    fi
+}
+U=$(mktemp -d /tmp/kk-doctor-user-XXXXXX)
+kt_cleanup "chmod -R u+rwx '$U'; rm -rf '$U'"
+chmod 755 "$U"
+cp "$KUKEON_BIN/kuke" "$U/kuke"
+mkdir -p "$U/sys/fs/inotify" "$U/sys/net/ipv4" "$U/state/default/locked" "$U/locked-run/net" \
+    "$U/locked-state/default"
+cp "$T/sys/fs/inotify/"* "$U/sys/fs/inotify/"
+cp "$T/sys/net/ipv4/ip_forward" "$U/sys/net/ipv4/"
+chmod -R a+rX "$U"
+chmod 000 "$U/state/default/locked" "$U/locked-run" "$U/locked-state"
+udoctor() {
+    as_user "$U/kuke" doctor --containerd-address "$U/none.sock" --proc-sys "$U/sys" "$@" \
+        >"$T/out" 2>&1
+    echo $? >"$T/rc"
+}
+
+kt_case unreadable_state_tree_is_a_warning
+udoctor --state "$U/locked-state" --run-dir "$U/nothing"
+kt_check "$(line inotify)" eval '[ "$(verdict inotify)" = warn ] &&
+    line inotify | grep -q "state tree $U/locked-state unreadable"'
+
+kt_case unreadable_directory_in_tree_is_a_warning
+udoctor --state "$U/state" --run-dir "$U/nothing"
+kt_check "$(line inotify)" eval '[ "$(verdict inotify)" = warn ] &&
+    line inotify | grep -q "1 directories of $U/state unreadable"'
+
+kt_case unreadable_run_dir_is_a_warning
+udoctor --state "$U/state" --run-dir "$U/locked-run"
+kt_check "$(line subnets)" eval '[ "$(verdict subnets)" = warn ] && line subnets | grep -q "allocations unknown"'
+
+kt_case missing_run_dir_is_still_ok
+udoctor --state "$U/state" --run-dir "$U/nothing"
+kt_check "$(line subnets)" eval '[ "$(verdict subnets)" = ok ] && line subnets | grep -q "no allocations"'
+
 kt_case usage_errors
 "$KUKEON_BIN/kuke" doctor extra >/dev/null 2>&1
 rc1=$?
@@ -113,6 +183,8 @@ rc1=$?
 rc2=$?
 "$KUKEON_BIN/kuke" doctor --help | grep -q "usage: kuke doctor"
 rc3=$?
-kt_check "exit statuses $rc1 $rc2 $rc3" test "$rc1-$rc2-$rc3" = 2-2-0
+err=$("$KUKEON_BIN/kuke" doctor --bogus 2>&1)
+kt_check "exit statuses $rc1 $rc2 $rc3; $err" eval 'test "$rc1-$rc2-$rc3" = 2-2-0 &&
+    [[ $err == "kuke doctor: unknown option '"'--bogus'"'; try "* ]]'
 
 exit $KT_FAILED

@@ -171,6 +171,7 @@ static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
         break;
     case KK_CTL_RESTART:
         c->mem->stopped = c->mem->paused = false;
+        c->mem->stop_sent_ms = 0; /* a later stop starts its own clock */
         act = CTL_RESTART;
         break;
     case KK_CTL_KILL:
@@ -641,8 +642,12 @@ static void rotate_log(struct cell_ctx *c, const struct desired *d)
     _cleanup_free_ char *rel = kk_tree_log_path(&ck);
     _cleanup_close_ int fd = kk_fs_open(c->a->rootfd, rel, O_RDWR | O_NONBLOCK, 0, &err);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-        (uint64_t)sb.st_size <= c->a->cfg.log_max_bytes)
+    /* 0: a configuration built without the settings (tests, or a caller
+     * that does not copy them): the defaults. */
+    uint64_t max_bytes =
+            c->a->cfg.log_max_bytes ? c->a->cfg.log_max_bytes : KK_AGENT_LOG_MAX_BYTES_DEFAULT;
+    unsigned max_files = c->a->cfg.log_max_files ? c->a->cfg.log_max_files : 1;
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size <= max_bytes)
         return;
     if (sb.st_nlink != 1) {
         kk_log_warn("%s: %s has %ju links: not rotated (it would truncate the other names)",
@@ -652,7 +657,7 @@ static void rotate_log(struct cell_ctx *c, const struct desired *d)
     const char *base;
     _cleanup_close_ int dirfd = kk_fs_open_parent(c->a->rootfd, rel, &base, &err);
     if (dirfd >= 0)
-        shift_rotated(dirfd, base, c->a->cfg.log_max_files);
+        shift_rotated(dirfd, base, max_files);
     if (dirfd < 0 || copy_to_rotated(dirfd, base, fd, sb.st_size, &err) < 0 ||
         (ftruncate(fd, 0) < 0 && kk_error_errno(&err, "truncate %s", rel) < 0)) {
         kk_log_warn("%s: rotate %s: %s", c->keystr, rel, err->message);
@@ -1187,6 +1192,25 @@ static void forget_departed(struct cell_ctx *c)
     }
 }
 
+/* Says Stopping at once, before the host setup and the signals (they take
+ * tens of ms); the end of this reconcile writes the containers' own
+ * conditions. The stop's clock starts now, so both agree on the deadline. */
+static void announce_stop(struct cell_ctx *c)
+{
+    struct agent_ctx *a = c->a;
+    if (!c->mem->stop_sent_ms)
+        c->mem->stop_sent_ms = agent_mono_ms(a);
+    int64_t deadline = agent_now_ns(a) + ((int64_t)a->cfg.stop_timeout_s * 1000 +
+                                          c->mem->stop_sent_ms - agent_mono_ms(a)) *
+                                                 1000000;
+    char at[16];
+    time_of_day(deadline, at);
+    _cleanup_free_ char *msg = kk_xasprintf("SIGTERM sent; SIGKILL at %s", at);
+    write_transition(a, c->key, c->keystr, c->prev, KK_STATE_STOPPING, "StopRequested", msg,
+                     deadline);
+    c->announced = true;
+}
+
 /* The body of a cell reconcile once spec and parents are fine. */
 static int converge(struct cell_ctx *c, const struct kk_resource *spec,
                     struct kk_resource **standalone, size_t n_standalone)
@@ -1195,6 +1219,8 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     _cleanup_error_ kk_error *err = NULL;
     int signal = 0;
     enum ctl_action act = consume_ctl(c, &signal);
+    if (act == CTL_STOP)
+        announce_stop(c);
     const struct kk_cell *cell = &spec->cell;
     if (build_desired(c, cell, standalone, n_standalone) < 0)
         return KK_QUEUE_DONE;
@@ -1211,20 +1237,12 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     c->st->ip = kk_xstrdup(c->ip);
 
     bool exists[DESIRED_MAX] = {false};
-    if (act == CTL_STOP) {
-        /* Said before the signals go out; the end of this reconcile writes
-         * the containers' own conditions. */
-        char at[16];
-        int64_t deadline = stop_deadline(a);
-        time_of_day(deadline, at);
-        _cleanup_free_ char *msg = kk_xasprintf("SIGTERM sent; SIGKILL at %s", at);
-        write_transition(a, c->key, c->keystr, c->prev, KK_STATE_STOPPING, "StopRequested", msg,
-                         deadline);
-    } else if (act == CTL_RESTART) {
+    if (act == CTL_RESTART) {
         /* remove_containers takes up to a stop timeout: say so first. */
         write_transition(a, c->key, c->keystr, c->prev, KK_STATE_STOPPING, "Restarting",
                          "restart requested: removing every container to create it again",
                          stop_deadline(a));
+        c->announced = true;
         agent_cell_event(c, KK_EVENT_NORMAL, "Stopping", NULL, "restart requested");
         if (remove_containers(a, c->ns, c->key, &err) < 0)
             kk_error_freep(&err);
@@ -1299,6 +1317,15 @@ int agent_reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
             kk_resource_free(standalone[i]);
     }
     agent_set_ready(a, c.keystr, st->state == KK_STATE_READY);
+    if (c.announced) {
+        /* The file now holds the transition: compare with it, so the log
+         * says a change only when there is one. */
+        struct kk_status *now = agent_status_load(a, key);
+        if (now) {
+            kk_status_free(prev);
+            prev = now;
+        }
+    }
     if (agent_status_write(a, key, st, prev, &err) < 0) {
         kk_log_warn("%s: %s", c.keystr, err->message);
         return KK_QUEUE_RETRY;

@@ -38,6 +38,7 @@ struct cell_ctx {
     unsigned retry_ms; /* > 0: run again that soon (backoff, images) */
     bool failed;       /* a host operation failed: retry with the queue's backoff */
     bool root_down;    /* the root exited for good: the others stop */
+    bool announced;    /* a transition (Stopping) was written mid-reconcile */
 };
 
 /* cell.c */

@@ -5,6 +5,7 @@
  * namespace is unshared by one thread and dies with it, so nothing of the
  * host is touched and nothing is left behind.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "runtime/net/hostnets.h"
 #include "runtime/net/ipam.h"
 #include "runtime/net/net.h"
+#include "runtime/net/nl.h"
 #include "tests/lib/kktest.h"
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -124,4 +126,105 @@ KT_CASE(allocator_skips_the_hosts_address_and_route)
     char addr[KK_IPAM_HOSTNET_STRLEN];
     snprintf(addr, sizeof(addr), "10.%u.0.0/24 (address on lan0)", r.x);
     KT_ASSERT_STREQ(r.report[0], addr);
+}
+
+/* ---- a dump while the table changes -------------------------------------- */
+
+struct churn {
+    int nsfd;
+    unsigned x;
+    volatile int stop;
+    char err[128];
+};
+
+/* Adds and deletes one address, in the test's namespace, until told. */
+static void *churner(void *arg)
+{
+    struct churn *c = arg;
+    if (setns(c->nsfd, CLONE_NEWNET) < 0) {
+        snprintf(c->err, sizeof(c->err), "setns: %m");
+        return NULL;
+    }
+    while (!c->stop)
+        sh("ip addr add 10.%u.255.1/32 dev lan0; ip addr del 10.%u.255.1/32 dev lan0", c->x, c->x);
+    return NULL;
+}
+
+struct dumps {
+    unsigned x;
+    char setup_err[256];
+    unsigned runs, failures, min_seen;
+    char first_failure[256];
+};
+
+static void *dump_under_churn(void *arg)
+{
+    struct dumps *d = arg;
+    if (unshare(CLONE_NEWNET) < 0) {
+        snprintf(d->setup_err, sizeof(d->setup_err), "unshare(CLONE_NEWNET): %m");
+        return NULL;
+    }
+    /* Enough addresses that a dump takes several reads: the kernel can only
+     * mark a dump interrupted between two of them. */
+    _cleanup_free_ char *batch = kk_xasprintf("%s/addrs", kt_tmpdir());
+    FILE *f = fopen(batch, "w");
+    if (!f) {
+        snprintf(d->setup_err, sizeof(d->setup_err), "%s: %m", batch);
+        return NULL;
+    }
+    for (unsigned i = 0; i < 3000; i++)
+        fprintf(f, "addr add 10.%u.%u.%u/32 dev lan0\n", d->x, i / 250, i % 250 + 1);
+    fclose(f);
+    if (sh("ip link set lo up && { ip link add lan0 type dummy || ip link add lan0 type bridge; } "
+           "&& ip link set lan0 up && ip -batch %s",
+           batch) != 0) {
+        snprintf(d->setup_err, sizeof(d->setup_err), "ip could not set up 3000 addresses");
+        return NULL;
+    }
+    struct churn c = {.nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), .x = d->x};
+    pthread_t t;
+    if (c.nsfd < 0 || pthread_create(&t, NULL, churner, &c) != 0) {
+        snprintf(d->setup_err, sizeof(d->setup_err), "churner: %m");
+        return NULL;
+    }
+    struct kk_nl nl = {0};
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_nl_open(&nl, &err) == 0) {
+        d->min_seen = UINT32_MAX;
+        for (d->runs = 0; d->runs < 300; d->runs++) {
+            _cleanup_free_ struct kk_hostnet *v = NULL;
+            size_t n = 0;
+            if (kk_hostnets_list_nl(&nl, NULL, &v, &n, &err) < 0) {
+                if (!d->failures++)
+                    snprintf(d->first_failure, sizeof(d->first_failure), "%s", err->message);
+                kk_error_freep(&err);
+                continue;
+            }
+            if (n < d->min_seen)
+                d->min_seen = (unsigned)n;
+        }
+        kk_nl_close(&nl);
+    } else {
+        snprintf(d->setup_err, sizeof(d->setup_err), "netlink: %s", err->message);
+    }
+    c.stop = 1;
+    pthread_join(t, NULL);
+    close(c.nsfd);
+    return NULL;
+}
+
+/* The kernel marks a dump NLM_F_DUMP_INTR when the table changes between
+ * two of its reads (other agents' links, containers coming and going): the
+ * dump is read again rather than failing the space's allocation. */
+KT_CASE(dump_survives_a_changing_table)
+{
+    KT_REQUIRE_ROOT();
+    struct dumps d = {.x = 150 + (unsigned)getpid() % 40};
+    pthread_t t;
+    KT_ASSERT(pthread_create(&t, NULL, dump_under_churn, &d) == 0);
+    pthread_join(t, NULL);
+    KT_ASSERT_MSG(!d.setup_err[0], "%s", d.setup_err);
+    KT_ASSERT_MSG(d.failures == 0, "%u of %u dumps failed, first: %s", d.failures, d.runs,
+                  d.first_failure);
+    KT_ASSERT_MSG(d.min_seen >= 3000, "a dump saw only %u networks", d.min_seen);
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "fsapi/clock.h"
+#include "fsapi/hashmap.h"
 #include "fsapi/log.h"
 
 enum state { ST_NEW, ST_QUEUED, ST_DELAYED, ST_PARKED, ST_RUNNING };
@@ -12,8 +13,6 @@ enum state { ST_NEW, ST_QUEUED, ST_DELAYED, ST_PARKED, ST_RUNNING };
 struct item {
     char *key;
     size_t keylen;
-    uint64_t hash;
-    struct item *hnext; /* hash chain */
     struct item *qnext; /* ready FIFO */
     enum state state;
     bool dirty;      /* RUNNING: run once more when done */
@@ -28,8 +27,7 @@ struct kk_queue {
     pthread_cond_t cv;   /* work is ready, the earliest timer moved, or stopping */
     pthread_cond_t done; /* a run finished (kk_queue_wait_runs, kk_queue_wait_idle) */
 
-    struct item **buckets;
-    size_t nbuckets, nitems;
+    struct kk_hashmap items; /* key -> struct item * */
 
     struct item *head, *tail; /* ready FIFO */
     size_t nready;
@@ -53,65 +51,33 @@ static uint64_t now_ms(const struct kk_queue *q)
 
 /* --- the key table ------------------------------------------------------ */
 
-static uint64_t hash_key(const char *key, size_t len)
+static struct item *lookup(struct kk_queue *q, const char *key)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return kk_hashmap_get(&q->items, key);
 }
 
-static struct item *lookup(struct kk_queue *q, const char *key, size_t len, uint64_t h)
+static struct item *insert(struct kk_queue *q, const char *key, size_t len)
 {
-    for (struct item *it = q->buckets[h & (q->nbuckets - 1)]; it; it = it->hnext)
-        if (it->hash == h && it->keylen == len && memcmp(it->key, key, len) == 0)
-            return it;
-    return NULL;
-}
-
-static void rehash(struct kk_queue *q)
-{
-    size_t n = q->nbuckets * 2;
-    struct item **b = kk_xcalloc(n, sizeof(*b));
-    for (size_t i = 0; i < q->nbuckets; i++) {
-        struct item *it = q->buckets[i];
-        while (it) {
-            struct item *next = it->hnext;
-            it->hnext = b[it->hash & (n - 1)];
-            b[it->hash & (n - 1)] = it;
-            it = next;
-        }
-    }
-    free(q->buckets);
-    q->buckets = b;
-    q->nbuckets = n;
-}
-
-static struct item *insert(struct kk_queue *q, const char *key, size_t len, uint64_t h)
-{
-    if (q->nitems + 1 > q->nbuckets)
-        rehash(q);
     struct item *it = kk_xcalloc(1, sizeof(*it));
     it->key = kk_xstrndup(key, len);
     it->keylen = len;
-    it->hash = h;
-    it->hnext = q->buckets[h & (q->nbuckets - 1)];
-    q->buckets[h & (q->nbuckets - 1)] = it;
-    q->nitems++;
+    kk_hashmap_put(&q->items, it->key, it);
     return it;
+}
+
+static void item_free(void *p)
+{
+    struct item *it = p;
+    if (!it)
+        return;
+    free(it->key);
+    free(it);
 }
 
 static void remove_item(struct kk_queue *q, struct item *it)
 {
-    struct item **pp = &q->buckets[it->hash & (q->nbuckets - 1)];
-    while (*pp != it)
-        pp = &(*pp)->hnext;
-    *pp = it->hnext;
-    q->nitems--;
-    free(it->key);
-    free(it);
+    kk_hashmap_take(&q->items, it->key);
+    item_free(it);
 }
 
 /* --- the timer heap ----------------------------------------------------- */
@@ -231,18 +197,18 @@ static size_t wake_children_locked(struct kk_queue *q, const char *parent, size_
     size_t n = 0;
     if (q->nparked == 0 && q->nrunning == 0)
         return 0;
-    for (size_t b = 0; b < q->nbuckets; b++) {
-        for (struct item *it = q->buckets[b]; it; it = it->hnext) {
-            if (!is_descendant(it, parent, plen))
-                continue;
-            if (it->state == ST_PARKED) {
-                make_ready(q, it);
-                n++;
-            } else if (it->state == ST_RUNNING) {
-                /* It may be deciding to park right now on a stale view of
-                 * its parent: make it look again. */
-                it->dirty = true;
-            }
+    struct kk_hashmap_iter hi = KK_HASHMAP_ITER_INIT;
+    while (kk_hashmap_next(&q->items, &hi)) {
+        struct item *it = hi.value;
+        if (!is_descendant(it, parent, plen))
+            continue;
+        if (it->state == ST_PARKED) {
+            make_ready(q, it);
+            n++;
+        } else if (it->state == ST_RUNNING) {
+            /* It may be deciding to park right now on a stale view of
+             * its parent: make it look again. */
+            it->dirty = true;
         }
     }
     return n;
@@ -361,8 +327,6 @@ int kk_queue_new(const struct kk_queue_config *cfg, struct kk_queue **out, kk_er
     if (q->cfg.backoff_max_ms < q->cfg.backoff_base_ms)
         q->cfg.backoff_max_ms = q->cfg.backoff_base_ms;
     q->rng = (unsigned)kk_clock_mono_ns(NULL) ^ (unsigned)getpid();
-    q->nbuckets = 64;
-    q->buckets = kk_xcalloc(q->nbuckets, sizeof(*q->buckets));
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -397,13 +361,12 @@ bool kk_queue_enqueue(struct kk_queue *q, const char *key)
     size_t len;
     if (!key_ok(key, &len))
         return false;
-    uint64_t h = hash_key(key, len);
     pthread_mutex_lock(&q->mu);
     bool ok = !q->stopping;
     if (ok) {
-        struct item *it = lookup(q, key, len, h);
+        struct item *it = lookup(q, key);
         if (!it)
-            make_ready(q, insert(q, key, len, h));
+            make_ready(q, insert(q, key, len));
         else if (it->state == ST_RUNNING)
             it->dirty = true;
         else if (it->state != ST_QUEUED)
@@ -420,14 +383,13 @@ bool kk_queue_enqueue_after(struct kk_queue *q, const char *key, unsigned ms)
         return false;
     if (ms == 0)
         return kk_queue_enqueue(q, key);
-    uint64_t h = hash_key(key, len);
     uint64_t due = now_ms(q) + ms;
     pthread_mutex_lock(&q->mu);
     bool ok = !q->stopping;
     if (ok) {
-        struct item *it = lookup(q, key, len, h);
+        struct item *it = lookup(q, key);
         if (!it) {
-            make_delayed(q, insert(q, key, len, h), due);
+            make_delayed(q, insert(q, key, len), due);
         } else if (it->state == ST_DELAYED && due < it->due_ms) {
             heap_remove(q, it);
             make_delayed(q, it, due);
@@ -458,7 +420,7 @@ void kk_queue_forget(struct kk_queue *q, const char *key)
     if (!key_ok(key, &len))
         return;
     pthread_mutex_lock(&q->mu);
-    struct item *it = lookup(q, key, len, hash_key(key, len));
+    struct item *it = lookup(q, key);
     if (it && it->state == ST_DELAYED) {
         heap_remove(q, it);
         remove_item(q, it);
@@ -531,16 +493,7 @@ void kk_queue_free(struct kk_queue *q)
     if (!q)
         return;
     kk_queue_stop(q, false);
-    for (size_t b = 0; b < q->nbuckets; b++) {
-        struct item *it = q->buckets[b];
-        while (it) {
-            struct item *next = it->hnext;
-            free(it->key);
-            free(it);
-            it = next;
-        }
-    }
-    free(q->buckets);
+    kk_hashmap_clear(&q->items, item_free);
     free(q->heap);
     free(q->threads);
     pthread_cond_destroy(&q->cv);

@@ -17,6 +17,12 @@
 #   cells   10, 100, 500, 1,000 cells without containers dropped at once, as
 #           N files and as N/50 files of 50 documents: drop -> all Ready and
 #           remove -> all gone, per cell (the curve must stay flat)
+#   restart kukeond restarted with KK_BENCH_CELLS cells running: until its
+#           log says it converged and until _agent/status.yaml (written
+#           every 5 s) shows this agent with every cell Ready
+#   shim    a cell of a root and two sidecars: drop -> Ready (medians), and
+#           the runc shims serving KK_BENCH_SHIM_CELLS such cells: how many,
+#           their RSS and PSS per cell
 #
 # Every time is taken by bench-agent-probe (inotify, no polling) from the
 # rename into the inbox (or the kill) to the status file's change; peers are
@@ -27,7 +33,7 @@
 # KK_BENCH_SAVES (begins samples, 50), KK_BENCH_SCALE (500), KK_BENCH_EDITS
 # (scale samples per size, 7), KK_BENCH_SETTLE_S (quiet time before the
 # scale samples, 5), KK_BENCH_CELL_SIZES (cells: "10 100 500 1000"),
-# KK_BENCH_PODMAN=0 (no podman peer).
+# KK_BENCH_SHIM_CELLS (shim: 5), KK_BENCH_PODMAN=0 (no podman peer).
 # Root only; everything it starts is stopped by pid and removed at exit.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -37,7 +43,7 @@ KUKEON_BIN=${KUKEON_BIN:-$bdir/bin}
 [ -d "$KUKEON_BIN" ] || KUKEON_BIN=$bdir/bin
 . "$KUKEON_SRC/bench/lib-bench-agent.sh"
 
-ONLY=${KK_BENCH_ONLY:-ready fifty idle exit begins scale cells}
+ONLY=${KK_BENCH_ONLY:-ready fifty idle exit begins restart scale cells shim}
 ITERS=${KK_BENCH_ITERS:-7}
 CELLS=${KK_BENCH_CELLS:-50}
 IDLE_S=${KK_BENCH_IDLE_S:-60}
@@ -250,6 +256,43 @@ bench_begins() {
     echo "begins: save -> stack reconciled (status Ready):     median $(ms "$s50") ms, p99 $(ms "$s99") ms"
 }
 
+# ---- 5b. agent restart with the cells running --------------------------------
+
+# cells_ready_in_agent_status PID N: _agent/status.yaml is this agent's and
+# counts N cells Ready.
+agent_status_says() {
+    awk -v pid="$1" -v n="$2" '
+        $1 == "pid:" && $2 == pid {p = 1}
+        $1 == "cells:" {c = 1; next}
+        c && $1 == "Ready:" && $2 == n {r = 1}
+        c && $1 ~ /^[a-z]+:$/ && $1 != "Ready:" && $1 !~ /^[A-Z]/ {c = 0}
+        END {exit !(p && r)}' "$STATE/_agent/status.yaml" 2>/dev/null
+}
+
+bench_restart() {
+    ensure_fifty
+    sleep 2
+    local n=${#FIFTY[@]} before after t0 t1 i line conv
+    before=$(for c in "${FIFTY[@]}"; do sed -n 's/^ *pid: //p' "$(cell_dir "$c")/status.yaml"; done | sort | tr '\n' ' ')
+    e2e_stop_agent
+    local mark
+    mark=$(wc -l <"$T/agent.log")
+    t0=$(now_us)
+    e2e_start_agent || bench_die "restart: kukeond did not start again"
+    for ((i = 0; i < 60 * 50; i++)); do
+        agent_status_says "$AGENT_PID" "$n" && break
+        sleep 0.02
+    done
+    t1=$(now_us)
+    agent_status_says "$AGENT_PID" "$n" || bench_die "restart: _agent/status.yaml never showed $n cells Ready"
+    # The agent's own log stamps its convergence (sd_notify READY=1).
+    line=$(tail -n +"$((mark + 1))" "$T/agent.log" | grep -m1 'converged after start-up')
+    conv=$(date -d "${line%% *}" +%s%6N 2>/dev/null)
+    after=$(for c in "${FIFTY[@]}"; do sed -n 's/^ *pid: //p' "$(cell_dir "$c")/status.yaml"; done | sort | tr '\n' ' ')
+    echo "restart: kukeond restarted with $n cells running: converged (log) after $([ -n "$conv" ] && ms $((conv - t0)) || echo '?') ms; _agent/status.yaml shows all $n Ready after $(ms $((t1 - t0))) ms (written every 5 s); container pids $([ "$before" = "$after" ] && echo unchanged || echo CHANGED) [load $(load)]"
+    echo "restart: log: ${line#* }"
+}
+
 # ---- 6. reconcile latency vs resources present ------------------------------
 
 # The tree's resources: every spec file (realm, space, stack, cell).
@@ -372,9 +415,13 @@ scl_cell_dir() { echo "$STATE/default/$SCL_SPACE/default/$1"; }
 
 # cells_round N PER_FILE: drops N cells in files of PER_FILE documents
 # (renamed into the inbox within a few ms), times all Ready, then removes
-# the files and times all cell directories gone. Prints "READY_US GONE_US".
+# the files and times all cell directories gone. Prints "READY_US GONE_US
+# CPU_READY_MS CPU_GONE_MS": the last two are kukeond's own CPU time (user +
+# system, from /proc/PID/stat) over each phase, which the other suites
+# loading the machine do not inflate as they do the wall-clock times.
+agent_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000 / hz}' "/proc/$AGENT_PID/stat"; }
 cells_round() {
-    local n=$1 per=$2 i f args=() st=() dirs=() files=() out t0 t1
+    local n=$1 per=$2 i f args=() st=() dirs=() files=() out t0 t1 c0 c1 c2
     rm -f "$STAGE"/c-*.yaml
     for ((i = 0; i < n; i++)); do
         f=c-$((i / per)).yaml
@@ -384,37 +431,93 @@ cells_round() {
         dirs+=("$(scl_cell_dir "n$i")")
     done
     for f in "${files[@]}"; do args+=(-r "$STAGE/$f" "$INBOX/$f"); done
+    c0=$(agent_cpu_ms)
     out=$("$PROBE" -t 600000 "${args[@]}" -- -m "$READY" "${st[@]}" | probe_max) ||
         bench_die "cells: $n cells in ${#files[@]} files not all Ready in 600 s"
+    c1=$(agent_cpu_ms)
     # Removal: every file at once, then the cell directories polled (20 ms
     # steps; the totals are seconds).
     t0=$(now_us)
     for f in "${files[@]}"; do rm -f "$INBOX/$f"; done
     wait_gone "${dirs[@]}" 600 || bench_die "cells: $n cells not removed in 600 s"
     t1=$(now_us)
-    echo "$out $((t1 - t0))"
+    c2=$(agent_cpu_ms)
+    echo "$out $((t1 - t0)) $((c1 - c0)) $((c2 - c1))"
 }
 
 bench_cells() {
-    local n per r rd gone base_r= base_g= label
+    local n per r rd gone cr cg base_r= base_g= base_cr= base_cg= label
     scl_setup
-    for per in 1 50; do
+    for per in ${KK_BENCH_CELL_LAYOUTS:-1 50}; do
         [ "$per" = 1 ] && label="N files" || label="N/50 files of 50"
         base_r= base_g=
         for n in $CELL_SIZES; do
             bench_log "cells: $n cells, $label"
             sleep "$SETTLE_S"
             r=$(cells_round "$n" "$per")
-            rd=${r% *} gone=${r#* }
-            echo "cells: $label: $n cells: drop -> all Ready $(ms "$rd") ms = $(awk -v t="$rd" -v n="$n" 'BEGIN {printf "%.2f", t/n/1000}') ms/cell; remove -> all gone $(ms "$gone") ms = $(awk -v t="$gone" -v n="$n" 'BEGIN {printf "%.2f", t/n/1000}') ms/cell [load $(load)]"
-            if [ "$n" = 100 ]; then base_r=$rd base_g=$gone; fi
+            read -r rd gone cr cg <<<"$r"
+            echo "cells: $label: $n cells: drop -> all Ready $(ms "$rd") ms = $(awk -v t="$rd" -v n="$n" 'BEGIN {printf "%.2f", t/n/1000}') ms/cell (kukeond CPU $(awk -v t="$cr" -v n="$n" 'BEGIN {printf "%.2f", t/n}') ms/cell); remove -> all gone $(ms "$gone") ms = $(awk -v t="$gone" -v n="$n" 'BEGIN {printf "%.2f", t/n/1000}') ms/cell (CPU $(awk -v t="$cg" -v n="$n" 'BEGIN {printf "%.2f", t/n}') ms/cell) [load $(load)]"
+            if [ "$n" = 100 ]; then base_r=$rd base_g=$gone base_cr=$cr base_cg=$cg; fi
             if [ "$n" = 1000 ] && [ -n "$base_r" ]; then
-                local q
+                local q qc
                 q=$(awk -v a="$rd" -v b="$base_r" 'BEGIN {printf "%.2f", (a/1000)/(b/100)}')
-                echo "cells: $label: per-cell drop time at 1000 / at 100 = ${q}x (goal <= 1.2: $(verdict "$q" 1.2)); removal $(awk -v a="$gone" -v b="$base_g" 'BEGIN {printf "%.2f", (a/1000)/(b/100)}')x"
+                qc=$(awk -v a="$cr" -v b="$base_cr" 'BEGIN {if (b > 0) printf "%.2f", (a/1000)/(b/100); else print "-"}')
+                echo "cells: $label: per cell at 1000 / at 100: drop wall ${q}x (goal <= 1.2: $(verdict "$q" 1.2)), kukeond CPU ${qc}x; removal wall $(awk -v a="$gone" -v b="$base_g" 'BEGIN {printf "%.2f", (a/1000)/(b/100)}')x, CPU $(awk -v a="$cg" -v b="$base_cg" 'BEGIN {if (b > 0) printf "%.2f", (a/1000)/(b/100); else print "-"}')x"
             fi
         done
     done
+}
+
+# ---- 8. a cell of three containers: start time and its shims' memory -------
+
+trio_yaml() { # NAME: a root and two sidecars
+    local id
+    printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: %s\nspec:\n  containers:\n' "$1"
+    for id in main side1 side2; do
+        printf '    - id: %s\n      image: %s\n      command: /bin/sh\n      args: ["-c", "%s"]\n      restartPolicy: "no"\n' \
+            "$id" "$BENCH_IMAGE" "$BENCH_SH"
+    done
+}
+
+# shims_of_cells NAME...: the distinct parents (the runc shims) of the
+# cells' container pids, as listed in their status.yaml.
+shims_of_cells() {
+    local n p
+    for n in "$@"; do
+        for p in $(sed -n 's/^ *pid: //p' "$(cell_dir "$n")/status.yaml"); do
+            awk '{print $4}' "/proc/$p/stat" 2>/dev/null
+        done
+    done | sort -u
+}
+
+bench_shim() {
+    local i out v=() n=${KK_BENCH_SHIM_CELLS:-5} names=() shims s rss=0 pss=0 k
+    bench_log "shim: $ITERS rounds (+1 warm-up) of a 3-container cell, then $n such cells"
+    for ((i = 0; i <= ITERS; i++)); do
+        trio_yaml "t$i" >"$STAGE/t$i.yaml"
+        out=$(kk_drop "t$i" | probe_max) || bench_die "shim: cell t$i not Ready in 120 s"
+        [ "$i" -gt 0 ] && v+=("$out")
+        kk_remove "t$i"
+    done
+    local m
+    m=$(printf '%s\n' "${v[@]}" | stat_median)
+    echo "shim: 3-container cell drop -> Ready median $(ms "$m") ms (runs: $(for x in "${v[@]}"; do printf '%s ' "$(ms "$x")"; done)) [load $(load)]"
+    for ((i = 0; i < n; i++)); do
+        names+=("m$i")
+        trio_yaml "m$i" >"$STAGE/m$i.yaml"
+    done
+    kk_drop "${names[@]}" | probe_max >/dev/null || bench_die "shim: $n cells not Ready in 120 s"
+    sleep 2
+    shims=$(shims_of_cells "${names[@]}")
+    for s in $shims; do
+        grep -q containerd-shim "/proc/$s/cmdline" 2>/dev/null || bench_die "shim: parent $s is not a shim"
+        k=$(awk '/^Rss:/ {print $2}' "/proc/$s/smaps_rollup")
+        rss=$((rss + k))
+        k=$(awk '/^Pss:/ {print $2}' "/proc/$s/smaps_rollup")
+        pss=$((pss + k))
+    done
+    echo "shim: $n cells of 3 containers: $(echo $shims | wc -w) shim processes; per cell: $(awk -v k=$rss -v n=$n 'BEGIN {printf "%.1f", k/n/1024}') MiB RSS, $(awk -v k=$pss -v n=$n 'BEGIN {printf "%.1f", k/n/1024}') MiB PSS"
+    kk_remove "${names[@]}"
 }
 
 [ "$(id -u)" -eq 0 ] || bench_die "needs root"
@@ -424,6 +527,8 @@ want fifty && bench_fifty
 want idle && bench_idle
 want exit && bench_exit
 want begins && bench_begins
+want restart && bench_restart
 want scale && bench_scale
 want cells && bench_cells
+want shim && bench_shim
 exit $KT_FAILED

@@ -7,8 +7,13 @@
 #include "agent/agent-private.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#include "agent/orphans.h"
 
 #include "fsapi/fsutil.h"
 #include "fsapi/inbox.h"
@@ -47,6 +52,25 @@ static int reconcile_key(struct agent_ctx *c, const struct kk_key *key)
     }
 }
 
+/* Whether key belongs to this agent: its realm is in the tree, or has a
+ * trace under this agent's own names (what the orphan sweep takes down).
+ * Keys also come from containerd events, mapped to a realm through the
+ * namespace prefix; another agent whose prefix extends ours ("kukeon-"
+ * and "kukeon-x-") has namespaces that map to realms we never had, and
+ * a cell reconcile would delete its containers as specless. */
+static bool key_is_ours(struct kk_agent *a, const struct kk_key *key)
+{
+    struct kk_key realm;
+    _cleanup_error_ kk_error *err = NULL;
+    if (kk_key_init(&realm, KK_LEVEL_REALM, key->names[0], NULL, NULL, NULL, NULL, &err) < 0)
+        return false;
+    _cleanup_free_ char *dir = kk_tree_dir(&realm);
+    struct stat sb;
+    if (fstatat(a->ctx.rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+        return true;
+    return agent_orphans_realm_traced(&a->ctx, agent_orphans_cg_mount(&a->ctx), key->names[0]);
+}
+
 int kk_agent_reconcile(struct kk_agent *a, const char *keystr)
 {
     if (strcmp(keystr, RESCAN_KEY) == 0) {
@@ -63,6 +87,10 @@ int kk_agent_reconcile(struct kk_agent *a, const char *keystr)
     _cleanup_error_ kk_error *err = NULL;
     if (kk_key_parse(&key, keystr, &err) < 0) {
         kk_log_warn("%s: %s", keystr, err->message);
+        return KK_QUEUE_DONE;
+    }
+    if (!key_is_ours(a, &key)) {
+        kk_log_debug("%s: realm %s is not this agent's: ignored", keystr, key.names[0]);
         return KK_QUEUE_DONE;
     }
     return reconcile_key(&a->ctx, &key);
@@ -379,35 +407,63 @@ static void scan_inbox(struct kk_agent *a)
     }
 }
 
-/* Cells containerd runs containers for: each is reconciled, which removes
- * those that no spec owns any more. */
-static void scan_containerd(struct kk_agent *a)
+/* Cells containerd runs containers for in realm's namespace: each is
+ * reconciled, which removes those that no spec owns any more. */
+static void scan_containerd_realm(struct kk_agent *a, const char *realm)
 {
     const struct kk_agent_backends *be = &a->ctx.be;
+    _cleanup_error_ kk_error *err = NULL;
+    _cleanup_free_ char *ns = agent_realm_ns(&a->ctx, realm);
+    struct kk_ctd_container *v = NULL;
+    size_t n = 0;
+    if (be->ctd->container_list(be->ctd_self, ns, "labels.\"" KK_LABEL_CELL "\"", &v, &n, &err) <
+        0) {
+        kk_log_warn("scan containerd namespace %s: %s", ns, err->message);
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        char key[KK_KEY_STRLEN];
+        if (cell_key_of(a, ns, v[j].id, key))
+            agent_enqueue(&a->ctx, key);
+    }
+    kk_ctd_container_list_free(v, n);
+}
+
+static void scan_containerd(struct kk_agent *a)
+{
     _cleanup_fs_list_ struct kk_fs_list realms = {0};
     _cleanup_error_ kk_error *err = NULL;
     if (kk_fs_list_dir(a->ctx.rootfd, "", SCAN_DIR_MAX, &realms, &err) < 0)
         return;
     for (size_t i = 0; i < realms.n; i++) {
         const char *realm = realms.entries[i].name;
-        if (realms.entries[i].type != DT_DIR || !kk_name_valid_n(realm, strlen(realm)))
-            continue;
-        _cleanup_free_ char *ns = agent_realm_ns(&a->ctx, realm);
-        struct kk_ctd_container *v = NULL;
-        size_t n = 0;
-        if (be->ctd->container_list(be->ctd_self, ns, "labels.\"" KK_LABEL_CELL "\"", &v, &n,
-                                    &err) < 0) {
-            kk_log_warn("scan containerd namespace %s: %s", ns, err->message);
-            kk_error_freep(&err);
-            continue;
-        }
-        for (size_t j = 0; j < n; j++) {
-            char key[KK_KEY_STRLEN];
-            if (cell_key_of(a, ns, v[j].id, key))
-                agent_enqueue(&a->ctx, key);
-        }
-        kk_ctd_container_list_free(v, n);
+        if (realms.entries[i].type == DT_DIR && kk_name_valid_n(realm, strlen(realm)))
+            scan_containerd_realm(a, realm);
     }
+}
+
+/* What resources that went while the agent was not running left on the
+ * host (agent/orphans.h): found by this agent's own names, enqueued
+ * deepest first; their reconciles take them down, no spec being there. */
+static void scan_orphans(struct kk_agent *a)
+{
+    struct agent_ctx *c = &a->ctx;
+    struct kk_strv traces = {0}, orphans = {0}, leaves = {0};
+    agent_orphans_traces(c, agent_orphans_cg_mount(c), &traces);
+    agent_orphans_untracked(c, &traces, &orphans);
+    for (size_t i = 0; i < orphans.n; i++) {
+        /* A realm gone from the tree: its namespace is searched too. */
+        if (!strchr(orphans.v[i], '/'))
+            scan_containerd_realm(a, orphans.v[i]);
+    }
+    agent_orphans_leaves(&orphans, &leaves);
+    for (size_t i = 0; i < leaves.n; i++) {
+        kk_log_info("%s: orphan: left on the host with no spec; taking it down", leaves.v[i]);
+        agent_enqueue(c, leaves.v[i]);
+    }
+    kk_strv_release(&traces);
+    kk_strv_release(&orphans);
+    kk_strv_release(&leaves);
 }
 
 static void scan_all(struct kk_agent *a)
@@ -416,6 +472,7 @@ static void scan_all(struct kk_agent *a)
     scan_level(a, "", 0);
     scan_inbox(a);
     scan_containerd(a);
+    scan_orphans(a);
     pthread_mutex_lock(&a->lock);
     a->scanned = true;
     a->last_scan_at = agent_now_ns(&a->ctx);

@@ -1,6 +1,7 @@
 /* Reconcilers of Realm (containerd namespace, cgroup), Space (bridge,
  * subnet, firewall, cgroup) and Stack (cgroup), and their deletion. */
 #include "agent/internal.h"
+#include "agent/orphans.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -60,8 +61,26 @@ static struct kk_cg_ref cg_ref_of(const struct kk_key *key)
     return ref;
 }
 
+/* Whether key has a trace of its own on the host under this agent's names
+ * (agent/orphans.h): a cgroup, or for a space its IPAM file. */
+static bool traced(struct agent_ctx *a, const char *keystr)
+{
+    struct kk_strv keys = {0};
+    agent_orphans_traces(a, agent_orphans_cg_mount(a), &keys);
+    bool found = false;
+    for (size_t i = 0; i < keys.n && !found; i++)
+        found = strcmp(keys.v[i], keystr) == 0;
+    kk_strv_release(&keys);
+    return found;
+}
+
+static bool cell_alive(const char *cellkey, void *ctx);
+
 /* Spec gone: once no child is left, undo what the reconciler did and remove
- * the directory; the parent is then told. */
+ * the directory; the parent is then told. A directory already gone (removed
+ * while the agent was not running, so no child of it is left in the tree)
+ * is no reason to leave the host objects behind: if the resource has a
+ * trace of its own, what it made is taken down all the same. */
 static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
                                const struct kk_status *prev)
 {
@@ -71,11 +90,22 @@ static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
     _cleanup_error_ kk_error *err = NULL;
     struct stat sb;
     agent_set_ready(a, buf, false);
-    if (fstatat(a->rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+    bool gone = fstatat(a->rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW) < 0;
+    if (gone && !traced(a, buf)) {
         agent_mem_drop(a, buf);
         return KK_QUEUE_DONE;
     }
-    if (agent_has_children(a, key)) {
+    if (gone) {
+        kk_log_info("%s: orphan: no directory in the tree; taking down what it left", buf);
+        /* Its cells are gone from the tree: their addresses, links and
+         * namespaces go before the bridge they hang on. */
+        if (key->level == KK_LEVEL_SPACE &&
+            kk_net_reconcile(a->be.net, key->names[0], key->names[1], cell_alive, a, NULL, &err) <
+                    0) {
+            kk_log_warn("%s: delete: %s", buf, err->message);
+            return KK_QUEUE_RETRY;
+        }
+    } else if (agent_has_children(a, key)) {
         _cleanup_(kk_status_freep) struct kk_status *st =
                 kk_status_new((enum kk_kind)(key->level - 1), key->names[key->level - 1]);
         kk_status_set(st, KK_STATE_PENDING, "WaitingForChildren",
@@ -107,7 +137,7 @@ static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
             kk_error_freep(&err);
         }
     }
-    if (kk_fs_remove_tree(a->rootfd, dir, &err) < 0) {
+    if (!gone && kk_fs_remove_tree(a->rootfd, dir, &err) < 0) {
         kk_log_warn("%s: delete: %s", buf, err->message);
         return KK_QUEUE_RETRY;
     }

@@ -135,8 +135,14 @@ static void catch_up(struct events_opts *o, struct efile *f)
                 now.st_ino == ours.st_ino && now.st_size >= f->off;
     if (f->fd >= 0)
         read_on(o, f, f->fd, false); /* what the old file got before the switch */
-    if (same || !present)
+    if (same)
         return;
+    if (!present) { /* the resource went away: keep no descriptor of it */
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
+        return;
+    }
     _cleanup_error_ kk_error *ignored = NULL; /* gone again: the next event retries */
     int fd = kk_fs_open(o->ctx.rootfd, f->rel, O_RDONLY, 0, &ignored);
     if (fd < 0)

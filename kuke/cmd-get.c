@@ -283,8 +283,9 @@ static void snapshot(const struct get_opts *g, const struct kk_key *key, struct 
     }
 }
 
-/* Records key's snapshot; false if -w already showed exactly this. */
-static bool changed(struct get_opts *g, const struct kk_key *key)
+/* Records key's snapshot; false if -w already showed exactly this. Sets
+ * *gone when both files just disappeared (the resource was deleted). */
+static bool changed(struct get_opts *g, const struct kk_key *key, bool *gone)
 {
     char k[KK_KEY_STRLEN];
     kk_key_format(key, k);
@@ -296,6 +297,7 @@ static bool changed(struct get_opts *g, const struct kk_key *key)
             s = &g->seen[i];
     if (s && s->len == snap.len && memcmp(s->snapshot, snap.data, snap.len) == 0)
         return false;
+    *gone = s && snap.len == 2 && s->len > 2; /* "\0\0": neither file is left */
     if (!s) {
         void *p = g->seen;
         kk_xgrow(&p, &g->cap_seen, g->n_seen + 1, sizeof(*g->seen));
@@ -309,10 +311,31 @@ static bool changed(struct get_opts *g, const struct kk_key *key)
     return true;
 }
 
+/* -w: a row for a deleted resource (kubectl prints one too), its STATUS
+ * "Deleted": its spec and status files are gone. */
+static void show_deleted(struct get_opts *g, const struct kk_key *key)
+{
+    if (g->kind == KK_KIND_CONTAINER)
+        return; /* its rows were its cell's status entries: nothing to name */
+    if (is_doc_output(g))
+        return; /* a document would have to make up a status: none is printed */
+    const char *name = key->names[key->level - 1];
+    const char *cells[] = {name, "Deleted"};
+    if (g->kind == KK_KIND_CELL)
+        kuke_table_row(&g->table, name, "", "Deleted", NULL);
+    else
+        kuke_table_rowv(&g->table, cells, KK_ARRAY_SIZE(cells));
+}
+
 static void show(struct get_opts *g, const struct kk_key *key)
 {
-    if (g->watch && !changed(g, key))
+    bool gone = false;
+    if (g->watch && !changed(g, key, &gone))
         return;
+    if (gone) {
+        show_deleted(g, key);
+        return;
+    }
     _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
     _cleanup_(kk_status_freep) struct kk_status *st = NULL;
     _cleanup_error_ kk_error *err = NULL;

@@ -70,13 +70,17 @@ static size_t row_len(char *const *row)
 
 static void print_row(const struct kuke_table *t, char *const *row, size_t len, FILE *out)
 {
-    for (size_t c = 0; c < t->ncols; c++) {
-        const char *v = c < len ? row[c] : "";
-        if (c + 1 < t->ncols)
-            fprintf(out, "%-*s   ", (int)t->width[c], v);
+    /* No padding after the last cell that says something. */
+    size_t end = len < t->ncols ? len : t->ncols;
+    while (end > 1 && !*row[end - 1])
+        end--;
+    for (size_t c = 0; c < end; c++) {
+        if (c + 1 < end)
+            fprintf(out, "%-*s   ", (int)t->width[c], row[c]);
         else
-            fprintf(out, "%s\n", v);
+            fprintf(out, "%s", row[c]);
     }
+    fputc('\n', out);
 }
 
 void kuke_table_print(struct kuke_table *t, FILE *out)

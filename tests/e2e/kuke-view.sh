@@ -136,7 +136,7 @@ until_ok 20 reported
 tbl=$(K get inbox)
 good=$(grep '^hello-world.yaml ' <<<"$tbl" | tr -s ' ')
 bad=$(grep '^bad.yaml ' <<<"$tbl" | tr -s ' ')
-if [ "$good" = "hello-world.yaml yes 1 " ] && [[ $bad == "bad.yaml no 0 "*"8:7: "*imagee* ]]; then
+if [ "$good" = "hello-world.yaml yes 1" ] && [[ $bad == "bad.yaml no 0 "*"8:7: "*imagee* ]]; then
     kt_pass
 else
     kt_fail "$tbl"

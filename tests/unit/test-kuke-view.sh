@@ -126,7 +126,7 @@ touch "$KUKEON_MANIFESTS/new.yaml" "$KUKEON_MANIFESTS/good.yaml" "$KUKEON_MANIFE
 tbl=$($K get inbox)
 good=$(grep '^good.yaml ' <<<"$tbl" | tr -s ' ') bad=$(grep '^bad.yaml ' <<<"$tbl" | tr -s ' ')
 new=$(grep '^new.yaml ' <<<"$tbl" | tr -s ' ')
-if [ "$(head -1 <<<"$tbl" | tr -s ' ')" = "FILE VALID RESOURCES ERROR" ] && [ "$good" = "good.yaml yes 2 " ] &&
+if [ "$(head -1 <<<"$tbl" | tr -s ' ')" = "FILE VALID RESOURCES ERROR" ] && [ "$good" = "good.yaml yes 2" ] &&
     [ "$bad" = "bad.yaml no 0 bad.yaml:8:7: spec.containers[0].imagee: unknown field" ] &&
     [[ $new == "new.yaml ? no report yet"* ]] && ! grep -q swp <<<"$tbl"; then
     kt_pass
@@ -279,6 +279,11 @@ kt_case get_w_sees_a_new_cell
 cell five
 IFS= read -r -t 10 -u 4 row
 kt_check "row '$row'" test "${row%% *}" = five
+
+kt_case get_w_prints_a_deleted_row
+rm -rf "$S/five"
+IFS= read -r -t 10 -u 4 row
+kt_check "row '$row'" test "$(tr -s ' ' <<<"$row")" = "five Deleted"
 exec 4<&-
 kill $GW 2>/dev/null
 

@@ -81,8 +81,8 @@ struct kk_net_space_spec {
 /* What a space is on the host. Plain values, owned by the caller. */
 struct kk_net_space {
     char bridge[KK_NET_IFNAMSIZ];
-    char subnet[KK_NET_CIDRSTRLEN];  /* "10.88.0.0/24" */
-    char gateway[KK_NET_ADDRSTRLEN]; /* "10.88.0.1", on the bridge */
+    char subnet[KK_NET_CIDRSTRLEN];  /* "10.77.0.0/24" */
+    char gateway[KK_NET_ADDRSTRLEN]; /* "10.77.0.1", on the bridge */
     uint8_t prefix_len;
 };
 

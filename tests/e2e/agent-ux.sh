@@ -163,5 +163,25 @@ else
     kt_check "build_info" grep -q '^kukeon_build_info{version="[^"]*"} 1$' "$PROM"
 fi
 
+kt_case log_rotation_keeps_log_max_files
+e2e_stop_agent
+e2e_start_agent --stop-timeout 5 --log-max-bytes 4096 --log-max-files 3 || exit 1
+apply rot 'while :; do yes x | head -c 5000; sleep 0.2; done'
+ROT=default/default/default/rot
+e2e_wait_state $ROT Ready 60
+# Each request makes the cell reconcile, and each reconcile rotates a log
+# past 4096 bytes.
+for _ in 1 2 3 4 5; do
+    sleep 0.5
+    "$K" kill cell rot CONT --wait --timeout 10 >/dev/null 2>&1
+done
+L=$STATE/$ROT/containers/main.log
+sizes=$(stat -c %s "$L.1" "$L.2" "$L.3" 2>/dev/null | tr '\n' ' ')
+if [ ! -f "$L.3" ] || [ -e "$L.4" ]; then
+    kt_fail "want main.log.1 to .3 and no .4: $(ls "$STATE/$ROT/containers" | tr '\n' ' ')"
+else
+    kt_check "rotated sizes: $sizes" test "$(stat -c %s "$L.3")" -gt 4096
+fi
+
 e2e_stop_agent
 exit $KT_FAILED

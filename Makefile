@@ -139,6 +139,9 @@ install: all
 	    install -m 0644 contrib/systemd/kukeond.yaml $(DESTDIR)$(SYSCONFDIR)/kukeon/kukeond.yaml
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 contrib/bash-completion/kuke $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kuke
+	install -d $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0644 contrib/zsh/_kuke $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_kuke
+	install -m 0644 contrib/fish/kuke.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/kuke.fish
 
 # clang's static analyzer over every object of `all` and of the unit tests
 # (so tests/lib and tests/unit are analysed too); fails on any report. The

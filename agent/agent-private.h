@@ -11,6 +11,17 @@
 
 #include "agent/internal.h"
 
+/* The state tree's last write that failed (a full or read-only disk), for
+ * _agent/status.yaml and the converged check. */
+struct write_fault {
+    bool failing;    /* no write went through since `path` failed */
+    char path[256];  /* relative to the state root */
+    char error[256]; /* the error's message */
+    int errnum;      /* its errno (ENOSPC, EROFS, ...), 0 if none */
+    int64_t at_ns;   /* wall clock of the failure */
+    unsigned count;  /* failed writes since the last one that went through */
+};
+
 /* Test mode's list of keys to run (workers == 0). */
 struct pending_key {
     char *key;
@@ -34,6 +45,7 @@ struct kk_agent {
     bool ctd_connected;
     char **ooms; /* "<ns>/<containerd id>" of OOM events not yet seen by a reconcile */
     size_t n_ooms, cap_ooms;
+    struct write_fault wfault;
 };
 
 /* The agent a context belongs to. */
@@ -48,5 +60,29 @@ void agent_pending_add(struct kk_agent *a, const char *key, bool delayed, bool p
 struct pending_key *agent_pending_find(struct kk_agent *a, const char *key);
 /* Records whether containerd's event stream is up (status, metrics). */
 void agent_set_ctd_connected(struct kk_agent *a, bool up);
+
+/* Writes to the state tree that fail for want of space or write access.
+ * agent_note_write records the outcome of one write of `rel` (err NULL: it
+ * went through): the first failure is logged as a warning, the first
+ * success after failures as "writes go through again". Thread-safe. (For
+ * reconcilers, which see only struct agent_ctx, this belongs in
+ * agent/internal.h; the writers are agent_status_write, write_spec and
+ * write_report.) */
+void agent_note_write(struct agent_ctx *c, const char *rel, const kk_error *err);
+/* Whether the last write failed and none went through since: the agent is
+ * not converged then, whatever its queue says. */
+bool agent_writes_failing(struct kk_agent *a);
+/* Adds "lastWriteError: {path, error, at}" to the status mapping of
+ * _agent/status.yaml while writes are failing; nothing otherwise. */
+void agent_write_fault_emit(struct kk_agent *a, struct kk_ytree *t, struct kk_ynode *status);
+/* Writes _agent/status.yaml (or another small file of the agent's own,
+ * `rel`) if it changed. When the atomic write cannot get space (ENOSPC,
+ * EDQUOT), the new content is written in place over the old file if it
+ * fits in what that file already occupies (padded with newlines, which
+ * YAML ignores, so no block is allocated and nothing is truncated): a full
+ * disk can then still be reported in the file that reports it. Returns 1
+ * if written, 0 if unchanged, < 0 on error. */
+int agent_write_own_file(struct kk_agent *a, const char *rel, const void *data, size_t len,
+                         kk_error **err);
 
 #endif

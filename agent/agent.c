@@ -5,10 +5,17 @@
 #include "agent/agent-private.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/watch.h"
+#include "fsapi/atomic.h"
+#include "fsapi/cleanup.h"
 #include "fsapi/fsutil.h"
 #include "fsapi/log.h"
 
@@ -452,4 +459,115 @@ void kk_agent_free(struct kk_agent *a)
         close(c->rootfd);
     kk_agent_config_release(&c->cfg);
     free(a);
+}
+
+/* ---- writes to the state tree ------------------------------------------- */
+
+void agent_note_write(struct agent_ctx *c, const char *rel, const kk_error *err)
+{
+    struct kk_agent *a = agent_of(c);
+    struct write_fault *f = &a->wfault;
+    pthread_mutex_lock(&a->lock);
+    bool was = f->failing;
+    unsigned failed = f->count;
+    if (err) {
+        f->failing = true;
+        f->count++;
+        snprintf(f->path, sizeof(f->path), "%s", rel ? rel : "");
+        snprintf(f->error, sizeof(f->error), "%s", err->message ? err->message : "");
+        f->errnum = err->sys_errno;
+        f->at_ns = agent_now_ns(c);
+    } else {
+        f->failing = false;
+        f->count = 0;
+    }
+    pthread_mutex_unlock(&a->lock);
+    /* One line per change, not one per retry: a full disk retried with
+     * backoff would otherwise fill the journal too. */
+    if (err && !was)
+        kk_log_warn("state tree: cannot write %s: %s (retried until it goes through)", rel,
+                    err->message);
+    else if (!err && was)
+        kk_log_info("state tree: writes go through again (%u failed)", failed);
+}
+
+bool agent_writes_failing(struct kk_agent *a)
+{
+    pthread_mutex_lock(&a->lock);
+    bool failing = a->wfault.failing;
+    pthread_mutex_unlock(&a->lock);
+    return failing;
+}
+
+static void fmt_rfc3339(int64_t ns, char out[40])
+{
+    time_t s = (time_t)(ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%03dZ", (int)((ns / 1000000) % 1000));
+}
+
+void agent_write_fault_emit(struct kk_agent *a, struct kk_ytree *t, struct kk_ynode *status)
+{
+    pthread_mutex_lock(&a->lock);
+    struct write_fault f = a->wfault;
+    pthread_mutex_unlock(&a->lock);
+    if (!f.failing)
+        return;
+    char at[40];
+    fmt_rfc3339(f.at_ns, at);
+    char count[16];
+    snprintf(count, sizeof(count), "%u", f.count);
+    struct kk_ynode *m = kk_ytree_map(t);
+    kk_ynode_set(t, m, "path", kk_ytree_scalar(t, f.path, true));
+    kk_ynode_set(t, m, "error", kk_ytree_scalar(t, f.error, true));
+    kk_ynode_set(t, m, "at", kk_ytree_scalar(t, at, true));
+    kk_ynode_set(t, m, "failures", kk_ytree_scalar(t, count, false));
+    kk_ynode_set(t, status, "lastWriteError", m);
+}
+
+/* Overwrites `rel` in place with data, padded with newlines to the old
+ * size when shorter (never truncated: a reader or a crash then sees no half
+ * file, only trailing blank lines). It may grow only within the blocks the
+ * file already has (a 600-byte file holds a 4 KiB page or block), which
+ * needs no space. */
+static int overwrite_in_place(int rootfd, const char *rel, const void *data, size_t len,
+                              kk_error **err)
+{
+    _cleanup_close_ int fd = kk_fs_open(rootfd, rel, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, err);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kk_error_errno(err, "stat %s", rel);
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+        return kk_error_set(err, KK_E_INVALID, "%s: not a file of its own", rel);
+    size_t size = (size_t)st.st_size;
+    size_t room = size > (size_t)st.st_blocks * 512 ? size : (size_t)st.st_blocks * 512;
+    if (len > room)
+        return kk_error_set(err, KK_E_EXHAUSTED, "%s: %zu bytes do not fit in %zu", rel, len, room);
+    size_t n = len > size ? len : size;
+    _cleanup_free_ char *buf = kk_xmalloc(n);
+    memcpy(buf, data, len);
+    memset(buf + len, '\n', n - len);
+    ssize_t w = pwrite(fd, buf, n, 0);
+    if (w < 0)
+        return kk_error_errno(err, "write %s", rel);
+    if ((size_t)w != n)
+        return kk_error_set(err, KK_E_EXHAUSTED, "write %s: short write", rel);
+    return 1;
+}
+
+int agent_write_own_file(struct kk_agent *a, const char *rel, const void *data, size_t len,
+                         kk_error **err)
+{
+    int r = kk_atomic_write_if_changed(a->ctx.rootfd, rel, data, len, 0644, err);
+    if (r >= 0 || !*err || ((*err)->sys_errno != ENOSPC && (*err)->sys_errno != EDQUOT))
+        return r;
+    _cleanup_error_ kk_error *e2 = NULL;
+    if (overwrite_in_place(a->ctx.rootfd, rel, data, len, &e2) < 0)
+        return -1; /* the first error says why */
+    kk_error_freep(err);
+    return 1;
 }

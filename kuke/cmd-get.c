@@ -573,16 +573,15 @@ int kuke_cmd_get(int argc, char **argv)
     struct get_opts g = {.output = KUKE_OUTPUT_TABLE};
     kuke_ctx_init(&g.ctx);
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:wh", opts, NULL)) != -1) {
+    kuke_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":o:wh", opts, NULL)) != -1) {
         if (kuke_common_option(&g.ctx, c, optarg))
             continue;
         switch (c) {
         case 'o':
-            if (kuke_output_parse(optarg, &g.output) < 0) {
-                fprintf(stderr, "kuke get: -o %s: accepted: yaml, json, wide\n", optarg);
-                return 2;
-            }
+            if (kuke_output_parse(optarg, &g.output) < 0)
+                return kuke_usage_error("get", "kuke get cells -o yaml",
+                                        "-o %s: accepted: yaml, json, wide", optarg);
             break;
         case 'c':
             g.cell = optarg;
@@ -594,29 +593,22 @@ int kuke_cmd_get(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return kuke_bad_option("get", NULL, c, argv);
         }
     }
-    if (optind >= argc || argc - optind > 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (optind >= argc || argc - optind > 2)
+        return kuke_usage_error("get", "kuke get cells", "give a KIND and at most one NAME");
     g.kind_word = argv[optind];
     if (strcmp(g.kind_word, "inbox") == 0 || strcmp(g.kind_word, "inboxes") == 0)
         g.kind = KIND_INBOX;
     else
         g.kind = kuke_kind_parse(g.kind_word);
-    if (g.kind == -1) {
-        fprintf(stderr,
-                "kuke get: %s: accepted: realms, spaces, stacks, cells, containers, inbox\n",
-                g.kind_word);
-        return 2;
-    }
-    if (g.watch && g.kind == KIND_INBOX) {
-        fprintf(stderr, "kuke get: -w: not supported for inbox\n");
-        return 2;
-    }
+    if (g.kind == -1)
+        return kuke_usage_error("get", "kuke get cells",
+                                "%s: accepted: realms, spaces, stacks, cells, containers, inbox",
+                                g.kind_word);
+    if (g.watch && g.kind == KIND_INBOX)
+        return kuke_usage_error("get", "kuke get inbox", "-w: not supported for inbox");
     g.name = argc - optind == 2 ? argv[optind + 1] : NULL;
 
     _cleanup_error_ kk_error *err = NULL;

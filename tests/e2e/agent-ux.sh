@@ -163,6 +163,23 @@ else
     kt_check "build_info" grep -q '^kukeon_build_info{version="[^"]*"} 1$' "$PROM"
 fi
 
+kt_case restart_shows_stopping_at_once_and_wait_returns_when_ready_again
+M1=default/default/default/m1
+pid=$(e2e_status_field $M1 pid)
+"$K" restart cell m1 --wait --timeout 30 >"$T/restart.out" 2>&1 &
+RPID=$!
+T0=$(now_ms)
+if ! state_within $M1 Stopping 1000; then
+    kt_fail "Stopping not seen within 1 s of the restart ($SEEN_MS)"
+elif ! wait $RPID; then
+    kt_fail "restart --wait: $(cat "$T/restart.out")"
+else
+    took=$(($(now_ms) - T0))
+    new=$(e2e_status_field $M1 pid)
+    kt_check "after $took ms: state $(e2e_status_field $M1 state), pid $pid -> $new" \
+        test "$(e2e_status_field $M1 state)" = Ready -a -n "$new" -a "$new" != "$pid"
+fi
+
 kt_case log_rotation_keeps_log_max_files
 e2e_stop_agent
 e2e_start_agent --stop-timeout 5 --log-max-bytes 4096 --log-max-files 3 || exit 1

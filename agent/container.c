@@ -9,6 +9,7 @@
 
 #include "fsapi/fsutil.h"
 #include "fsapi/log.h"
+#include "runtime/oci/container.h"
 #include "runtime/oci/spec.h"
 
 #define PORTS_MAX      KK_FW_PORTS_MAX
@@ -53,11 +54,6 @@ static int build_spec(struct cell_ctx *c, const struct desired *d, const struct 
     if (kk_cg_runc_path(c->a->be.cg, &leaf, &cgpath, err) < 0)
         return kk_error_wrap(err, "cgroup path");
     const char *command[] = {k->command, NULL};
-    struct kk_oci_bind binds[64];
-    size_t nb = 0;
-    for (size_t i = 0; i < k->n_volumes && nb < KK_ARRAY_SIZE(binds); i++)
-        binds[nb++] = (struct kk_oci_bind){k->volumes[i].source, k->volumes[i].target,
-                                           k->volumes[i].read_only};
     _cleanup_free_ char *hosts = kk_xasprintf("%s/hosts", c->files_dir);
     _cleanup_free_ char *hostname = kk_xasprintf("%s/hostname", c->files_dir);
     _cleanup_free_ char *resolv = kk_xasprintf("%s/resolv.conf", c->files_dir);
@@ -76,11 +72,12 @@ static int build_spec(struct cell_ctx *c, const struct desired *d, const struct 
             .hosts_file = hosts,
             .hostname_file = hostname,
             .resolv_conf_file = resolv,
-            .binds = binds,
-            .n_binds = nb,
-            .privileged = k->privileged,
-            .cap_bounding = k->privileged ? kk_oci_cap_bounding_set() : 0,
     };
+    /* Volumes, tmpfs, devices, privileges, capabilities, seccomp, AppArmor
+     * and host namespaces: runtime/oci maps the model's own fields. */
+    _cleanup_(kk_oci_container_storage_release) struct kk_oci_container_storage st = {0};
+    if (kk_oci_spec_from_container(&sc, k, &st, err) < 0)
+        return kk_error_wrap(err, "container %s", k->id);
     fill_resources(&k->resources, &sc.resources);
     if (kk_oci_spec_build(&sc, out, err) < 0)
         return kk_error_wrap(err, "runtime spec");

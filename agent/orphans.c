@@ -52,7 +52,8 @@ static bool name_ok(const char *name)
 }
 
 /* One cgroup hierarchy below our root: realm/space/stack/cell levels. */
-static void walk_cgroup(const char *dir, const char *key, unsigned depth, struct kk_strv *keys)
+static void walk_cgroup(const char *dir, const char *key, unsigned depth, unsigned max,
+                        struct kk_strv *keys)
 {
     _cleanup_fs_list_ struct kk_fs_list list = {0};
     if (list_abs(dir, &list) < 0)
@@ -63,20 +64,22 @@ static void walk_cgroup(const char *dir, const char *key, unsigned depth, struct
             continue;
         _cleanup_free_ char *k = *key ? kk_xasprintf("%s/%s", key, name) : kk_xstrdup(name);
         add_key(keys, k);
-        if (depth < 4) {
+        if (depth < max) {
             _cleanup_free_ char *sub = kk_xasprintf("%s/%s", dir, name);
-            walk_cgroup(sub, k, depth + 1, keys);
+            walk_cgroup(sub, k, depth + 1, max, keys);
         }
     }
 }
 
-static void cgroup_traces(struct agent_ctx *a, const char *mount, struct kk_strv *keys)
+/* Down to level max (4: cells; 1: realms only). */
+static void cgroup_traces(struct agent_ctx *a, const char *mount, unsigned max,
+                          struct kk_strv *keys)
 {
     if (!mount || !a->cfg.cgroup_root || !*a->cfg.cgroup_root)
         return;
     /* v2: <mount>/<root>; v1 and hybrid: <mount>/<hierarchy>/<root>. */
     _cleanup_free_ char *unified = kk_xasprintf("%s/%s", mount, a->cfg.cgroup_root);
-    walk_cgroup(unified, "", 1, keys);
+    walk_cgroup(unified, "", 1, max, keys);
     _cleanup_fs_list_ struct kk_fs_list hier = {0};
     if (list_abs(mount, &hier) < 0)
         return;
@@ -85,7 +88,7 @@ static void cgroup_traces(struct agent_ctx *a, const char *mount, struct kk_strv
             continue;
         _cleanup_free_ char *root =
                 kk_xasprintf("%s/%s/%s", mount, hier.entries[i].name, a->cfg.cgroup_root);
-        walk_cgroup(root, "", 1, keys);
+        walk_cgroup(root, "", 1, max, keys);
     }
 }
 
@@ -142,14 +145,16 @@ const char *agent_orphans_cg_mount(const struct agent_ctx *a)
 
 void agent_orphans_traces(struct agent_ctx *a, const char *cg_mount, struct kk_strv *keys)
 {
-    cgroup_traces(a, cg_mount, keys);
+    cgroup_traces(a, cg_mount, 4, keys);
     run_dir_traces(a, keys);
 }
 
 bool agent_orphans_realm_traced(struct agent_ctx *a, const char *cg_mount, const char *realm)
 {
+    /* Called for keys from containerd events too: realms' cgroups only. */
     struct kk_strv keys = {0};
-    agent_orphans_traces(a, cg_mount, &keys);
+    cgroup_traces(a, cg_mount, 1, &keys);
+    run_dir_traces(a, &keys);
     size_t n = strlen(realm);
     bool found = false;
     for (size_t i = 0; i < keys.n && !found; i++)

@@ -12,19 +12,28 @@
  *
  * Here one thread replays a parent's first reconcile after a start, over
  * and over (memory forgotten, ready published, state recorded), while
- * another asks agent_parent_ready for a child. The only right answers are
+ * three others ask agent_parent_ready for a child, as cells on the
+ * workers do. The only right answers are
  * "ready" (1) and "not reconciled yet: wait without writing" (-1); "not
- * Ready" (0) is the flap. No sleeps: both threads spin for a fixed number
- * of rounds; on the old code the bad answer came within a few thousand. */
+ * Ready" (0) is the flap. No sleeps: the threads spin for
+ * two seconds; on the old code the bad answer came in 8 runs of 8 on a
+ * loaded 2-CPU VM (the window is a few instructions wide). */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/agent-private.h"
+#include "fsapi/clock.h"
 #include "fsapi/status.h"
 #include "tests/lib/kktest.h"
 
-#define ROUNDS 200000
+/* How long the threads race (real time; no sleeping: they spin). */
+#define RACE_NS (2000 * 1000 * 1000LL)
+/* Children asking at once, as cells on the agent's workers do: their
+ * contention for the agent's lock is what lets the parent's two updates
+ * both land between one child's two reads. */
+#define CHILDREN 3
 
 struct race {
     struct agent_ctx *ctx;
@@ -32,11 +41,18 @@ struct race {
     atomic_uint rounds;
 };
 
+struct child {
+    struct race *r;
+    struct kk_key cell;
+    unsigned asked, ready, waited, flapped, flapped_at;
+};
+
 static void *replay_parent(void *arg)
 {
     struct race *r = arg;
     const char *stack = "default/default/default";
-    for (unsigned i = 0; i < ROUNDS; i++) {
+    int64_t until = kk_clock_mono_ns(NULL) + RACE_NS;
+    for (unsigned i = 0; (i & 1023) != 0 || kk_clock_mono_ns(NULL) < until; i++) {
         /* A new agent: nothing known of the stack. */
         agent_mem_drop(r->ctx, stack);
         /* reconcile_level's success path, in its order. */
@@ -45,6 +61,26 @@ static void *replay_parent(void *arg)
         atomic_store(&r->rounds, i + 1);
     }
     atomic_store(&r->done, true);
+    return NULL;
+}
+
+static void *ask_as_child(void *arg)
+{
+    struct child *c = arg;
+    /* st is only written on a "not Ready" answer: one for the whole race
+     * keeps the loop tight, so the child asks as often as it can. */
+    struct kk_status *st = kk_status_new(KK_KIND_CELL, "web");
+    while (!atomic_load(&c->r->done)) {
+        int v = agent_parent_ready(c->r->ctx, &c->cell, st);
+        c->asked++;
+        if (v > 0)
+            c->ready++;
+        else if (v < 0)
+            c->waited++;
+        else if (c->flapped++ == 0)
+            c->flapped_at = atomic_load(&c->r->rounds);
+    }
+    kk_status_free(st);
     return NULL;
 }
 
@@ -82,22 +118,24 @@ KT_CASE(parent_ready_never_reports_a_parent_being_reconciled_as_not_ready)
     }
 
     struct race r = {.ctx = &a->ctx};
-    pthread_t t;
-    KT_ASSERT(pthread_create(&t, NULL, replay_parent, &r) == 0);
+    struct child kids[CHILDREN];
+    pthread_t parent, child[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        kids[i] = (struct child){.r = &r, .cell = cell};
+    KT_ASSERT(pthread_create(&parent, NULL, replay_parent, &r) == 0);
+    for (int i = 0; i < CHILDREN; i++)
+        KT_ASSERT(pthread_create(&child[i], NULL, ask_as_child, &kids[i]) == 0);
+    pthread_join(parent, NULL);
     unsigned asked = 0, ready = 0, waited = 0, flapped = 0, flapped_at = 0;
-    while (!atomic_load(&r.done)) {
-        struct kk_status *st = kk_status_new(KK_KIND_CELL, "web");
-        int v = agent_parent_ready(&a->ctx, &cell, st);
-        asked++;
-        if (v > 0)
-            ready++;
-        else if (v < 0)
-            waited++;
-        else if (flapped++ == 0)
-            flapped_at = atomic_load(&r.rounds);
-        kk_status_free(st);
+    for (int i = 0; i < CHILDREN; i++) {
+        pthread_join(child[i], NULL);
+        asked += kids[i].asked;
+        ready += kids[i].ready;
+        waited += kids[i].waited;
+        if (kids[i].flapped && !flapped)
+            flapped_at = kids[i].flapped_at;
+        flapped += kids[i].flapped;
     }
-    pthread_join(t, NULL);
     kk_agent_free(a);
     kk_agent_config_release(&cfg);
     KT_ASSERT_MSG(flapped == 0,

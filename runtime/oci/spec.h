@@ -11,9 +11,9 @@
  *     _cleanup_buf_ struct kk_buf spec = KK_BUF_INIT;
  *     if (kk_oci_spec_build(&c, &spec, err) < 0) ...
  *
- * This module knows nothing about the YAML model: the agent maps a
- * Container to this struct. Every pointer may be NULL and every number 0,
- * meaning "not set" (the image's value, or the runtime's default, applies).
+ * The builder knows nothing about the YAML model: container.h maps a
+ * Container onto this struct, the agent adds what is its own. Every pointer may be NULL and every
+ * number 0, meaning "not set" (the image's value, or the runtime's default, applies).
  *
  * What the builder decides, so that callers do not have to:
  *   - process.args: command + args when command is set; else the image's

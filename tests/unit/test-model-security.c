@@ -365,3 +365,48 @@ KT_CASE(value_parsers)
     KT_ASSERT(!kk_clean_abs_path("/a/./b"));
     KT_ASSERT(!kk_clean_abs_path("a"));
 }
+
+/* A spec written before these fields existed keeps its canonical text, so
+ * its hash, and the agent does not recreate its containers on upgrade. */
+KT_CASE(older_specs_keep_their_canonical_form)
+{
+    LOAD_OK(r,
+            CELL("      command: sh\n      privileged: true\n      user: \"1000\"\n"
+                 "      ports: [\"8080:80\"]\n"
+                 "      volumes: [{source: /srv, target: /srv, readOnly: true}]\n"
+                 "      resources: {cpu: {weight: 100}, memory: {max: 64Mi}, pids: {max: 10}}\n"));
+    _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
+    kk_model_spec_canonical(r, &b);
+    KT_ASSERT_STREQ(kk_buf_str(&b), "kind: Cell\n"
+                                    "spec:\n"
+                                    "  id: c\n"
+                                    "  realmId: default\n"
+                                    "  spaceId: default\n"
+                                    "  stackId: default\n"
+                                    "  rootContainerId: a\n"
+                                    "  containers:\n"
+                                    "    - id: a\n"
+                                    "      realmId: default\n"
+                                    "      spaceId: default\n"
+                                    "      stackId: default\n"
+                                    "      cellId: c\n"
+                                    "      root: true\n"
+                                    "      image: docker.io/library/busybox:latest\n"
+                                    "      command: sh\n"
+                                    "      ports:\n"
+                                    "        - \"8080:80/tcp\"\n"
+                                    "      volumes:\n"
+                                    "        - source: /srv\n"
+                                    "          target: /srv\n"
+                                    "          readOnly: true\n"
+                                    "      privileged: true\n"
+                                    "      user: \"1000\"\n"
+                                    "      resources:\n"
+                                    "        cpu:\n"
+                                    "          weight: 100\n"
+                                    "        memory:\n"
+                                    "          max: 64Mi\n"
+                                    "        pids:\n"
+                                    "          max: 10\n"
+                                    "      restartBackoffSeconds: 1\n");
+}

@@ -5,7 +5,8 @@
 # capabilities, readOnlyRootFilesystem, a tmpfs volume, hostPID,
 # seccomp=unconfined and a seccomp profile file do what they say; a
 # profile that cannot be read and an AppArmor profile on a host without
-# AppArmor leave the container Pending with a reason. Root only.
+# AppArmor leave the container Pending with a reason; a hostNetwork cell
+# runs in the host's network namespace. Root only.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
@@ -199,9 +200,42 @@ else
     kt_check "status: $(cat "$STATE/$AA/status.yaml" 2>&1)" wait_reason $AA AppArmorUnavailable
 fi
 
+kt_case host_network_cell_shares_the_agents_netns
+cat >"$INBOX/hnet.yaml" <<'YAML'
+apiVersion: v1beta1
+kind: Cell
+metadata:
+  name: hnet
+spec:
+  containers:
+    - id: main
+      image: busybox
+      hostNetwork: true
+      command: /bin/sleep
+      args: ["3600"]
+    - id: side
+      image: busybox
+      command: /bin/sleep
+      args: ["3600"]
+YAML
+HNET=default/default/default/hnet
+if ! e2e_wait_state $HNET Ready 60; then
+    kt_fail "hnet not Ready: $(e2e_status_field $HNET reason) $(e2e_status_field $HNET message)"
+else
+    p1=$(sed -n 's/^ *pid: //p' "$STATE/$HNET/status.yaml" | sed -n 1p)
+    p2=$(sed -n 's/^ *pid: //p' "$STATE/$HNET/status.yaml" | sed -n 2p)
+    host=$(readlink /proc/$AGENT_PID/ns/net)
+    if [ "$(readlink /proc/$p1/ns/net)" != "$host" ] || [ "$(readlink /proc/$p2/ns/net)" != "$host" ]; then
+        kt_fail "netns: main $(readlink /proc/$p1/ns/net), side $(readlink /proc/$p2/ns/net), agent $host"
+    else
+        kt_check "a host-network cell reports an IP: $(e2e_status_field $HNET ip)" \
+            test -z "$(e2e_status_field $HNET ip)"
+    fi
+fi
+
 kt_case agent_still_alive
 kt_check "kukeond died: $(tail -3 "$T/agent.log")" kill -0 "$AGENT_PID"
 
-rm -f "$INBOX/sec.yaml" "$INBOX/noprof.yaml" "$INBOX/aa.yaml"
+rm -f "$INBOX/sec.yaml" "$INBOX/noprof.yaml" "$INBOX/aa.yaml" "$INBOX/hnet.yaml"
 kt_case cells_removed
 kt_check "sec still in the tree" e2e_wait_gone "$STATE/$SEC" 60

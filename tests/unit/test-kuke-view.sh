@@ -261,6 +261,7 @@ t0=$EPOCHREALTIME
 IFS= read -r -t 10 -u 4 row || ok=0
 t1=$EPOCHREALTIME
 ms=$(((${t1/./} - ${t0/./}) / 1000))
+echo "# measured: status.yaml renamed -> row printed in $ms ms"
 if [ $ok = 1 ] && [[ $row == two*ImagePullBackOff* ]] && [ $ms -lt 100 ]; then
     kt_pass
 else

@@ -227,7 +227,8 @@ static void check_security_opts(struct kk_dec *d, const struct kk_ynode *map, st
 
 static void check_devices(struct kk_dec *d, const struct kk_ynode *map, struct kk_strv *devs)
 {
-    _cleanup_strv_ char **targets = kk_xcalloc(devs->n + 1, sizeof(char *));
+    /* container paths of the entries parsed so far, NULL for a bad one */
+    char **targets = kk_xcalloc(devs->n + 1, sizeof(char *));
     for (size_t i = 0; i < devs->n; i++) {
         struct kk_device dev;
         const char *why;
@@ -249,6 +250,9 @@ static void check_devices(struct kk_dec *d, const struct kk_ynode *map, struct k
         targets[i] = TAKE_PTR(dev.container);
         kk_device_clear(&dev);
     }
+    for (size_t i = 0; i < devs->n; i++)
+        free(targets[i]);
+    free(targets);
     /* order matters to nobody, and equal sets must hash equal */
     strv_sort_unique(devs);
 }

@@ -153,6 +153,8 @@ KT_CASE(devices_are_parsed_and_canonical)
     KT_ASSERT(invalid_with(CELL("      devices: [\"/dev/a:/dev/b:r:w\"]\n"),
                            "expected HOST[:CONTAINER][:PERMS]"));
     KT_ASSERT(invalid_with(CELL("      devices: [/dev/a/../b]\n"), "must be absolute"));
+    /* a bad entry before good ones (no leak of the good ones' paths) */
+    KT_ASSERT(invalid_with(CELL("      devices: [dev/a, /dev/b, /dev/c]\n"), "devices[0]"));
     KT_ASSERT(invalid_with(CELL("      devices: [/dev/kvm, \"/dev/x:/dev/kvm\"]\n"),
                            "devices[1]: /dev/kvm is already a device of devices[0]"));
     KT_ASSERT(same_hash(CELL("      devices: [/dev/kvm, /dev/fuse]\n"),

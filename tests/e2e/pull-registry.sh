@@ -2,7 +2,7 @@
 # End to end (issue 6): a cell whose image is only in a registry comes up
 # Ready — kukeond pulls it (through its registries.yaml: the loopback
 # registry is plain HTTP) — while a cell naming a tag the registry lacks
-# stays Pending/ImagePullFailed with the registry's word for it, and does
+# stays Pending/ImagePullBackOff with the registry's word for it, and does
 # not hold the first one back. Root only; a docker-registry on 127.0.0.1
 # started and stopped by pid; everything cleaned up at exit.
 set -u
@@ -67,11 +67,11 @@ kt_case missing_tag_fails_with_registry_message
 cell_manifest ghost "$REG/kk/web:nope" >"$INBOX/ghost.yaml"
 GHOST=default/default/default/ghost
 for i in $(seq 300); do
-    [ "$(e2e_status_field $GHOST reason)" = ImagePullFailed ] && break
+    [ "$(e2e_status_field $GHOST reason)" = ImagePullBackOff ] && break
     sleep 0.1
 done
 kt_check "ghost: $(e2e_status_field $GHOST state)/$(e2e_status_field $GHOST reason): $(e2e_status_field $GHOST message)" \
-    bash -c '[ "$1" = Pending ] && [ "$2" = ImagePullFailed ] && grep -qi "not found\|unknown" <<<"$3"' _ \
+    bash -c '[ "$1" = Pending ] && [ "$2" = ImagePullBackOff ] && grep -qi "not found\|unknown" <<<"$3"' _ \
     "$(e2e_status_field $GHOST state)" "$(e2e_status_field $GHOST reason)" "$(e2e_status_field $GHOST message)"
 
 kt_case cell_from_registry_ready

@@ -1022,7 +1022,7 @@ KT_CASE(on_failure_backoff_then_limit)
     struct fake_ctr *c = fake_find(&w.ctd, "kukeon-default", "default_default_job_j");
     KT_ASSERT(c != NULL);
     uint32_t pid1 = c->pid;
-    /* It exits 1: BackOff, a delayed retry, no restart yet. */
+    /* It exits 1: CrashLoopBackOff, a delayed retry, no restart yet. */
     c->status = KK_CTD_TASK_STOPPED;
     c->exit_status = 1;
     kk_agent_notify_state(w.agent, "default/default/default/job");
@@ -1049,7 +1049,7 @@ KT_CASE(on_failure_backoff_then_limit)
             load_status(&w, "default/default/default/job");
     world_free(&w);
     KT_ASSERT(st1 && st2 && st3);
-    KT_ASSERT_STREQ(st1->containers[0].reason, "BackOff");
+    KT_ASSERT_STREQ(st1->containers[0].reason, "CrashLoopBackOff");
     KT_ASSERT_EQ(st1->containers[0].exit_code, 1);
     KT_ASSERT(delayed);
     KT_ASSERT(pid2 != pid1);

@@ -210,3 +210,37 @@ KT_CASE(table_full_of_finished_pulls_keeps_the_new_one)
     KT_ASSERT(need_and_wait(p, &w, ref, "k", KK_PULLER_MAX_ENTRIES + 2));
     KT_ASSERT_EQ(kk_registry_fake_pulls(f), KK_PULLER_MAX_ENTRIES + 2);
 }
+
+KT_CASE(failures_back_off_doubling_and_say_when)
+{
+    _cleanup_(kk_registry_fake_freep) struct kk_registry_fake *f = kk_registry_fake_new();
+    _cleanup_(wakes_release) struct wakes w = {
+            PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}};
+    struct kk_fake_clock fc;
+    kk_fake_clock_init(&fc, 1000, 1700000000LL * KK_NSEC_PER_SEC);
+    _cleanup_(kk_puller_freep) struct kk_puller *p =
+            kk_puller_new(&kk_registry_fake_ops, f, NULL, on_wake, &w);
+    kk_puller_set_clock(p, &fc.clock);
+    KT_ASSERT_EQ(kk_puller_retry_in_ms(p, NS, "nope:1"), 0); /* never asked */
+    int64_t hold = KK_PULLER_FAIL_HOLD_MS;
+    for (unsigned i = 1; i <= 3; i++, hold *= 2) {
+        _cleanup_error_ kk_error *e1 = NULL, *e2 = NULL;
+        KT_ASSERT_EQ(kk_puller_need(p, NS, "nope:1", KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e1),
+                     -1);
+        KT_ASSERT_STREQ(e1->reason, "PullingImage");
+        KT_ASSERT(wait_wakes(&w, i));
+        KT_ASSERT_EQ(kk_registry_fake_pulls(f), i);
+        /* Failure n is held FAIL_HOLD_MS * 2^(n-1), and says so. */
+        KT_ASSERT_EQ(kk_puller_retry_in_ms(p, NS, "nope:1"), hold);
+        kk_fake_clock_advance(&fc, hold - 1);
+        KT_ASSERT_EQ(kk_puller_need(p, NS, "nope:1", KK_PULL_IF_NOT_PRESENT, NULL, 0, "k", &e2),
+                     -1);
+        KT_ASSERT_STREQ(e2->reason, "ImagePullFailed");
+        KT_ASSERT_EQ(kk_puller_retry_in_ms(p, NS, "nope:1"), 1);
+        KT_ASSERT_EQ(kk_registry_fake_pulls(f), i);
+        kk_fake_clock_advance(&fc, 1);
+        KT_ASSERT_EQ(kk_puller_retry_in_ms(p, NS, "nope:1"), 0);
+    }
+    int64_t took = 0;
+    KT_ASSERT_EQ(kk_puller_last_pull(p, NS, "nope:1", &took), -1); /* no success on record */
+}

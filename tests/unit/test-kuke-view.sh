@@ -256,8 +256,8 @@ for i in 1 2 3 4; do # header + one, two, three (four has no spec)
     IFS= read -r -t 10 -u 4 l || { ok=0; break; }
     lines+=("$l")
 done
+t0=$EPOCHREALTIME # from before the write: the rename may be seen before it returns
 status two Pending ImagePullBackOff Pending ImagePullBackOff 0 # atomic: a rename
-t0=$EPOCHREALTIME
 IFS= read -r -t 10 -u 4 row || ok=0
 t1=$EPOCHREALTIME
 ms=$(((${t1/./} - ${t0/./}) / 1000))

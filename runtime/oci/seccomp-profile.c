@@ -89,7 +89,7 @@ static int check_syscall(const struct kk_json *s, size_t i, kk_error **err)
     for (size_t k = 0; k < kk_json_len(args); k++) {
         char w2[96];
         snprintf(w2, sizeof(w2), "%s.args[%zu]", where, k);
-        if (check_arg(args->v[k], w2, err) < 0)
+        if (check_arg(kk_json_at(args, k), w2, err) < 0)
             return -1;
     }
     return 0;
@@ -132,7 +132,7 @@ static int check_profile(const struct kk_json *p, kk_error **err)
     if (sys && !kk_json_is(sys, KK_JSON_ARRAY) && !kk_json_is(sys, KK_JSON_NULL))
         return kk_error_set(err, KK_E_INVALID, "syscalls must be a list");
     for (size_t i = 0; i < kk_json_len(sys); i++)
-        if (check_syscall(sys->v[i], i, err) < 0)
+        if (check_syscall(kk_json_at(sys, i), i, err) < 0)
             return -1;
     return 0;
 }

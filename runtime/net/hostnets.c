@@ -108,7 +108,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 /* The kernel marks a dump NLM_F_DUMP_INTR (libmnl: EINTR) when the table
  * changed while it was being read; on a host where links come and go (other
  * agents, containers) that is common, and the answer is to read it again. */
-#define DUMP_TRIES 10
+#define DUMP_TRIES 100
 
 static int dump_retry(struct kk_nl *nl, const char *req, size_t req_len, mnl_cb_t cb,
                       struct hn_list *l, kk_error **err)

@@ -36,7 +36,7 @@ extern const struct kk_hostnets_source kk_hostnets_netlink;
 /* The same over an open socket; nl must belong to the calling thread's
  * namespace (route devices are named with if_indextoname). A dump the
  * kernel marks interrupted (the table changed meanwhile: other agents,
- * containers coming and going) is read again, up to 10 times. */
+ * containers coming and going) is read again, up to 100 times. */
 int kk_hostnets_list_nl(struct kk_nl *nl, const char *skip_prefix, struct kk_hostnet **out,
                         size_t *n, kk_error **err);
 

@@ -86,7 +86,7 @@ int kk_net_links_with_prefix(const char *prefix, const char *kind, struct kk_net
         memcpy(req, buf, nlh->nlmsg_len);
         l.n = 0;
         r = kk_nl_dump(&nl, (struct nlmsghdr *)req, link_cb, &l, err);
-        if (r == 0 || (*err)->sys_errno != EINTR || i + 1 >= 10)
+        if (r == 0 || (*err)->sys_errno != EINTR || i + 1 >= 100)
             break;
         kk_error_freep(err);
     }

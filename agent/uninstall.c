@@ -167,11 +167,9 @@ static char **realm_namespaces(const char *state)
     return v;
 }
 
-static bool ours(const char *ns, const char *prefix, char *const *extra)
+static bool in_list(const char *ns, char *const *list)
 {
-    if (has_prefix(ns, prefix))
-        return true;
-    for (char *const *e = extra; *e; e++)
+    for (char *const *e = list; *e; e++)
         if (strcmp(*e, ns) == 0)
             return true;
     return false;
@@ -208,8 +206,51 @@ static void list_namespace(struct ui *u, struct kk_ctd *c, const char *ns)
     kk_error_freep(&e);
 }
 
-static void remove_namespace(struct ui *u, struct kk_ctd *c, const char *ns)
+/* The value of label `key` in a label vector, or NULL. */
+static const char *label(char **labels, const char *key)
 {
+    for (char **l = labels; l && l[0] && l[1]; l += 2)
+        if (strcmp(l[0], key) == 0)
+            return l[1];
+    return NULL;
+}
+
+/* A namespace named with our prefix may still be another agent's, one
+ * whose prefix extends ours ("kukeon-" and "kukeon-test-"): its containers
+ * then name a realm that is not the rest of the namespace's name. Returns
+ * that realm (owned by *v) or NULL if nothing says the namespace is not
+ * ours. */
+static const char *foreign_realm(struct kk_ctd *c, const char *ns, const char *prefix,
+                                 struct kk_ctd_container **v, size_t *n)
+{
+    kk_error *e = NULL;
+    *v = NULL;
+    *n = 0;
+    if (!has_prefix(ns, prefix) || kk_ctd_container_list(c, ns, NULL, v, n, &e) < 0) {
+        kk_error_free(e);
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        const char *realm = label((*v)[i].labels, KK_LABEL_REALM);
+        if (realm && strcmp(realm, ns + strlen(prefix)) != 0)
+            return realm;
+    }
+    return NULL;
+}
+
+static void remove_namespace(struct ui *u, struct kk_ctd *c, const char *ns, bool from_spec)
+{
+    struct kk_ctd_container *v = NULL;
+    size_t n = 0;
+    const char *realm = from_spec ? NULL : foreign_realm(c, ns, u->cfg->namespace_prefix, &v, &n);
+    if (realm)
+        fprintf(u->out,
+                "kept containerd namespace %s: its containers belong to realm %s of another "
+                "agent\n",
+                ns, realm);
+    kk_ctd_container_list_free(v, n);
+    if (realm)
+        return;
     list_namespace(u, c, ns);
     if (u->o->dry_run) {
         item(u, "containerd namespace %s", ns);
@@ -247,9 +288,11 @@ static void sweep_containerd(struct ui *u)
         failed(u, &e);
         return;
     }
-    for (char **ns = names; *ns; ns++)
-        if (ours(*ns, u->cfg->namespace_prefix, extra))
-            remove_namespace(u, c, *ns);
+    for (char **ns = names; *ns; ns++) {
+        bool from_spec = in_list(*ns, extra);
+        if (from_spec || has_prefix(*ns, u->cfg->namespace_prefix))
+            remove_namespace(u, c, *ns, from_spec);
+    }
 }
 
 /* ---- links and nftables --------------------------------------------------- */

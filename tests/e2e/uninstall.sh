@@ -98,6 +98,12 @@ spec:
       args: ["-c", "sleep 3600"]
       ports: ["18$((RANDOM % 900 + 100)):80"]
 EOF
+# Another agent's namespace, whose prefix "${NSP}x-" extends ours: its
+# container names realm "default", not "x-default". Uninstall keeps it.
+FOREIGN=${NSP}x-default
+ctr -a "$CTD_SOCK" -n "$FOREIGN" images import "$T/busybox.tar" >/dev/null 2>&1
+ctr -a "$CTD_SOCK" -n "$FOREIGN" containers create --label kukeon.io/realm=default \
+    docker.io/library/busybox:latest foreign >/dev/null 2>&1
 # The second realm's namespace needs the image too.
 ctr -a "$CTD_SOCK" -n "${NSP}other" images import "$T/busybox.tar" >/dev/null 2>&1
 
@@ -167,7 +173,16 @@ done
 # `kuke image load` does the same); uninstall removes every namespace of the
 # prefix, images and all, so none may be left.
 kt_case host_namespaces
-kt_check "namespaces left: $(tr '\n' ' ' <"$T/after/namespaces")" test ! -s "$T/after/namespaces"
+kt_check "namespaces left: $(tr '\n' ' ' <"$T/after/namespaces") (only $FOREIGN should be)" \
+    test "$(cat "$T/after/namespaces")" = "$FOREIGN"
+
+kt_case foreign_namespace_kept
+if ! grep -q "^kept containerd namespace $FOREIGN" "$T/un.out"; then
+    kt_fail "uninstall does not say it kept $FOREIGN"
+else
+    kt_check "the other agent's container is gone" \
+        ctr -a "$CTD_SOCK" -n "$FOREIGN" containers info foreign
+fi
 
 kt_case state_tree_kept
 kt_check "the state tree or the inbox went without --purge-state" \

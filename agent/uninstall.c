@@ -297,6 +297,35 @@ static void sweep_containerd(struct ui *u)
 
 /* ---- links and nftables --------------------------------------------------- */
 
+/* The name our prefixes give the owner recorded in the link's alias
+ * ("realm/space" for a bridge, "realm/space/stack/cell" for a veth). A
+ * link of our prefix named otherwise belongs to an agent whose prefix
+ * extends ours ("kkb" and "kkb2": both give 15 characters of [0-9a-f]
+ * after "kkb"). An empty alias (a crash between creating the link and
+ * naming its owner) cannot tell: it counts as ours. */
+static bool link_ours(const struct ui *u, const struct kk_net_link_info *l)
+{
+    if (!l->alias[0])
+        return true;
+    char key[sizeof(l->alias)], *parts[4], *save = NULL;
+    snprintf(key, sizeof(key), "%s", l->alias);
+    size_t n = 0;
+    for (char *t = strtok_r(key, "/", &save); t && n < 4; t = strtok_r(NULL, "/", &save))
+        parts[n++] = t;
+    struct kk_net_config nc = {.bridge_prefix = u->cfg->bridge_prefix,
+                               .veth_prefix = u->cfg->veth_prefix};
+    char want[KK_NET_IFNAMSIZ] = "";
+    kk_error *e = NULL;
+    int r = -1;
+    if (strcmp(l->kind, "bridge") == 0 && n == 2)
+        r = kk_net_bridge_name(&nc, parts[0], parts[1], want, &e);
+    else if (strcmp(l->kind, "veth") == 0 && n == 4)
+        r = kk_net_veth_name(
+                &nc, &(struct kk_net_cell_spec){parts[0], parts[1], parts[2], parts[3]}, want, &e);
+    kk_error_free(e);
+    return r == 0 && strcmp(want, l->name) == 0;
+}
+
 static void sweep_links(struct ui *u, const char *prefix, const char *kind)
 {
     kk_error *e = NULL;
@@ -311,6 +340,11 @@ static void sweep_links(struct ui *u, const char *prefix, const char *kind)
     if (n > 0 && kk_hostnets_netlink.list(NULL, NULL, &nets, &n_nets, &e) < 0)
         kk_error_freep(&e); /* only for the listing */
     for (size_t i = 0; i < n; i++) {
+        if (!link_ours(u, &links[i])) {
+            fprintf(u->out, "kept %s %s: named for %s by another agent's prefix\n", kind,
+                    links[i].name, links[i].alias);
+            continue;
+        }
         _cleanup_buf_ struct kk_buf addrs = KK_BUF_INIT;
         for (size_t k = 0; k < n_nets; k++)
             if (!nets[k].route && strcmp(nets[k].dev, links[i].name) == 0) {

@@ -104,6 +104,10 @@ FOREIGN=${NSP}x-default
 ctr -a "$CTD_SOCK" -n "$FOREIGN" images import "$T/busybox.tar" >/dev/null 2>&1
 ctr -a "$CTD_SOCK" -n "$FOREIGN" containers create --label kukeon.io/realm=default \
     docker.io/library/busybox:latest foreign >/dev/null 2>&1
+# And a bridge of an agent whose prefix "${BPFX}0" extends ours, named as
+# runtime/net names the bridge of space r/s: our prefix, its kind, not ours.
+FOREIGN_BR=${BPFX}0$(printf 'r/s' | sha256sum | cut -c1-$((15 - ${#BPFX} - 1)))
+ip link add "$FOREIGN_BR" type bridge && ip link set "$FOREIGN_BR" alias r/s
 # The second realm's namespace needs the image too.
 ctr -a "$CTD_SOCK" -n "${NSP}other" images import "$T/busybox.tar" >/dev/null 2>&1
 
@@ -160,6 +164,14 @@ kt_case uninstall_succeeds
 kt_check "uninstall failed: $(tail -5 "$T/un.out")" test $? -eq 0
 e2e_log "kukeond --uninstall said:"
 sed 's/^/#   /' "$T/un.out" >&2
+
+kt_case foreign_bridge_kept
+if ! ip link show "$FOREIGN_BR" >/dev/null 2>&1; then
+    kt_fail "another agent's bridge $FOREIGN_BR was deleted"
+else
+    kt_check "uninstall does not say it kept $FOREIGN_BR" grep -q "^kept bridge $FOREIGN_BR" "$T/un.out"
+fi
+ip link del "$FOREIGN_BR" 2>/dev/null
 snapshot "$T/after"
 
 # Item by item against the snapshot taken before the agent ran.

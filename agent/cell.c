@@ -931,6 +931,16 @@ static int ensure_network(struct cell_ctx *c, kk_error **err)
     struct kk_net_cell_spec ns = {c->key->names[0], c->key->names[1], c->key->names[2],
                                   c->key->names[3]};
     struct kk_net_cell nc;
+    if (c->host_network) {
+        /* The host's network: nothing of the cell's own, and whatever it
+         * had before it switched to the host's is released. */
+        c->netns_path[0] = c->ip[0] = '\0';
+        if (kk_net_cell_remove(c->a->be.net, &ns, 0, err) < 0)
+            return kk_error_wrap(err, "network");
+        if (kk_fw_cell_remove(c->a->be.fw, c->keystr, err) < 0)
+            return kk_error_wrap(err, "firewall");
+        return 0;
+    }
     if (kk_net_cell_ensure(c->a->be.net, &ns, &nc, err) < 0)
         return kk_error_wrap(err, "network");
     snprintf(c->netns_path, sizeof(c->netns_path), "%s", nc.netns_path);
@@ -1222,6 +1232,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     if (act == CTL_STOP)
         announce_stop(c);
     const struct kk_cell *cell = &spec->cell;
+    c->host_network = kk_cell_uses_host_network(cell);
     if (build_desired(c, cell, standalone, n_standalone) < 0)
         return KK_QUEUE_DONE;
 
@@ -1234,7 +1245,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
         kk_log_warn("%s: %s", c->keystr, err->message);
         return KK_QUEUE_RETRY;
     }
-    c->st->ip = kk_xstrdup(c->ip);
+    c->st->ip = c->ip[0] ? kk_xstrdup(c->ip) : NULL;
 
     bool exists[DESIRED_MAX] = {false};
     if (act == CTL_RESTART) {

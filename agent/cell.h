@@ -32,7 +32,8 @@ struct cell_ctx {
     struct kk_status *st;
     char netns_path[4096];
     char ip[KK_NET_ADDRSTRLEN];
-    char *files_dir; /* hosts, hostname, resolv.conf */
+    char *files_dir;   /* hosts, hostname, resolv.conf */
+    bool host_network; /* kk_cell_uses_host_network: no netns, veth, IP or ports */
     struct desired *desired;
     size_t n_desired;
     unsigned retry_ms; /* > 0: run again that soon (backoff, images) */

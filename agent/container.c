@@ -67,17 +67,19 @@ static int build_spec(struct cell_ctx *c, const struct desired *d, const struct 
             .passwd_text = passwd,
             .group_text = group,
             .hostname = c->key->names[3],
-            .netns_path = c->netns_path,
+            .netns_path = c->host_network ? NULL : c->netns_path,
             .cgroups_path = cgpath,
-            .hosts_file = hosts,
-            .hostname_file = hostname,
-            .resolv_conf_file = resolv,
+            /* in the host's network, the host's names and resolver */
+            .hosts_file = c->host_network ? "/etc/hosts" : hosts,
+            .hostname_file = c->host_network ? NULL : hostname,
+            .resolv_conf_file = c->host_network ? "/etc/resolv.conf" : resolv,
     };
     /* Volumes, tmpfs, devices, privileges, capabilities, seccomp, AppArmor
      * and host namespaces: runtime/oci maps the model's own fields. */
     _cleanup_(kk_oci_container_storage_release) struct kk_oci_container_storage st = {0};
     if (kk_oci_spec_from_container(&sc, k, &st, err) < 0)
         return kk_error_wrap(err, "container %s", k->id);
+    sc.host_network = sc.host_network || c->host_network;
     fill_resources(&k->resources, &sc.resources);
     if (kk_oci_spec_build(&sc, out, err) < 0)
         return kk_error_wrap(err, "runtime spec");

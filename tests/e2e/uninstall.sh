@@ -58,9 +58,19 @@ snapshot() {
     find "/run/containerd/runc" -maxdepth 1 -name "$NSP*" 2>/dev/null | sort >"$d/runc"
 }
 
+# A link of someone else holding an address inside the pool: the agent
+# warns about it at start, and uninstall leaves it alone.
+WARN_LINK=w$BPFX
+ip link add "$WARN_LINK" type bridge && ip addr add "${POOL_NET}7.1/24" dev "$WARN_LINK"
+kt_cleanup "ip link del $WARN_LINK"
+
 snapshot "$T/before"
 
 e2e_start_agent || exit 1
+
+kt_case start_up_warns_of_pool_overlap
+kt_check "no warning naming ${POOL_NET}7.0/24 on $WARN_LINK: $(grep -i overlap "$T/agent.log")" \
+    grep -q "subnet pool $POOL overlaps ${POOL_NET}7.0/24 (address on $WARN_LINK)" "$T/agent.log"
 cp "$KUKEON_SRC/examples/manifests/hello-world.yaml" "$INBOX/"
 cat >"$INBOX/two.yaml" <<EOF
 apiVersion: v1beta1
@@ -164,6 +174,9 @@ kt_case uninstall_succeeds
 kt_check "uninstall failed: $(tail -5 "$T/un.out")" test $? -eq 0
 e2e_log "kukeond --uninstall said:"
 sed 's/^/#   /' "$T/un.out" >&2
+
+kt_case others_link_kept
+kt_check "$WARN_LINK or its address went" grep -q " ${POOL_NET}7.1/24 " <<<"$(ip -o addr show dev "$WARN_LINK" 2>&1)"
 
 kt_case foreign_bridge_kept
 if ! ip link show "$FOREIGN_BR" >/dev/null 2>&1; then

@@ -62,6 +62,8 @@ fi
 TMP=$(mktemp -d /var/tmp/kukeon-demo.XXXXXX)
 CTD_PID= CTD_UNIT= AGENT_PID= MADE_ETC= MADE_SRV=
 [ -e /etc/kukeon ] || MADE_ETC=1
+HAD_INBOX=
+[ -d "$INBOX" ] && HAD_INBOX=1 # `make install` made it: it stays
 [ -e /srv/html ] || MADE_SRV=1
 
 cleanup() {
@@ -74,6 +76,7 @@ cleanup() {
     "$KUKEOND" --uninstall --purge-state "${NAMES[@]}" | sed 's/^/demo:   /' >&2
     [ -n "$MADE_SRV" ] && rmdir /srv/html 2>/dev/null
     [ -n "$MADE_ETC" ] && rm -rf /etc/kukeon
+    [ -n "$HAD_INBOX" ] && mkdir -p "$INBOX"
     if [ -n "$CTD_PID" ]; then
         say "stopping the containerd the demo started (pid $CTD_PID)"
         kill -TERM "$CTD_PID" 2>/dev/null

@@ -150,4 +150,3 @@ KT_CASE(labels_of_40000_entries_are_refused_quickly)
     double ms = ms_since(&t0);
     KT_ASSERT_MSG(ms < 2000, "took %.1f ms", ms);
 }
-

@@ -293,7 +293,7 @@ bool kk_subnet_valid(const char *s, const char **why)
     char ip[INET_ADDRSTRLEN];
     struct in_addr addr;
     if (!slash || (size_t)(slash - s) >= sizeof(ip)) {
-        *why = "expected an IPv4 subnet such as 10.88.3.0/24";
+        *why = "expected an IPv4 subnet such as 10.77.3.0/24";
         return false;
     }
     memcpy(ip, s, (size_t)(slash - s));
@@ -301,7 +301,7 @@ bool kk_subnet_valid(const char *s, const char **why)
     uint16_t prefix;
     if (inet_pton(AF_INET, ip, &addr) != 1 ||
         parse_port_number(slash + 1, strlen(slash + 1), &prefix) < 0) {
-        *why = "expected an IPv4 subnet such as 10.88.3.0/24";
+        *why = "expected an IPv4 subnet such as 10.77.3.0/24";
         return false;
     }
     if (prefix < 8 || prefix > 30) {

@@ -229,7 +229,7 @@ struct kk_stack {
 };
 
 struct kk_space_network {
-    char *subnet; /* "10.88.3.0/24"; NULL = the agent picks one */
+    char *subnet; /* "10.77.3.0/24"; NULL = the agent picks one */
 };
 
 struct kk_space {
@@ -324,7 +324,7 @@ void kk_port_format(const struct kk_port *p, struct kk_buf *out);
 int kk_cpus_parse(const char *s, uint32_t *millicpus);
 void kk_cpus_format(uint32_t millicpus, char buf[32]);
 
-/* "10.88.3.0/24" (host bits must be zero, prefix 8..30). */
+/* "10.77.3.0/24" (host bits must be zero, prefix 8..30). */
 bool kk_subnet_valid(const char *s, const char **why);
 
 /* Whether the cell runs in the host's network namespace: its root

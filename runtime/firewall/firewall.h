@@ -8,11 +8,11 @@
  *     struct kk_fw_config cfg = KK_FW_CONFIG_DEFAULT;
  *     _cleanup_fw_ struct kk_fw *fw = NULL;
  *     if (kk_fw_new(&cfg, &fw, err) < 0) ...
- *     kk_fw_space_apply(fw, &(struct kk_fw_space){"main/web", "kkb1a2b3c4d", "10.88.0.0/24"},
+ *     kk_fw_space_apply(fw, &(struct kk_fw_space){"main/web", "kkb1a2b3c4d", "10.77.0.0/24"},
  *                       err);
  *     struct kk_fw_port p;
  *     kk_fw_port_parse("8080:80/tcp", &p, err);
- *     kk_fw_cell_apply(fw, &(struct kk_fw_cell){"main/web/app/api", "10.88.0.2", &p, 1}, err);
+ *     kk_fw_cell_apply(fw, &(struct kk_fw_cell){"main/web/app/api", "10.77.0.2", &p, 1}, err);
  *     ...
  *     kk_fw_cell_remove(fw, "main/web/app/api", err);
  *     kk_fw_space_remove(fw, "main/web", err);
@@ -83,7 +83,7 @@ struct kk_fw_space {
     /* "realm/space": '/'-separated segments of [a-z0-9-], 1..KK_FW_KEY_MAX. */
     const char *key;
     const char *bridge; /* the space's bridge, 1..15 chars of [A-Za-z0-9_.-] */
-    const char *subnet; /* IPv4 CIDR, "10.88.0.0/24" (host bits must be 0) */
+    const char *subnet; /* IPv4 CIDR, "10.77.0.0/24" (host bits must be 0) */
 };
 
 /* A cell as the firewall sees it. The caller owns everything. */

@@ -56,14 +56,26 @@ struct agent_inbox_index *agent_inbox_index_new(void)
     return ix;
 }
 
-void agent_inbox_index_free(struct agent_inbox_index *ix)
+static void clear_locked(struct agent_inbox_index *ix)
 {
-    if (!ix)
-        return;
     kk_hashmap_clear(&ix->owner, free);
     kk_hashmap_clear(&ix->owned, set_free);
     kk_hashmap_clear(&ix->defs, filedef_free);
     kk_hashmap_clear(&ix->definers, set_free);
+}
+
+void agent_inbox_index_clear(struct agent_inbox_index *ix)
+{
+    pthread_mutex_lock(&ix->mu);
+    clear_locked(ix);
+    pthread_mutex_unlock(&ix->mu);
+}
+
+void agent_inbox_index_free(struct agent_inbox_index *ix)
+{
+    if (!ix)
+        return;
+    clear_locked(ix);
     pthread_mutex_destroy(&ix->mu);
     free(ix);
 }

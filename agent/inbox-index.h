@@ -37,6 +37,8 @@ struct agent_inbox_index;
 struct agent_inbox_index *agent_inbox_index_new(void);
 /* Accepts NULL. */
 void agent_inbox_index_free(struct agent_inbox_index *ix);
+/* Forgets everything (owners and definitions); the index stays usable. */
+void agent_inbox_index_clear(struct agent_inbox_index *ix);
 
 /* Records that key's spec names `file` as its source (NULL: no inbox file,
  * or the spec is gone). */

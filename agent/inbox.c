@@ -78,41 +78,42 @@ static void ctx_name(const struct agent_ctx *a, char out[32])
     snprintf(out, 32, "%p", (const void *)a);
 }
 
-static struct agent_inbox_index *index_build(struct agent_ctx *a);
+static void index_fill(struct agent_ctx *a, struct agent_inbox_index *ix);
 
-static struct agent_inbox_index *index_of(struct agent_ctx *a)
+/* a's index, created (empty) if it has none yet; never freed, so a pointer
+ * returned stays valid. */
+static struct agent_inbox_index *index_get(struct agent_ctx *a, bool *created)
 {
     char name[32];
     ctx_name(a, name);
     pthread_mutex_lock(&indexes_lock);
     struct agent_inbox_index *ix = kk_hashmap_get(&indexes, name);
-    pthread_mutex_unlock(&indexes_lock);
-    if (ix)
-        return ix;
-    /* Built outside the lock (it reads the tree); two builders race only
-     * on an agent nobody has set up yet, and the first one stored wins. */
-    struct agent_inbox_index *fresh = index_build(a);
-    pthread_mutex_lock(&indexes_lock);
-    ix = kk_hashmap_get(&indexes, name);
+    *created = !ix;
     if (!ix) {
-        kk_hashmap_put(&indexes, name, fresh);
-        ix = TAKE_PTR(fresh);
+        ix = agent_inbox_index_new();
+        kk_hashmap_put(&indexes, name, ix);
     }
     pthread_mutex_unlock(&indexes_lock);
-    agent_inbox_index_free(fresh);
     return ix;
 }
 
-/* (Re)builds a's index from the tree: called when an agent starts. */
+static struct agent_inbox_index *index_of(struct agent_ctx *a)
+{
+    bool created;
+    struct agent_inbox_index *ix = index_get(a, &created);
+    if (created) /* not through agent_inbox_ensure_defaults: fill it now */
+        index_fill(a, ix);
+    return ix;
+}
+
+/* Builds a's index from the tree again: called when an agent starts. The
+ * index is emptied and filled in place, never replaced. */
 static void index_reset(struct agent_ctx *a)
 {
-    char name[32];
-    ctx_name(a, name);
-    struct agent_inbox_index *fresh = index_build(a);
-    pthread_mutex_lock(&indexes_lock);
-    struct agent_inbox_index *old = kk_hashmap_put(&indexes, name, fresh);
-    pthread_mutex_unlock(&indexes_lock);
-    agent_inbox_index_free(old);
+    bool created;
+    struct agent_inbox_index *ix = index_get(a, &created);
+    agent_inbox_index_clear(ix);
+    index_fill(a, ix);
 }
 
 /* Whether rel (not followed) has exactly the permission bits `mode`: an
@@ -288,11 +289,9 @@ static void index_spec(struct agent_ctx *a, const struct kk_key *key, void *ud)
     }
 }
 
-static struct agent_inbox_index *index_build(struct agent_ctx *a)
+static void index_fill(struct agent_ctx *a, struct agent_inbox_index *ix)
 {
-    struct agent_inbox_index *ix = agent_inbox_index_new();
     walk_specs(a, "", 0, index_spec, ix);
-    return ix;
 }
 
 /* Who key's spec names as its source now: 1 `name`, 0 another file or

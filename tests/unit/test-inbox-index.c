@@ -86,6 +86,25 @@ KT_CASE(definitions_are_replaced_and_stamped)
     KT_ASSERT(files[1] == NULL);
 }
 
+KT_CASE(clear_forgets_everything_and_stays_usable)
+{
+    struct agent_inbox_index *ix = agent_inbox_index_new();
+    struct agent_inbox_stamp s1 = stamp(3, 30);
+    const char *k[] = {"r/s"};
+    agent_inbox_index_set_owner(ix, "r/s", "a.yaml");
+    agent_inbox_index_define(ix, "a.yaml", &s1, k, 1);
+    agent_inbox_index_clear(ix);
+    _cleanup_free_ char *o1 = agent_inbox_index_owner(ix, "r/s");
+    _cleanup_free_ char *d1 = agent_inbox_index_definer(ix, "r/s", NULL);
+    _cleanup_strv_ char **owned = agent_inbox_index_owned(ix, "a.yaml", NULL);
+    bool cur = agent_inbox_index_is_current(ix, "a.yaml", &s1);
+    agent_inbox_index_set_owner(ix, "r/s", "b.yaml");
+    _cleanup_free_ char *o2 = agent_inbox_index_owner(ix, "r/s");
+    agent_inbox_index_free(ix);
+    KT_ASSERT(o1 == NULL && d1 == NULL && owned[0] == NULL && !cur);
+    KT_ASSERT_STREQ(o2, "b.yaml");
+}
+
 /* ---- the agent's pruning through it --------------------------------------- */
 
 struct world {

@@ -131,21 +131,27 @@ int kuke_cmd_ctl(int argc, char **argv)
     }
     int nargs = argc - optind;
     bool is_kill = strcmp(verb, "kill") == 0;
-    if (nargs < 2 || nargs > (is_kill ? 3 : 2)) {
-        usage(stderr, verb);
-        return 2;
+    _cleanup_free_ char *try_cell = kk_xasprintf("kuke %s cell web", verb);
+    if (nargs == 0)
+        return kuke_usage_error(verb, try_cell, "missing kind and name");
+    if (nargs == 1 && kuke_kind_parse(argv[optind]) < 0) {
+        /* `kuke stop web`: the kind was left out */
+        _cleanup_free_ char *t = kk_xasprintf("kuke %s cell %s", verb, argv[optind]);
+        return kuke_usage_error(verb, t, "missing kind");
     }
+    if (nargs == 1)
+        return kuke_usage_error(verb, try_cell, "missing name");
+    if (nargs > (is_kill ? 3 : 2))
+        return kuke_usage_error(verb, try_cell, "unexpected argument '%s'",
+                                argv[optind + (is_kill ? 3 : 2)]);
     if (kuke_kind_parse(argv[optind]) != KK_KIND_CELL) {
-        fprintf(stderr, "kuke %s: %s: only cells take control requests (kuke %s cell NAME)\n", verb,
-                argv[optind], verb);
-        return 2;
+        _cleanup_free_ char *t = kk_xasprintf("kuke %s cell %s", verb, argv[optind + 1]);
+        return kuke_usage_error(verb, t, "%s: only cells take control requests", argv[optind]);
     }
     const char *sig = nargs == 3 ? argv[optind + 2] : NULL;
-    if (sig && kk_ctl_signal_parse(sig) < 0) {
-        fprintf(stderr, "kuke kill: %s: not a signal (a name such as TERM or KILL, or 1-64)\n",
-                sig);
-        return 2;
-    }
+    if (sig && kk_ctl_signal_parse(sig) < 0)
+        return kuke_usage_error(verb, "kuke kill cell web KILL",
+                                "%s: not a signal (a name such as TERM or KILL, or 1-64)", sig);
     _cleanup_error_ kk_error *err = NULL;
     struct kk_key key;
     if (kuke_open_state(&ctx, &err) < 0 ||

@@ -225,9 +225,12 @@ int kuke_cmd_delete(int argc, char **argv)
     int status = 0;
     _cleanup_error_ kk_error *err = NULL;
     if ((files.n == 0) == (argc - optind != 2)) {
-        usage(stderr);
+        int nargs = argc - optind;
         kk_strv_release(&files);
-        return 2;
+        if (nargs == 1 && kuke_kind_parse(argv[optind]) < 0)
+            return kuke_usage_error("delete", "kuke delete cell web", "missing kind before '%s'",
+                                    argv[optind]);
+        return kuke_usage_error("delete", try_, "give KIND NAME or -f FILE (not both)");
     }
     if (kuke_open_state(&ctx, &err) < 0) {
         kk_strv_release(&files);
@@ -240,9 +243,10 @@ int kuke_cmd_delete(int argc, char **argv)
         int kind = kuke_kind_parse(argv[optind]);
         struct kk_key key;
         if (kind < 0) {
-            fprintf(stderr, "kuke delete: %s: accepted: realm, space, stack, cell, container\n",
-                    argv[optind]);
-            status = 2;
+            kk_strv_release(&files);
+            return kuke_usage_error("delete", "kuke delete cell web",
+                                    "%s: not a kind (realm, space, stack, cell, container)",
+                                    argv[optind]);
         } else if (kuke_named_key(&ctx, (enum kk_kind)kind, argv[optind + 1], cell, &key, &err) <
                            0 ||
                    delete_key(&ctx, &key, cascade, &err) < 0) {

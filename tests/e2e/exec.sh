@@ -1,0 +1,205 @@
+#!/bin/bash
+# End to end: kuke exec (issue 13) into a busybox cell run by kukeond on a
+# private containerd: the exit code comes back, stdin (-i), stdout and
+# stderr go through, -t gives a terminal, -e, -w and -u change the process,
+# SIGTERM and SIGINT to kuke leave no process, exec or FIFO behind, and a
+# missing or stopped cell is a clear error (exit 1). Root only; unique
+# host-global names and cleanup at exit (tests/e2e/lib-agent.sh).
+set -u
+KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
+. "$KUKEON_SRC/tests/lib/kktest.sh"
+. "$KUKEON_SRC/tests/e2e/lib-agent.sh"
+
+e2e_setup || exit 1
+e2e_start_agent || exit 1
+e2e_wait_state default/default/default Ready 30
+
+export KUKEON_STATE=$STATE KUKEON_MANIFESTS=$INBOX KUKEON_CONFIG=/dev/null
+export KUKEON_CONTAINERD_ADDRESS=$CTD_SOCK
+# kuke's FIFO directories go here, to be counted.
+export TMPDIR=$T/tmp
+mkdir -p "$TMPDIR"
+K=$KUKEON_BIN/kuke
+
+# cell NAME SCRIPT [POLICY]: a one-container cell running SCRIPT under sh.
+cell() {
+    printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: %s\nspec:\n  containers:\n' "$1"
+    printf '    - id: main\n      image: busybox\n      command: /bin/sh\n'
+    printf '      args: ["-c", "%s"]\n' "$2"
+    [ -n "${3:-}" ] && printf '      %s\n' "$3"
+}
+apply() { # NAME SCRIPT [POLICY]
+    cell "$@" >"$T/$1.yaml"
+    "$K" apply -f "$T/$1.yaml" >/dev/null
+}
+
+BOX=default/default/default/box
+BOXID=default_default_box_main
+apply box 'exec tail -f /dev/null'
+kt_case setup_cell
+kt_check "box not Ready: $(e2e_status_field $BOX reason) $(e2e_status_field $BOX message)" \
+    e2e_wait_state $BOX Ready 60
+
+# Host pids of the processes in box's container whose command is $1.
+procs_named() {
+    local p
+    for p in $(ctr -a "$CTD_SOCK" -n "$NS_DEFAULT" tasks ps "$BOXID" 2>/dev/null | awk 'NR > 1 {print $1}'); do
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "^$1" && echo "$p"
+    done
+}
+# Exec processes containerd's shim still knows in box (their pid files).
+execs_left() {
+    find "$T/ctd/state" -path "*/$BOXID/*" -name 'kuke-exec-*' 2>/dev/null
+}
+
+kt_case exit_code
+"$K" exec box -- sh -c 'exit 7' >"$T/out" 2>&1
+rc=$?
+kt_check "rc=$rc (want 7): $(cat "$T/out")" test "$rc" -eq 7
+
+kt_case exit_zero_and_output
+out=$("$K" exec box -- echo hi 2>&1)
+rc=$?
+kt_check "rc=$rc out='$out'" test "$rc" -eq 0 -a "$out" = hi
+
+kt_case stdin_interactive
+out=$(echo hello | "$K" exec -i box -- cat 2>&1)
+kt_check "out='$out' (want hello)" test "$out" = hello
+
+kt_case stdin_large
+head -c 300000 /dev/urandom | base64 >"$T/big"
+n=$("$K" exec -i box -- wc -c <"$T/big" 2>&1 | tr -d ' ')
+kt_check "wc -c said '$n', sent $(stat -c %s "$T/big")" test "$n" = "$(stat -c %s "$T/big")"
+
+kt_case stdout_stderr_apart
+"$K" exec box -- sh -c 'echo to-out; echo to-err >&2' >"$T/o" 2>"$T/e"
+kt_check "stdout '$(cat "$T/o")', stderr '$(cat "$T/e")'" \
+    test "$(cat "$T/o")" = to-out -a "$(cat "$T/e")" = to-err
+
+kt_case env
+out=$("$K" exec -e FOO=bar box -- sh -c 'echo $FOO' 2>&1)
+kt_check "out='$out' (want bar)" test "$out" = bar
+
+kt_case env_keeps_container_path
+out=$("$K" exec box -- sh -c 'echo $PATH' 2>&1)
+kt_check "PATH='$out'" grep -q /bin <<<"$out"
+
+kt_case workdir
+out=$("$K" exec -w /tmp box -- pwd 2>&1)
+kt_check "out='$out' (want /tmp)" test "$out" = /tmp
+
+kt_case user_numeric
+out=$("$K" exec -u 1000:1000 box -- id 2>&1)
+kt_check "out='$out'" grep -q '^uid=1000.*gid=1000' <<<"$out"
+
+kt_case user_name
+out=$("$K" exec -u kuke box -- sh -c 'id -un; echo $HOME' 2>&1 | tr '\n' ' ')
+kt_check "out='$out'" grep -q '^kuke /' <<<"$out"
+
+kt_case tty
+if command -v script >/dev/null; then
+    out=$(script -qec "$K exec -t box -- tty" /dev/null </dev/null 2>&1 | tr -d '\r')
+else
+    out=$(python3 -c 'import pty, sys; pty.spawn(sys.argv[1:])' "$K" exec -t box -- tty 2>&1 | tr -d '\r')
+fi
+kt_check "out='$out' (want /dev/pts/N)" grep -q '^/dev/pts/[0-9]' <<<"$out"
+
+kt_case tty_exit_code
+if command -v script >/dev/null; then
+    script -qec "$K exec -t box -- sh -c 'exit 5'" /dev/null </dev/null >/dev/null 2>&1
+    rc=$?
+    kt_check "rc=$rc (want 5)" test "$rc" -eq 5
+else
+    echo "# skipped $KT_CURRENT: no script(1)" >&2
+fi
+
+# kill_test SIG WANT_RC: kuke exec ... sleep 100, then SIG to kuke.
+kill_test() {
+    "$K" exec box -- sleep 100 >"$T/kill.out" 2>&1 &
+    local kpid=$! i
+    for i in $(seq 100); do
+        [ -n "$(procs_named 'sleep 100')" ] && break
+        sleep 0.1
+    done
+    if [ -z "$(procs_named 'sleep 100')" ]; then
+        kill -KILL "$kpid" 2>/dev/null
+        wait "$kpid" 2>/dev/null
+        kt_fail "sleep 100 never showed in the container"
+        return
+    fi
+    kill "-$1" "$kpid"
+    local rc=0
+    for i in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$kpid" 2>/dev/null; then
+        kill -KILL "$kpid"
+        wait "$kpid"
+        kt_fail "kuke exec still runs 10 s after SIG$1"
+        return
+    fi
+    wait "$kpid"
+    rc=$?
+    local left
+    left=$(procs_named 'sleep 100')
+    if [ -n "$left" ]; then
+        kt_fail "sleep still in the container: $left"
+    elif [ "$rc" -ne "$2" ]; then
+        kt_fail "rc=$rc (want $2): $(cat "$T/kill.out")"
+    elif [ -n "$(execs_left)" ]; then
+        kt_fail "exec processes left in the shim: $(execs_left)"
+    elif [ -n "$(ls -A "$TMPDIR")" ]; then
+        kt_fail "FIFO directories left: $(ls -A "$TMPDIR")"
+    else
+        kt_pass
+    fi
+}
+kt_case sigterm_leaves_nothing
+kill_test TERM 143
+kt_case sigint_leaves_nothing
+kill_test INT 130
+
+kt_case tty_sigterm_leaves_nothing
+if command -v script >/dev/null; then
+    # kuke under a terminal (script), SIGTERM to kuke itself.
+    script -qec "$K exec -t box -- sleep 100" /dev/null </dev/null >/dev/null 2>&1 &
+    spid=$!
+    for _ in $(seq 100); do [ -n "$(procs_named 'sleep 100')" ] && break; sleep 0.1; done
+    kpid=$(pgrep -P "$spid" -f "exec -t box" | head -1)
+    [ -n "$kpid" ] && kill -TERM "$kpid"
+    for _ in $(seq 100); do [ -z "$(procs_named 'sleep 100')" ] && break; sleep 0.1; done
+    wait "$spid" 2>/dev/null
+    kt_check "kuke $kpid; sleep left: $(procs_named 'sleep 100'); execs: $(execs_left)" \
+        eval '[ -n "$kpid" ] && [ -z "$(procs_named "sleep 100")" ] && [ -z "$(execs_left)" ]'
+else
+    echo "# skipped $KT_CURRENT: no script(1)" >&2
+fi
+
+kt_case no_exec_left
+kt_check "exec processes left in the shim: $(execs_left)" test -z "$(execs_left)"
+
+kt_case no_fifo_dir_left
+kt_check "left in TMPDIR: $(ls -A "$TMPDIR")" test -z "$(ls -A "$TMPDIR")"
+
+kt_case missing_cell
+out=$("$K" exec nosuchcell -- true 2>&1)
+rc=$?
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: "*nosuchcell* ]]'
+
+kt_case missing_container
+out=$("$K" exec -c nosuch box -- true 2>&1)
+rc=$?
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: "*"not running"* ]]'
+
+kt_case stopped_cell
+DONE=default/default/default/done
+apply done 'exit 0' 'restartPolicy: "no"'
+for _ in $(seq 100); do
+    grep -q 'exitCode: 0' "$STATE/$DONE/status.yaml" 2>/dev/null && break
+    sleep 0.1
+done
+out=$("$K" exec done -- true 2>&1)
+rc=$?
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: cell done is not running"* ]]'
+
+e2e_stop_agent
+exit $KT_FAILED

@@ -111,7 +111,7 @@ image=$TMP/busybox.tar
 say "image: building busybox offline ($image), loading it into realms ${REALMS[*]}"
 bash contrib/mkimage/mkimage.sh -o "$image" >/dev/null || die "mkimage failed"
 for realm in "${REALMS[@]}"; do
-    "$KUKE" image load --containerd-address "$SOCK" --realm "$realm" "$image" >/dev/null ||
+    "$KUKE" --config /dev/null image load --containerd-address "$SOCK" --realm "$realm" "$image" >/dev/null ||
         die "kuke image load into realm $realm failed"
 done
 # The standalone-container example mounts /srv/html read-only.

@@ -55,10 +55,11 @@ struct doctor {
     const char *run_dir;
     const char *subnet_pool;
     const char *namespace_prefix;
-    const char *cgroup_root;  /* kukeond's subtree, beneath the mount */
-    const char *nft_table;    /* inet table */
-    const char *proc_sys;     /* /proc/sys, or a copy of its files in tests */
-    const char *cgroup_mount; /* the cgroup mount */
+    const char *cgroup_root;   /* kukeond's subtree, beneath the mount */
+    const char *nft_table;     /* inet table */
+    const char *bridge_prefix; /* kukeond's own bridges, not a conflict */
+    const char *proc_sys;      /* /proc/sys, or a copy of its files in tests */
+    const char *cgroup_mount;  /* the cgroup mount */
 };
 
 struct check {
@@ -477,11 +478,42 @@ static enum verdict check_agent(const struct doctor *d, struct kk_buf *what, str
     return OK;
 }
 
+/* One host network inside the pool, appended to the finding. */
+static void note_overlap(void *ctx, const struct kk_ipv4_net *pool, const struct kk_hostnet *hn)
+{
+    (void)pool;
+    struct kk_buf *what = ctx;
+    char s[KK_IPAM_HOSTNET_STRLEN];
+    kk_ipam_format_hostnet(hn, s);
+    kk_buf_printf(what, "%s%s", what->len ? ", " : "pool overlaps ", s);
+}
+
+/* Addresses and routes of this host inside the pool: kukeond skips the
+ * /24s they touch, so a pool full of them leaves few subnets. */
+static enum verdict check_pool_host(const struct doctor *d, struct kk_buf *what, struct kk_buf *fix)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    int n = kk_ipam_host_overlaps(d->subnet_pool, d->bridge_prefix, note_overlap, what, &err);
+    if (n < 0) {
+        kk_buf_printf(what, "subnet pool %s: %s", d->subnet_pool, err->message);
+        kk_buf_adds(fix, "pass --subnet-pool as kukeond has it (an IPv4 CIDR)");
+        return WARN;
+    }
+    if (n == 0) {
+        kk_buf_printf(what, "no address or route of this host in %s", d->subnet_pool);
+        return OK;
+    }
+    kk_buf_adds(fix, "spaces get no subnet there; choose a subnet-pool clear of them if too "
+                     "few /24s are left");
+    return WARN;
+}
+
 static const struct check checks[] = {
         {"containerd", check_containerd}, {"runc", check_runc},
         {"cgroups", check_cgroups},       {"inotify", check_inotify},
         {"ip_forward", check_ip_forward}, {"nftables", check_nftables},
-        {"subnets", check_subnets},       {"agent", check_agent},
+        {"subnets", check_subnets},       {"pool_host", check_pool_host},
+        {"agent", check_agent},
 };
 
 static void usage(FILE *out)
@@ -599,6 +631,7 @@ int kuke_cmd_doctor(int argc, char **argv)
             .namespace_prefix = PICK(namespace_prefix, cfg->namespace_prefix),
             .cgroup_root = PICK(cgroup_root, cfg->cgroup_root),
             .nft_table = PICK(nft_table, cfg->nft_table),
+            .bridge_prefix = cfg->bridge_prefix,
             .proc_sys = PICK(proc_sys, "/proc/sys"),
             .cgroup_mount = PICK(cgroup_mount, KK_CG_DEFAULT_MOUNT),
     };

@@ -187,4 +187,24 @@ err=$("$KUKEON_BIN/kuke" doctor --bogus 2>&1)
 kt_check "exit statuses $rc1 $rc2 $rc3; $err" eval 'test "$rc1-$rc2-$rc3" = 2-2-0 &&
     [[ $err == "kuke doctor: unknown option '"'--bogus'"'; try "* ]]'
 
+kt_case pool_overlapping_a_host_address_warns
+# In a network namespace of its own (root only): a link holding an
+# address inside the pool is named; one outside it is not.
+if [ "$(id -u)" != 0 ] || ! unshare -n true 2>/dev/null; then
+    echo "SKIP: needs root and unshare -n"
+else
+    unshare -n bash -c 'ip link add kkdd0 type veth peer name kkdd1 && ip link set kkdd0 up &&
+        ip addr add 10.77.3.1/24 dev kkdd0 && ip addr add 192.0.2.1/24 dev kkdd0 &&
+        KUKEON_CONFIG=/dev/null "$0" doctor --containerd-address "$1/none.sock" \
+            --state "$1/state" --run-dir "$1/run" --proc-sys "$1/sys" \
+            --subnet-pool 10.77.0.0/16 >"$1/out" 2>&1' "$KUKEON_BIN/kuke" "$T"
+    kt_check "$(line pool_host)" eval '[ "$(verdict pool_host)" = warn ] &&
+        line pool_host | grep -q "10.77.3.0/24 (address on kkdd0)" &&
+        ! line pool_host | grep -q 192.0.2'
+    unshare -n bash -c 'KUKEON_CONFIG=/dev/null "$0" doctor --containerd-address "$1/none.sock" \
+        --state "$1/state" --run-dir "$1/run" --proc-sys "$1/sys" \
+        --subnet-pool 10.77.0.0/16 >"$1/out" 2>&1' "$KUKEON_BIN/kuke" "$T"
+    kt_check "$(line pool_host)" eval '[ "$(verdict pool_host)" = ok ]'
+fi
+
 exit $KT_FAILED

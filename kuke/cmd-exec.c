@@ -623,7 +623,7 @@ static int parse(int argc, char **argv, struct kuke_ctx *ctx, struct exec_opts *
             usage(stdout);
             return 1;
         default:
-            return kuke_bad_option("exec", NULL, c, argv);
+            return kuke_bad_option("exec", TRY, c, argv);
         }
     }
     if (optind >= n)

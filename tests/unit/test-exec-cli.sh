@@ -1,0 +1,59 @@
+#!/bin/bash
+# kuke exec without containerd (no root, no agent): usage errors in the
+# house style (one line, exit 2, a "try" hint), --help, a missing cell and
+# an unreachable containerd (exit 1, said plainly), and no FIFO directory
+# left behind by any of them. The exec itself: tests/e2e/exec.sh.
+set -u
+KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
+. "$KUKEON_SRC/tests/lib/kktest.sh"
+K=$KUKEON_BIN/kuke
+T=$(mktemp -d /tmp/kk-exec-cli-XXXXXX)
+kt_cleanup "rm -rf '$T'"
+export KUKEON_CONFIG=/dev/null KUKEON_STATE=$T/state KUKEON_MANIFESTS=$T/inbox
+export KUKEON_CONTAINERD_ADDRESS=$T/none.sock TMPDIR=$T/tmp
+mkdir -p "$KUKEON_STATE" "$KUKEON_MANIFESTS" "$TMPDIR"
+
+# usage NAME WANT -- ARGS...: kuke exec ARGS exits 2 with one stderr line
+# "kuke exec: ...WANT...; try '...' or 'kuke exec --help'".
+usage() {
+    local name=$1 want=$2
+    shift 3
+    kt_case "$name"
+    local err rc
+    err=$("$K" exec "$@" 2>&1 >/dev/null)
+    rc=$?
+    kt_check "rc=$rc: $err" eval '[ $rc -eq 2 ] && [ "$(printf "%s\n" "$err" | grep -c .)" -eq 1 ] &&
+        [[ $err == "kuke exec: "*"$want"*"; try '"'"'"*"'"'"' or '"'"'kuke exec --help'"'"'" ]]'
+}
+usage no_args "give a CELL" --
+usage no_command "no command" -- web
+usage no_command_after_dashdash "no command" -- web --
+usage option_after_cell "put options before it" -- web -i cat
+usage env_without_value "KEY=VALUE" -- -e FOO web -- env
+usage env_empty_key "KEY=VALUE" -- -e =x web -- env
+usage relative_workdir "absolute" -- -w tmp web -- pwd
+usage unknown_option "unknown option '--bogus'" -- --bogus web -- true
+usage missing_value "option '-u' needs a value" -- -u
+usage two_cells "unexpected argument 'other'" -- web other -- true
+
+kt_case help
+out=$("$K" exec --help 2>&1)
+rc=$?
+kt_check "rc=$rc: $out" eval '[ $rc -eq 0 ] && [[ $out == "usage: kuke exec CELL"* ]]'
+
+kt_case missing_cell
+out=$("$K" exec nosuchcell -- true 2>&1)
+rc=$?
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: cell nosuchcell not found"* ]]'
+
+kt_case no_containerd
+"$K" apply -f "$KUKEON_SRC/examples/manifests/hello-world.yaml" >/dev/null
+out=$("$K" exec hello-world -- true 2>&1)
+rc=$?
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: no containerd socket at $T/none.sock"* ]]'
+
+kt_case nothing_left
+kt_check "left in TMPDIR: $(ls -A "$TMPDIR")" test -z "$(ls -A "$TMPDIR")"
+
+exit $KT_FAILED

@@ -114,6 +114,28 @@ else
     echo "# skipped $KT_CURRENT: no script(1)" >&2
 fi
 
+kt_case tty_interactive
+if command -v script >/dev/null; then
+    # Typed lines reach sh through kuke's raw terminal and the exec's pty.
+    (sleep 1; printf 'echo in-$((1+2))\n'; sleep 1; printf 'exit 3\n'; sleep 1) |
+        script -qec "$K exec -it box -- sh" /dev/null >"$T/tty.out" 2>&1
+    rc=$?
+    out=$(tr -d '\r' <"$T/tty.out")
+    kt_check "rc=$rc (want 3): $out" eval '[ $rc -eq 3 ] && grep -q "^in-3" <<<"$out"'
+else
+    echo "# skipped $KT_CURRENT: no script(1)" >&2
+fi
+
+kt_case tty_mode_restored
+if command -v script >/dev/null; then
+    out=$( (sleep 1; printf 'exit\n'; sleep 1) |
+        script -qec "$K exec -it box -- sh; stty -a" /dev/null 2>&1 | tr -d '\r')
+    kt_check "terminal left raw: $(grep -o -- '-\?icanon' <<<"$out")" \
+        eval 'grep -q -- " icanon" <<<"$out" && ! grep -q -- "-icanon" <<<"$out"'
+else
+    echo "# skipped $KT_CURRENT: no script(1)" >&2
+fi
+
 # kill_test SIG WANT_RC: kuke exec ... sleep 100, then SIG to kuke.
 kill_test() {
     "$K" exec box -- sleep 100 >"$T/kill.out" 2>&1 &

@@ -79,9 +79,11 @@ struct exec_opts {
 
 /* ---- the session ------------------------------------------------------- */
 
+/* On the heap: a waiter thread still blocked in Wait when kuke leaves
+ * keeps using it (session_end then leaves it to the process's exit). */
 struct session {
     struct kk_ctd *ctd;
-    const char *ns, *id;
+    char *ns, *id;
     char exec_id[KK_CTD_EXEC_ID_MAX + 1];
     bool tty, interactive;
     bool created, started;
@@ -365,14 +367,16 @@ static void session_end(struct session *s)
         pthread_join(s->waiter, NULL);
         s->waiter_running = false;
     }
+    /* A waiter still blocked uses the client and s: leave them to exit. */
+    if (s->waiter_running)
+        return;
     kk_error_freep(&s->wait_err);
-    /* A waiter still blocked uses the client: leave both to exit. */
-    if (!s->waiter_running) {
-        kk_ctd_close(s->ctd);
-        close_fd(&s->wake[0]);
-        close_fd(&s->wake[1]);
-    }
-    s->ctd = NULL;
+    kk_ctd_close(s->ctd);
+    close_fd(&s->wake[0]);
+    close_fd(&s->wake[1]);
+    free(s->ns);
+    free(s->id);
+    free(s);
 }
 
 /* ---- setting it up ------------------------------------------------------ */
@@ -733,9 +737,10 @@ static int exec_in(struct kuke_ctx *ctx, const struct exec_opts *o, struct targe
     signal(SIGPIPE, SIG_IGN);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
-    struct session s = {
-            .ns = t->ns,
-            .id = t->id,
+    struct session *s = kk_xcalloc(1, sizeof(*s));
+    *s = (struct session){
+            .ns = kk_xstrdup(t->ns),
+            .id = kk_xstrdup(t->id),
             .tty = o->tty,
             .interactive = o->interactive,
             .in_fd = -1,
@@ -743,22 +748,18 @@ static int exec_in(struct kuke_ctx *ctx, const struct exec_opts *o, struct targe
             .err_fd = -1,
             .wake = {-1, -1},
     };
-    make_exec_id(s.exec_id);
-    s.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (s.sig_fd < 0) {
-        kk_error_errno(&err, "signalfd");
-        return kuke_fail("exec", err);
-    }
+    make_exec_id(s->exec_id);
+    s->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     const char *address = kuke_containerd_address(o->address);
     _cleanup_buf_ struct kk_buf process = KK_BUF_INIT;
-    if (kuke_ctd_open(address, CALL_TIMEOUT, &s.ctd, &err) < 0 ||
-        check_running(s.ctd, o, t, &err) < 0 ||
-        build_process(o, &t->ctr, t->task.pid, &process, &err) < 0) {
-        session_end(&s);
-        return kuke_fail("exec", err);
-    }
-    int rc = run_session(&s, &process, &err);
-    session_end(&s);
+    int rc = -1;
+    if (s->sig_fd < 0)
+        kk_error_errno(&err, "signalfd");
+    else if (kuke_ctd_open(address, CALL_TIMEOUT, &s->ctd, &err) == 0 &&
+             check_running(s->ctd, o, t, &err) == 0 &&
+             build_process(o, &t->ctr, t->task.pid, &process, &err) == 0)
+        rc = run_session(s, &process, &err);
+    session_end(s);
     return rc < 0 ? kuke_fail("exec", err) : rc;
 }
 

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@
 #define IO_CHUNK     65536
 #define DRAIN_MS     2000 /* output still read after the process exited */
 #define REAP_MS      10000
+#define PUMP_CHUNKS  16 /* read per FIFO and turn of the loop */
 #define MAX_PASSWD   (1024 * 1024)
 #define CALL_TIMEOUT 30000
 
@@ -156,10 +158,16 @@ static void resize(struct session *s)
     kk_ctd_exec_resize(s->ctd, s->ns, s->id, s->exec_id, cols, rows, &err);
 }
 
+/* Whether Wait reported the process's exit (not an error of its own). */
+static bool exited(const struct session *s)
+{
+    return s->waited && !s->wait_err;
+}
+
 /* Kills the process; one already gone is fine. */
 static void kill_exec(struct session *s, int sig)
 {
-    if (!s->started || s->waited)
+    if (!s->started || exited(s))
         return;
     _cleanup_error_ kk_error *err = NULL;
     if (kk_ctd_exec_kill(s->ctd, s->ns, s->id, s->exec_id, sig, &err) < 0 &&
@@ -196,11 +204,12 @@ static void write_all(struct session *s, int fd, const char *p, size_t n)
     }
 }
 
-/* Copies what the FIFO *fd holds to `to`; closes it at EOF. */
-static void pump_out(struct session *s, int *fd, int to)
+/* Copies what the FIFO *fd holds to `to`, at most max chunks (so that a
+ * flood of output does not starve the signals); closes it at EOF. */
+static void pump_out(struct session *s, int *fd, int to, size_t max)
 {
     char buf[IO_CHUNK];
-    for (;;) {
+    for (size_t i = 0; i < max; i++) {
         ssize_t n = read(*fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
@@ -302,9 +311,9 @@ static void pump(struct session *s)
         if (p[P_SIG].revents)
             on_signal(s);
         if (p[P_OUT].revents)
-            pump_out(s, &s->out_fd, STDOUT_FILENO);
+            pump_out(s, &s->out_fd, STDOUT_FILENO, PUMP_CHUNKS);
         if (p[P_ERR].revents)
-            pump_out(s, &s->err_fd, STDERR_FILENO);
+            pump_out(s, &s->err_fd, STDERR_FILENO, PUMP_CHUNKS);
         if (p[P_FIN].revents)
             pump_in_write(s);
         if (p[P_KIN].revents)
@@ -329,27 +338,44 @@ static bool await_waiter(struct session *s, int ms)
     return s->waited;
 }
 
+/* Tasks.DeleteProcess. A process not reaped yet (Wait failed, e.g.
+ * containerd restarted; or killed just now) is refused for a moment:
+ * tried again for up to REAP_MS. */
+static void delete_exec(struct session *s)
+{
+    for (int64_t t0 = kk_clock_mono_ns(NULL);;) {
+        _cleanup_error_ kk_error *err = NULL;
+        if (kk_ctd_exec_delete(s->ctd, s->ns, s->id, s->exec_id, NULL, &err) == 0 ||
+            kk_error_code(err) == KK_E_NOT_FOUND)
+            return;
+        bool later =
+                kk_error_code(err) == KK_E_PRECONDITION || kk_error_code(err) == KK_E_UNAVAILABLE;
+        if (!later || kk_clock_mono_ns(NULL) - t0 > (int64_t)REAP_MS * 1000000) {
+            fprintf(stderr, "kuke exec: %s\n", err->message);
+            return;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000}, NULL);
+    }
+}
+
 /* Every way out: nothing of the exec is left (process, FIFOs, terminal
  * mode). */
 static void session_end(struct session *s)
 {
     restore_terminal(s);
     if (s->created) {
-        if (s->started && !s->waited) {
+        if (s->started && !exited(s)) {
             kill_exec(s, SIGKILL);
             await_waiter(s, REAP_MS);
         }
-        _cleanup_error_ kk_error *err = NULL;
-        if (kk_ctd_exec_delete(s->ctd, s->ns, s->id, s->exec_id, NULL, &err) < 0 &&
-            kk_error_code(err) != KK_E_NOT_FOUND)
-            fprintf(stderr, "kuke exec: %s\n", err->message);
+        delete_exec(s);
         s->created = false;
     }
     /* What was written before the shim closed the FIFOs. */
     if (s->out_fd >= 0)
-        pump_out(s, &s->out_fd, STDOUT_FILENO);
+        pump_out(s, &s->out_fd, STDOUT_FILENO, SIZE_MAX);
     if (s->err_fd >= 0)
-        pump_out(s, &s->err_fd, STDERR_FILENO);
+        pump_out(s, &s->err_fd, STDERR_FILENO, SIZE_MAX);
     close_fd(&s->in_fd);
     const char *paths[] = {s->in_path, s->out_path, s->err_path};
     for (size_t i = 0; i < KK_ARRAY_SIZE(paths); i++)
@@ -438,8 +464,6 @@ static int enter_raw(struct session *s, kk_error **err)
         return kk_error_errno(err, "terminal settings");
     struct termios raw = s->saved;
     cfmakeraw(&raw);
-    /* Output processing stays, so our own messages end lines properly. */
-    raw.c_oflag |= OPOST;
     if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) < 0)
         return kk_error_errno(err, "raw terminal mode");
     s->raw = true;

@@ -690,6 +690,22 @@ static void target_clear(struct target *t)
     kk_ctd_container_clear(&t->ctr);
 }
 
+/* Whether the cell has container `id`: in its spec, or a standalone
+ * Container spec beneath it. */
+static bool has_container(const struct kuke_ctx *ctx, const struct kk_key *cell_key,
+                          const struct kk_resource *cell, const char *id)
+{
+    for (size_t i = 0; i < cell->cell.n_containers; i++)
+        if (cell->cell.containers[i].id && strcmp(cell->cell.containers[i].id, id) == 0)
+            return true;
+    struct kk_key key;
+    _cleanup_error_ kk_error *err = NULL; /* an invalid name: no such container */
+    _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
+    return kk_key_init(&key, KK_LEVEL_CONTAINER, cell_key->names[0], cell_key->names[1],
+                       cell_key->names[2], cell_key->names[3], id, &err) == 0 &&
+           kuke_load_spec(ctx, &key, KK_KIND_CONTAINER, &spec, &err) == 0;
+}
+
 /* Finds CELL's container in the tree; 0, or -1 with err (message ready
  * for the user). */
 static int find_target(struct kuke_ctx *ctx, const struct exec_opts *o, struct target *t,
@@ -709,6 +725,10 @@ static int find_target(struct kuke_ctx *ctx, const struct exec_opts *o, struct t
     t->container = o->container ? o->container : (*spec_out)->cell.root_container_id;
     if (!t->container)
         return kk_error_set(err, KK_E_NOT_FOUND, "cell %s has no containers", o->cell);
+    if (!has_container(ctx, &cell_key, *spec_out, t->container))
+        return kk_error_set(err, KK_E_NOT_FOUND,
+                            "cell %s has no container %s; try 'kuke describe cell %s'", o->cell,
+                            t->container, o->cell);
     t->id = containerd_id(ctx, &cell_key, t->container);
     t->ns = kuke_realm_namespace(ctx->state_dir, ctx->realm, kuke_config()->namespace_prefix);
     return 0;

@@ -53,6 +53,22 @@ execs_left() {
     find "$T/ctd/state" -path "*/$BOXID/*" -name 'kuke-exec-*' 2>/dev/null
 }
 
+# A standalone container in box, with an env of its own.
+cat >"$T/side.yaml" <<'YAML'
+apiVersion: v1beta1
+kind: Container
+metadata:
+  name: side
+spec:
+  id: side
+  cellId: box
+  image: busybox
+  command: /bin/sh
+  args: ["-c", "exec tail -f /dev/null"]
+  env: ["GREETING=hello"]
+YAML
+"$K" apply -f "$T/side.yaml" >/dev/null
+
 kt_case exit_code
 "$K" exec box -- sh -c 'exit 7' >"$T/out" 2>&1
 rc=$?
@@ -80,6 +96,13 @@ kt_check "stdout '$(cat "$T/o")', stderr '$(cat "$T/e")'" \
 kt_case env
 out=$("$K" exec -e FOO=bar box -- sh -c 'echo $FOO' 2>&1)
 kt_check "out='$out' (want bar)" test "$out" = bar
+
+kt_case standalone_container
+for _ in $(seq 60); do
+    out=$("$K" exec -c side box -- sh -c 'echo $GREETING' 2>&1) && break
+    sleep 0.5
+done
+kt_check "out='$out' (want hello, side's env)" test "$out" = hello
 
 kt_case env_keeps_container_path
 out=$("$K" exec box -- sh -c 'echo $PATH' 2>&1)
@@ -210,7 +233,7 @@ kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: "*nosuchce
 kt_case missing_container
 out=$("$K" exec -c nosuch box -- true 2>&1)
 rc=$?
-kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: "*"not running"* ]]'
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: cell box has no container nosuch"* ]]'
 
 kt_case stopped_cell
 DONE=default/default/default/done

@@ -53,6 +53,18 @@ out=$("$K" exec hello-world -- true 2>&1)
 rc=$?
 kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: no containerd socket at $T/none.sock"* ]]'
 
+kt_case no_such_container
+out=$("$K" exec -c nope hello-world -- true 2>&1)
+rc=$?
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: cell hello-world has no container nope;"* ]]'
+
+kt_case standalone_container_is_the_cells
+"$K" apply -f "$KUKEON_SRC/examples/manifests/standalone-container.yaml" >/dev/null
+out=$("$K" exec -c side hello-world -- true 2>&1)
+rc=$?
+# Past the cell's containers, on to containerd (absent here).
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: no containerd socket"* ]]'
+
 kt_case nothing_left
 kt_check "left in TMPDIR: $(ls -A "$TMPDIR")" test -z "$(ls -A "$TMPDIR")"
 

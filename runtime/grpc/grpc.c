@@ -454,7 +454,14 @@ static void finish_transfer(struct kk_grpc *g, struct kk_grpc_call *call, CURLco
                          call->http_status);
             complete(g, call, -1, err);
         } else {
-            fail(g, call, KK_E_INTERNAL, "response without grpc-status");
+            /* The stream ended without a status: libcurl 7.88 reports a
+             * stream the server closed "cleanly" (RST_STREAM NO_ERROR, as
+             * grpc-go does when it drops a stream at shutdown) after the
+             * response headers as a complete transfer, trailers or not
+             * (kukeon issue 11; tests/unit/test-grpc-h2.c). The server
+             * never said how the call ended: transient, the caller retries. */
+            fail(g, call, KK_E_UNAVAILABLE,
+                 "stream ended without grpc-status (reset by the server or connection lost)");
         }
         return;
     }

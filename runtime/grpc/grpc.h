@@ -22,7 +22,9 @@
  *
  * Errors: the grpc-status of the call (from headers or trailers) is the
  * kk_error code, grpc-message (percent-decoded) its message. Transport
- * failures are KK_E_UNAVAILABLE.
+ * failures are KK_E_UNAVAILABLE, and so is a call whose stream ended
+ * without a grpc-status (the server reset it, the connection was lost):
+ * the caller may retry.
  *
  * Known limit (libcurl 7.88): when the server ends a call while the request
  * is still being sent — an unknown method, a message over the server's size

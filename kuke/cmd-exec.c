@@ -107,6 +107,7 @@ struct session {
     bool in_eof;
     bool out_broken; /* kuke's stdout is gone: the output is drained, dropped */
     int interrupts;
+    bool start_failed; /* runc could not run the command */
 };
 
 static void restore_terminal(struct session *s)
@@ -480,6 +481,19 @@ static int early_signal(struct session *s)
     return 0;
 }
 
+/* The exit code of a command runc could not start, as a shell's: 127 not
+ * found, 126 found but not runnable; 1 for anything else (a bad cwd...). */
+static int start_failure_code(const kk_error *err)
+{
+    const char *m = err ? err->message : "";
+    if (strstr(m, "executable file not found") ||
+        (strstr(m, "exec: \"") && strstr(m, "no such file or directory")))
+        return 127;
+    if (strstr(m, "exec: \"") && strstr(m, "permission denied"))
+        return 126;
+    return 1;
+}
+
 /* Exec, start, copy, wait: the exit code, or -1 with err. */
 static int run_session(struct session *s, const struct kk_buf *process, kk_error **err)
 {
@@ -501,8 +515,10 @@ static int run_session(struct session *s, const struct kk_buf *process, kk_error
         return kk_error_errno(err, "pipe");
     if (enter_raw(s, err) < 0)
         return -1;
-    if (kk_ctd_exec_start(s->ctd, s->ns, s->id, s->exec_id, NULL, err) < 0)
+    if (kk_ctd_exec_start(s->ctd, s->ns, s->id, s->exec_id, NULL, err) < 0) {
+        s->start_failed = true;
         return -1;
+    }
     s->started = true;
     int e = pthread_create(&s->waiter, NULL, waiter_main, s);
     if (e)
@@ -803,8 +819,12 @@ static int exec_in(struct kuke_ctx *ctx, const struct exec_opts *o, struct targe
              check_running(s->ctd, o, t, &err) == 0 &&
              build_process(o, &t->ctr, t->task.pid, &process, &err) == 0)
         rc = run_session(s, &process, &err);
+    bool start_failed = s->start_failed;
     session_end(s);
-    return rc < 0 ? kuke_fail("exec", err) : rc;
+    if (rc >= 0)
+        return rc;
+    kuke_fail("exec", err);
+    return start_failed ? start_failure_code(err) : 1;
 }
 
 int kuke_cmd_exec(int argc, char **argv)

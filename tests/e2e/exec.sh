@@ -159,6 +159,26 @@ else
     echo "# skipped $KT_CURRENT: no script(1)" >&2
 fi
 
+kt_case command_not_found_127
+"$K" exec box -- nosuchcmd >"$T/out" 2>&1
+rc=$?
+kt_check "rc=$rc (want 127): $(cat "$T/out")" eval '[ $rc -eq 127 ] && grep -q nosuchcmd "$T/out"'
+
+kt_case command_not_runnable_126
+"$K" exec box -- /etc/passwd >"$T/out" 2>&1
+rc=$?
+kt_check "rc=$rc (want 126): $(cat "$T/out")" test "$rc" -eq 126
+
+kt_case missing_workdir_1
+"$K" exec -w /nonexistent box -- true >"$T/out" 2>&1
+rc=$?
+kt_check "rc=$rc (want 1): $(cat "$T/out")" eval '[ $rc -eq 1 ] && grep -q /nonexistent "$T/out"'
+
+kt_case unknown_user_1
+"$K" exec -u nosuchuser box -- true >"$T/out" 2>&1
+rc=$?
+kt_check "rc=$rc (want 1): $(cat "$T/out")" eval '[ $rc -eq 1 ] && grep -q nosuchuser "$T/out"'
+
 # kill_test SIG WANT_RC: kuke exec ... sleep 100, then SIG to kuke.
 kill_test() {
     "$K" exec box -- sleep 100 >"$T/kill.out" 2>&1 &

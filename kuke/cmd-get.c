@@ -368,7 +368,7 @@ static bool key_matches(const struct get_opts *g, const struct kk_key *key)
     if (key->level != level)
         return false;
     const char *parents[] = {g->ctx.realm, g->ctx.space, g->ctx.stack};
-    for (size_t i = 0; i + 1 < level; i++)
+    for (size_t i = 0; i + 1 < level && i < KK_ARRAY_SIZE(parents); i++)
         if (strcmp(key->names[i], parents[i]) != 0)
             return false;
     const char *name = key->names[level - 1];

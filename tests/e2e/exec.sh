@@ -256,15 +256,15 @@ rc=$?
 kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: cell box has no container nosuch"* ]]'
 
 kt_case stopped_cell
-DONE=default/default/default/done
-apply done 'exit 0' 'restartPolicy: "no"'
+DONE=default/default/default/finished
+apply finished 'exit 0' 'restartPolicy: "no"'
 for _ in $(seq 100); do
     grep -q 'exitCode: 0' "$STATE/$DONE/status.yaml" 2>/dev/null && break
     sleep 0.1
 done
-out=$("$K" exec done -- true 2>&1)
+out=$("$K" exec finished -- true 2>&1)
 rc=$?
-kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: cell done is not running"* ]]'
+kt_check "rc=$rc: $out" eval '[ $rc -eq 1 ] && [[ $out == "kuke exec: cell finished is not running"* ]]'
 
 e2e_stop_agent
 exit $KT_FAILED

@@ -23,8 +23,17 @@ usage() {
     local err rc
     err=$("$K" exec "$@" 2>&1 >/dev/null)
     rc=$?
-    kt_check "rc=$rc: $err" eval '[ $rc -eq 2 ] && [ "$(printf "%s\n" "$err" | grep -c .)" -eq 1 ] &&
-        [[ $err == "kuke exec: "*"$want"*"; try '"'"'"*"'"'"' or '"'"'kuke exec --help'"'"'" ]]'
+    if [ "$rc" -ne 2 ]; then
+        kt_fail "exit $rc: $err"
+    elif [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then
+        kt_fail "not one line: $err"
+    elif [[ $err != "kuke exec: "*"$want"* ]]; then
+        kt_fail "no 'kuke exec: ...$want': $err"
+    elif [[ $err != *"; try '"*"' or 'kuke exec --help'" ]]; then
+        kt_fail "no try hint: $err"
+    else
+        kt_pass
+    fi
 }
 usage no_args "give a CELL" --
 usage no_command "no command" -- web

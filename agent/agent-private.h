@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "agent/internal.h"
+#include "fsapi/hashmap.h"
 
 /* The state tree's last write that failed (a full or read-only disk), for
  * _agent/status.yaml and the converged check. */
@@ -37,7 +38,7 @@ struct kk_agent {
     pthread_mutex_t lock;      /* mems, pending, the fields below */
     pthread_cond_t pending_cv; /* test mode: a key was added to pending */
     pthread_mutex_t cg_lock;
-    struct res_mem *mems;
+    struct kk_hashmap mems;      /* key -> struct res_mem * */
     struct pending_key *pending; /* test mode */
     size_t n_pending, cap_pending;
     bool scanned;
@@ -68,7 +69,6 @@ void agent_set_ctd_connected(struct kk_agent *a, bool up);
  * reconcilers, which see only struct agent_ctx, this belongs in
  * agent/internal.h; the writers are agent_status_write, write_spec and
  * write_report.) */
-void agent_note_write(struct agent_ctx *c, const char *rel, const kk_error *err);
 /* Whether the last write failed and none went through since: the agent is
  * not converged then, whatever its queue says. */
 bool agent_writes_failing(struct kk_agent *a);

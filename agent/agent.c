@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/inbox-index.h"
 #include "agent/watch.h"
 #include "fsapi/atomic.h"
 #include "fsapi/cleanup.h"
@@ -108,21 +109,21 @@ struct res_mem *agent_mem(struct agent_ctx *c, const char *key)
 {
     struct kk_agent *a = agent_of(c);
     pthread_mutex_lock(&a->lock);
-    struct res_mem *m = a->mems;
-    while (m && strcmp(m->key, key) != 0)
-        m = m->next;
+    struct res_mem *m = kk_hashmap_get(&a->mems, key);
     if (!m) {
         m = kk_xcalloc(1, sizeof(*m));
         snprintf(m->key, sizeof(m->key), "%s", key);
-        m->next = a->mems;
-        a->mems = m;
+        kk_hashmap_put(&a->mems, m->key, m);
     }
     pthread_mutex_unlock(&a->lock);
     return m;
 }
 
-static void mem_free(struct res_mem *m)
+static void mem_free(void *p)
 {
+    struct res_mem *m = p;
+    if (!m)
+        return;
     free(m->ns);
     free(m->ctrs);
     free(m);
@@ -132,14 +133,7 @@ void agent_mem_drop(struct agent_ctx *c, const char *key)
 {
     struct kk_agent *a = agent_of(c);
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem **p = &a->mems; *p; p = &(*p)->next) {
-        if (strcmp((*p)->key, key) == 0) {
-            struct res_mem *m = *p;
-            *p = m->next;
-            mem_free(m);
-            break;
-        }
-    }
+    mem_free(kk_hashmap_take(&a->mems, key));
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -166,9 +160,9 @@ int agent_get_state(struct agent_ctx *c, const char *key)
     struct kk_agent *a = agent_of(c);
     int state = KK_STATE_NONE;
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem *m = a->mems; m; m = m->next)
-        if (strcmp(m->key, key) == 0)
-            state = m->state;
+    const struct res_mem *m = kk_hashmap_get(&a->mems, key);
+    if (m)
+        state = m->state;
     pthread_mutex_unlock(&a->lock);
     return state;
 }
@@ -178,9 +172,9 @@ bool agent_key_ready(struct agent_ctx *c, const char *key)
     struct kk_agent *a = agent_of(c);
     bool r = false;
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem *m = a->mems; m; m = m->next)
-        if (strcmp(m->key, key) == 0)
-            r = m->ready;
+    const struct res_mem *m = kk_hashmap_get(&a->mems, key);
+    if (m)
+        r = m->ready;
     pthread_mutex_unlock(&a->lock);
     return r;
 }
@@ -195,9 +189,9 @@ char *agent_realm_ns(struct agent_ctx *c, const char *realm)
     struct kk_agent *a = agent_of(c);
     char *ns = NULL;
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem *m = a->mems; m; m = m->next)
-        if (strcmp(m->key, realm) == 0 && m->ns)
-            ns = kk_xstrdup(m->ns);
+    const struct res_mem *m = kk_hashmap_get(&a->mems, realm);
+    if (m && m->ns)
+        ns = kk_xstrdup(m->ns);
     pthread_mutex_unlock(&a->lock);
     if (ns)
         return ns;
@@ -414,6 +408,7 @@ int kk_agent_new(const struct kk_agent_config *cfg, const struct kk_agent_backen
         c->puller = kk_puller_new(be->registry, be->registry_self, be->client, puller_wake, c);
         kk_puller_set_clock(c->puller, be->clock);
     }
+    c->inbox_index = agent_inbox_index_new();
     *out = a;
     if (kk_fs_mkdir_p(c->rootfd, KK_TREE_INBOX_DIRNAME, 0755, NULL, err) < 0 ||
         kk_fs_mkdir_p(c->rootfd, KK_TREE_AGENT_DIRNAME, 0755, NULL, err) < 0 ||
@@ -439,11 +434,8 @@ void kk_agent_free(struct kk_agent *a)
         kk_queue_stop(a->queue, false);
     kk_puller_free(c->puller);
     kk_queue_free(a->queue);
-    while (a->mems) {
-        struct res_mem *m = a->mems;
-        a->mems = m->next;
-        mem_free(m);
-    }
+    kk_hashmap_clear(&a->mems, mem_free);
+    agent_inbox_index_free(c->inbox_index);
     for (size_t i = 0; i < a->n_pending; i++)
         free(a->pending[i].key);
     free(a->pending);

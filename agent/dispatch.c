@@ -130,7 +130,7 @@ bool kk_agent_converged(struct kk_agent *a)
     pthread_mutex_lock(&a->lock);
     bool scanned = a->scanned;
     pthread_mutex_unlock(&a->lock);
-    if (!scanned)
+    if (!scanned || agent_writes_failing(a))
         return false;
     if (!a->queue)
         return true;
@@ -145,12 +145,11 @@ void agent_key_readiness(struct agent_ctx *c, const char *key, bool *ready, int 
     *ready = false;
     *state = KK_STATE_NONE;
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem *m = a->mems; m; m = m->next)
-        if (strcmp(m->key, key) == 0) {
-            *ready = m->ready;
-            *state = m->state;
-            break;
-        }
+    const struct res_mem *m = kk_hashmap_get(&a->mems, key);
+    if (m) {
+        *ready = m->ready;
+        *state = m->state;
+    }
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -158,7 +157,9 @@ void kk_agent_summary(struct kk_agent *a, char *buf, size_t size)
 {
     unsigned ready = 0, pending = 0, other = 0;
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem *m = a->mems; m; m = m->next) {
+    struct kk_hashmap_iter it = KK_HASHMAP_ITER_INIT;
+    while (kk_hashmap_next(&a->mems, &it)) {
+        const struct res_mem *m = it.value;
         size_t slashes = 0;
         for (const char *p = m->key; *p; p++)
             slashes += *p == '/';
@@ -295,10 +296,13 @@ static bool realm_of_ns(struct kk_agent *a, const char *ns, char realm[KK_NAME_M
 {
     realm[0] = '\0';
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem *m = a->mems; m; m = m->next)
+    struct kk_hashmap_iter it = KK_HASHMAP_ITER_INIT;
+    while (kk_hashmap_next(&a->mems, &it)) {
+        const struct res_mem *m = it.value;
         if (m->ns && strcmp(m->ns, ns) == 0 && !strchr(m->key, '/') &&
             strlen(m->key) <= KK_NAME_MAX)
             memcpy(realm, m->key, strlen(m->key) + 1);
+    }
     pthread_mutex_unlock(&a->lock);
     const char *prefix = a->ctx.cfg.namespace_prefix;
     size_t pl = strlen(prefix);

@@ -65,55 +65,14 @@ static void work_key(const struct kk_key *key, char out[KK_KEY_STRLEN])
 
 /* ---- the ownership index ------------------------------------------------ */
 
-/* Each agent's index (agent/inbox-index.h), found by its context. It is
- * built when the agent is created (agent_inbox_ensure_defaults runs once
- * per kk_agent_new), so a new agent at the address of a freed one never
- * inherits its predecessor's index. The registry belongs in struct
- * agent_ctx; until it is there, this table stands in for a field. */
-static pthread_mutex_t indexes_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct kk_hashmap indexes = KK_HASHMAP_INIT; /* "%p" of the ctx -> index */
-
-static void ctx_name(const struct agent_ctx *a, char out[32])
-{
-    snprintf(out, 32, "%p", (const void *)a);
-}
-
-static void index_fill(struct agent_ctx *a, struct agent_inbox_index *ix);
-
-/* a's index, created (empty) if it has none yet; never freed, so a pointer
- * returned stays valid. */
-static struct agent_inbox_index *index_get(struct agent_ctx *a, bool *created)
-{
-    char name[32];
-    ctx_name(a, name);
-    pthread_mutex_lock(&indexes_lock);
-    struct agent_inbox_index *ix = kk_hashmap_get(&indexes, name);
-    *created = !ix;
-    if (!ix) {
-        ix = agent_inbox_index_new();
-        kk_hashmap_put(&indexes, name, ix);
-    }
-    pthread_mutex_unlock(&indexes_lock);
-    return ix;
-}
-
-static struct agent_inbox_index *index_of(struct agent_ctx *a)
-{
-    bool created;
-    struct agent_inbox_index *ix = index_get(a, &created);
-    if (created) /* not through agent_inbox_ensure_defaults: fill it now */
-        index_fill(a, ix);
-    return ix;
-}
-
 /* Builds a's index from the tree again: called when an agent starts. The
  * index is emptied and filled in place, never replaced. */
+static void index_fill(struct agent_ctx *a, struct agent_inbox_index *ix);
+
 static void index_reset(struct agent_ctx *a)
 {
-    bool created;
-    struct agent_inbox_index *ix = index_get(a, &created);
-    agent_inbox_index_clear(ix);
-    index_fill(a, ix);
+    agent_inbox_index_clear(a->inbox_index);
+    index_fill(a, a->inbox_index);
 }
 
 /* Whether rel (not followed) has exactly the permission bits `mode`: an
@@ -161,6 +120,7 @@ static enum apply_result write_spec(struct agent_ctx *a, struct agent_inbox_inde
         agent_inbox_index_set_owner(ix, k, source);
     }
     pthread_mutex_unlock(&a->spec_lock);
+    agent_note_write(a, rel, w < 0 ? *err : NULL);
     if (w < 0) {
         kk_error_wrap(err, "%s", rel);
         return RES_FAILED;
@@ -239,7 +199,9 @@ static int write_report(struct agent_ctx *a, const char *name, const char *diges
     }
     _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
     kk_yaml_emit(root, &out);
-    if (kk_atomic_write_if_changed(a->rootfd, rel, out.data, out.len, 0644, err) < 0)
+    int w = kk_atomic_write_if_changed(a->rootfd, rel, out.data, out.len, 0644, err);
+    agent_note_write(a, rel, w < 0 ? *err : NULL);
+    if (w < 0)
         return kk_error_wrap(err, "%s", rel);
     return 0;
 }
@@ -509,8 +471,10 @@ static int inbox_unreadable(struct agent_ctx *a, const char *name, bool have_inb
         kk_diags_add(&diags, name, 0, 0, "", "%s", (*err)->message);
         kk_log_warn("inbox %s: %s", name, (*err)->message);
         kk_error_freep(err);
-        if (write_report(a, name, NULL, false, &diags, NULL, 0, err) < 0)
+        if (write_report(a, name, NULL, false, &diags, NULL, 0, err) < 0) {
             kk_log_warn("inbox %s: %s", name, (*err)->message);
+            return KK_QUEUE_RETRY; /* a full or read-only disk: the report is not lost */
+        }
         return KK_QUEUE_DONE;
     }
     if (kk_error_code(*err) != KK_E_NOT_FOUND) {
@@ -533,7 +497,7 @@ static int inbox_unreadable(struct agent_ctx *a, const char *name, bool have_inb
         agent_mem_drop(a, key);
     }
     kk_log_info("inbox %s: removed", name);
-    struct agent_inbox_index *ix = index_of(a);
+    struct agent_inbox_index *ix = a->inbox_index;
     agent_inbox_index_forget(ix, name);
     prune(a, ix, name, NULL, 0);
     _cleanup_free_ char *rel = kk_tree_inbox_status_path(name);
@@ -551,7 +515,7 @@ static unsigned inbox_apply(struct agent_ctx *a, const char *name, const struct 
                             const char *digest, const struct agent_inbox_stamp *stamp)
 {
     _cleanup_error_ kk_error *err = NULL;
-    struct agent_inbox_index *ix = index_of(a);
+    struct agent_inbox_index *ix = a->inbox_index;
     unsigned failed = 0;
     struct report_entry *entries = kk_xcalloc(m->n ? m->n : 1, sizeof(*entries));
     struct kk_key *keys = kk_xcalloc(m->n ? m->n : 1, sizeof(*keys));
@@ -622,10 +586,12 @@ int agent_reconcile_inbox(struct agent_ctx *a, const char *name)
         if (!diags.n)
             kk_diags_add(&diags, name, 0, 0, "", "%s", err->message);
         kk_log_warn("inbox %s: invalid (%zu errors), nothing applied", name, diags.n);
-        agent_inbox_index_define(index_of(a), name, &stamp, NULL, 0);
+        agent_inbox_index_define(a->inbox_index, name, &stamp, NULL, 0);
         kk_error_freep(&err);
-        if (write_report(a, name, digest, false, &diags, NULL, 0, &err) < 0)
+        if (write_report(a, name, digest, false, &diags, NULL, 0, &err) < 0) {
             kk_log_warn("inbox %s: %s", name, err->message);
+            return KK_QUEUE_RETRY; /* a full or read-only disk: the report is not lost */
+        }
         return KK_QUEUE_DONE;
     }
     /* A write that failed is tried again with the queue's backoff, so the

@@ -6,7 +6,7 @@
  * Memory of the agent (struct res_mem, one per resource key seen): whether
  * the resource was reconciled Ready in this run (children wait for it), a
  * realm's containerd namespace, and a cell's sticky ctl state and per
- * container restart bookkeeping. The list is guarded by the agent's lock; the
+ * container restart bookkeeping. The table is guarded by the agent's lock; the
  * fields of one entry are touched only by the worker that holds its key
  * (the queue runs one worker per key), except `ready`, `state` and `ns`,
  * which other threads read: those are only touched under the lock.
@@ -52,7 +52,6 @@ struct ctr_mem {
 };
 
 struct res_mem {
-    struct res_mem *next;
     char key[KK_KEY_STRLEN];
     bool ready;
     int state; /* enum kk_state last written */
@@ -80,6 +79,9 @@ struct agent_ctx {
     /* Orders a spec written from the inbox against the removal of its
      * resource's directory by a delete that began before the write. */
     pthread_mutex_t spec_lock;
+    /* Which inbox file owns each spec and which keys each file defines
+     * (agent/inbox-index.h); filled by agent_inbox_ensure_defaults. */
+    struct agent_inbox_index *inbox_index;
 };
 
 /* ---- services to reconcilers (agent.c, status-io.c) ---------------------- */
@@ -121,6 +123,10 @@ bool agent_has_children(struct agent_ctx *a, const struct kk_key *key);
  * spec, so that it causes no event. */
 void agent_note_self_write(struct agent_ctx *a, const char *rel, const void *data, size_t len);
 void agent_note_self_remove(struct agent_ctx *a, const char *rel);
+/* The outcome of one write of `rel` to the state tree (err NULL: it went
+ * through), for _agent/status.yaml's lastWriteError and the converged
+ * check (agent.c). */
+void agent_note_write(struct agent_ctx *a, const char *rel, const kk_error *err);
 
 void agent_status_set_cgroup(struct kk_status *st, const struct kk_cg_status *cs,
                              enum kk_cg_mode mode);

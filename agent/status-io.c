@@ -127,7 +127,9 @@ int agent_status_write(struct agent_ctx *a, const struct kk_key *key, struct kk_
     st->updated_at = now;
     kk_buf_reset(&out);
     kk_status_emit(st, &out);
-    if (write_status_file(a, rel, &out, err) < 0)
+    int w = write_status_file(a, rel, &out, err);
+    agent_note_write(a, rel, w < 0 ? *err : NULL);
+    if (w < 0)
         return kk_error_wrap(err, "write %s", rel);
     char buf[KK_KEY_STRLEN];
     kk_key_format(key, buf);
@@ -168,7 +170,9 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
     unsigned counts[4][KK_STATE_LAST + 1] = {{0}};
     uint64_t prom[KK_KIND_COUNT][KK_METRICS_NSTATES] = {{0}};
     pthread_mutex_lock(&a->lock);
-    for (struct res_mem *m = a->mems; m; m = m->next) {
+    struct kk_hashmap_iter it = KK_HASHMAP_ITER_INIT;
+    while (kk_hashmap_next(&a->mems, &it)) {
+        const struct res_mem *m = it.value;
         struct kk_key k;
         _cleanup_error_ kk_error *e = NULL;
         if (kk_key_parse(&k, m->key, &e) < 0 || k.level < 1 || k.level > 4 ||
@@ -209,10 +213,11 @@ int kk_agent_write_agent_status(struct kk_agent *a, kk_error **err)
             if (counts[l][s])
                 set_num(t, m, kk_state_name(s), counts[l][s]);
     }
+    agent_write_fault_emit(a, t, st);
     _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
     kk_yaml_emit(root, &out);
     _cleanup_free_ char *rel = kk_tree_agent_status_path();
-    if (kk_atomic_write_if_changed(a->ctx.rootfd, rel, out.data, out.len, 0644, err) < 0)
+    if (agent_write_own_file(a, rel, out.data, out.len, err) < 0)
         return kk_error_wrap(err, "write %s", rel);
     kk_metrics_set_resources(&a->ctx.metrics, (const uint64_t(*)[KK_METRICS_NSTATES])prom);
     _cleanup_free_ char *prom_path =

@@ -58,6 +58,8 @@ static int decode_ports(struct kk_dec *d, const struct kk_ynode *n, void *field)
         kk_dec_error(d, n, "expected a list of \"[hostIP:]hostPort:containerPort[/tcp|udp]\"");
         return -1;
     }
+    if (!kk_codec_items_within_limit(d, n))
+        return -1;
     ports->v = kk_xcalloc(n->n ? n->n : 1, sizeof(*ports->v));
     int r = 0;
     for (size_t i = 0; i < n->n; i++) {

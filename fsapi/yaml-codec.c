@@ -289,15 +289,10 @@ static bool seq_or_error(struct kk_dec *d, const struct kk_ynode *n)
     return false;
 }
 
-/* Entries of one list or mapping (env, args, ports, volumes, labels...).
- * The input limits (1 MiB, 100,000 nodes) still let a file hold 90,000
- * one-word entries, each becoming an allocation, an argument, an nft rule;
- * no real spec comes near this. */
-#define ITEMS_MAX 4096
+/* No real spec comes near this (yaml-codec.h). */
+#define ITEMS_MAX KK_CODEC_ITEMS_MAX
 
-/* Whether sequence or mapping n has at most ITEMS_MAX entries; reports at
- * the first one over. */
-static bool items_within_limit(struct kk_dec *d, const struct kk_ynode *n)
+bool kk_codec_items_within_limit(struct kk_dec *d, const struct kk_ynode *n)
 {
     size_t per = n->type == KK_YMAP ? 2 : 1;
     if (n->n / per <= ITEMS_MAX)
@@ -308,7 +303,7 @@ static bool items_within_limit(struct kk_dec *d, const struct kk_ynode *n)
 
 static void decode_strv(struct kk_dec *d, const struct kk_ynode *n, struct kk_strv *sv)
 {
-    if (kk_ynode_is_null(n) || !seq_or_error(d, n) || !items_within_limit(d, n))
+    if (kk_ynode_is_null(n) || !seq_or_error(d, n) || !kk_codec_items_within_limit(d, n))
         return;
     kk_strv_release(sv);
     for (size_t i = 0; i < n->n; i++) {
@@ -332,7 +327,7 @@ static void decode_kv(struct kk_dec *d, const struct kk_ynode *n, struct kk_kvs 
         kk_dec_error(d, n, "expected a mapping");
         return;
     }
-    if (!items_within_limit(d, n))
+    if (!kk_codec_items_within_limit(d, n))
         return;
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         size_t mark = kk_dec_push_key(d, n->items[i]->value);
@@ -346,7 +341,7 @@ static void decode_kv(struct kk_dec *d, const struct kk_ynode *n, struct kk_kvs 
 static void decode_list(struct kk_dec *d, const struct kk_field *f, const struct kk_ynode *n,
                         void *field, size_t *count)
 {
-    if (kk_ynode_is_null(n) || !seq_or_error(d, n) || !items_within_limit(d, n))
+    if (kk_ynode_is_null(n) || !seq_or_error(d, n) || !kk_codec_items_within_limit(d, n))
         return;
     void **arr = field;
     const struct kk_schema *sub = f->sub;

@@ -121,6 +121,14 @@ unsigned kk_codec_decode(struct kk_dec *d, const struct kk_schema *s, const stru
 /* Decodes one scalar as a string, enforcing a maximum byte length (0 = no
  * limit beyond the parser's); used by custom decoders. */
 int kk_codec_string(struct kk_dec *d, const struct kk_ynode *n, size_t max, char **out);
+/* Entries of one list or mapping (env, args, ports, volumes, labels...):
+ * the input limits (1 MiB, 100,000 nodes) still let a file hold 90,000
+ * one-word entries, each an allocation, an argument or an nft rule. */
+#define KK_CODEC_ITEMS_MAX 4096
+/* Whether sequence or mapping n has at most KK_CODEC_ITEMS_MAX entries;
+ * if not, reports "limit: more than 4096 entries" at the first one over.
+ * Custom decoders of lists call it too. */
+bool kk_codec_items_within_limit(struct kk_dec *d, const struct kk_ynode *n);
 
 /* Encodes obj as a mapping; returns NULL when every field is unset. */
 struct kk_ynode *kk_codec_encode(struct kk_ytree *t, const struct kk_schema *s, const void *obj);

@@ -15,8 +15,6 @@
 #  3. The inbox a symlink swapped 1,000 times in a row (git-sync style: a
 #     new directory, ln -sfn to a temporary name, renamed over the link):
 #     the agent converges to the last target, nothing duplicated.
-# A case whose fix lies in a file this test's author does not own is marked
-# known_bug: skipped (a SKIP line) unless KK_RUN_KNOWN_BUGS=1.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
@@ -27,12 +25,6 @@ KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
 
 D=default/default/default
 FAULT_SWAPS=${FAULT_SWAPS:-1000}
-
-known_bug() {
-    [ "${KK_RUN_KNOWN_BUGS:-0}" = 1 ] && return 0
-    echo "SKIP: $KT_NAME/$KT_CURRENT: known bug: $*"
-    return 1
-}
 
 sc_setup || exit 1
 # The state tree on its own small tmpfs (lib-agent.sh's teardown unmounts
@@ -107,13 +99,11 @@ kt_check "no 'No space left on device' in the agent's log since the disk filled"
     grep -q 'No space left on device' <(log_since "$MARK")
 
 kt_case disk_full_in_agent_status
-if known_bug "_agent/status.yaml has no lastWriteError: agent/status-io.c kk_agent_write_agent_status must call agent_write_fault_emit() and write with agent_write_own_file() (in place on a full disk), and the writers (agent/inbox.c write_spec, write_report; status-io.c agent_status_write) call agent_note_write() (agent/agent.c)"; then
-    if sc_wait_for 20 "grep -q 'lastWriteError' '$STATE/_agent/status.yaml' &&
-        grep -A3 lastWriteError '$STATE/_agent/status.yaml' | grep -q 'No space left'"; then
-        kt_pass
-    else
-        kt_fail "_agent/status.yaml: $(tr '\n' ' ' <"$STATE/_agent/status.yaml")"
-    fi
+if sc_wait_for 20 "grep -q 'lastWriteError' '$STATE/_agent/status.yaml' &&
+    grep -A3 lastWriteError '$STATE/_agent/status.yaml' | grep -q 'No space left'"; then
+    kt_pass
+else
+    kt_fail "_agent/status.yaml: $(tr '\n' ' ' <"$STATE/_agent/status.yaml")"
 fi
 
 kt_case disk_full_start_is_not_converged
@@ -125,7 +115,7 @@ sc_start_agent || exit 1
 sleep 6
 if ! grep -q 'No space left on device' <(log_since "$MARK"); then
     kt_fail "the restarted agent did not meet the full disk (nothing to write?)"
-elif known_bug "kukeond logs 'converged after start-up' (and sends READY=1) while its writes fail: a key retried with backoff is neither queued nor running for kk_agent_converged (agent/dispatch.c), which must also return false while agent_writes_failing() (agent/agent.c)"; then
+else
     kt_check "'converged' logged while writes fail: $(grep converged <(log_since "$MARK") | head -2)" \
         sc_run "! grep -q 'converged' <(log_since $MARK)"
 fi
@@ -145,16 +135,12 @@ else
 fi
 
 kt_case disk_full_report_of_invalid_file_not_lost
-if known_bug "the report of an invalid inbox file whose write failed (disk full) is never written again: agent/inbox.c agent_reconcile_inbox and inbox_unreadable return KK_QUEUE_DONE after a failed write_report; they must return KK_QUEUE_RETRY"; then
-    kt_check "no report for broken.yaml: $(ls "$STATE/_inbox" | tr '\n' ' ')" \
-        sc_wait_for 30 "grep -q 'valid: false' '$STATE/_inbox/broken.yaml.status.yaml'"
-fi
+kt_check "no report for broken.yaml: $(ls "$STATE/_inbox" | tr '\n' ' ')" \
+    sc_wait_for 30 "grep -q 'valid: false' '$STATE/_inbox/broken.yaml.status.yaml'"
 
 kt_case disk_full_cleared_in_agent_status
-if known_bug "as disk_full_in_agent_status"; then
-    kt_check "lastWriteError still in _agent/status.yaml after recovery" \
-        sc_wait_for 20 "! grep -q 'lastWriteError' '$STATE/_agent/status.yaml'"
-fi
+kt_check "lastWriteError still in _agent/status.yaml after recovery" \
+    sc_wait_for 20 "! grep -q 'lastWriteError' '$STATE/_agent/status.yaml'"
 KPID=$(sc_pid $D/keeper)
 
 # ---- 2. read-only ---------------------------------------------------------

@@ -17,8 +17,6 @@
 #     the codec), case and unicode look-alikes, a file name with a newline.
 #  4. No registry password or passwordFile content in any status, log,
 #     metrics or report.
-# A case whose fix lies in another file is marked known_bug: skipped (a
-# SKIP line) unless KK_RUN_KNOWN_BUGS=1.
 set -u
 KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
@@ -33,14 +31,6 @@ KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
 HOSTILE_BIG_MB=${HOSTILE_BIG_MB:-200}
 D=default/default/default
 KUKE=$KUKEON_BIN/kuke
-
-# known_bug "issue": the current case is skipped (unless KK_RUN_KNOWN_BUGS=1);
-# returns 1 when skipped, so `known_bug "..." || skip_rest`.
-known_bug() {
-    [ "${KK_RUN_KNOWN_BUGS:-0}" = 1 ] && return 0
-    echo "SKIP: $KT_NAME/$KT_CURRENT: known bug: $*"
-    return 1
-}
 
 sc_setup || exit 1
 sc_start_agent || exit 1
@@ -330,10 +320,8 @@ fi
 
 kt_case ports_4096_valid_4097_not
 { cell_of ports w; printf '      ports:\n'; for i in $(seq 4097); do printf '        - "%d:80"\n' $((20000 + i)); done; } >"$T/p4097.yaml"
-if known_bug "ports are decoded by fsapi/model-values.c decode_ports, which has no count limit: 4,097 (or 60,000) published ports are valid, each an nft rule"; then
-    cp "$T/p4097.yaml" "$INBOX/p4097.yaml"
-    check_invalid p4097.yaml 'p4097.yaml:[0-9]+:[0-9]+.*more than 4096'
-fi
+cp "$T/p4097.yaml" "$INBOX/p4097.yaml"
+check_invalid p4097.yaml 'p4097.yaml:[0-9]+:[0-9]+.*more than 4096'
 
 kt_case labels_past_the_limit
 { printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: labels\n  labels:\n'

@@ -137,6 +137,22 @@ else
     echo "# skipped $KT_CURRENT: no script(1)" >&2
 fi
 
+kt_case tty_size_at_start
+if command -v script >/dev/null; then
+    out=$(script -qec "stty rows 33 cols 77; $K exec -t box -- stty size" /dev/null </dev/null 2>&1 | tr -d '\r')
+    kt_check "stty size said '$out' (want 33 77)" grep -qx '33 77' <<<"$out"
+else
+    echo "# skipped $KT_CURRENT: no script(1)" >&2
+fi
+
+kt_case tty_size_follows_sigwinch
+if command -v script >/dev/null; then
+    out=$(script -qec "stty rows 33 cols 77; $K exec -t box -- sh -c 'sleep 2; stty size' & p=\$!; sleep 1; stty rows 44 cols 88; kill -WINCH \$p; wait \$p" /dev/null </dev/null 2>&1 | tr -d '\r')
+    kt_check "stty size said '$out' (want 44 88)" grep -qx '44 88' <<<"$out"
+else
+    echo "# skipped $KT_CURRENT: no script(1)" >&2
+fi
+
 kt_case tty_interactive
 if command -v script >/dev/null; then
     # Typed lines reach sh through kuke's raw terminal and the exec's pty.

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/restart.h"
 
@@ -232,4 +233,25 @@ void agent_cell_decide(const struct agent_cell_in *in, struct agent_cell_decisio
 const char *agent_cell_message(const struct agent_cell_decision *d)
 {
     return d->text[0] ? d->text : d->message;
+}
+
+bool agent_cell_error_transient(int code)
+{
+    return code == KK_E_UNAVAILABLE || code == KK_E_DEADLINE || code == KK_E_ABORTED;
+}
+
+bool agent_cell_hold_error(bool prev_ready, int code, unsigned tries, int64_t since_ms,
+                           int64_t now_ms)
+{
+    return prev_ready && agent_cell_error_transient(code) && tries < AGENT_CELL_HOLD_TRIES &&
+           now_ms - since_ms < AGENT_CELL_HOLD_MS;
+}
+
+char agent_cell_stat_state(const char *buf, size_t len)
+{
+    const char *close = memrchr(buf, ')', len);
+    if (!close || (size_t)(close - buf) + 3 > len || close[1] != ' ')
+        return 0;
+    char state = close[2];
+    return (state >= 'A' && state <= 'Z') || (state >= 'a' && state <= 'z') ? state : 0;
 }

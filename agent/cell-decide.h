@@ -173,4 +173,36 @@ const char *agent_cell_message(const struct agent_cell_decision *d);
  * not hold (or one without a start time) starts the clock again. */
 void agent_cell_note_pid(struct agent_cell_mem *m, uint32_t pid, int64_t now_ns);
 
+/* ---- a transient containerd failure of a Ready cell (kukeon issue 11) ---
+ *
+ * containerd restarting, or a stream it resets, fails a call or two; the
+ * cell's tasks run on meanwhile. A cell whose status says Ready keeps it
+ * while the failure is transient and young: the reconcile is tried again
+ * in AGENT_CELL_HOLD_RETRY_MS without writing anything. The failure is
+ * reported (Pending ContainerdError) at the AGENT_CELL_HOLD_TRIES-th
+ * consecutive failure or once it has lasted AGENT_CELL_HOLD_MS, whichever
+ * comes first; at once when the cell was not Ready or the failure is not
+ * transient.
+ */
+#define AGENT_CELL_HOLD_TRIES    3
+#define AGENT_CELL_HOLD_MS       5000
+#define AGENT_CELL_HOLD_RETRY_MS 200
+
+/* Whether an error code of a containerd call says "try again": the server
+ * was unreachable or ended the call without an answer (KK_E_UNAVAILABLE),
+ * the deadline passed (KK_E_DEADLINE), or it aborted (KK_E_ABORTED). */
+bool agent_cell_error_transient(int code);
+
+/* Whether to hold back the failure of this reconcile: prev_ready, the
+ * status last written said Ready; code, the failed call's kk_code; tries,
+ * the consecutive failed reconciles counting this one (>= 1); since_ms,
+ * when the first of them failed, and now_ms (monotonic ms). */
+bool agent_cell_hold_error(bool prev_ready, int code, unsigned tries, int64_t since_ms,
+                           int64_t now_ms);
+
+/* The state letter of a /proc/<pid>/stat line ("R", "S", "T" stopped, "t"
+ * traced, ...): the first field after the last ')' (the command name may
+ * hold spaces and parentheses). 0 when buf is not such a line. */
+char agent_cell_stat_state(const char *buf, size_t len);
+
 #endif

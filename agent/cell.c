@@ -3,6 +3,7 @@
 #include "agent/cell.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -144,6 +145,7 @@ static enum ctl_action consume_ctl(struct cell_ctx *c, int *signal)
         return CTL_NONE;
     }
     kk_fs_unlink(c->a->rootfd, rel, &err);
+    c->ctl_seen = true;
     struct kk_ctl_request req;
     const char *result = "ok";
     enum ctl_action act = CTL_NONE;
@@ -295,6 +297,8 @@ static void observe_task(struct cell_ctx *c, const struct desired *d, struct age
     if (a->be.ctd->task_get(a->be.ctd_self, c->ns, d->ctd_id, &ts, err) < 0) {
         if (kk_error_code(*err) != KK_E_NOT_FOUND) {
             agent_note_ctd_error(a, *err);
+            if (!c->ctd_code)
+                c->ctd_code = kk_error_code(*err);
             in->task = AGENT_CELL_TASK_ERROR;
             in->error = (*err)->message;
             return;
@@ -1262,6 +1266,8 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     }
     if (prune_containers(c, exists, &err) < 0) {
         agent_note_ctd_error(a, err);
+        if (!c->ctd_code)
+            c->ctd_code = kk_error_code(err);
         kk_status_set_error(c->st, KK_STATE_PENDING, "ContainerdError", err);
         kk_log_warn("%s: %s", c->keystr, err->message);
         return KK_QUEUE_RETRY;
@@ -1282,6 +1288,80 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     return KK_QUEUE_DONE;
 }
 
+/* ---- transient containerd failures (agent_cell_hold_error) --------------
+ *
+ * The consecutive failed reconciles of each cell, while there are any.
+ * Kept here rather than in struct res_mem (agent/internal.h) for now;
+ * keyed by agent too, so two agents of one process (unit tests) never
+ * share a count. */
+struct hold {
+    struct hold *next;
+    const struct agent_ctx *a;
+    char key[KK_KEY_STRLEN];
+    unsigned tries;
+    int64_t since_ms;
+};
+
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hold *holds;
+
+/* Counts one more failed reconcile of key at now_ms: the number of them so
+ * far, and in *since_ms when the first failed. */
+static unsigned hold_count(const struct agent_ctx *a, const char *key, int64_t now_ms,
+                           int64_t *since_ms)
+{
+    pthread_mutex_lock(&hold_lock);
+    struct hold *h = holds;
+    while (h && (h->a != a || strcmp(h->key, key) != 0))
+        h = h->next;
+    if (!h) {
+        h = kk_xcalloc(1, sizeof(*h));
+        h->a = a;
+        snprintf(h->key, sizeof(h->key), "%s", key);
+        h->since_ms = now_ms;
+        h->next = holds;
+        holds = h;
+    }
+    unsigned tries = ++h->tries;
+    *since_ms = h->since_ms;
+    pthread_mutex_unlock(&hold_lock);
+    return tries;
+}
+
+/* The cell reconciled without a containerd failure, or is gone. */
+static void hold_forget(const struct agent_ctx *a, const char *key)
+{
+    pthread_mutex_lock(&hold_lock);
+    for (struct hold **pp = &holds; *pp; pp = &(*pp)->next) {
+        struct hold *h = *pp;
+        if (h->a == a && strcmp(h->key, key) == 0) {
+            *pp = h->next;
+            free(h);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hold_lock);
+}
+
+/* Decides whether the failed containerd call of this reconcile is held
+ * back (the status keeps saying Ready, the cell is looked at again soon)
+ * or reported. */
+static bool hold_back(struct cell_ctx *c, const struct kk_status *prev)
+{
+    if (!c->ctd_code || c->announced || c->ctl_seen) {
+        hold_forget(c->a, c->keystr);
+        return false;
+    }
+    int64_t now = agent_mono_ms(c->a), since = now;
+    unsigned tries = hold_count(c->a, c->keystr, now, &since);
+    bool prev_ready = prev && prev->state == KK_STATE_READY;
+    if (!agent_cell_hold_error(prev_ready, c->ctd_code, tries, since, now))
+        return false;
+    kk_log_info("%s: containerd failed (%s), try %u of %u: Ready kept, again in %u ms", c->keystr,
+                kk_code_name(c->ctd_code), tries, AGENT_CELL_HOLD_TRIES, AGENT_CELL_HOLD_RETRY_MS);
+    return true;
+}
+
 int agent_reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
 {
     struct cell_ctx c = {.a = a, .key = key};
@@ -1290,8 +1370,10 @@ int agent_reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
     _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
     _cleanup_error_ kk_error *err = NULL;
     int r = agent_spec_load(a, key, &spec, &err);
-    if (r == 0)
+    if (r == 0) {
+        hold_forget(a, c.keystr);
         return delete_cell(a, key, c.keystr);
+    }
 
     _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, key->names[3]);
     c.prev = prev;
@@ -1326,6 +1408,10 @@ int agent_reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
         free(c.ns);
         for (size_t i = 0; i < n_standalone; i++)
             kk_resource_free(standalone[i]);
+        if (hold_back(&c, prev)) {
+            agent_enqueue_after(a, c.keystr, AGENT_CELL_HOLD_RETRY_MS);
+            return KK_QUEUE_DONE;
+        }
     }
     agent_set_ready(a, c.keystr, st->state == KK_STATE_READY);
     if (c.announced) {

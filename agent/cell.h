@@ -40,6 +40,8 @@ struct cell_ctx {
     bool failed;       /* a host operation failed: retry with the queue's backoff */
     bool root_down;    /* the root exited for good: the others stop */
     bool announced;    /* a transition (Stopping) was written mid-reconcile */
+    int ctd_code;      /* kk_code of the first containerd call that failed; 0: none */
+    bool ctl_seen;     /* a ctl request was consumed: its result must be written */
 };
 
 /* cell.c */

@@ -42,6 +42,9 @@ struct fake_ctd {
     pthread_mutex_t pull_mu;
     pthread_cond_t pull_cv;
     bool pull_may_end;
+    /* The next list_failures container_list calls fail as containerd
+     * restarting does (kukeon issue 11). */
+    unsigned list_failures;
 };
 
 /* Lets a pull that waits in the fake registry end (idempotent). */
@@ -163,8 +166,13 @@ static bool filter_match(const struct fake_ctr *c, const char *filter)
 static int f_ctr_list(void *self, const char *ns, const char *filter, struct kk_ctd_container **out,
                       size_t *n, kk_error **err)
 {
-    (void)err;
     struct fake_ctd *f = self;
+    if (f->list_failures) {
+        f->list_failures--;
+        return kk_error_set(err, KK_E_UNAVAILABLE,
+                            "stream ended without grpc-status (reset by the server or "
+                            "connection lost)");
+    }
     *out = kk_xcalloc(FAKE_MAX, sizeof(**out));
     *n = 0;
     for (size_t i = 0; i < f->n; i++)
@@ -1183,4 +1191,70 @@ KT_CASE(missing_image_is_pulled_then_runs)
     KT_ASSERT(woken);
     KT_ASSERT_EQ(st2->state, KK_STATE_READY);
     KT_ASSERT_EQ(pulls, 1);
+}
+
+static char *read_status_text(struct world *w, const char *key)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s/status.yaml", w->state, key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    struct kk_buf b = KK_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        kk_buf_add(&b, chunk, n);
+    fclose(f);
+    return kk_buf_detach(&b, NULL);
+}
+
+/* kukeon issue 11: a Ready cell whose containerd call fails transiently
+ * (containerd restarting) keeps its status file as it was -- never written
+ * Pending ContainerdError for a failure the next try does not see -- and is
+ * looked at again soon; a failure that lasts is reported at the third try. */
+KT_CASE(transient_containerd_error_keeps_ready)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, &err), &err);
+    web_up(&w);
+    _cleanup_free_ char *ready = read_status_text(&w, CELL_KEY);
+    /* Once: held, retried, Ready again; the file never changed. */
+    w.ctd.list_failures = 1;
+    kk_agent_notify_state(w.agent, CELL_KEY);
+    settle(&w);
+    _cleanup_free_ char *held = read_status_text(&w, CELL_KEY);
+    bool retry_pending = kk_agent_is_pending(w.agent, CELL_KEY);
+    kk_fake_clock_advance(&w.clock, 200);
+    kk_agent_run_pending(w.agent, 10, true);
+    _cleanup_free_ char *after = read_status_text(&w, CELL_KEY);
+    bool list_ok = w.ctd.list_failures == 0;
+    /* Three times in a row: reported at the third. */
+    w.ctd.list_failures = 3;
+    kk_agent_notify_state(w.agent, CELL_KEY);
+    settle(&w);
+    _cleanup_free_ char *try1 = read_status_text(&w, CELL_KEY);
+    kk_fake_clock_advance(&w.clock, 200);
+    kk_agent_run_pending(w.agent, 1, true);
+    _cleanup_free_ char *try2 = read_status_text(&w, CELL_KEY);
+    kk_fake_clock_advance(&w.clock, 200);
+    kk_agent_run_pending(w.agent, 1, true);
+    _cleanup_(kk_status_freep) struct kk_status *reported = load_status(&w, CELL_KEY);
+    /* containerd is back: Ready again. */
+    kk_fake_clock_advance(&w.clock, 1000);
+    kk_agent_run_pending(w.agent, 10, true);
+    _cleanup_(kk_status_freep) struct kk_status *back = load_status(&w, CELL_KEY);
+    world_free(&w);
+    KT_ASSERT(ready && strstr(ready, "state: Ready"));
+    KT_ASSERT(held && strcmp(held, ready) == 0);
+    KT_ASSERT(retry_pending);
+    KT_ASSERT(list_ok);
+    KT_ASSERT(after && strcmp(after, ready) == 0);
+    KT_ASSERT(try1 && strcmp(try1, ready) == 0);
+    KT_ASSERT(try2 && strcmp(try2, ready) == 0);
+    KT_ASSERT(reported);
+    KT_ASSERT_EQ(reported->state, KK_STATE_PENDING);
+    KT_ASSERT_STREQ(reported->reason, "ContainerdError");
+    KT_ASSERT(back);
+    KT_ASSERT_EQ(back->state, KK_STATE_READY);
 }

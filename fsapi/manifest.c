@@ -102,6 +102,74 @@ static struct kk_resource *decode_doc(struct kk_dec *d, const struct kk_ydoc *do
     return d->errors == before ? TAKE_PTR(r) : NULL;
 }
 
+/* Whether root is a `kind: List` document (what `kuke get KIND -o yaml`
+ * prints): its items are manifests, as with kubectl apply. */
+static bool is_list(const struct kk_ynode *root)
+{
+    const struct kk_ynode *kind = root->type == KK_YMAP ? kk_ynode_get(root, "kind") : NULL;
+    return kind && kind->type == KK_YSCALAR && strcmp(kind->value, "List") == 0;
+}
+
+/* The items of a List document, checked: apiVersion as any manifest's,
+ * nothing but apiVersion, kind, metadata and items beside them, items a
+ * list (within the codec's entry limit). NULL when there is nothing to
+ * decode (errors reported). */
+static const struct kk_ynode *list_items(struct kk_dec *d, const struct kk_ynode *root)
+{
+    const struct kk_ynode *api = kk_ynode_get(root, "apiVersion");
+    size_t mark = kk_dec_push_key(d, "apiVersion");
+    if (!api || api->type != KK_YSCALAR || strcmp(api->value, KK_API_VERSION) != 0)
+        kk_dec_error(d, api ? api : root, "%s (accepted: " KK_API_VERSION ")",
+                     api ? "unsupported apiVersion" : "required");
+    kk_dec_pop(d, mark);
+    for (size_t i = 0; i + 1 < root->n; i += 2) {
+        const struct kk_ynode *k = root->items[i];
+        if (k->type == KK_YSCALAR &&
+            (strcmp(k->value, "apiVersion") == 0 || strcmp(k->value, "kind") == 0 ||
+             strcmp(k->value, "metadata") == 0 || strcmp(k->value, "items") == 0))
+            continue;
+        kk_dec_error(d, k,
+                     "%.64s: unknown field of a List (accepted: apiVersion, kind, metadata, "
+                     "items)",
+                     k->type == KK_YSCALAR ? k->value : "(not a string)");
+    }
+    const struct kk_ynode *items = kk_ynode_get(root, "items");
+    mark = kk_dec_push_key(d, "items");
+    if (items && !kk_ynode_is_null(items) && items->type != KK_YSEQ) {
+        kk_dec_error(d, items, "expected a list of manifests");
+        items = NULL;
+    } else if (items && !kk_ynode_is_null(items) && !kk_codec_items_within_limit(d, items)) {
+        items = NULL;
+    }
+    kk_dec_pop(d, mark);
+    return items && !kk_ynode_is_null(items) ? items : NULL;
+}
+
+/* A manifest being built: its resources so far, and how many documents
+ * (or List items) were looked at. */
+struct builder {
+    struct kk_manifest *m;
+    size_t cap, seen;
+};
+
+/* Appends the resource decoded from doc (growing m->docs). A file defines
+ * at most KK_YAML_MAX_DOCS resources, as documents or as List items. */
+static void add_doc(struct kk_dec *d, struct builder *b, const struct kk_ydoc *doc)
+{
+    if (b->seen++ == KK_YAML_MAX_DOCS)
+        kk_dec_error(d, doc->root, "limit: more than %d resources in one file", KK_YAML_MAX_DOCS);
+    if (b->seen > KK_YAML_MAX_DOCS)
+        return;
+    struct kk_resource *r = decode_doc(d, doc);
+    if (!r)
+        return;
+    if (b->m->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4;
+        b->m->docs = kk_xrealloc(b->m->docs, b->cap * sizeof(*b->m->docs));
+    }
+    b->m->docs[b->m->n++] = r;
+}
+
 /* Two documents of one file naming the same resource (same kind, same
  * key) would fight over one spec file. */
 static void check_unique(struct kk_dec *d, const struct kk_manifest *m)
@@ -138,14 +206,25 @@ int kk_manifest_load_buffer(const char *file, const char *data, size_t len,
 
     _cleanup_(kk_manifest_freep) struct kk_manifest *m = kk_xcalloc(1, sizeof(*m));
     m->file = file ? kk_xstrdup(file) : NULL;
-    m->docs = kk_xcalloc(t->ndocs ? t->ndocs : 1, sizeof(*m->docs));
+    struct builder b = {.m = m};
     struct kk_dec d = {.file = file, .diags = diags};
     for (size_t i = 0; i < t->ndocs; i++) {
-        if (kk_ynode_is_null(t->docs[i].root))
+        const struct kk_ynode *root = t->docs[i].root;
+        if (kk_ynode_is_null(root))
             continue;
-        struct kk_resource *r = decode_doc(&d, &t->docs[i]);
-        if (r)
-            m->docs[m->n++] = r;
+        if (!is_list(root)) {
+            add_doc(&d, &b, &t->docs[i]);
+            continue;
+        }
+        const struct kk_ynode *items = list_items(&d, root);
+        for (size_t j = 0; items && j < items->n; j++) {
+            size_t mark = kk_dec_push_key(&d, "items");
+            size_t imark = kk_dec_push_index(&d, j);
+            struct kk_ydoc item = {items->items[j], items->items[j]->line, items->items[j]->col};
+            add_doc(&d, &b, &item);
+            kk_dec_pop(&d, imark);
+            kk_dec_pop(&d, mark);
+        }
     }
     if (d.errors == 0 && m->n == 0) {
         kk_diags_add(diags, file, 1, 1, "", "no manifest in the file (it is empty)");

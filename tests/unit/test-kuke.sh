@@ -30,8 +30,8 @@ if [ $rc -eq 1 ] && [[ $err == *"bad.yaml:8:7: spec.containers[0].imagee"* ]] &&
 
 kt_case get_table_and_formats
 tbl=$($K get cells) && yaml=$($K get cell hello-world -o yaml) && json=$($K get cells -o json)
-if [[ $tbl == NAME*READY*STATE*hello-world* ]] && [[ $yaml == *"rootContainerId: web"* ]] &&
-    echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["spec"]["id"]=="hello-world"'; then
+if [[ $tbl == NAME*READY*STATUS*hello-world* ]] && [[ $yaml == *"rootContainerId: web"* ]] &&
+    echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["kind"]=="List" and d["items"][0]["spec"]["id"]=="hello-world"'; then
     kt_pass; else kt_fail "get output: $tbl / $json"; fi
 
 kt_case get_shows_status
@@ -49,7 +49,7 @@ status:
       pid: 4242
 YAML
 tbl=$($K get cells) && ctr=$($K get containers --cell hello-world)
-if [[ $tbl == *"hello-world   1/1     Ready   10.88.0.2"* ]] && [[ $ctr == *"web"*"Ready"*"4242"* ]]; then kt_pass; else kt_fail "$tbl / $ctr"; fi
+if [[ $tbl == *"hello-world   1/1     Ready    0"* ]] && [[ $($K get cells -o wide) == *"10.88.0.2"* ]] && [[ $ctr == *"web"*"Ready"*"4242"* ]]; then kt_pass; else kt_fail "$tbl / $ctr"; fi
 
 kt_case get_missing_name_fails
 kt_check "get of a missing cell succeeded" bash -c "! $K get cell nope 2>/dev/null"
@@ -89,5 +89,23 @@ kt_check "rc=$rc $err" test $rc -eq 1 -a -n "$(echo "$err" | grep 'owned by the 
 kt_case apply_inbox_copies_file
 $K apply --inbox -f "$EX/web-sidecar.yaml" >/dev/null
 kt_check "inbox copy differs" cmp -s "$EX/web-sidecar.yaml" "$KUKEON_MANIFESTS/web-sidecar.yaml"
+
+kt_case get_list_applies_back
+# kubectl's round trip: a List from `get KIND -o yaml` (and -o json) is a
+# manifest whose items are applied as they were (a tree of its own).
+export KUKEON_STATE=$T/state2
+C2=$KUKEON_STATE/default/default/default
+mkdir -p "$KUKEON_STATE"
+$K apply -f "$EX/hello-world.yaml" -f "$EX/web-sidecar.yaml" >/dev/null
+list=$($K get cells -o yaml) && jlist=$($K get cells -o json)
+cp "$C2/hello-world/cell.yaml" "$T/before.yaml"
+rm -r "$C2/hello-world"
+out=$(printf '%s\n' "$list" | $K apply -f - 2>&1); rc=$?
+if [ $rc -ne 0 ] || ! cmp -s "$T/before.yaml" "$C2/hello-world/cell.yaml"; then
+    kt_fail "rc=$rc $out"
+else
+    out=$(printf '%s\n' "$jlist" | $K apply -f - 2>&1)
+    kt_check "json list: $out" eval '[[ $out == *"hello-world unchanged"* && $out == *"web unchanged"* ]]'
+fi
 
 exit 0

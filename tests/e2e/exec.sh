@@ -198,8 +198,8 @@ kt_check "rc=$rc (want 1): $(cat "$T/out")" eval '[ $rc -eq 1 ] && grep -q nosuc
 # kill_test SIG WANT_RC: kuke exec ... sleep 100, then SIG to kuke.
 kill_test() {
     "$K" exec box -- sleep 100 >"$T/kill.out" 2>&1 &
-    local kpid=$! i
-    for i in $(seq 100); do
+    local kpid=$!
+    for _ in $(seq 100); do
         [ -n "$(procs_named 'sleep 100')" ] && break
         sleep 0.1
     done
@@ -211,7 +211,7 @@ kill_test() {
     fi
     kill "-$1" "$kpid"
     local rc=0
-    for i in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$kpid" 2>/dev/null; then
         kill -KILL "$kpid"
         wait "$kpid"
@@ -238,6 +238,31 @@ kt_case sigterm_leaves_nothing
 kill_test TERM 143
 kt_case sigint_leaves_nothing
 kill_test INT 130
+
+kt_case second_signal_kills
+# sh ignores SIGTERM: the first is passed on (and ignored), the second kills.
+"$K" exec box -- sh -c 'trap "" TERM; echo ready; while :; do sleep 0.2; done' >"$T/ign.out" 2>&1 &
+kpid=$!
+for _ in $(seq 100); do grep -q ready "$T/ign.out" && break; sleep 0.1; done
+kill -TERM "$kpid"
+sleep 1
+if ! kill -0 "$kpid" 2>/dev/null; then
+    wait "$kpid"
+    kt_fail "kuke ended on the first SIGTERM (rc=$?), the command ignores it"
+else
+    kill -TERM "$kpid"
+    for _ in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$kpid" 2>/dev/null; then
+        kill -KILL "$kpid"
+        wait "$kpid"
+        kt_fail "kuke still runs 10 s after a second SIGTERM"
+    else
+        wait "$kpid"
+        rc=$?
+        kt_check "rc=$rc (want 137, SIGKILL); execs left: $(execs_left)" \
+            eval '[ $rc -eq 137 ] && [ -z "$(execs_left)" ]'
+    fi
+fi
 
 kt_case tty_sigterm_leaves_nothing
 if command -v script >/dev/null; then

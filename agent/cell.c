@@ -24,6 +24,11 @@
 
 #define STANDALONE_MAX 64
 #define DESIRED_MAX    (KK_CELL_CONTAINERS_MAX + STANDALONE_MAX)
+/* After a ctl kill: STOP and CONT change a task without any containerd
+ * event, so the cell is looked at again that soon. */
+#define KILL_LOOK_AGAIN_MS 200
+/* While a container is stopped by a signal: a SIGCONT from outside kuke. */
+#define STOPPED_RETRY_MS 1000
 
 /* ---- events ------------------------------------------------------------- */
 
@@ -510,6 +515,33 @@ static int act_one(struct cell_ctx *c, struct desired *d, struct kk_container_st
     return 0;
 }
 
+/* The state letter of process pid (/proc/<pid>/stat), 0 if unknown. */
+static char proc_state(uint32_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%" PRIu32 "/stat", pid);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    return n > 0 ? agent_cell_stat_state(buf, (size_t)n) : 0;
+}
+
+/* containerd and runc report a task whose process a SIGSTOP stopped as
+ * running and publish no event: the agent looks at the process itself.
+ * Not in test mode, whose fake tasks have made-up pids. */
+static void note_stopped_by_signal(struct cell_ctx *c, struct kk_container_status *cs, uint32_t pid)
+{
+    if (cs->state != KK_STATE_READY || !pid || agent_test_mode(c->a) || proc_state(pid) != 'T')
+        return;
+    _cleanup_free_ char *msg = kk_xasprintf(
+            "process %" PRIu32 " is stopped by a signal; kuke kill cell %s CONT resumes it", pid,
+            c->key->names[3]);
+    kk_container_status_set(cs, KK_STATE_PAUSED, "StoppedBySignal", msg);
+    /* A SIGCONT sent by hand brings no event either. */
+    want_retry(c, STOPPED_RETRY_MS);
+}
+
 /* Performs dec's actions in order, then reports its condition in cs; the
  * first action that fails reports its failure instead and ends there. */
 static void act(struct cell_ctx *c, struct desired *d, struct kk_container_status *cs,
@@ -537,6 +569,7 @@ static void act(struct cell_ctx *c, struct desired *d, struct kk_container_statu
         if (act_one(c, d, cs, in, dec, dec->acts[i], m) < 0)
             return;
     kk_container_status_set(cs, dec->state, dec->reason, agent_cell_message(dec));
+    note_stopped_by_signal(c, cs, dec->pid);
     if (dec->retry_ms)
         want_retry(c, dec->retry_ms);
     if (dec->failed)
@@ -1025,6 +1058,7 @@ static void aggregate(struct cell_ctx *c)
 {
     struct kk_status *st = c->st;
     const struct kk_container_status *root = NULL, *pending = NULL, *failed = NULL;
+    const struct kk_container_status *sig_stopped = NULL;
     bool all_stopped = true, any_paused = false;
     for (size_t i = 0; i < st->n_containers; i++) {
         const struct kk_container_status *cs = &st->containers[i];
@@ -1038,6 +1072,8 @@ static void aggregate(struct cell_ctx *c)
             all_stopped = false;
         if (cs->state == KK_STATE_PAUSED)
             any_paused = true;
+        if (cs->state == KK_STATE_PAUSED && streq0(cs->reason, "StoppedBySignal") && !sig_stopped)
+            sig_stopped = cs;
     }
     free(st->reason);
     free(st->message);
@@ -1075,6 +1111,11 @@ static void aggregate(struct cell_ctx *c)
     } else if (c->mem->paused && any_paused) {
         st->state = KK_STATE_PAUSED;
         st->reason = kk_xstrdup("PausedByUser");
+    } else if (sig_stopped) {
+        st->state = KK_STATE_PAUSED;
+        st->reason = kk_xstrdup("StoppedBySignal");
+        st->message = kk_xasprintf("container %s: %s", sig_stopped->id,
+                                   sig_stopped->message ? sig_stopped->message : "stopped");
     } else if (st->n_containers == 0) {
         st->state = KK_STATE_READY;
         st->reason = kk_xstrdup("NoContainers");
@@ -1263,6 +1304,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
             kk_error_freep(&err);
     } else if (act == CTL_KILL) {
         kill_all(c, signal);
+        want_retry(c, KILL_LOOK_AGAIN_MS);
     }
     if (prune_containers(c, exists, &err) < 0) {
         agent_note_ctd_error(a, err);

@@ -158,9 +158,7 @@ static char **realm_namespaces(const char *state)
         if (kk_resource_load_fd(fd, path, KK_KIND_REALM, &r, &diags, &e) < 0 ||
             !r->realm.namespace_)
             continue;
-        v = realloc(v, (n + 2) * sizeof(*v));
-        if (!v)
-            abort();
+        v = kk_xrealloc(v, (n + 2) * sizeof(*v));
         v[n++] = kk_xstrdup(r->realm.namespace_);
         v[n] = NULL;
     }
@@ -178,7 +176,7 @@ static bool in_list(const char *ns, char *const *list)
 /* What a namespace holds, one line per container and image, and counts. */
 static void list_namespace(struct ui *u, struct kk_ctd *c, const char *ns)
 {
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     struct kk_ctd_container *ctrs = NULL;
     size_t n = 0;
     if (kk_ctd_container_list(c, ns, NULL, &ctrs, &n, &e) == 0)
@@ -223,7 +221,7 @@ static const char *label(char **labels, const char *key)
 static const char *foreign_realm(struct kk_ctd *c, const char *ns, const char *prefix,
                                  struct kk_ctd_container **v, size_t *n)
 {
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     *v = NULL;
     *n = 0;
     if (!has_prefix(ns, prefix) || kk_ctd_container_list(c, ns, NULL, v, n, &e) < 0) {
@@ -256,7 +254,7 @@ static void remove_namespace(struct ui *u, struct kk_ctd *c, const char *ns, boo
         item(u, "containerd namespace %s", ns);
         return;
     }
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     if (kk_ctd_namespace_drain(c, ns, NULL, &e) < 0 || kk_ctd_namespace_delete(c, ns, &e) < 0) {
         kk_error_wrap(&e, "containerd namespace %s", ns);
         failed(u, &e);
@@ -278,7 +276,7 @@ static void sweep_containerd(struct ui *u)
                 addr);
         return;
     }
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     _cleanup_ctd_ struct kk_ctd *c = NULL;
     _cleanup_strv_ char **names = NULL;
     _cleanup_strv_ char **extra = realm_namespaces(u->cfg->state);
@@ -315,7 +313,7 @@ static bool link_ours(const struct ui *u, const struct kk_net_link_info *l)
     struct kk_net_config nc = {.bridge_prefix = u->cfg->bridge_prefix,
                                .veth_prefix = u->cfg->veth_prefix};
     char want[KK_NET_IFNAMSIZ] = "";
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     int r = -1;
     if (strcmp(l->kind, "bridge") == 0 && n == 2)
         r = kk_net_bridge_name(&nc, parts[0], parts[1], want, &e);
@@ -328,7 +326,7 @@ static bool link_ours(const struct ui *u, const struct kk_net_link_info *l)
 
 static void sweep_links(struct ui *u, const char *prefix, const char *kind)
 {
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     _cleanup_free_ struct kk_net_link_info *links = NULL;
     size_t n = 0;
     if (kk_net_links_with_prefix(prefix, kind, &links, &n, &e) < 0) {
@@ -363,7 +361,7 @@ static void sweep_links(struct ui *u, const char *prefix, const char *kind)
 
 static void sweep_nft(struct ui *u)
 {
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     _cleanup_fw_ struct kk_fw *fw = NULL;
     _cleanup_buf_ struct kk_buf dump = KK_BUF_INIT;
     if (kk_fw_new(&(struct kk_fw_config){.table = u->cfg->nft_table}, &fw, &e) < 0 ||
@@ -505,7 +503,7 @@ static void sweep_tree(struct ui *u, const char *what, const char *path, bool di
     struct stat st;
     if (lstat(path, &st) < 0)
         return;
-    kk_error *e = NULL;
+    _cleanup_error_ kk_error *e = NULL;
     if (!u->o->dry_run && remove_tree(path, dirs_only, &e) < 0) {
         failed(u, &e);
         return;

@@ -225,7 +225,7 @@ static const char *foreign_realm(struct kk_ctd *c, const char *ns, const char *p
     *v = NULL;
     *n = 0;
     if (!has_prefix(ns, prefix) || kk_ctd_container_list(c, ns, NULL, v, n, &e) < 0) {
-        kk_error_free(e);
+        kk_error_freep(&e);
         return NULL;
     }
     for (size_t i = 0; i < *n; i++) {
@@ -320,7 +320,7 @@ static bool link_ours(const struct ui *u, const struct kk_net_link_info *l)
     else if (strcmp(l->kind, "veth") == 0 && n == 4)
         r = kk_net_veth_name(
                 &nc, &(struct kk_net_cell_spec){parts[0], parts[1], parts[2], parts[3]}, want, &e);
-    kk_error_free(e);
+    kk_error_freep(&e);
     return r == 0 && strcmp(want, l->name) == 0;
 }
 

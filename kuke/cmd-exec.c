@@ -19,8 +19,9 @@
  * killed if it still runs and deleted (Tasks.DeleteProcess): nothing of an
  * exec outlives kuke, but for a SIGKILL of kuke itself.
  *
- * Exit status: the process's (128+N when a signal N ended it); 1 when the
- * exec could not run (no such cell, not running); 2 usage. */
+ * Exit status: the process's (128+N when a signal N ended it); 127 / 126
+ * when runc finds no such command / cannot run it (as a shell); 1 when the
+ * exec could not run otherwise (no such cell, not running); 2 usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

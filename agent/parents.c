@@ -1,9 +1,12 @@
 /* Reconcilers of Realm (containerd namespace, cgroup), Space (bridge,
  * subnet, firewall, cgroup) and Stack (cgroup), and their deletion. */
 #include "agent/internal.h"
+#include "agent/events.h"
 #include "agent/orphans.h"
 
+#include <ctype.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -50,6 +53,46 @@ int agent_parent_ready(struct agent_ctx *a, const struct kk_key *key, struct kk_
     st->reason = kk_xstrdup("WaitingForParent");
     st->message = kk_xasprintf("waiting for %s %s to be Ready", kind_of_level(parent.level), buf);
     return 0;
+}
+
+/* The lower-case kind of key's level, the events' object name. */
+static void object_of(const struct kk_key *key, char out[16])
+{
+    snprintf(out, 16, "%s", kind_of_level(key->level));
+    for (char *c = out; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+}
+
+/* An event for a state change of key (design §2.10): into its own
+ * events.log, only when state or reason differ from what was there. */
+static void state_event(struct agent_ctx *a, const struct kk_key *key, const struct kk_status *st,
+                        const struct kk_status *prev)
+{
+    if (prev && prev->state == st->state &&
+        strcmp(prev->reason ? prev->reason : "", st->reason ? st->reason : "") == 0)
+        return;
+    char object[16];
+    object_of(key, object);
+    _cleanup_free_ char *dir = kk_tree_dir(key);
+    bool ready = st->state == KK_STATE_READY;
+    kk_events_emit(a->rootfd, dir, agent_now_ns(a), ready ? KK_EVENT_NORMAL : KK_EVENT_WARNING,
+                   ready ? "Ready" : (st->reason ? st->reason : kk_state_name(st->state)), object,
+                   "%s", st->message ? st->message : kk_state_name(st->state));
+}
+
+/* A Deleted event for key, in its parent's events.log (its own directory
+ * is gone); a realm has no parent directory to hold one. */
+static void deleted_event(struct agent_ctx *a, const struct kk_key *key)
+{
+    struct kk_key parent;
+    if (!kk_key_parent(key, &parent))
+        return;
+    char object[16];
+    object_of(key, object);
+    _cleanup_free_ char *dir = kk_tree_dir(&parent);
+    _cleanup_free_ char *obj = kk_xasprintf("%s/%s", object, key->names[key->level - 1]);
+    kk_events_emit(a->rootfd, dir, agent_now_ns(a), KK_EVENT_NORMAL, "Deleted", obj,
+                   "its host objects and directory are gone");
 }
 
 static struct kk_cg_ref cg_ref_of(const struct kk_key *key)
@@ -110,10 +153,12 @@ static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
                 kk_status_new((enum kk_kind)(key->level - 1), key->names[key->level - 1]);
         kk_status_set(st, KK_STATE_PENDING, "WaitingForChildren",
                       "spec removed; deleted once its children are gone");
-        if (agent_status_write(a, key, st, prev, &err) < 0)
+        if (agent_status_write(a, key, st, prev, &err) < 0) {
             kk_log_warn("%s: %s", buf, err->message);
-        else
+        } else {
+            state_event(a, key, st, prev);
             agent_set_state(a, buf, st->state);
+        }
         /* Children without a spec delete themselves and enqueue us. */
         return KK_QUEUE_DONE;
     }
@@ -142,6 +187,7 @@ static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
         return KK_QUEUE_RETRY;
     }
     kk_log_info("%s: deleted", buf);
+    deleted_event(a, key);
     agent_mem_drop(a, buf);
     struct kk_key parent;
     if (kk_key_parent(key, &parent))
@@ -196,6 +242,7 @@ static int reconcile_level(struct agent_ctx *a, const struct kk_key *key, ensure
         kk_log_warn("%s: %s", buf, err->message);
         return KK_QUEUE_RETRY;
     }
+    state_event(a, key, st, prev);
     agent_set_state(a, buf, st->state);
     return verdict;
 }

@@ -496,6 +496,17 @@ static bool exists(struct world *w, const char *rel)
     return lstat(path, &sb) == 0;
 }
 
+/* Whether rel's content contains needle. */
+static bool file_has(struct world *w, const char *rel, const char *needle)
+{
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s", w->state, rel);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    char buf[8192];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
 #define WEB_CELL                                                                                   \
     "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: web\nspec:\n  containers:\n"              \
     "    - id: app\n      image: busybox\n      command: httpd\n"                                  \
@@ -539,9 +550,14 @@ KT_CASE(defaults_ready_after_start)
     _cleanup_(kk_status_freep) struct kk_status *st = load_status(&w, "default/default/default");
     bool ok = st && st->state == KK_STATE_READY && exists(&w, "default/realm.yaml");
     bool space = kk_fw_fake_has_space(w.be.fw, "default/default");
+    /* each level's state change is an event of its own (design §2.10) */
+    bool events = file_has(&w, "default/events.log", "\tNormal\tReady\trealm\t") &&
+                  file_has(&w, "default/default/events.log", "\tNormal\tReady\tspace\t") &&
+                  file_has(&w, "default/default/default/events.log", "\tNormal\tReady\tstack\t");
     world_free(&w);
     KT_ASSERT(ok);
     KT_ASSERT(space);
+    KT_ASSERT(events);
 }
 
 KT_CASE(cell_created_root_first_then_unchanged)

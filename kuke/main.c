@@ -1,6 +1,6 @@
 /* kuke: the command-line front end. Every verb works through the files of
- * the filesystem API (docs/design.md §2); only `kuke image` and `kuke
- * doctor` talk to containerd. Verbs are registered in kuke.h's table.
+ * the filesystem API (docs/design.md §2); only `kuke image`, `kuke exec`
+ * and `kuke doctor` talk to containerd. Verbs are registered in kuke.h's table.
  *
  *     kuke [--config FILE] <command> [args...]
  *

@@ -204,6 +204,12 @@ complete -c kuke -n '__kuke_at "logs exec attach run" 0' -a '(__kuke_names 4)'
 complete -c kuke -n '__kuke_is "logs exec attach"' -s c -l container -x -a '(__kuke_containers (__kuke_cell))' -d container
 complete -c kuke -n '__kuke_is logs' -s f -l follow -d 'keep printing'
 complete -c kuke -n '__kuke_is logs' -l tail -x -d lines
+complete -c kuke -n '__kuke_is exec' -s i -l interactive -d 'pass stdin'
+complete -c kuke -n '__kuke_is exec' -s t -l tty -d 'a terminal'
+complete -c kuke -n '__kuke_is exec' -s e -l env -x -d 'K=V'
+complete -c kuke -n '__kuke_is exec' -s w -l workdir -x -d 'working directory'
+complete -c kuke -n '__kuke_is exec' -s u -l user -x -d 'uid[:gid] or name'
+complete -c kuke -n '__kuke_is exec' -s a -l containerd-address -r -d 'containerd socket'
 
 complete -c kuke -n '__kuke_is validate' -s q -l quiet -d 'nothing for valid files'
 complete -c kuke -n '__kuke_is validate' -F

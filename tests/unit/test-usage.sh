@@ -18,7 +18,7 @@ mkdir -p "$KUKEON_STATE" "$KUKEON_MANIFESTS"
 # Verbs in files whose owners have not switched to kuke_usage_error yet
 # (kuke/common.h): their failures are listed, not counted. Empty this list
 # once they have.
-PENDING=${KUKE_USAGE_PENDING-"exec attach run"}
+PENDING=${KUKE_USAGE_PENDING-"attach run"}
 
 is_pending() { [[ " $PENDING " == *" $1 "* ]]; }
 

@@ -29,6 +29,9 @@ enum ending {
     END_GOAWAY_CLOSE,   /* HEADERS, DATA, GOAWAY(NO_ERROR), close */
     END_CLOSE,          /* HEADERS, DATA, close */
     END_CLOSE_AT_ONCE,  /* close without answering */
+    /* As grpc-go when it answered before the client's END_STREAM: at the
+     * request's first DATA, HEADERS, DATA, trailers, RST_STREAM(NO_ERROR). */
+    END_EARLY_THEN_RST,
 };
 
 static _Atomic int ending;
@@ -150,6 +153,12 @@ static int answer(int fd, uint32_t s)
             await_delivery();
         if (e == END_OK) {
             r = frame(fd, F_HEADERS, END_HEADERS | END_STREAM, s, t.data, t.len);
+        } else if (e == END_EARLY_THEN_RST) {
+            static const uint8_t no_error[4] = {0};
+            r = frame(fd, F_HEADERS, END_HEADERS | END_STREAM, s, t.data, t.len) < 0 ||
+                                frame(fd, F_RST, 0, s, no_error, sizeof(no_error)) < 0
+                        ? -1
+                        : 0;
         } else if (e == END_SPLIT_TRAILERS) {
             size_t half = t.len / 2;
             r = frame(fd, F_HEADERS, END_STREAM, s, t.data, half) < 0 ||
@@ -186,6 +195,7 @@ static void serve_conn(int fd)
         memcmp(preface, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) != 0 ||
         frame(fd, F_SETTINGS, 0, 0, NULL, 0) < 0)
         return;
+    uint32_t answered = 0; /* streams are answered once, in order */
     for (;;) {
         uint8_t h[9];
         if (read_all(fd, h, sizeof(h)) < 0)
@@ -203,8 +213,12 @@ static void serve_conn(int fd)
             r = frame(fd, F_SETTINGS, ACK, 0, NULL, 0);
         else if (h[3] == F_PING && !(h[4] & ACK))
             r = frame(fd, F_PING, ACK, 0, payload, len);
-        else if ((h[3] == F_DATA || h[3] == F_HEADERS) && (h[4] & END_STREAM))
+        else if (s > answered &&
+                 (((h[3] == F_DATA || h[3] == F_HEADERS) && (h[4] & END_STREAM)) ||
+                  (h[3] == F_DATA && len > 0 && atomic_load(&ending) == END_EARLY_THEN_RST))) {
+            answered = s;
             r = answer(fd, s);
+        }
         free(payload);
         if (r < 0) {
             shutdown(fd, SHUT_RDWR); /* the fd itself is closed by stop_server */
@@ -342,6 +356,13 @@ KT_CASE(statuses_from_trailers_and_headers)
     KT_ASSERT(m2 && strstr(m2, "no such thing"));
     KT_ASSERT_EQ(call_with(g, END_SPLIT_TRAILERS, &m3), KK_E_NOT_FOUND);
     KT_ASSERT(m3 && strstr(m3, "no such thing"));
+    /* The answer complete before the request: the reset that follows it
+     * does not hide it. */
+    _cleanup_free_ char *m4 = NULL;
+    kk_code early = call_with(g, END_EARLY_THEN_RST, &m4);
+    if (early != KK_E_NOT_FOUND || getenv("KT_VERBOSE"))
+        fprintf(stderr, "early answer: code %d: %s\n", (int)early, m4 ? m4 : "(none)");
+    KT_ASSERT_EQ(early, KK_E_NOT_FOUND);
     kk_grpc_close(g);
 }
 
@@ -393,4 +414,50 @@ KT_CASE(ended_mid_stream_is_unavailable)
         KT_ASSERT_EQ(call_with(g, END_OK, NULL), KK_E_NOT_FOUND);
     }
     kk_grpc_close(g);
+}
+
+/* Many calls at once on the one connection: each gets its own status,
+ * trailers never lost between multiplexed streams. */
+struct burst {
+    struct kk_grpc *g;
+    unsigned ok, other;
+    char last_other[256];
+};
+
+static void *burst_main(void *arg)
+{
+    struct burst *b = arg;
+    for (int i = 0; i < 50; i++) {
+        _cleanup_free_ char *m = NULL;
+        if (call_with(b->g, END_OK, &m) == KK_E_NOT_FOUND) {
+            b->ok++;
+        } else {
+            b->other++;
+            snprintf(b->last_other, sizeof(b->last_other), "%s", m ? m : "(none)");
+        }
+    }
+    return NULL;
+}
+
+KT_CASE(concurrent_calls_each_get_their_status)
+{
+    struct kk_grpc *g = open_client();
+    KT_ASSERT(g != NULL);
+    struct burst b[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (struct burst){.g = g};
+        pthread_create(&t[i], NULL, burst_main, &b[i]);
+    }
+    unsigned ok = 0, other = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        ok += b[i].ok;
+        other += b[i].other;
+        if (b[i].other)
+            fprintf(stderr, "thread %d: %u failed otherwise: %s\n", i, b[i].other, b[i].last_other);
+    }
+    kk_grpc_close(g);
+    KT_ASSERT_EQ(other, 0u);
+    KT_ASSERT_EQ(ok, 400u);
 }

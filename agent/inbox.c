@@ -274,16 +274,23 @@ static int owned_by(struct agent_ctx *a, const struct kk_key *key, const char *n
     return 0;
 }
 
+static int read_inbox_file(int inboxfd, const char *name, struct kk_buf *out,
+                           struct agent_inbox_stamp *stamp, kk_error **err);
+
 /* The keys inbox file `name` defines (its documents', a file that does not
- * load defines none), into the index with the stamp st. */
-static void define_from_file(struct agent_inbox_index *ix, const char *dir, const char *name,
+ * load defines none), into the index with the stamp st. Read the way an
+ * apply reads it (read_inbox_file): a fifo or a device put in the inbox
+ * must not block the worker in open(2). */
+static void define_from_file(struct agent_inbox_index *ix, int inboxfd, const char *name,
                              const struct agent_inbox_stamp *st)
 {
-    _cleanup_free_ char *path = kk_xasprintf("%s/%s", dir, name);
     _cleanup_(kk_manifest_freep) struct kk_manifest *m = NULL;
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
     _cleanup_error_ kk_error *err = NULL;
-    if (kk_manifest_load_file(path, &m, &diags, &err) < 0) {
+    _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
+    struct agent_inbox_stamp read_st;
+    if (read_inbox_file(inboxfd, name, &data, &read_st, &err) < 0 ||
+        kk_manifest_load_buffer(name, kk_buf_str(&data), data.len, &m, &diags, &err) < 0) {
         if (kk_error_code(err) == KK_E_NOT_FOUND)
             agent_inbox_index_forget(ix, name);
         else
@@ -332,7 +339,7 @@ static void refresh_definitions(struct agent_ctx *a, struct agent_inbox_index *i
         struct agent_inbox_stamp st;
         agent_inbox_stamp_of(&sb, &st);
         if (!agent_inbox_index_is_current(ix, e->d_name, &st))
-            define_from_file(ix, a->cfg.manifests, e->d_name, &st);
+            define_from_file(ix, dirfd(d), e->d_name, &st);
     }
     _cleanup_strv_ char **files = agent_inbox_index_files(ix);
     for (char **f = files; *f; f++)

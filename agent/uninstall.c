@@ -17,8 +17,10 @@
 #include "fsapi/cleanup.h"
 #include "fsapi/contract.h"
 #include "fsapi/manifest.h"
+#include "fsapi/tree.h"
 #include "fsapi/validate.h"
 #include "fsapi/yaml.h"
+#include "runtime/cgroup/cgroup.h"
 #include "runtime/containerd/containerd.h"
 #include "runtime/firewall/firewall.h"
 #include "runtime/net/hostnets.h"
@@ -213,25 +215,19 @@ static const char *label(char **labels, const char *key)
     return NULL;
 }
 
-/* A namespace named with our prefix may still be another agent's, one
- * whose prefix extends ours ("kukeon-" and "kukeon-test-"): its containers
- * then name a realm that is not the rest of the namespace's name. Returns
- * that realm (owned by *v) or NULL if nothing says the namespace is not
- * ours. */
-static const char *foreign_realm(struct kk_ctd *c, const char *ns, const char *prefix,
-                                 struct kk_ctd_container **v, size_t *n)
+char *agent_uninstall_ns_foreign(const char *ns, const char *prefix, bool from_spec,
+                                 const struct kk_ctd_container *v, size_t n)
 {
-    _cleanup_error_ kk_error *e = NULL;
-    *v = NULL;
-    *n = 0;
-    if (!has_prefix(ns, prefix) || kk_ctd_container_list(c, ns, NULL, v, n, &e) < 0) {
-        kk_error_freep(&e);
-        return NULL;
-    }
-    for (size_t i = 0; i < *n; i++) {
-        const char *realm = label((*v)[i].labels, KK_LABEL_REALM);
-        if (realm && strcmp(realm, ns + strlen(prefix)) != 0)
-            return realm;
+    const char *rest = ns + strlen(prefix);
+    if (!from_spec && !kk_name_valid_n(rest, strlen(rest)))
+        return kk_xasprintf("\"%s\" after the prefix is not a realm name", rest);
+    for (size_t i = 0; i < n; i++) {
+        const char *realm = label(v[i].labels, KK_LABEL_REALM);
+        if (!realm)
+            return kk_xasprintf("container %s is not kukeon's (no " KK_LABEL_REALM " label)",
+                                v[i].id);
+        if (!from_spec && strcmp(realm, rest) != 0)
+            return kk_xasprintf("its containers belong to realm %s of another agent", realm);
     }
     return NULL;
 }
@@ -240,21 +236,24 @@ static void remove_namespace(struct ui *u, struct kk_ctd *c, const char *ns, boo
 {
     struct kk_ctd_container *v = NULL;
     size_t n = 0;
-    const char *realm = from_spec ? NULL : foreign_realm(c, ns, u->cfg->namespace_prefix, &v, &n);
-    if (realm)
-        fprintf(u->out,
-                "kept containerd namespace %s: its containers belong to realm %s of another "
-                "agent\n",
-                ns, realm);
-    kk_ctd_container_list_free(v, n);
-    if (realm)
+    _cleanup_error_ kk_error *e = NULL;
+    if (kk_ctd_container_list(c, ns, NULL, &v, &n, &e) < 0) {
+        kk_error_wrap(&e, "containerd namespace %s: list its containers", ns);
+        failed(u, &e);
         return;
+    }
+    _cleanup_free_ char *why =
+            agent_uninstall_ns_foreign(ns, u->cfg->namespace_prefix, from_spec, v, n);
+    kk_ctd_container_list_free(v, n);
+    if (why) {
+        fprintf(u->out, "kept containerd namespace %s: %s\n", ns, why);
+        return;
+    }
     list_namespace(u, c, ns);
     if (u->o->dry_run) {
         item(u, "containerd namespace %s", ns);
         return;
     }
-    _cleanup_error_ kk_error *e = NULL;
     if (kk_ctd_namespace_drain(c, ns, NULL, &e) < 0 || kk_ctd_namespace_delete(c, ns, &e) < 0) {
         kk_error_wrap(&e, "containerd namespace %s", ns);
         failed(u, &e);
@@ -295,23 +294,31 @@ static void sweep_containerd(struct ui *u)
 
 /* ---- links and nftables --------------------------------------------------- */
 
-/* The name our prefixes give the owner recorded in the link's alias
- * ("realm/space" for a bridge, "realm/space/stack/cell" for a veth). A
- * link of our prefix named otherwise belongs to an agent whose prefix
- * extends ours ("kkb" and "kkb2": both give 15 characters of [0-9a-f]
- * after "kkb"). An empty alias (a crash between creating the link and
- * naming its owner) cannot tell: it counts as ours. */
-static bool link_ours(const struct ui *u, const struct kk_net_link_info *l)
+/* Whether name is shaped as runtime/net names our links: the prefix, then
+ * lowercase hex digits of a hash up to the 15 characters of IFNAMSIZ. */
+static bool name_shaped(const char *name, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    if (!has_prefix(name, prefix) || strlen(name) != KK_NET_IFNAMSIZ - 1)
+        return false;
+    for (const char *p = name + plen; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+bool agent_uninstall_link_ours(const struct kk_agent_config *cfg, const char *prefix,
+                               const struct kk_net_link_info *l)
 {
     if (!l->alias[0])
-        return true;
+        return name_shaped(l->name, prefix);
     char key[sizeof(l->alias)], *parts[4], *save = NULL;
     snprintf(key, sizeof(key), "%s", l->alias);
     size_t n = 0;
     for (char *t = strtok_r(key, "/", &save); t && n < 4; t = strtok_r(NULL, "/", &save))
         parts[n++] = t;
-    struct kk_net_config nc = {.bridge_prefix = u->cfg->bridge_prefix,
-                               .veth_prefix = u->cfg->veth_prefix};
+    struct kk_net_config nc = {.bridge_prefix = cfg->bridge_prefix,
+                               .veth_prefix = cfg->veth_prefix};
     char want[KK_NET_IFNAMSIZ] = "";
     _cleanup_error_ kk_error *e = NULL;
     int r = -1;
@@ -338,9 +345,13 @@ static void sweep_links(struct ui *u, const char *prefix, const char *kind)
     if (n > 0 && kk_hostnets_netlink.list(NULL, NULL, &nets, &n_nets, &e) < 0)
         kk_error_freep(&e); /* only for the listing */
     for (size_t i = 0; i < n; i++) {
-        if (!link_ours(u, &links[i])) {
-            fprintf(u->out, "kept %s %s: named for %s by another agent's prefix\n", kind,
-                    links[i].name, links[i].alias);
+        if (!agent_uninstall_link_ours(u->cfg, prefix, &links[i])) {
+            if (links[i].alias[0])
+                fprintf(u->out, "kept %s %s: named for %s by another agent's prefix\n", kind,
+                        links[i].name, links[i].alias);
+            else
+                fprintf(u->out, "kept %s %s: no owner, and not a name of this prefix's\n", kind,
+                        links[i].name);
             continue;
         }
         _cleanup_buf_ struct kk_buf addrs = KK_BUF_INIT;
@@ -548,6 +559,11 @@ int agent_uninstall(const struct kk_agent_config *cfg, const struct agent_uninst
         o.cgroup_fs = "/sys/fs/cgroup";
     if (!o.runc_root)
         o.runc_root = "/run/containerd/runc";
+    /* The names are used as paths and prefixes below: one the agent itself
+     * would refuse ("." for the cgroup root: every cgroup of the host) must
+     * not reach a removal. */
+    if (kk_cg_check_root(cfg->cgroup_root, err) < 0)
+        return kk_error_wrap(err, "cgroup-root");
     struct ui u = {.cfg = cfg, .o = &o, .out = out};
     _cleanup_(held_release) struct held h = {.n = 0};
     if (take_locks(&u, &h, err) < 0)

@@ -30,6 +30,7 @@
 #define KUKEON_AGENT_UNINSTALL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "agent/config.h"
@@ -45,5 +46,31 @@ struct agent_uninstall_opts {
 
 int agent_uninstall(const struct kk_agent_config *cfg, const struct agent_uninstall_opts *opts,
                     FILE *out, kk_error **err);
+
+/* The ownership rules, pure, for tests. */
+
+/* Why containerd namespace ns (whose containers are v[0..n)) is not this
+ * agent's, or NULL if nothing says so (a string to free). A namespace
+ * found by the prefix alone must be the prefix and a realm name, and its
+ * containers must name that realm (another agent's prefix may extend
+ * ours: "kukeon-" and "kukeon-x-"); one a realm names in spec.namespace
+ * (from_spec) may hold containers of any realm. Either way a container
+ * without the kukeon.io/realm label is none of ours (a namespace shared
+ * with ctr, nerdctl, or another tool): the namespace is kept. */
+struct kk_ctd_container;
+char *agent_uninstall_ns_foreign(const char *ns, const char *prefix, bool from_spec,
+                                 const struct kk_ctd_container *v, size_t n);
+
+/* Whether link l, found by `prefix` (the bridge or the veth prefix), is
+ * this configuration's: the name our prefixes give the owner its alias
+ * records ("realm/space" for a bridge, "realm/space/stack/cell" for a
+ * veth); a link of our prefix named otherwise belongs to an agent whose
+ * prefix extends ours ("kkb" and "kkb2"). With no alias (a crash between
+ * creating the link and naming its owner) the name must still be shaped
+ * as ours, the prefix then hex digits to 15 characters: a short prefix
+ * ("d") must not take docker0. */
+struct kk_net_link_info;
+bool agent_uninstall_link_ours(const struct kk_agent_config *cfg, const char *prefix,
+                               const struct kk_net_link_info *l);
 
 #endif

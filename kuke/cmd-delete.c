@@ -66,7 +66,9 @@ static int children(struct kuke_ctx *ctx, const struct kk_key *key, struct kk_st
             snprintf(probe.names[key->level], sizeof(probe.names[0]), "%s", name);
             _cleanup_free_ char *spec = kk_tree_spec_path(&probe);
             _cleanup_error_ kk_error *ignored = NULL;
-            _cleanup_close_ int fd = kk_fs_open(ctx->rootfd, spec, O_RDONLY, 0, &ignored);
+            /* O_NONBLOCK: a FIFO in the tree must not block the open. */
+            _cleanup_close_ int fd =
+                    kk_fs_open(ctx->rootfd, spec, O_RDONLY | O_NONBLOCK, 0, &ignored);
             if (fd >= 0)
                 kk_strv_push(out, name);
         }

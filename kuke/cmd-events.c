@@ -144,7 +144,7 @@ static void catch_up(struct events_opts *o, struct efile *f)
         return;
     }
     _cleanup_error_ kk_error *ignored = NULL; /* gone again: the next event retries */
-    int fd = kk_fs_open(o->ctx.rootfd, f->rel, O_RDONLY, 0, &ignored);
+    int fd = kuke_open_regular(o->ctx.rootfd, f->rel, &ignored);
     if (fd < 0)
         return;
     if (f->fd >= 0)
@@ -356,7 +356,7 @@ int kuke_cmd_events(int argc, char **argv)
         }
     }
     while (o.watch) {
-        if (fflush(stdout) != 0)
+        if (fflush(stdout) != 0 || kuke_wait_readable(kuke_watch_fd(w)) == 1)
             break; /* the reader went away */
         if (kuke_watch_read(w, &err) < 0) {
             status = kuke_fail("events", err);

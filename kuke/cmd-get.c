@@ -553,7 +553,7 @@ static int watch(struct get_opts *g, struct kuke_watch *w, kk_error **err)
     for (;;) {
         if (!is_doc_output(g))
             kuke_table_print_new(&g->table, stdout);
-        if (fflush(stdout) != 0)
+        if (fflush(stdout) != 0 || kuke_wait_readable(kuke_watch_fd(w)) == 1)
             return 0; /* the reader went away */
         if (kuke_watch_read(w, err) < 0)
             return -1;

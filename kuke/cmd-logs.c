@@ -116,7 +116,7 @@ static void print_rotated_rest(struct kuke_ctx *ctx, const char *rel, const stru
 {
     _cleanup_free_ char *old = kk_xasprintf("%s.1", rel);
     _cleanup_error_ kk_error *ignored = NULL; /* no copy: nothing to add */
-    _cleanup_close_ int fd = kk_fs_open(ctx->rootfd, old, O_RDONLY, 0, &ignored);
+    _cleanup_close_ int fd = kuke_open_regular(ctx->rootfd, old, &ignored);
     if (fd < 0 || !tail_matches(fd, lf) || lseek(fd, lf->off, SEEK_SET) < 0)
         return;
     copy_out(fd, NULL);
@@ -137,7 +137,7 @@ static void catch_up(struct kuke_ctx *ctx, const char *rel, struct logfile *lf)
 {
     if (replaced(ctx, rel, lf)) {
         _cleanup_error_ kk_error *ignored = NULL; /* gone again: next event */
-        int nfd = kk_fs_open(ctx->rootfd, rel, O_RDONLY, 0, &ignored);
+        int nfd = kuke_open_regular(ctx->rootfd, rel, &ignored);
         if (nfd >= 0) {
             if (!truncated(lf))
                 copy_out(lf->fd, NULL); /* the end written before the switch */
@@ -187,7 +187,7 @@ static off_t tail_start(int fd, unsigned long n)
     return 0;
 }
 
-/* Never returns but on error. */
+/* Returns only when stdout's reader went away (0), or on error (-1). */
 static int follow(struct kuke_ctx *ctx, const char *rel, struct logfile *lf, kk_error **err)
 {
     _cleanup_free_ char *abs = kk_tree_join(ctx->state_dir, rel);
@@ -204,7 +204,8 @@ static int follow(struct kuke_ctx *ctx, const char *rel, struct logfile *lf, kk_
     /* Whatever happened between the first read and the watch. */
     catch_up(ctx, rel, lf);
     for (;;) {
-        fflush(stdout);
+        if (fflush(stdout) != 0 || kuke_wait_readable(ino) == 1)
+            return 0; /* the reader went away */
         char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
         ssize_t n = read(ino, ev, sizeof(ev));
         if (n < 0) {
@@ -300,8 +301,7 @@ int kuke_cmd_logs(int argc, char **argv)
     if (kuke_named_key(&ctx, KK_KIND_CONTAINER, container, cell, &key, &err) < 0)
         return kuke_fail("logs", err);
     _cleanup_free_ char *rel = kk_tree_log_path(&key);
-    _cleanup_(logfile_release) struct logfile lf = {
-            .fd = kk_fs_open(ctx.rootfd, rel, O_RDONLY, 0, &err)};
+    _cleanup_(logfile_release) struct logfile lf = {.fd = kuke_open_regular(ctx.rootfd, rel, &err)};
     if (lf.fd < 0)
         return kuke_fail("logs", err);
     if (tail >= 0) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -214,13 +215,44 @@ int kuke_named_key(const struct kuke_ctx *ctx, enum kk_kind kind, const char *na
     return kk_error_set(err, KK_E_INVALID, "unknown kind");
 }
 
+int kuke_open_regular(int rootfd, const char *rel, kk_error **err)
+{
+    _cleanup_close_ int fd = kk_fs_open(rootfd, rel, O_RDONLY | O_NONBLOCK, 0, err);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kk_error_errno(err, "stat %s", rel);
+    if (!S_ISREG(st.st_mode))
+        return kk_error_set(err, KK_E_INVALID, "%s: not a regular file", rel);
+    return TAKE_FD(fd);
+}
+
+int kuke_wait_readable(int fd)
+{
+    for (;;) {
+        /* No events asked of stdout: POLLERR (a pipe without a reader) and
+         * POLLHUP (a terminal hung up) are reported anyway. */
+        struct pollfd p[] = {{.fd = fd, .events = POLLIN}, {.fd = STDOUT_FILENO}};
+        if (poll(p, KK_ARRAY_SIZE(p), -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (p[1].revents & (POLLERR | POLLHUP))
+            return 1;
+        if (p[0].revents)
+            return 0;
+    }
+}
+
 int kuke_load_spec(const struct kuke_ctx *ctx, const struct kk_key *key, enum kk_kind kind,
                    struct kk_resource **out, kk_error **err)
 {
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
     _cleanup_free_ char *shown = kk_tree_join(ctx->state_dir, rel);
     _cleanup_error_ kk_error *open_err = NULL;
-    _cleanup_close_ int fd = kk_fs_open(ctx->rootfd, rel, O_RDONLY, 0, &open_err);
+    _cleanup_close_ int fd = kuke_open_regular(ctx->rootfd, rel, &open_err);
     if (fd < 0) {
         if (kk_error_code(open_err) == KK_E_NOT_FOUND)
             return 1;

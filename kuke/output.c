@@ -165,6 +165,39 @@ void kuke_format_age(int64_t since_ns, char buf[32])
         snprintf(buf, 32, "%lldd", (long long)(s / 86400));
 }
 
+/* s as well-formed UTF-8, each byte that is not part of a character made
+ * U+FFFD: JSON text is UTF-8 (RFC 8259 §8.1), and an events.log line or a
+ * message may hold any bytes. NULL when s already is (the common case). */
+static char *utf8_or_null(const char *s, size_t n, size_t *out_len)
+{
+    size_t i = 0, l;
+    while (i < n && (l = kk_utf8_len(s + i, n - i)))
+        i += l;
+    if (i == n)
+        return NULL;
+    struct kk_buf b = KK_BUF_INIT;
+    kk_buf_add(&b, s, i);
+    while (i < n) {
+        l = kk_utf8_len(s + i, n - i);
+        if (l)
+            kk_buf_add(&b, s + i, l);
+        else
+            kk_buf_adds(&b, "\xef\xbf\xbd");
+        i += l ? l : 1;
+    }
+    return kk_buf_detach(&b, out_len);
+}
+
+static void json_strn(struct kk_json_writer *w, const char *s, size_t n, bool key)
+{
+    size_t len = n;
+    _cleanup_free_ char *fixed = utf8_or_null(s, n, &len);
+    if (key)
+        kk_jw_keyn(w, fixed ? fixed : s, len);
+    else
+        kk_jw_strn(w, fixed ? fixed : s, len);
+}
+
 /* One node: plain scalars that read as JSON literals keep their type, a
  * plain null is null, everything else is a string. */
 static void json_node(struct kk_json_writer *w, const struct kk_ynode *n)
@@ -180,12 +213,12 @@ static void json_node(struct kk_json_writer *w, const struct kk_ynode *n)
         else if (!n->str && kk_ynode_is_null(n))
             kk_jw_null(w);
         else
-            kk_jw_strn(w, n->value, n->len);
+            json_strn(w, n->value, n->len, false);
         return;
     case KK_YMAP:
         kk_jw_obj(w);
         for (size_t i = 0; i + 1 < n->n; i += 2) {
-            kk_jw_keyn(w, n->items[i]->value, n->items[i]->len);
+            json_strn(w, n->items[i]->value, n->items[i]->len, true);
             json_node(w, n->items[i + 1]);
         }
         kk_jw_end(w);

@@ -1,0 +1,92 @@
+#!/bin/bash
+# kuke's read verbs against hostile state trees and readers: FIFOs planted
+# where a spec, events.log or container log should be, a reader of -w / -f
+# that goes away (`| head -1`, `| grep -m1`), bytes that are not UTF-8 in
+# an events.log and -o json, an inotify queue that overflowed. No root, no
+# agent; waits are bounded with timeout(1), never sleeps.
+set -u
+KUKEON_SRC=${KUKEON_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+KUKEON_BIN=${KUKEON_BIN:-$KUKEON_SRC/build/bin}
+. "$KUKEON_SRC/tests/lib/kktest.sh"
+K=$KUKEON_BIN/kuke
+T=$(mktemp -d /tmp/kk-review-XXXXXX)
+kt_cleanup "rm -rf '$T'"
+export KUKEON_STATE=$T/state KUKEON_MANIFESTS=$T/inbox KUKEON_CONFIG=/dev/null
+mkdir -p "$KUKEON_STATE" "$KUKEON_MANIFESTS"
+S=$KUKEON_STATE/default/default/default
+
+cell() {
+    printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: %s\nspec:\n  containers:\n    - id: main\n      image: busybox\n      command: sleep\n' "$1" | $K apply -f - >/dev/null
+}
+ev() { printf '%s\t%s\t%s\t%s\t%s\n' "$@"; }
+cell good
+cell fifo
+ev 2026-01-01T00:00:00.000Z Normal Started container/main hello >"$S/good/events.log"
+
+# ---- 1. a FIFO in the tree never blocks a reader (open without O_NONBLOCK
+# waits for a writer that never comes)
+
+kt_case fifo_spec_does_not_block_get_or_describe
+rm -f "$S/fifo/cell.yaml"
+mkfifo "$S/fifo/cell.yaml"
+out=$(timeout 10 $K get cells 2>&1)
+rc1=$?
+timeout 10 $K describe cell fifo >/dev/null 2>&1
+rc2=$?
+if [ $rc1 = 0 ] && [ $rc2 = 1 ] && grep -q '^good ' <<<"$out" && grep -q 'not a regular file' <<<"$out"; then
+    kt_pass
+else
+    kt_fail "get rc $rc1 (124: blocked), describe rc $rc2: $out"
+fi
+rm -f "$S/fifo/cell.yaml"
+
+kt_case fifo_events_log_does_not_block_events_or_describe
+mkfifo "$S/fifo/events.log"
+out=$(timeout 10 $K events 2>&1)
+rc1=$?
+timeout 10 $K describe cell good >/dev/null 2>&1
+rc2=$?
+kt_check "events rc $rc1 (124: blocked), describe rc $rc2: $out" \
+    test $rc1 = 0 -a $rc2 = 0 -a -n "$(grep -c hello <<<"$out")"
+
+kt_case fifo_log_does_not_block_logs
+mkdir -p "$S/good/containers"
+mkfifo "$S/good/containers/main.log"
+out=$(timeout 10 $K logs good 2>&1)
+rc=$?
+kt_check "logs rc $rc (124: blocked): $out" test $rc = 1 -a -n "$(grep 'not a regular file' <<<"$out")"
+rm -f "$S/good/containers/main.log" "$S/fifo/events.log"
+
+# ---- 2. -w and -f end when their reader went away, not at the next change
+
+kt_case watch_ends_when_the_reader_is_gone
+timeout 10 $K get cells -w | head -1 >/dev/null
+rc1=${PIPESTATUS[0]}
+timeout 10 $K events -w | grep -m1 -q hello
+rc2=${PIPESTATUS[0]}
+printf 'line one\n' >"$S/good/containers/main.log"
+timeout 10 $K logs good -f | grep -m1 -q 'line one'
+rc3=${PIPESTATUS[0]}
+kt_check "get -w rc $rc1, events -w rc $rc2, logs -f rc $rc3 (124: still waiting)" \
+    test $rc1 = 0 -a $rc2 = 0 -a $rc3 = 0
+
+# ---- 3. -o json is JSON (UTF-8) whatever bytes an events.log holds
+
+kt_case events_json_is_valid_for_any_bytes
+printf '2026-01-01T00:00:01.000Z\tWarning\tOdd\tcell\tq " b \\ c \001 e \033[31m x \377\376 y \303\251 z \355\240\200 w \300\257\n' \
+    >>"$S/good/events.log"
+out=$($K events cell good -o json | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+print(ascii(d["items"][1]["message"]))' 2>&1)
+want="'q \" b \\\\ c \\x01 e \\x1b[31m x \\ufffd\\ufffd y \\xe9 z \\ufffd\\ufffd\\ufffd w \\ufffd\\ufffd'"
+kt_check "json: $out, want $want" test "$out" = "$want"
+
+kt_case events_json_stream_is_valid_for_any_bytes
+out=$(timeout 10 $K events cell good -w -o json | head -2 | python3 -c '
+import json, sys
+for l in sys.stdin.buffer.read().decode("utf-8").splitlines():
+    print(json.loads(l)["reason"])' 2>&1 | tr '\n' ' ')
+kt_check "json stream: $out" test "$out" = "Started Odd "
+
+exit $KT_FAILED

@@ -528,6 +528,14 @@ static void on_change(const char *rel, uint32_t mask, void *ud)
     if (mask & IN_Q_OVERFLOW) {                   /* events were lost: compare everything */
         _cleanup_error_ kk_error *ignored = NULL; /* the next event retries */
         list_resources(g, &ignored);
+        /* and what was shown: a resource deleted meanwhile is in no
+         * listing. show() appends to g->seen: its length is taken first. */
+        for (size_t i = 0, n = g->n_seen; i < n; i++) {
+            struct kk_key key;
+            kk_error_freep(&ignored);
+            if (kk_key_parse(&key, g->seen[i].key, &ignored) == 0)
+                show(g, &key);
+        }
         return;
     }
     struct kk_tree_class c;

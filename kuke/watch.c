@@ -146,6 +146,9 @@ int kuke_watch_open(const char *state_dir, const struct kk_key *scope, enum kk_k
 static void dispatch(struct kuke_watch *w, const struct inotify_event *e)
 {
     if (e->mask & IN_Q_OVERFLOW) {
+        /* The IN_CREATE of a directory may be among the events lost:
+         * watch what is there now (those watched keep their wd). */
+        add_dir(w, "", 0, false);
         w->fn("", IN_Q_OVERFLOW, w->ud);
         return;
     }

@@ -89,4 +89,46 @@ for l in sys.stdin.buffer.read().decode("utf-8").splitlines():
     print(json.loads(l)["reason"])' 2>&1 | tr '\n' ' ')
 kt_check "json stream: $out" test "$out" = "Started Odd "
 
+# ---- 4. an overflowed inotify queue: what changed is shown, a directory
+# created meanwhile is watched from then on, a resource deleted meanwhile
+# gets its Deleted row
+
+kt_case get_watch_after_queue_overflow
+status() {
+    printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: %s\nstatus:\n  state: %s\n' "$1" "$2" >"$S/$1/status.yaml.tmp" &&
+        mv "$S/$1/status.yaml.tmp" "$S/$1/status.yaml"
+}
+cell gone
+OUT=$T/get-w.out
+$K get cells -w >"$OUT" 2>&1 &
+GW=$!
+kt_cleanup "kill $GW 2>/dev/null"
+# until its listing is out (its watch is set before the listing)
+timeout 10 tail -n +1 -f "$OUT" | grep -m1 -q '^gone '
+kill -STOP $GW
+# more events than the queue holds (max_queued_events), while it sleeps;
+# two names by turns, so that no two events in a row are merged
+max=$(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null || echo 16384)
+python3 - "$S/good" "$max" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n // 2 + 10):
+    p = os.path.join(d, "x%d" % (i % 2))
+    open(p, "w").close()
+    os.unlink(p)
+PY
+cell late
+rm -rf "$S/gone"
+kill -CONT $GW
+timeout 10 tail -n +1 -f "$OUT" | grep -m1 -q '^late '
+r1=$?
+timeout 10 tail -n +1 -f "$OUT" | grep -m1 -q '^gone .*Deleted'
+r2=$?
+status late Stopped
+timeout 10 tail -n +1 -f "$OUT" | grep -m1 -q '^late .*Stopped'
+r3=$?
+kill $GW 2>/dev/null
+kt_check "late listed $r1, gone Deleted $r2, late's status after the overflow $r3 (0 = seen): $(cat "$OUT")" \
+    test $r1 = 0 -a $r2 = 0 -a $r3 = 0
+
 exit $KT_FAILED

@@ -200,7 +200,10 @@ static int write_report(struct agent_ctx *a, const char *name, const char *diges
     _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
     kk_yaml_emit(root, &out);
     int w = kk_atomic_write_if_changed(a->rootfd, rel, out.data, out.len, 0644, err);
-    agent_note_write(a, rel, w < 0 ? *err : NULL);
+    /* A report found unchanged wrote nothing: no news about the disk (it
+     * would clear a failure another write is still retrying). */
+    if (w != 0)
+        agent_note_write(a, rel, w < 0 ? *err : NULL);
     if (w < 0)
         return kk_error_wrap(err, "%s", rel);
     return 0;

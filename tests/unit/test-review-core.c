@@ -1,11 +1,13 @@
 /* Regressions found reviewing the agent's core (events, orphans, inbox
  * index, uninstall, runtime helpers): each case failed before its fix. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent-private.h"
 #include "agent/agent.h"
 #include "agent/uninstall.h"
 #include "fsapi/contract.h"
@@ -93,6 +95,29 @@ KT_CASE(prune_does_not_block_on_a_fifo_in_the_inbox)
     world_free(&w);
     KT_ASSERT(s1);
     KT_ASSERT(!s2);
+}
+
+/* A full disk: a status write failed and is retried. An inbox file
+ * applied again with nothing new (a resync) rewrote no report, yet counted
+ * as a write that went through: lastWriteError vanished from
+ * _agent/status.yaml and the agent said it had converged, until the next
+ * retry failed and logged the warning again. */
+KT_CASE(unchanged_inbox_report_does_not_clear_a_write_failure)
+{
+    _cleanup_error_ kk_error *err = NULL;
+    struct world w;
+    KT_ASSERT_OK(world_init(&w, "wfault", &err), &err);
+    drop(&w, "a.yaml", "s1");
+    drop(&w, "a.yaml", "s1"); /* its report now says "unchanged" */
+    _cleanup_error_ kk_error *full = NULL;
+    kk_error_errnum(&full, ENOSPC, "write default/default/s1/status.yaml");
+    agent_note_write(&w.agent->ctx, "default/default/s1/status.yaml", full);
+    bool failing_before = agent_writes_failing(w.agent);
+    drop(&w, "a.yaml", "s1"); /* unchanged: no spec, no report written */
+    bool failing_after = agent_writes_failing(w.agent);
+    world_free(&w);
+    KT_ASSERT(failing_before);
+    KT_ASSERT_MSG(failing_after, "an unchanged report cleared the write failure");
 }
 
 /* ---- kukeond --uninstall: what is this configuration's ------------------- */

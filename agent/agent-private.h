@@ -44,7 +44,8 @@ struct kk_agent {
     bool scanned;
     int64_t started_at, last_scan_at;
     bool ctd_connected;
-    char **ooms; /* "<ns>/<containerd id>" of OOM events not yet seen by a reconcile */
+    bool ctd_stream_up; /* the event subscription is live (connected follows it) */
+    char **ooms;        /* "<ns>/<containerd id>" of OOM events not yet seen by a reconcile */
     size_t n_ooms, cap_ooms;
     struct write_fault wfault;
 };

@@ -220,6 +220,7 @@ void agent_set_realm_ns(struct agent_ctx *c, const char *realm, const char *ns)
 void agent_set_ctd_connected(struct kk_agent *a, bool up)
 {
     pthread_mutex_lock(&a->lock);
+    a->ctd_stream_up = up;
     a->ctd_connected = up;
     pthread_mutex_unlock(&a->lock);
     kk_metrics_set_containerd_up(&a->ctx.metrics, up);
@@ -237,6 +238,21 @@ void agent_note_ctd_error(struct agent_ctx *c, const kk_error *err)
     if (was)
         kk_log_warn("containerd: unreachable (%s)", err->message);
     kk_metrics_set_containerd_up(&c->metrics, false);
+}
+
+void agent_note_ctd_ok(struct agent_ctx *c)
+{
+    struct kk_agent *a = agent_of(c);
+    pthread_mutex_lock(&a->lock);
+    bool was = a->ctd_connected;
+    /* a call went through: containerd is there, if its event stream is */
+    a->ctd_connected = a->ctd_stream_up;
+    bool now = a->ctd_connected;
+    pthread_mutex_unlock(&a->lock);
+    if (!was && now) {
+        kk_log_info("containerd: reachable again");
+        kk_metrics_set_containerd_up(&c->metrics, true);
+    }
 }
 
 void agent_note_oom(struct agent_ctx *c, const char *ns, const char *ctd_id)

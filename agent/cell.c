@@ -1314,6 +1314,7 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
         kk_log_warn("%s: %s", c->keystr, err->message);
         return KK_QUEUE_RETRY;
     }
+    agent_note_ctd_ok(a);
     for (size_t i = 0; i < c->n_desired; i++) {
         struct kk_container_status *cs = kk_status_container(c->st, c->desired[i].spec->id);
         observe_and_act(c, &c->desired[i], cs, exists[i]);

@@ -111,8 +111,13 @@ char *agent_realm_ns(struct agent_ctx *a, const char *realm);
 /* Records the namespace a realm's reconcile settled on. */
 void agent_set_realm_ns(struct agent_ctx *a, const char *realm, const char *ns);
 /* Records a containerd error: KK_E_UNAVAILABLE marks the connection down
- * (in _agent/status.yaml and the metrics) until the event stream is back. */
+ * (in _agent/status.yaml and the metrics) until a call goes through again
+ * (agent_note_ctd_ok) with the event stream live. */
 void agent_note_ctd_error(struct agent_ctx *a, const kk_error *err);
+/* A containerd call succeeded: `connected` is true again if the event
+ * stream is live (one failed call, e.g. a stream reset by containerd, does
+ * not leave the agent reporting containerd down while the stream is up). */
+void agent_note_ctd_ok(struct agent_ctx *a);
 /* containerd's /tasks/oom, kept until the container's reconcile takes it
  * (at most OOM_PENDING_MAX remembered). */
 void agent_note_oom(struct agent_ctx *a, const char *ns, const char *ctd_id);

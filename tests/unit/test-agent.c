@@ -1209,9 +1209,9 @@ KT_CASE(missing_image_is_pulled_then_runs)
     KT_ASSERT_EQ(pulls, 1);
 }
 
-static char *read_status_text(struct world *w, const char *key)
+static char *read_file_text(struct world *w, const char *rel)
 {
-    _cleanup_free_ char *path = kk_xasprintf("%s/%s/status.yaml", w->state, key);
+    _cleanup_free_ char *path = kk_xasprintf("%s/%s", w->state, rel);
     FILE *f = fopen(path, "r");
     if (!f)
         return NULL;
@@ -1222,6 +1222,12 @@ static char *read_status_text(struct world *w, const char *key)
         kk_buf_add(&b, chunk, n);
     fclose(f);
     return kk_buf_detach(&b, NULL);
+}
+
+static char *read_status_text(struct world *w, const char *key)
+{
+    _cleanup_free_ char *rel = kk_xasprintf("%s/status.yaml", key);
+    return read_file_text(w, rel);
 }
 
 /* kukeon issue 11: a Ready cell whose containerd call fails transiently
@@ -1260,7 +1266,14 @@ KT_CASE(transient_containerd_error_keeps_ready)
     kk_fake_clock_advance(&w.clock, 1000);
     kk_agent_run_pending(w.agent, 10, true);
     _cleanup_(kk_status_freep) struct kk_status *back = load_status(&w, CELL_KEY);
+    /* and the agent says containerd is connected again: the failed calls
+     * did not mark it down for good while its event stream stayed up */
+    _cleanup_error_ kk_error *aerr = NULL;
+    int aw = kk_agent_write_agent_status(w.agent, &aerr);
+    _cleanup_free_ char *agent_st = read_file_text(&w, "_agent/status.yaml");
     world_free(&w);
+    KT_ASSERT_EQ(aw, 0);
+    KT_ASSERT(agent_st && strstr(agent_st, "connected: true"));
     KT_ASSERT(ready && strstr(ready, "state: Ready"));
     KT_ASSERT(held && strcmp(held, ready) == 0);
     KT_ASSERT(retry_pending);

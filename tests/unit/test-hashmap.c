@@ -63,7 +63,7 @@ KT_CASE(many_keys_match_a_model)
     enum { N = 5000 };
     struct kk_hashmap m = KK_HASHMAP_INIT;
     static int vals[N];
-    char key[32];
+    char key[64];
     for (int i = 0; i < N; i++) {
         vals[i] = i;
         snprintf(key, sizeof(key), "default/default/s%d/c%d", i % 7, i);

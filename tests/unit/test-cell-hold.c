@@ -64,6 +64,7 @@ KT_CASE(stat_state_letter)
     KT_ASSERT_EQ(state_of("7 (x) "), 0);
     KT_ASSERT_EQ(state_of("7 (x)T 1"), 0);
     KT_ASSERT_EQ(state_of("7 (x) 5 1"), 0);
+    KT_ASSERT_EQ(state_of("7 (x) ~ 1"), 0); /* past 'z' */
     KT_ASSERT_EQ(state_of("no parenthesis T"), 0);
     KT_ASSERT_EQ(state_of(""), 0);
     /* Not NUL-terminated: only len bytes are read. */

@@ -1331,77 +1331,27 @@ static int converge(struct cell_ctx *c, const struct kk_resource *spec,
     return KK_QUEUE_DONE;
 }
 
-/* ---- transient containerd failures (agent_cell_hold_error) --------------
- *
- * The consecutive failed reconciles of each cell, while there are any.
- * Kept here rather than in struct res_mem (agent/internal.h) for now;
- * keyed by agent too, so two agents of one process (unit tests) never
- * share a count. */
-struct hold {
-    struct hold *next;
-    const struct agent_ctx *a;
-    char key[KK_KEY_STRLEN];
-    unsigned tries;
-    int64_t since_ms;
-};
-
-static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct hold *holds;
-
-/* Counts one more failed reconcile of key at now_ms: the number of them so
- * far, and in *since_ms when the first failed. */
-static unsigned hold_count(const struct agent_ctx *a, const char *key, int64_t now_ms,
-                           int64_t *since_ms)
-{
-    pthread_mutex_lock(&hold_lock);
-    struct hold *h = holds;
-    while (h && (h->a != a || strcmp(h->key, key) != 0))
-        h = h->next;
-    if (!h) {
-        h = kk_xcalloc(1, sizeof(*h));
-        h->a = a;
-        snprintf(h->key, sizeof(h->key), "%s", key);
-        h->since_ms = now_ms;
-        h->next = holds;
-        holds = h;
-    }
-    unsigned tries = ++h->tries;
-    *since_ms = h->since_ms;
-    pthread_mutex_unlock(&hold_lock);
-    return tries;
-}
-
-/* The cell reconciled without a containerd failure, or is gone. */
-static void hold_forget(const struct agent_ctx *a, const char *key)
-{
-    pthread_mutex_lock(&hold_lock);
-    for (struct hold **pp = &holds; *pp; pp = &(*pp)->next) {
-        struct hold *h = *pp;
-        if (h->a == a && strcmp(h->key, key) == 0) {
-            *pp = h->next;
-            free(h);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&hold_lock);
-}
-
 /* Decides whether the failed containerd call of this reconcile is held
  * back (the status keeps saying Ready, the cell is looked at again soon)
  * or reported. */
 static bool hold_back(struct cell_ctx *c, const struct kk_status *prev)
 {
+    struct res_mem *m = c->mem;
     if (!c->ctd_code || c->announced || c->ctl_seen) {
-        hold_forget(c->a, c->keystr);
+        m->ctd_fail_tries = 0;
         return false;
     }
-    int64_t now = agent_mono_ms(c->a), since = now;
-    unsigned tries = hold_count(c->a, c->keystr, now, &since);
+    /* the consecutive failed reconciles of this cell, and since when */
+    int64_t now = agent_mono_ms(c->a);
+    if (m->ctd_fail_tries++ == 0)
+        m->ctd_fail_since_ms = now;
     bool prev_ready = prev && prev->state == KK_STATE_READY;
-    if (!agent_cell_hold_error(prev_ready, c->ctd_code, tries, since, now))
+    if (!agent_cell_hold_error(prev_ready, c->ctd_code, m->ctd_fail_tries, m->ctd_fail_since_ms,
+                               now))
         return false;
     kk_log_info("%s: containerd failed (%s), try %u of %u: Ready kept, again in %u ms", c->keystr,
-                kk_code_name(c->ctd_code), tries, AGENT_CELL_HOLD_TRIES, AGENT_CELL_HOLD_RETRY_MS);
+                kk_code_name(c->ctd_code), m->ctd_fail_tries, AGENT_CELL_HOLD_TRIES,
+                AGENT_CELL_HOLD_RETRY_MS);
     return true;
 }
 
@@ -1413,10 +1363,8 @@ int agent_reconcile_cell(struct agent_ctx *a, const struct kk_key *key)
     _cleanup_(kk_resource_freep) struct kk_resource *spec = NULL;
     _cleanup_error_ kk_error *err = NULL;
     int r = agent_spec_load(a, key, &spec, &err);
-    if (r == 0) {
-        hold_forget(a, c.keystr);
+    if (r == 0)
         return delete_cell(a, key, c.keystr);
-    }
 
     _cleanup_(kk_status_freep) struct kk_status *st = kk_status_new(KK_KIND_CELL, key->names[3]);
     c.prev = prev;

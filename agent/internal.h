@@ -62,6 +62,10 @@ struct res_mem {
     int64_t stop_sent_ms; /* when SIGTERM went out (monotonic ms), 0: none */
     struct ctr_mem *ctrs;
     size_t n_ctrs;
+    /* consecutive reconciles that met a containerd failure, and when the
+     * first did (monotonic ms): agent_cell_hold_error's count */
+    unsigned ctd_fail_tries;
+    int64_t ctd_fail_since_ms;
     /* inbox keys: when the file was first found missing (monotonic ms), 0
      * while it is there */
     int64_t inbox_missing_ms;

@@ -39,12 +39,13 @@ else
     kt_fail "get rc $rc1 (124: blocked), describe rc $rc2: $out"
 fi
 rm -f "$S/fifo/cell.yaml"
+cell fifo
 
 kt_case fifo_events_log_does_not_block_events_or_describe
 mkfifo "$S/fifo/events.log"
 out=$(timeout 10 $K events 2>&1)
 rc1=$?
-timeout 10 $K describe cell good >/dev/null 2>&1
+timeout 10 $K describe cell fifo >/dev/null 2>&1
 rc2=$?
 kt_check "events rc $rc1 (124: blocked), describe rc $rc2: $out" \
     test $rc1 = 0 -a $rc2 = 0 -a -n "$(grep -c hello <<<"$out")"

@@ -5,8 +5,10 @@
  * --inbox copies the files into the manifest directory for the agent to
  * apply. --wait then watches the status files until every resource reports
  * the applied generation as Ready (exit 0) or Failed (exit 1). */
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -199,12 +201,18 @@ int kuke_cmd_apply(int argc, char **argv)
         case 'w':
             wait = true;
             break;
-        case 't':
-            timeout_s = atoi(optarg);
-            if (timeout_s <= 0)
+        case 't': {
+            /* Not atoi: "5x" is no number, 4294967297 no 1 s. */
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > 86400)
                 return kuke_usage_error("apply", "kuke apply -f web.yaml --wait --timeout 60",
-                                        "--timeout %s: not a positive number of seconds", optarg);
+                                        "--timeout %s: not a number of seconds from 1 to 86400",
+                                        optarg);
+            timeout_s = (int)v;
             break;
+        }
         case 'h':
             usage(stdout);
             return 0;

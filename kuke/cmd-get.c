@@ -655,7 +655,9 @@ int kuke_cmd_get(int argc, char **argv)
     int status = 0;
     if (r < 0) {
         status = kuke_fail("get", err);
-    } else if (is_doc_output(&g) && !g.watch) {
+    } else if (is_doc_output(&g) && !g.watch && !(g.name && g.found == 0)) {
+        /* A name not found prints nothing on stdout (an empty List would
+         * read as the object to `jq .metadata.name`): the error says it. */
         _cleanup_buf_ struct kk_buf out = KK_BUF_INIT;
         kuke_docs_emit(&g.docs, g.output, g.name != NULL, &out);
         fwrite(out.data, 1, out.len, stdout);

@@ -132,4 +132,23 @@ kill $GW 2>/dev/null
 kt_check "late listed $r1, gone Deleted $r2, late's status after the overflow $r3 (0 = seen): $(cat "$OUT")" \
     test $r1 = 0 -a $r2 = 0 -a $r3 = 0
 
+# ---- 5. usage: numbers are numbers; a name not found prints no object
+
+kt_case apply_timeout_is_a_whole_number
+f=$T/one.yaml
+printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: good\nspec:\n  containers:\n    - id: main\n      image: busybox\n      command: sleep\n' >"$f"
+res=""
+for t in 5x 4294967297 0 -1 ''; do
+    timeout 10 $K apply -f "$f" --wait --timeout "$t" >/dev/null 2>&1
+    res="$res $t=$?"
+done
+kt_check "exit codes:$res (2: usage)" test "$res" = " 5x=2 4294967297=2 0=2 -1=2 =2"
+
+kt_case get_missing_name_prints_no_document
+out=$($K get cell nope -o json 2>/dev/null)
+rc1=$?
+yout=$($K get cell nope -o yaml 2>/dev/null)
+rc2=$?
+kt_check "json rc $rc1 '$out', yaml rc $rc2 '$yout'" test $rc1 = 1 -a $rc2 = 1 -a -z "$out$yout"
+
 exit $KT_FAILED

@@ -72,6 +72,7 @@ function __kuke_args
     set -l tokens (commandline -opc)
     set -l skip 1
     set -l seen_verb 0
+    set -l verb
     for t in $tokens[2..-1]
         if test $skip -eq 0
             set skip 1
@@ -81,9 +82,15 @@ function __kuke_args
             set skip 0
             continue
         end
+        # exec's -e, -w and -u take a value (-w is --watch for get, events)
+        if test "$verb" = exec; and contains -- $t -e -w --workdir -u --user
+            set skip 0
+            continue
+        end
         string match -q -- '-*' $t; and continue
         if test $seen_verb -eq 0
             set seen_verb 1
+            set verb $t
             continue
         end
         echo $t

@@ -97,6 +97,11 @@ for sh in bash zsh fish; do
     out+=$(check "$sh" "--nft-table " kuke doctor --nf)
     out+=$(check "$sh" "x " kuke get spaces --config "$T/kukeond.yaml" --realm other "")
     out+=$(KUKEON_STATE=$S check "$sh" "default prod " kuke get realms "")
+    # exec's -u, -e and -w take a value: the cell still comes after them
+    out+=$(check "$sh" "db web " kuke exec --state "$S" -u root "")
+    out+=$(check "$sh" "db web " kuke exec --state "$S" -e A=b -w /tmp "")
+    out+=$(check "$sh" "extra httpd sidecar solo " kuke exec --state "$S" -u root web -c "")
+    out+=$(check "$sh" "db web " kuke events --state "$S" -w cell "")
     kt_check "$out" test -z "$out"
 done
 

@@ -260,7 +260,7 @@ static void index_fill(struct agent_ctx *a, struct agent_inbox_index *ix)
 }
 
 /* Who key's spec names as its source now: 1 `name`, 0 another file or
- * none, -1 no spec (any more). */
+ * none, -1 no spec (any more), 2 unknown (the spec does not load). */
 static int owned_by(struct agent_ctx *a, const struct kk_key *key, const char *name, char **other)
 {
     _cleanup_(kk_resource_freep) struct kk_resource *r = NULL;
@@ -269,7 +269,7 @@ static int owned_by(struct agent_ctx *a, const struct kk_key *key, const char *n
     if (l == 0)
         return -1;
     if (l < 0)
-        return 0;
+        return 2;
     const char *src = kk_kvs_get(&r->meta.annotations, KK_ANNOTATION_SOURCE);
     if (src && strcmp(src, name) == 0)
         return 1;
@@ -406,6 +406,12 @@ static void prune(struct agent_ctx *a, struct agent_inbox_index *ix, const char 
         else if (mine == 0)
             agent_inbox_index_set_owner(ix, buf, other);
         pthread_mutex_unlock(&a->spec_lock);
+        if (mine == 2) {
+            /* not a takeover: the owner stays recorded, so the next prune
+             * of this file (a resync) finds it again */
+            kk_log_warn("%s: prune: its spec does not load; left in place", buf);
+            continue;
+        }
         if (mine < 0)
             continue; /* removed meanwhile (kuke delete): nothing to prune */
         if (mine == 0) {

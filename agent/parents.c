@@ -5,6 +5,7 @@
 #include "agent/orphans.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -133,7 +134,14 @@ static int delete_parent_level(struct agent_ctx *a, const struct kk_key *key,
     _cleanup_error_ kk_error *err = NULL;
     struct stat sb;
     agent_set_ready(a, buf, false);
-    bool gone = fstatat(a->rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW) < 0;
+    /* only a directory that is not there is gone: an unreadable one may
+     * hold a live space, whose bridge must not go */
+    int fr = fstatat(a->rootfd, dir, &sb, AT_SYMLINK_NOFOLLOW);
+    if (fr < 0 && errno != ENOENT) {
+        kk_log_warn("%s: delete: stat %s: %s", buf, dir, strerror(errno));
+        return KK_QUEUE_RETRY;
+    }
+    bool gone = fr < 0;
     if (gone && !traced(a, buf)) {
         agent_mem_drop(a, buf);
         return KK_QUEUE_DONE;

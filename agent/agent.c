@@ -370,25 +370,21 @@ static void puller_wake(void *userdata, const char *key)
     agent_enqueue(userdata, key);
 }
 
+/* The agent's own copy: every field as given (a field added later is
+ * copied without a change here), each string duplicated. */
 static void config_copy(struct kk_agent_config *to, const struct kk_agent_config *cfg)
 {
-    *to = (struct kk_agent_config){
-            .manifests = kk_xstrdup(cfg->manifests),
-            .state = kk_xstrdup(cfg->state),
-            .containerd_address = kk_xstrdup(cfg->containerd_address),
-            .run_dir = kk_xstrdup(cfg->run_dir),
-            .cgroup_root = kk_xstrdup(cfg->cgroup_root),
-            .bridge_prefix = kk_xstrdup(cfg->bridge_prefix),
-            .veth_prefix = kk_xstrdup(cfg->veth_prefix ? cfg->veth_prefix : cfg->bridge_prefix),
-            .subnet_pool = kk_xstrdup(cfg->subnet_pool),
-            .nft_table = kk_xstrdup(cfg->nft_table),
-            .namespace_prefix = kk_xstrdup(cfg->namespace_prefix),
-            .workers = cfg->workers,
-            .resync_s = cfg->resync_s,
-            .log_level = cfg->log_level,
-            .stop_timeout_s = cfg->stop_timeout_s,
-            .once = cfg->once,
-    };
+    *to = *cfg;
+    char **strings[] = {&to->manifests,          &to->state,
+                        &to->containerd_address, &to->run_dir,
+                        &to->cgroup_root,        &to->bridge_prefix,
+                        &to->veth_prefix,        &to->subnet_pool,
+                        &to->nft_table,          &to->namespace_prefix,
+                        &to->registries_config};
+    for (size_t i = 0; i < KK_ARRAY_SIZE(strings); i++)
+        *strings[i] = *strings[i] ? kk_xstrdup(*strings[i]) : NULL;
+    if (!to->veth_prefix)
+        to->veth_prefix = kk_xstrdup(cfg->bridge_prefix);
 }
 
 static void locks_init(struct kk_agent *a)

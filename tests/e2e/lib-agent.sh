@@ -202,6 +202,13 @@ e2e_teardown() {
     for d in /sys/fs/cgroup/*/"$CGROOT" /sys/fs/cgroup/"$CGROOT"; do
         [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
     done
+    # The agent's lock files (agent/lock.c) of this test's names, unless
+    # an agent still holds one: a later test whose pid gives the same
+    # prefixes must find the host as a fresh one.
+    for f in /run/lock/kukeon/cgroup-"$CGROOT".lock /run/lock/kukeon/nft-"$NFT".lock \
+        /run/lock/kukeon/bridge-"$BPFX".lock /run/lock/kukeon/veth-"$VPFX".lock; do
+        [ -f "$f" ] && flock -n "$f" rm -f "$f" 2>/dev/null
+    done
     if [ "${KK_E2E_KEEP:-0}" = 1 ]; then
         e2e_log "kept $T"
     else

@@ -64,6 +64,12 @@ WARN_LINK=w$BPFX
 ip link add "$WARN_LINK" type bridge && ip addr add "${POOL_NET}7.1/24" dev "$WARN_LINK"
 kt_cleanup "ip link del $WARN_LINK"
 
+# Lock files an earlier test with the same prefixes (pid % 1000) left,
+# unheld, would be removed by the uninstall as ours: start without them.
+for f in /run/lock/kukeon/cgroup-"$CGROOT".lock /run/lock/kukeon/nft-"$NFT".lock \
+    /run/lock/kukeon/bridge-"$BPFX".lock /run/lock/kukeon/veth-"$VPFX".lock; do
+    [ -f "$f" ] && flock -n "$f" rm -f "$f" 2>/dev/null
+done
 snapshot "$T/before"
 
 e2e_start_agent || exit 1

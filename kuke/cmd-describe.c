@@ -37,7 +37,8 @@ static void field(int indent, const char *label, const char *value)
     if (!value || !*value)
         return;
     int pad = LABEL_WIDTH - indent - (int)strlen(label) - 1;
-    printf("%*s%s:%*s %s\n", indent, "", label, pad > 0 ? pad : 0, "", value);
+    _cleanup_free_ char *shown = kuke_printable(value); /* a message may hold anything */
+    printf("%*s%s:%*s %s\n", indent, "", label, pad > 0 ? pad : 0, "", shown);
 }
 
 static void fieldf(int indent, const char *label, const char *fmt, ...)

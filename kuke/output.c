@@ -25,6 +25,19 @@ void kuke_table_init(struct kuke_table *t, const char *const *headers, bool wide
     *t = (struct kuke_table){.headers = headers};
 }
 
+char *kuke_printable(const char *s)
+{
+    char *out = kk_xstrdup(s);
+    for (char *p = out; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\t' || c == '\r' || c == '\n')
+            *p = ' ';
+        else if (c < 0x20 || c == 0x7f)
+            *p = '?';
+    }
+    return out;
+}
+
 static void add_row(struct kuke_table *t, char **row)
 {
     void *p = t->rows;
@@ -44,7 +57,7 @@ void kuke_table_row(struct kuke_table *t, ...)
     char **row = kk_xcalloc(n + 1, sizeof(*row));
     va_start(ap, t);
     for (size_t i = 0; i < n; i++)
-        row[i] = kk_xstrdup(va_arg(ap, const char *));
+        row[i] = kuke_printable(va_arg(ap, const char *));
     va_end(ap);
     add_row(t, row);
 }
@@ -56,7 +69,7 @@ void kuke_table_rowv(struct kuke_table *t, const char *const *cells, size_t n)
         len++;
     char **row = kk_xcalloc(len + 1, sizeof(*row));
     for (size_t i = 0; i < len; i++)
-        row[i] = kk_xstrdup(cells[i]);
+        row[i] = kuke_printable(cells[i]);
     add_row(t, row);
 }
 

@@ -27,6 +27,9 @@ struct kuke_table {
 };
 
 void kuke_table_init(struct kuke_table *t, const char *const *headers, bool wide);
+/* Cells are copied as kuke_printable makes them: one line each, no
+ * terminal control sequences (a status message or an event may hold
+ * anything). */
 void kuke_table_row(struct kuke_table *t, ...) __attribute__((sentinel));
 /* The same with the cells in an array of n strings (NULL ends it early). */
 void kuke_table_rowv(struct kuke_table *t, const char *const *cells, size_t n);
@@ -37,6 +40,11 @@ void kuke_table_print(struct kuke_table *t, FILE *out);
  * columns of that print (a wider cell widens its column from here on). */
 void kuke_table_print_new(struct kuke_table *t, FILE *out);
 void kuke_table_release(struct kuke_table *t);
+
+/* A copy of s fit for one line of a terminal (the caller frees it): TAB,
+ * CR and LF become a space, every other C0 control and DEL a '?'. Other
+ * bytes stay as they are. */
+char *kuke_printable(const char *s);
 
 /* "5s", "3m", "2h", "4d"; "" for 0 (unknown). */
 void kuke_format_age(int64_t since_ns, char buf[32]);

@@ -151,4 +151,20 @@ yout=$($K get cell nope -o yaml 2>/dev/null)
 rc2=$?
 kt_check "json rc $rc1 '$out', yaml rc $rc2 '$yout'" test $rc1 = 1 -a $rc2 = 1 -a -z "$out$yout"
 
+# ---- 6. tables and describe: one line per row, no terminal controls,
+# whatever a status message holds
+
+kt_case table_rows_are_one_line_without_controls
+cell msg
+printf 'apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: msg\nstatus:\n  state: Failed\n  message: "line1\\nline2 \\e[31mred\\x07\\tend"\n' >"$S/msg/status.yaml"
+ev 2026-01-01T00:00:02.000Z Warning Esc cell $'bell\a \e]0;title\a done' >>"$S/msg/events.log"
+wide=$($K get cell msg -o wide 2>/dev/null)
+desc=$($K describe cell msg 2>/dev/null)
+evs=$($K events cell msg 2>/dev/null)
+bad=$(printf '%s\n%s\n%s\n' "$wide" "$desc" "$evs" | LC_ALL=C grep -c $'[\x01-\x08\x0b-\x1f\x7f]')
+rows=$(grep -c . <<<"$wide")
+kt_check "rows $rows (want 2), lines with controls $bad: $wide / $(grep -E 'Message|Esc' <<<"$desc$evs")" \
+    test "$rows" = 2 -a "$bad" = 0 -a -n "$(grep -F 'line1 line2 ?[31mred? end' <<<"$wide")" \
+    -a -n "$(grep -F 'Message:         line1 line2' <<<"$desc")" -a -n "$(grep -F 'bell? ?]0;title? done' <<<"$evs")"
+
 exit $KT_FAILED

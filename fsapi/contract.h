@@ -32,13 +32,13 @@
 /* Labels on every containerd container the agent creates: where it belongs,
  * the hash of the container spec it was made from, and its role in the cell
  * ("root" or the container's id). */
-#define KK_LABEL_REALM     "kukeon.io/realm"
-#define KK_LABEL_SPACE     "kukeon.io/space"
-#define KK_LABEL_STACK     "kukeon.io/stack"
-#define KK_LABEL_CELL      "kukeon.io/cell"
-#define KK_LABEL_CONTAINER "kukeon.io/container"
-#define KK_LABEL_HASH      "kukeon.io/hash"
-#define KK_LABEL_ROLE      "kukeon.io/role"
+#define KK_LABEL_REALM      "kukeon.io/realm"
+#define KK_LABEL_SPACE      "kukeon.io/space"
+#define KK_LABEL_STACK      "kukeon.io/stack"
+#define KK_LABEL_CELL       "kukeon.io/cell"
+#define KK_LABEL_CONTAINER  "kukeon.io/container"
+#define KK_LABEL_HASH       "kukeon.io/hash"
+#define KK_LABEL_ROLE       "kukeon.io/role"
 #define KK_LABEL_SHIM_GROUP "io.containerd.runc.v2.group" /* one runc shim per cell */
 
 /* ---- default locations (kukeond.yaml and kuke's flags override them) ---- */

@@ -7,6 +7,7 @@
  * the applied generation as Ready (exit 0) or Failed (exit 1). */
 #include <errno.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "fsapi/inbox.h"
 #include "kuke/common.h"
 #include "kuke/kuke.h"
+#include "kuke/watch.h"
 #include "fsapi/manifest.h"
 
 #define MAX_FILES 64
@@ -139,9 +141,23 @@ static int check_ready(struct kuke_ctx *ctx, const struct applied *a, kk_error *
     return 0;
 }
 
+static void ignore_change(const char *rel, uint32_t mask, void *ud)
+{
+    (void)rel, (void)mask, (void)ud; /* any change: every status is read again */
+}
+
 static int wait_ready(struct kuke_ctx *ctx, const struct applied *v, size_t n, int timeout_s)
 {
     int64_t start_ms = kk_clock_mono_ms(NULL);
+    /* Woken by inotify (the tree down to the cells: with --inbox the
+     * directories appear later), set up before the first look so that no
+     * status written meanwhile goes unseen. Without one (out of watches),
+     * a look every 50 ms. */
+    _cleanup_(kuke_watch_freep) struct kuke_watch *w = NULL;
+    _cleanup_error_ kk_error *watch_err = NULL;
+    if (kuke_watch_open(ctx->state_dir, NULL, KK_LEVEL_CELL, ignore_change, NULL, &w, &watch_err) <
+        0)
+        w = NULL;
     for (;;) {
         size_t ready = 0;
         for (size_t i = 0; i < n; i++) {
@@ -164,7 +180,14 @@ static int wait_ready(struct kuke_ctx *ctx, const struct applied *v, size_t n, i
             }
             return 1;
         }
-        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        int64_t left = timeout_s * 1000LL - (kk_clock_mono_ms(NULL) - start_ms);
+        struct pollfd p = {.fd = w ? kuke_watch_fd(w) : -1, .events = POLLIN};
+        if (poll(&p, 1,
+                 !w         ? 50
+                 : left > 0 ? (int)left
+                            : 0) > 0 &&
+            kuke_watch_read(w, &watch_err) < 0)
+            return kuke_fail("apply", watch_err);
     }
 }
 

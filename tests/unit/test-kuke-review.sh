@@ -167,4 +167,18 @@ kt_check "rows $rows (want 2), lines with controls $bad: $wide / $(grep -E 'Mess
     test "$rows" = 2 -a "$bad" = 0 -a -n "$(grep -F 'line1 line2 ?[31mred? end' <<<"$wide")" \
     -a -n "$(grep -F 'Message:         line1 line2' <<<"$desc")" -a -n "$(grep -F 'bell? ?]0;title? done' <<<"$evs")"
 
+# ---- 7. apply --wait waits on inotify (kuke.1: "watches the status
+# files"), not by reading every status each 50 ms
+
+kt_case apply_wait_reads_status_on_change_only
+if ! command -v strace >/dev/null; then
+    echo "SKIP: test-kuke-review/apply_wait_reads_status_on_change_only (no strace)"
+else
+    strace -f -e trace=openat,openat2 -o "$T/strace" $K apply -f "$f" --wait --timeout 1 >/dev/null 2>&1
+    rc=$?
+    reads=$(grep -c 'good/status.yaml' "$T/strace")
+    kt_check "rc $rc (want 1: no agent), status.yaml opened $reads times in 1 s (want < 5)" \
+        test "$rc" = 1 -a "$reads" -lt 5
+fi
+
 exit $KT_FAILED

@@ -232,14 +232,15 @@ int kuke_wait_readable(int fd)
 {
     for (;;) {
         /* No events asked of stdout: POLLERR (a pipe without a reader) and
-         * POLLHUP (a terminal hung up) are reported anyway. */
+         * POLLHUP (a terminal hung up) are reported anyway; POLLNVAL (no stdout
+         * at all) would otherwise wake poll forever. */
         struct pollfd p[] = {{.fd = fd, .events = POLLIN}, {.fd = STDOUT_FILENO}};
         if (poll(p, KK_ARRAY_SIZE(p), -1) < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
-        if (p[1].revents & (POLLERR | POLLHUP))
+        if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL))
             return 1;
         if (p[0].revents)
             return 0;

@@ -110,6 +110,7 @@ kill -STOP $GW
 # more events than the queue holds (max_queued_events), while it sleeps;
 # two names by turns, so that no two events in a row are merged
 max=$(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null || echo 16384)
+[ "$max" -le 262144 ] || max=262144 # a host that raised it: the case may pass without overflowing
 python3 - "$S/good" "$max" <<'PY'
 import os, sys
 d, n = sys.argv[1], int(sys.argv[2])

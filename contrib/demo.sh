@@ -60,7 +60,7 @@ if [ -d "$INBOX" ] && [ -n "$(ls -A "$INBOX")" ]; then
 fi
 
 TMP=$(mktemp -d /var/tmp/kukeon-demo.XXXXXX)
-CTD_PID= CTD_UNIT= AGENT_PID= MADE_ETC= MADE_SRV=
+CTD_PID= CTD_UNIT= AGENT_PID= MADE_ETC= MADE_SRV= OURS=
 [ -e /etc/kukeon ] || MADE_ETC=1
 HAD_INBOX=
 [ -d "$INBOX" ] && HAD_INBOX=1 # `make install` made it: it stays
@@ -73,7 +73,9 @@ cleanup() {
         kill -TERM "$AGENT_PID" 2>/dev/null
         wait "$AGENT_PID" 2>/dev/null
     fi
-    "$KUKEOND" --uninstall --purge-state "${NAMES[@]}" | sed 's/^/demo:   /' >&2
+    # Only once the default names were seen free: what was there before
+    # the demo is someone else's.
+    [ -n "$OURS" ] && "$KUKEOND" --uninstall --purge-state "${NAMES[@]}" | sed 's/^/demo:   /' >&2
     [ -n "$MADE_SRV" ] && rmdir /srv/html 2>/dev/null
     [ -n "$MADE_ETC" ] && rm -rf /etc/kukeon
     [ -n "$HAD_INBOX" ] && mkdir -p "$INBOX"
@@ -106,6 +108,14 @@ else
     for _ in $(seq 100); do ctd_up && break; sleep 0.2; done
     ctd_up || die "containerd did not come up at $SOCK${CTD_PID:+: $(tail -5 "$TMP/containerd.log")}"
 fi
+
+# Nothing may use the default names yet (an agent with another state tree
+# has the same nft table, links, cgroup and namespaces): the demo removes
+# all they name when it ends.
+inuse=$("$KUKEOND" --uninstall --dry-run "${NAMES[@]}" 2>&1 | grep -e '^would remove' -e '^failed')
+[ -z "$inuse" ] || die "the default names are in use; the demo would remove these when it ends:" \
+    "$(printf '\n%s' "$inuse")"
+OURS=1
 
 image=$TMP/busybox.tar
 say "image: building busybox offline ($image), loading it into realms ${REALMS[*]}"

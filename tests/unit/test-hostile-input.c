@@ -4,20 +4,12 @@
  * (tests/e2e/hostile-input.sh drops the same kinds of file into a running
  * agent.) */
 #include <string.h>
-#include <time.h>
 
 #include "fsapi/manifest.h"
 #include "fsapi/yaml.h"
 #include "tests/lib/kktest.h"
 
 static const char cell_head[] = "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: c\n";
-
-static double ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
 
 /* A label of `len` bytes anchored as &s, then a list of `n` aliases of it
  * (and, with nested, a list of that list aliased again). */
@@ -46,19 +38,16 @@ KT_CASE(alias_of_a_large_string_is_counted_by_its_bytes)
     byte_bomb(&b, 60000, 20000, 0);
     _cleanup_diags_ struct kk_diags diags = KK_DIAGS_INIT;
     struct kk_ytree *t = NULL;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     int r = kk_yaml_parse("bomb.yaml", kk_buf_str(&b), b.len, &t, &diags);
-    double ms = ms_since(&t0);
     KT_ASSERT(r < 0 && t == NULL);
     KT_ASSERT_EQ(diags.n, 1);
     KT_ASSERT_MSG(strstr(diags.items[0].message, "more than 2 MiB of text"), "%s",
                   diags.items[0].message);
-    /* At the alias that crossed the limit: the 34th (the label and 34
-     * aliases: 35 * 60 KB > 2 MiB), at column 17 + 3 * 33. */
+    /* At the alias that crossed the limit, so nothing past it was
+     * expanded: the 34th (the label and 34 aliases: 35 * 60 KB > 2 MiB),
+     * at column 17 + 3 * 33. */
     KT_ASSERT_EQ(diags.items[0].line, 11);
     KT_ASSERT_EQ(diags.items[0].col, 17 + 3 * 33);
-    KT_ASSERT_MSG(ms < 100, "took %.1f ms", ms);
 }
 
 KT_CASE(alias_of_a_list_counts_the_list_text)
@@ -137,16 +126,14 @@ KT_CASE(env_of_4096_entries_loads_4097_does_not)
     KT_ASSERT_EQ(d2.items[0].col, 11);
 }
 
-KT_CASE(labels_of_40000_entries_are_refused_quickly)
+KT_CASE(labels_of_40000_entries_are_refused)
 {
-    /* Labels are kept sorted by insertion: 40,000 of them took seconds. */
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Labels are kept sorted by insertion: 40,000 of them took seconds.
+     * Refused at the 4,097th, before any is decoded (no timing here: unit
+     * tests also run under valgrind; the bound is the entry count). */
     _cleanup_diags_ struct kk_diags d = KK_DIAGS_INIT;
     KT_ASSERT(load_cell_with("labels", 40000, &d) < 0);
     KT_ASSERT_MSG(strstr(d.items[0].message, "limit: more than 4096 entries"), "%s",
                   d.items[0].message);
     KT_ASSERT_EQ(d.items[0].line, 6 + 4096); /* the 4097th */
-    double ms = ms_since(&t0);
-    KT_ASSERT_MSG(ms < 2000, "took %.1f ms", ms);
 }

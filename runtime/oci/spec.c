@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fsapi/json.h"
+#include "fsapi/model.h"
 #include "runtime/oci/seccomp.h"
 #include "runtime/oci/spec.h"
 
@@ -41,57 +42,13 @@ static const char *const default_caps[] = {
         NULL,
 };
 
-/* Every capability up to CAP_CHECKPOINT_RESTORE (40), the last one runc
- * 1.1 knows. */
-static const char *const all_caps[] = {
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-        NULL,
-};
+/* Capability n is kk_capability_name(n), n < KK_CAP_COUNT: the names
+ * runc 1.1 knows, one list with the model's (fsapi/model.h). */
 
 uint64_t kk_oci_cap_bounding_set(void)
 {
     uint64_t set = 0;
-    for (size_t i = 0; all_caps[i]; i++)
+    for (unsigned i = 0; i < KK_CAP_COUNT; i++)
         if (prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) == 1)
             set |= UINT64_C(1) << i;
     return set;
@@ -229,12 +186,11 @@ static int write_env(struct kk_json_writer *w, const struct kk_oci_spec_config *
 static void write_caps(struct kk_json_writer *w, uint64_t caps)
 {
     static const char *const sets[] = {"bounding", "effective", "permitted", NULL};
-    /* all_caps[n] is capability n. */
-    const char *names[KK_ARRAY_SIZE(all_caps)];
+    const char *names[KK_CAP_COUNT + 1];
     size_t n = 0;
-    for (size_t i = 0; all_caps[i]; i++)
+    for (unsigned i = 0; i < KK_CAP_COUNT; i++)
         if (caps & (UINT64_C(1) << i))
-            names[n++] = all_caps[i];
+            names[n++] = kk_capability_name(i);
     names[n] = NULL;
     kk_jw_key(w, "capabilities");
     kk_jw_obj(w);
@@ -245,9 +201,9 @@ static void write_caps(struct kk_json_writer *w, uint64_t caps)
 
 static int cap_index(const char *name)
 {
-    for (int i = 0; all_caps[i]; i++)
-        if (strcmp(name, all_caps[i]) == 0)
-            return i;
+    for (unsigned i = 0; i < KK_CAP_COUNT; i++)
+        if (strcmp(name, kk_capability_name(i)) == 0)
+            return (int)i;
     return -1;
 }
 
@@ -278,7 +234,7 @@ static int cap_mask(const char *const *v, uint64_t *mask, kk_error **err)
 static int granted_caps(const struct kk_oci_spec_config *c, uint64_t *out, kk_error **err)
 {
     uint64_t every = 0, defaults = 0, add, drop;
-    for (size_t i = 0; all_caps[i]; i++)
+    for (unsigned i = 0; i < KK_CAP_COUNT; i++)
         every |= UINT64_C(1) << i;
     if (c->cap_bounding)
         every &= c->cap_bounding;

@@ -559,6 +559,38 @@ void kk_jw_literal(struct kk_json_writer *w, const char *literal)
     kk_buf_adds(w->buf, literal);
 }
 
+void kk_jw_value(struct kk_json_writer *w, const struct kk_json *j)
+{
+    switch (j->type) {
+    case KK_JSON_NULL:
+        kk_jw_null(w);
+        break;
+    case KK_JSON_BOOL:
+        kk_jw_bool(w, j->boolean);
+        break;
+    case KK_JSON_NUMBER:
+        kk_jw_literal(w, j->str);
+        break;
+    case KK_JSON_STRING:
+        kk_jw_strn(w, j->str, j->len);
+        break;
+    case KK_JSON_ARRAY:
+        kk_jw_arr(w);
+        for (size_t i = 0; i < j->n; i++)
+            kk_jw_value(w, j->v[i]);
+        kk_jw_end(w);
+        break;
+    case KK_JSON_OBJECT:
+        kk_jw_obj(w);
+        for (size_t i = 0; i < j->n; i++) {
+            kk_jw_key(w, j->keys[i]);
+            kk_jw_value(w, j->v[i]);
+        }
+        kk_jw_end(w);
+        break;
+    }
+}
+
 void kk_jw_kstr(struct kk_json_writer *w, const char *key, const char *s)
 {
     kk_jw_key(w, key);

@@ -119,6 +119,8 @@ void kk_jw_null(struct kk_json_writer *w);
 /* A number, true, false or null written as given (kk_json_is_literal must
  * hold; anything else aborts): a value that already is JSON text. */
 void kk_jw_literal(struct kk_json_writer *w, const char *literal);
+/* A parsed value (kk_json_parse) written out again, as it was. */
+void kk_jw_value(struct kk_json_writer *w, const struct kk_json *j);
 /* Key + value shorthands. */
 void kk_jw_kstr(struct kk_json_writer *w, const char *key, const char *s);
 void kk_jw_kint(struct kk_json_writer *w, const char *key, int64_t v);

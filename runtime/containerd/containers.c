@@ -90,24 +90,20 @@ static char *shim_group_of(const char *const *labels)
     return kk_xasprintf("%s_%s_%s", space, stack, cell);
 }
 
-static void copy_json(struct kk_json_writer *w, const struct kk_json *j, const char *group,
-                      bool top);
-
-/* The members of obj, with the group annotation set (at the top level,
- * in "annotations", added if absent). */
-static void copy_object(struct kk_json_writer *w, const struct kk_json *obj, const char *group,
-                        bool top)
+/* The spec's top-level object as it was, with the group annotation set
+ * in "annotations" (added if absent or not an object). */
+static void copy_object(struct kk_json_writer *w, const struct kk_json *obj, const char *group)
 {
     kk_jw_obj(w);
     bool have_annotations = false;
     for (size_t i = 0; i < obj->n; i++) {
-        bool ann = top && strcmp(obj->keys[i], "annotations") == 0 &&
-                   kk_json_is(obj->v[i], KK_JSON_OBJECT);
-        if (top && strcmp(obj->keys[i], "annotations") == 0 && !ann)
+        bool named = strcmp(obj->keys[i], "annotations") == 0;
+        bool ann = named && kk_json_is(obj->v[i], KK_JSON_OBJECT);
+        if (named && !ann)
             continue; /* not an object: replaced below */
         kk_jw_key(w, obj->keys[i]);
         if (!ann) {
-            copy_json(w, obj->v[i], group, false);
+            kk_jw_value(w, obj->v[i]);
             continue;
         }
         have_annotations = true;
@@ -116,46 +112,18 @@ static void copy_object(struct kk_json_writer *w, const struct kk_json *obj, con
             if (strcmp(obj->v[i]->keys[k], KK_LABEL_SHIM_GROUP) == 0)
                 continue;
             kk_jw_key(w, obj->v[i]->keys[k]);
-            copy_json(w, obj->v[i]->v[k], group, false);
+            kk_jw_value(w, obj->v[i]->v[k]);
         }
         kk_jw_kstr(w, KK_LABEL_SHIM_GROUP, group);
         kk_jw_end(w);
     }
-    if (top && !have_annotations) {
+    if (!have_annotations) {
         kk_jw_key(w, "annotations");
         kk_jw_obj(w);
         kk_jw_kstr(w, KK_LABEL_SHIM_GROUP, group);
         kk_jw_end(w);
     }
     kk_jw_end(w);
-}
-
-static void copy_json(struct kk_json_writer *w, const struct kk_json *j, const char *group,
-                      bool top)
-{
-    switch (j->type) {
-    case KK_JSON_NULL:
-        kk_jw_null(w);
-        break;
-    case KK_JSON_BOOL:
-        kk_jw_bool(w, j->boolean);
-        break;
-    case KK_JSON_NUMBER:
-        kk_jw_literal(w, j->str);
-        break;
-    case KK_JSON_STRING:
-        kk_jw_strn(w, j->str, j->len);
-        break;
-    case KK_JSON_ARRAY:
-        kk_jw_arr(w);
-        for (size_t i = 0; i < j->n; i++)
-            copy_json(w, j->v[i], group, false);
-        kk_jw_end(w);
-        break;
-    case KK_JSON_OBJECT:
-        copy_object(w, j, group, top);
-        break;
-    }
 }
 
 static int spec_with_group(const char *spec_json, size_t len, const char *group, struct kk_buf *out,
@@ -168,7 +136,7 @@ static int spec_with_group(const char *spec_json, size_t len, const char *group,
         return kk_error_set(err, KK_E_INVALID, "runtime spec: not a JSON object");
     struct kk_json_writer w;
     kk_jw_init(&w, out);
-    copy_json(&w, root, group, true);
+    copy_object(&w, root, group);
     return 0;
 }
 

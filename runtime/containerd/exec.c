@@ -36,38 +36,6 @@ int kk_ctd_exec_id_check(const char *id, kk_error **err)
 
 /* ---- the process spec ---------------------------------------------------- */
 
-static void copy_value(struct kk_json_writer *w, const struct kk_json *j)
-{
-    switch (j->type) {
-    case KK_JSON_NULL:
-        kk_jw_null(w);
-        break;
-    case KK_JSON_BOOL:
-        kk_jw_bool(w, j->boolean);
-        break;
-    case KK_JSON_NUMBER:
-        kk_jw_literal(w, j->str);
-        break;
-    case KK_JSON_STRING:
-        kk_jw_strn(w, j->str, j->len);
-        break;
-    case KK_JSON_ARRAY:
-        kk_jw_arr(w);
-        for (size_t i = 0; i < j->n; i++)
-            copy_value(w, j->v[i]);
-        kk_jw_end(w);
-        break;
-    case KK_JSON_OBJECT:
-        kk_jw_obj(w);
-        for (size_t i = 0; i < j->n; i++) {
-            kk_jw_key(w, j->keys[i]);
-            copy_value(w, j->v[i]);
-        }
-        kk_jw_end(w);
-        break;
-    }
-}
-
 static size_t env_key_len(const char *kv)
 {
     const char *eq = strchr(kv, '=');
@@ -133,7 +101,7 @@ static void write_user(struct kk_json_writer *w, const struct kk_json *user,
 {
     if (!p->set_user) {
         if (user)
-            copy_value(w, user);
+            kk_jw_value(w, user);
         else {
             kk_jw_obj(w);
             kk_jw_kint(w, "uid", 0);
@@ -158,7 +126,7 @@ static void write_user(struct kk_json_writer *w, const struct kk_json *user,
     const struct kk_json *umask = kk_json_get(user, "umask");
     if (umask) {
         kk_jw_key(w, "umask");
-        copy_value(w, umask);
+        kk_jw_value(w, umask);
     }
     kk_jw_end(w);
 }
@@ -194,7 +162,7 @@ int kk_ctd_exec_process_spec(const char *spec_json, size_t spec_len,
         if (replaced_member(proc->keys[i]))
             continue;
         kk_jw_key(&w, proc->keys[i]);
-        copy_value(&w, proc->v[i]);
+        kk_jw_value(&w, proc->v[i]);
     }
     kk_jw_kbool(&w, "terminal", p->terminal);
     if (p->terminal && p->rows && p->cols) {

@@ -159,39 +159,7 @@ int kk_oci_seccomp_load(const char *path, struct kk_json **out, kk_error **err)
     return 0;
 }
 
-static void write_value(struct kk_json_writer *w, const struct kk_json *j)
-{
-    switch (j->type) {
-    case KK_JSON_NULL:
-        kk_jw_null(w);
-        break;
-    case KK_JSON_BOOL:
-        kk_jw_bool(w, j->boolean);
-        break;
-    case KK_JSON_NUMBER:
-        kk_jw_literal(w, j->str);
-        break;
-    case KK_JSON_STRING:
-        kk_jw_strn(w, j->str, j->len);
-        break;
-    case KK_JSON_ARRAY:
-        kk_jw_arr(w);
-        for (size_t i = 0; i < j->n; i++)
-            write_value(w, j->v[i]);
-        kk_jw_end(w);
-        break;
-    case KK_JSON_OBJECT:
-        kk_jw_obj(w);
-        for (size_t i = 0; i < j->n; i++) {
-            kk_jw_key(w, j->keys[i]);
-            write_value(w, j->v[i]);
-        }
-        kk_jw_end(w);
-        break;
-    }
-}
-
 void kk_oci_seccomp_write(struct kk_json_writer *w, const struct kk_json *profile)
 {
-    write_value(w, profile);
+    kk_jw_value(w, profile);
 }

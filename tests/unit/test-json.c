@@ -250,3 +250,20 @@ KT_CASE(quote_json_parses_back)
     KT_ASSERT_OK(kk_json_parse(b.data, b.len, &j, &err), &err);
     KT_ASSERT_STREQ(kk_json_str(kk_json_at(j, 0)), all);
 }
+
+KT_CASE(json_value_written_back_as_parsed)
+{
+    /* kk_jw_value: the writer's copy of a parsed document (runtime specs
+     * edited in passing, seccomp profiles) is the compact text itself. */
+    static const char doc[] = "{\"a\":[1,-2.5e3,true,false,null,\"x\\\"y\\n\"],\"b\":{},\"c\":[]"
+                              ",\"d\":{\"e\":{\"f\":\"\\u00e9\"}}}";
+    _cleanup_json_ struct kk_json *j = NULL;
+    _cleanup_error_ kk_error *err = NULL;
+    KT_ASSERT_OK(kk_json_parse(doc, sizeof(doc) - 1, &j, &err), &err);
+    _cleanup_buf_ struct kk_buf b = KK_BUF_INIT;
+    struct kk_json_writer w;
+    kk_jw_init(&w, &b);
+    kk_jw_value(&w, j);
+    KT_ASSERT_STREQ(kk_buf_str(&b), "{\"a\":[1,-2.5e3,true,false,null,\"x\\\"y\\n\"],\"b\":{},"
+                                    "\"c\":[],\"d\":{\"e\":{\"f\":\"é\"}}}");
+}

@@ -218,18 +218,26 @@ int kk_fs_mkdir_p(int rootfd, const char *rel, mode_t mode, int *dirfd, kk_error
     return 0;
 }
 
-int kk_fs_read_file(int rootfd, const char *rel, size_t max, struct kk_buf *out, kk_error **err)
+int kk_fs_open_regular(int rootfd, const char *rel, struct stat *st, kk_error **err)
 {
     /* O_NONBLOCK: opening a FIFO planted in the tree must not hang us. */
-    kk_buf_reset(out);
     _cleanup_close_ int fd = kk_fs_open(rootfd, rel, O_RDONLY | O_NONBLOCK, 0, err);
     if (fd < 0)
         return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0)
+    if (fstat(fd, st) < 0)
         return kk_error_errno(err, "stat %s", rel);
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st->st_mode))
         return kk_error_set(err, KK_E_INVALID, "read %s: not a regular file", rel);
+    return TAKE_FD(fd);
+}
+
+int kk_fs_read_file(int rootfd, const char *rel, size_t max, struct kk_buf *out, kk_error **err)
+{
+    kk_buf_reset(out);
+    struct stat st;
+    _cleanup_close_ int fd = kk_fs_open_regular(rootfd, rel, &st, err);
+    if (fd < 0)
+        return -1;
     if ((uintmax_t)st.st_size > max)
         return kk_error_errnum(err, EFBIG, "read %s: larger than %zu bytes", rel, max);
     int r = kk_buf_read_fd(out, fd, max);

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "fsapi/buf.h"
@@ -61,6 +62,10 @@ int kk_fs_mkdir_p(int rootfd, const char *rel, mode_t mode, int *dirfd, kk_error
  * existing directory is fine, an existing non-directory is KK_E_INVALID. */
 int kk_fs_mkdir_p_abs(const char *path, mode_t mode, kk_error **err);
 
+/* Opens rel beneath rootfd for reading (no symlinks, O_NONBLOCK: a FIFO
+ * never blocks) and only if it is a regular file, whose stat goes to *st.
+ * Returns the descriptor, or -1 with err. */
+int kk_fs_open_regular(int rootfd, const char *rel, struct stat *st, kk_error **err);
 /* Reads the regular file `rel` whole into out (appended), failing with
  * KK_E_EXHAUSTED / EFBIG past `max` bytes. FIFOs, devices and directories
  * are refused without blocking. */

@@ -144,7 +144,7 @@ static void catch_up(struct events_opts *o, struct efile *f)
         return;
     }
     _cleanup_error_ kk_error *ignored = NULL; /* gone again: the next event retries */
-    int fd = kuke_open_regular(o->ctx.rootfd, f->rel, &ignored);
+    int fd = kk_fs_open_regular(o->ctx.rootfd, f->rel, &(struct stat){0}, &ignored);
     if (fd < 0)
         return;
     if (f->fd >= 0)

@@ -116,7 +116,7 @@ static void print_rotated_rest(struct kuke_ctx *ctx, const char *rel, const stru
 {
     _cleanup_free_ char *old = kk_xasprintf("%s.1", rel);
     _cleanup_error_ kk_error *ignored = NULL; /* no copy: nothing to add */
-    _cleanup_close_ int fd = kuke_open_regular(ctx->rootfd, old, &ignored);
+    _cleanup_close_ int fd = kk_fs_open_regular(ctx->rootfd, old, &(struct stat){0}, &ignored);
     if (fd < 0 || !tail_matches(fd, lf) || lseek(fd, lf->off, SEEK_SET) < 0)
         return;
     copy_out(fd, NULL);
@@ -137,7 +137,7 @@ static void catch_up(struct kuke_ctx *ctx, const char *rel, struct logfile *lf)
 {
     if (replaced(ctx, rel, lf)) {
         _cleanup_error_ kk_error *ignored = NULL; /* gone again: next event */
-        int nfd = kuke_open_regular(ctx->rootfd, rel, &ignored);
+        int nfd = kk_fs_open_regular(ctx->rootfd, rel, &(struct stat){0}, &ignored);
         if (nfd >= 0) {
             if (!truncated(lf))
                 copy_out(lf->fd, NULL); /* the end written before the switch */
@@ -301,7 +301,8 @@ int kuke_cmd_logs(int argc, char **argv)
     if (kuke_named_key(&ctx, KK_KIND_CONTAINER, container, cell, &key, &err) < 0)
         return kuke_fail("logs", err);
     _cleanup_free_ char *rel = kk_tree_log_path(&key);
-    _cleanup_(logfile_release) struct logfile lf = {.fd = kuke_open_regular(ctx.rootfd, rel, &err)};
+    _cleanup_(logfile_release) struct logfile lf = {
+            .fd = kk_fs_open_regular(ctx.rootfd, rel, &(struct stat){0}, &err)};
     if (lf.fd < 0)
         return kuke_fail("logs", err);
     if (tail >= 0) {

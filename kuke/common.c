@@ -215,19 +215,6 @@ int kuke_named_key(const struct kuke_ctx *ctx, enum kk_kind kind, const char *na
     return kk_error_set(err, KK_E_INVALID, "unknown kind");
 }
 
-int kuke_open_regular(int rootfd, const char *rel, kk_error **err)
-{
-    _cleanup_close_ int fd = kk_fs_open(rootfd, rel, O_RDONLY | O_NONBLOCK, 0, err);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return kk_error_errno(err, "stat %s", rel);
-    if (!S_ISREG(st.st_mode))
-        return kk_error_set(err, KK_E_INVALID, "%s: not a regular file", rel);
-    return TAKE_FD(fd);
-}
-
 int kuke_wait_readable(int fd)
 {
     for (;;) {
@@ -253,7 +240,7 @@ int kuke_load_spec(const struct kuke_ctx *ctx, const struct kk_key *key, enum kk
     _cleanup_free_ char *rel = kk_tree_spec_path(key);
     _cleanup_free_ char *shown = kk_tree_join(ctx->state_dir, rel);
     _cleanup_error_ kk_error *open_err = NULL;
-    _cleanup_close_ int fd = kuke_open_regular(ctx->rootfd, rel, &open_err);
+    _cleanup_close_ int fd = kk_fs_open_regular(ctx->rootfd, rel, &(struct stat){0}, &open_err);
     if (fd < 0) {
         if (kk_error_code(open_err) == KK_E_NOT_FOUND)
             return 1;

@@ -96,11 +96,6 @@ int kuke_kind_parse(const char *word);
 int kuke_named_key(const struct kuke_ctx *ctx, enum kk_kind kind, const char *name,
                    const char *cell, struct kk_key *key, kk_error **err);
 
-/* Opens rel beneath rootfd for reading, only if it is a regular file: a
- * FIFO planted in the tree must not block kuke in open(2), nor a device be
- * read. The descriptor is O_NONBLOCK (no effect on a regular file). */
-int kuke_open_regular(int rootfd, const char *rel, kk_error **err);
-
 /* Stdout's reader went away (a pipe into `head -1` or `grep -m1`): what a
  * verb that waits for changes (-w, -f) checks beside its own descriptor, so
  * that it ends then rather than at its next write. Waits until fd is

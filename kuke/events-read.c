@@ -93,7 +93,8 @@ void kuke_events_load(int rootfd, const struct kk_key *key, struct kuke_events *
 {
     _cleanup_free_ char *rel = kuke_events_path(key);
     _cleanup_error_ kk_error *ignored = NULL; /* missing or unreadable: no events */
-    _cleanup_close_ int fd = rel ? kuke_open_regular(rootfd, rel, &ignored) : -1;
+    _cleanup_close_ int fd =
+            rel ? kk_fs_open_regular(rootfd, rel, &(struct stat){0}, &ignored) : -1;
     _cleanup_buf_ struct kk_buf data = KK_BUF_INIT;
     if (fd < 0 || kk_buf_read_fd(&data, fd, KUKE_EVENTS_FILE_MAX) < 0)
         return;
